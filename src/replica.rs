@@ -1,0 +1,570 @@
+//! One replica of the key-value store, as a sans-IO state machine.
+//!
+//! A [`Replica`] handles a client write, a message or a timer at a given `now` and pushes what it
+//! wants done ([`Output::Send`], [`Output::Timer`]) onto a list instead of doing it, as
+//! quinn-proto and stateright do. The [`crate::Simulation`] carries those effects through its
+//! network model; the same replica could run over a real network.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Time;
+use crate::rng::Rng;
+
+/// A node's id as people see it: 1 for "Node 1". Ids run from 1 to the cluster size.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(transparent)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The node's position in 0-based arrays.
+    pub fn index(self) -> usize {
+        self.0 as usize - 1
+    }
+
+    /// The id of the node at 0-based position `index`.
+    pub fn from_index(index: usize) -> NodeId {
+        NodeId(index as u32 + 1)
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// The cluster-wide number of a client write, in the order writes were made (w1, w2, ...).
+/// A real store names a write by (node, counter); the simulation numbers them globally so
+/// that it can follow each one.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(transparent)]
+pub struct WriteId(pub u32);
+
+impl fmt::Display for WriteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "w{}", self.0)
+    }
+}
+
+/// A key, shared rather than copied between replicas and messages.
+pub type Key = Rc<str>;
+/// A value, shared rather than copied between replicas and messages.
+pub type Value = Rc<str>;
+
+/// A write's timestamp for last-writer-wins: the writing node's clock reading, then its id,
+/// then a per-node counter so that two writes of one node in one millisecond keep their order.
+/// Ordered field by field.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+pub struct Stamp {
+    /// The writing node's clock in milliseconds (virtual time plus that node's skew).
+    pub millis: i64,
+    /// The writing node: among equal clock readings the higher id wins.
+    pub node: NodeId,
+    /// The writing node's own counter of writes.
+    pub seq: u32,
+}
+
+impl fmt::Display for Stamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}ms@{}", self.millis, self.node)
+    }
+}
+
+/// One version of one key: what a replica stores and what replication carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    /// Which client write made this version.
+    pub write: WriteId,
+    /// The key written.
+    pub key: Key,
+    /// The value written.
+    pub value: Value,
+    /// The write's timestamp.
+    pub stamp: Stamp,
+}
+
+/// How a replica chooses between the version it holds and one that arrives.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub enum ConflictMode {
+    /// The tutorial's rule: keep whatever arrived last. Replicas can stay different forever.
+    #[default]
+    #[serde(rename = "arrival")]
+    ArrivalOrder,
+    /// Cassandra's rule: keep the version with the higher timestamp; ties go to the higher node id.
+    #[serde(rename = "lww")]
+    LastWriterWins,
+}
+
+impl ConflictMode {
+    /// Whether `incoming` replaces `held` when it arrives by replication.
+    pub fn replaces(self, held: &Version, incoming: &Version) -> bool {
+        match self {
+            // Tutorial: `store[key] = value` on every /replicate call.
+            ConflictMode::ArrivalOrder => held.write != incoming.write,
+            // Cassandra: the cell with the higher write timestamp wins.
+            ConflictMode::LastWriterWins => incoming.stamp > held.stamp,
+        }
+    }
+
+    /// Whether anti-entropy repairs `held` with `offered`. Arrival order has no version to
+    /// compare, so reconciliation can only fill in keys a replica lacks (`held` is None).
+    pub fn repairs(self, held: Option<&Version>, offered: &Version) -> bool {
+        match (self, held) {
+            (_, None) => true,
+            (ConflictMode::ArrivalOrder, Some(_)) => false,
+            (ConflictMode::LastWriterWins, Some(held)) => offered.stamp > held.stamp,
+        }
+    }
+
+    /// Whether a replica that holds `held` already reflects `other`: it holds it, or under
+    /// last-writer-wins something that beats it.
+    pub fn covers(self, held: &Version, other: &Version) -> bool {
+        held.write == other.write
+            || (self == ConflictMode::LastWriterWins && held.stamp > other.stamp)
+    }
+}
+
+/// The kinds of message replicas exchange (the numbers are what the page receives).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+pub enum MessageKind {
+    /// A write pushed to a peer (the tutorial's `/replicate`).
+    Replicate = 0,
+    /// Anti-entropy: a node offers its whole store to a peer.
+    SyncRequest = 1,
+    /// Anti-entropy: the peer answers with what the offer lacked or held older.
+    SyncReply = 2,
+}
+
+/// What replicas send each other.
+#[derive(Clone, Debug)]
+pub enum Message {
+    /// Fire-and-forget replication of one write, as the tutorial's `propagate_update`.
+    Replicate(Rc<Version>),
+    /// Anti-entropy push: the sender's whole store, sorted by key.
+    SyncRequest(Rc<[Rc<Version>]>),
+    /// Anti-entropy pull: the versions the request lacked or held older, sorted by key.
+    SyncReply(Rc<[Rc<Version>]>),
+}
+
+impl Message {
+    /// The kind of this message.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Replicate(_) => MessageKind::Replicate,
+            Message::SyncRequest(_) => MessageKind::SyncRequest,
+            Message::SyncReply(_) => MessageKind::SyncReply,
+        }
+    }
+
+    /// How many versions the message carries.
+    pub fn versions(&self) -> usize {
+        match self {
+            Message::Replicate(_) => 1,
+            Message::SyncRequest(v) | Message::SyncReply(v) => v.len(),
+        }
+    }
+}
+
+/// Timers a replica can set.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Timer {
+    /// Time for the next anti-entropy round.
+    AntiEntropy,
+}
+
+/// What a replica asks of its environment, or reports to it.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Send `message` to `to`.
+    Send {
+        /// The receiving node.
+        to: NodeId,
+        /// What to send.
+        message: Message,
+    },
+    /// Call [`Replica::handle_timer`] with `timer` after `after` milliseconds.
+    Timer {
+        /// Delay from now.
+        after: Time,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// A version reached this replica; `stored` says whether it now holds it.
+    Received {
+        /// The write that arrived.
+        version: Rc<Version>,
+        /// Whether the replica kept it.
+        stored: bool,
+    },
+}
+
+/// How a replica is set up; the simulation keeps it in step with the settings.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReplicaConfig {
+    /// How many nodes the cluster has (ids `1..=nodes`).
+    pub nodes: u32,
+    /// How conflicting versions are resolved.
+    pub conflict: ConflictMode,
+    /// The anti-entropy period, or None when anti-entropy is off.
+    pub anti_entropy: Option<Time>,
+    /// This node's clock offset from true virtual time, in milliseconds.
+    pub clock_skew: i64,
+}
+
+/// One replica: its store, its clock and its protocol rules.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    id: NodeId,
+    config: ReplicaConfig,
+    store: BTreeMap<Key, Rc<Version>>,
+    writes_made: u32,
+    rng: Rng,
+}
+
+impl Replica {
+    /// A replica with an empty store; `rng` is its own random stream (for picking peers).
+    pub fn new(id: NodeId, config: ReplicaConfig, rng: Rng) -> Replica {
+        Replica {
+            id,
+            config,
+            store: BTreeMap::new(),
+            writes_made: 0,
+            rng,
+        }
+    }
+
+    /// This replica's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The version held for `key`, if any.
+    pub fn get(&self, key: &str) -> Option<&Rc<Version>> {
+        self.store.get(key)
+    }
+
+    /// Every version held, in key order.
+    pub fn store(&self) -> &BTreeMap<Key, Rc<Version>> {
+        &self.store
+    }
+
+    /// The replica's configuration.
+    pub fn config(&self) -> ReplicaConfig {
+        self.config
+    }
+
+    /// Replaces the configuration (the caller restarts timers with [`Replica::start`]).
+    pub fn set_config(&mut self, config: ReplicaConfig) {
+        self.config = config;
+    }
+
+    /// Forgets every stored version (a restart without durable storage, as the tutorial's nodes).
+    pub fn wipe(&mut self) {
+        self.store.clear();
+    }
+
+    /// This node's clock reading at virtual time `now`.
+    pub fn clock(&self, now: Time) -> i64 {
+        now as i64 + self.config.clock_skew
+    }
+
+    /// Arms the replica's timers, at a random offset within the first period so that nodes do
+    /// not all reconcile in the same millisecond (Cassandra and Riak jitter their repair timers).
+    pub fn start(&mut self, out: &mut Vec<Output>) {
+        if let Some(period) = self.config.anti_entropy {
+            let after = self.rng.between(1, period.max(1));
+            out.push(Output::Timer {
+                after,
+                timer: Timer::AntiEntropy,
+            });
+        }
+    }
+
+    /// A client writes `key = value` here: applied locally at once, then sent to every peer,
+    /// fire-and-forget, as the tutorial's `/write` does. Returns the new version.
+    pub fn client_write(
+        &mut self,
+        now: Time,
+        write: WriteId,
+        key: Key,
+        value: Value,
+        out: &mut Vec<Output>,
+    ) -> Rc<Version> {
+        self.writes_made += 1;
+        let stamp = Stamp {
+            millis: self.clock(now),
+            node: self.id,
+            seq: self.writes_made,
+        };
+        let version = Rc::new(Version {
+            write,
+            key,
+            value,
+            stamp,
+        });
+        // Cassandra applies its own write by the same timestamp rule as a replicated one:
+        // a node whose clock lags can "write" and still read back the older value.
+        self.receive(version.clone(), out);
+        for peer in 1..=self.config.nodes {
+            if peer != self.id.0 {
+                out.push(Output::Send {
+                    to: NodeId(peer),
+                    message: Message::Replicate(version.clone()),
+                });
+            }
+        }
+        version
+    }
+
+    /// A message from `from` arrives.
+    pub fn handle_message(&mut self, from: NodeId, message: Message, out: &mut Vec<Output>) {
+        match message {
+            Message::Replicate(version) => self.receive(version, out),
+            Message::SyncRequest(offered) => {
+                let reply = self.reconcile(&offered, out);
+                out.push(Output::Send {
+                    to: from,
+                    message: Message::SyncReply(reply.into()),
+                });
+            }
+            Message::SyncReply(offered) => {
+                self.reconcile(&offered, out);
+            }
+        }
+    }
+
+    /// A timer fires.
+    pub fn handle_timer(&mut self, timer: Timer, out: &mut Vec<Output>) {
+        match timer {
+            Timer::AntiEntropy => {
+                let Some(period) = self.config.anti_entropy else {
+                    return;
+                };
+                // The tutorial's "background thread to periodically reconcile state": each round,
+                // push-pull with one peer chosen at random (Demers et al.'s anti-entropy).
+                if self.config.nodes > 1 {
+                    let pick = self.rng.below(u64::from(self.config.nodes) - 1) as u32 + 1;
+                    let peer = if pick >= self.id.0 { pick + 1 } else { pick };
+                    let offer: Rc<[Rc<Version>]> = self.store.values().cloned().collect();
+                    out.push(Output::Send {
+                        to: NodeId(peer),
+                        message: Message::SyncRequest(offer),
+                    });
+                }
+                out.push(Output::Timer {
+                    after: period,
+                    timer: Timer::AntiEntropy,
+                });
+            }
+        }
+    }
+
+    /// Replication: keep the arriving version if the conflict rule says so.
+    fn receive(&mut self, version: Rc<Version>, out: &mut Vec<Output>) {
+        let stored = match self.store.get_mut(&version.key) {
+            None => {
+                self.store.insert(version.key.clone(), version.clone());
+                true
+            }
+            Some(held) if self.config.conflict.replaces(held, &version) => {
+                *held = version.clone();
+                true
+            }
+            Some(_) => false,
+        };
+        out.push(Output::Received { version, stored });
+    }
+
+    /// Anti-entropy: takes from `offered` what repairs this store, and returns what this store
+    /// has that `offered` lacks or holds older. Both lists are sorted by key (a merge join).
+    fn reconcile(&mut self, offered: &[Rc<Version>], out: &mut Vec<Output>) -> Vec<Rc<Version>> {
+        let conflict = self.config.conflict;
+        let mut give = Vec::new();
+        let mut offered = offered.iter().peekable();
+        let mut repaired = Vec::new();
+        for (key, held) in &self.store {
+            while let Some(offer) = offered.next_if(|o| o.key < *key) {
+                repaired.push(offer.clone());
+            }
+            match offered.next_if(|o| o.key == *key) {
+                Some(offer) if conflict.repairs(Some(held), offer) => repaired.push(offer.clone()),
+                Some(offer) if conflict.repairs(Some(offer), held) => give.push(held.clone()),
+                Some(_) => {}
+                None => give.push(held.clone()),
+            }
+        }
+        repaired.extend(offered.cloned());
+        for version in repaired {
+            self.store.insert(version.key.clone(), version.clone());
+            out.push(Output::Received {
+                version,
+                stored: true,
+            });
+        }
+        give
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(conflict: ConflictMode) -> ReplicaConfig {
+        ReplicaConfig {
+            nodes: 3,
+            conflict,
+            anti_entropy: None,
+            clock_skew: 0,
+        }
+    }
+
+    fn replica(id: u32, conflict: ConflictMode) -> Replica {
+        Replica::new(NodeId(id), config(conflict), Rng::new(1, u64::from(id)))
+    }
+
+    fn sends(out: &[Output]) -> Vec<(NodeId, MessageKind)> {
+        out.iter()
+            .filter_map(|o| match o {
+                Output::Send { to, message } => Some((*to, message.kind())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_write_applies_locally_and_goes_to_every_peer() {
+        let mut r = replica(1, ConflictMode::ArrivalOrder);
+        let mut out = Vec::new();
+        r.client_write(5, WriteId(1), "name".into(), "Alice".into(), &mut out);
+        assert_eq!(&*r.get("name").unwrap().value, "Alice");
+        assert_eq!(
+            sends(&out),
+            vec![
+                (NodeId(2), MessageKind::Replicate),
+                (NodeId(3), MessageKind::Replicate)
+            ]
+        );
+    }
+
+    #[test]
+    fn arrival_order_keeps_the_last_arrival_even_if_older() {
+        let mut a = replica(1, ConflictMode::ArrivalOrder);
+        let mut b = replica(2, ConflictMode::ArrivalOrder);
+        let mut out = Vec::new();
+        let old = a.client_write(1, WriteId(1), "k".into(), "old".into(), &mut out);
+        let new = b.client_write(2, WriteId(2), "k".into(), "new".into(), &mut out);
+        let mut c = replica(3, ConflictMode::ArrivalOrder);
+        c.handle_message(NodeId(2), Message::Replicate(new), &mut out);
+        c.handle_message(NodeId(1), Message::Replicate(old), &mut out);
+        assert_eq!(&*c.get("k").unwrap().value, "old");
+    }
+
+    #[test]
+    fn last_writer_wins_keeps_the_higher_stamp_whatever_the_order() {
+        let mut a = replica(1, ConflictMode::LastWriterWins);
+        let mut b = replica(2, ConflictMode::LastWriterWins);
+        let mut out = Vec::new();
+        let old = a.client_write(1, WriteId(1), "k".into(), "old".into(), &mut out);
+        let new = b.client_write(2, WriteId(2), "k".into(), "new".into(), &mut out);
+        let mut c = replica(3, ConflictMode::LastWriterWins);
+        c.handle_message(NodeId(2), Message::Replicate(new), &mut out);
+        c.handle_message(NodeId(1), Message::Replicate(old), &mut out);
+        assert_eq!(&*c.get("k").unwrap().value, "new");
+    }
+
+    #[test]
+    fn equal_clock_readings_go_to_the_higher_node() {
+        let mut a = replica(1, ConflictMode::LastWriterWins);
+        let mut b = replica(2, ConflictMode::LastWriterWins);
+        let mut out = Vec::new();
+        let from_b = b.client_write(7, WriteId(2), "k".into(), "b".into(), &mut out);
+        a.client_write(7, WriteId(1), "k".into(), "a".into(), &mut out);
+        a.handle_message(NodeId(2), Message::Replicate(from_b), &mut out);
+        assert_eq!(&*a.get("k").unwrap().value, "b");
+    }
+
+    #[test]
+    fn a_lagging_clock_cannot_overwrite_its_own_newer_value() {
+        let mut a = replica(1, ConflictMode::LastWriterWins);
+        let mut b = replica(2, ConflictMode::LastWriterWins);
+        b.set_config(ReplicaConfig {
+            clock_skew: -1000,
+            ..b.config()
+        });
+        let mut out = Vec::new();
+        let first = a.client_write(100, WriteId(1), "k".into(), "first".into(), &mut out);
+        b.handle_message(NodeId(1), Message::Replicate(first), &mut out);
+        b.client_write(200, WriteId(2), "k".into(), "second".into(), &mut out);
+        assert_eq!(&*b.get("k").unwrap().value, "first");
+    }
+
+    #[test]
+    fn sync_request_repairs_both_sides_under_lww() {
+        let mut a = replica(1, ConflictMode::LastWriterWins);
+        let mut b = replica(2, ConflictMode::LastWriterWins);
+        let mut out = Vec::new();
+        a.client_write(1, WriteId(1), "only-a".into(), "1".into(), &mut out);
+        a.client_write(2, WriteId(2), "both".into(), "a-old".into(), &mut out);
+        b.client_write(3, WriteId(3), "both".into(), "b-new".into(), &mut out);
+        b.client_write(4, WriteId(4), "only-b".into(), "2".into(), &mut out);
+        out.clear();
+        let offer: Rc<[Rc<Version>]> = a.store().values().cloned().collect();
+        b.handle_message(NodeId(1), Message::SyncRequest(offer), &mut out);
+        let reply = out
+            .iter()
+            .find_map(|o| match o {
+                Output::Send { to, message } if *to == NodeId(1) => Some(message.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(reply.kind(), MessageKind::SyncReply);
+        assert_eq!(reply.versions(), 2, "both (newer at b) and only-b");
+        a.handle_message(NodeId(2), reply, &mut out);
+        assert_eq!(a.store().len(), 3);
+        assert_eq!(
+            a.store().values().map(|v| v.write).collect::<Vec<_>>(),
+            b.store().values().map(|v| v.write).collect::<Vec<_>>()
+        );
+        assert_eq!(&*a.get("both").unwrap().value, "b-new");
+    }
+
+    #[test]
+    fn sync_under_arrival_order_only_fills_missing_keys() {
+        let mut a = replica(1, ConflictMode::ArrivalOrder);
+        let mut b = replica(2, ConflictMode::ArrivalOrder);
+        let mut out = Vec::new();
+        a.client_write(1, WriteId(1), "k".into(), "a".into(), &mut out);
+        a.client_write(1, WriteId(2), "x".into(), "1".into(), &mut out);
+        b.client_write(2, WriteId(3), "k".into(), "b".into(), &mut out);
+        out.clear();
+        let offer: Rc<[Rc<Version>]> = a.store().values().cloned().collect();
+        b.handle_message(NodeId(1), Message::SyncRequest(offer), &mut out);
+        assert_eq!(&*b.get("k").unwrap().value, "b");
+        assert_eq!(&*b.get("x").unwrap().value, "1");
+    }
+
+    #[test]
+    fn anti_entropy_timer_picks_a_peer_other_than_itself_and_rearms() {
+        let mut r = replica(2, ConflictMode::LastWriterWins);
+        r.set_config(ReplicaConfig {
+            anti_entropy: Some(1000),
+            ..r.config()
+        });
+        let mut out = Vec::new();
+        r.start(&mut out);
+        assert!(matches!(out[0], Output::Timer { after, .. } if (1..=1000).contains(&after)));
+        for _ in 0..50 {
+            out.clear();
+            r.handle_timer(Timer::AntiEntropy, &mut out);
+            let (to, kind) = sends(&out)[0];
+            assert_ne!(to, NodeId(2));
+            assert!(to.0 >= 1 && to.0 <= 3);
+            assert_eq!(kind, MessageKind::SyncRequest);
+            assert!(matches!(out[1], Output::Timer { after: 1000, .. }));
+        }
+    }
+}

@@ -1,0 +1,550 @@
+//! The JavaScript API: the only code that knows wasm-bindgen.
+//!
+//! Commands come in as plain JS values and are checked here for type (a node id must be a
+//! whole number, a key a string); the core checks meaning. Views go out through serde as plain
+//! objects; per-frame data (messages in flight) goes out as a `Float32Array` view into wasm
+//! memory, with no copying and no serialization. Every error becomes a JS `Error` whose
+//! message says what was wrong, and nothing changes.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use wasm_bindgen::prelude::*;
+
+use crate::settings::{Settings, SettingsPatch};
+use crate::{Error, LinkModel, NodeId, Time};
+
+/// The most nodes the page draws.
+pub const PAGE_MAX_NODES: u32 = 64;
+/// The longest single `runFor` / `runUntil` jump, in milliseconds (one day of virtual time).
+pub const MAX_RUN_MS: f64 = 86_400_000.0;
+/// Numbers per message in the buffer from [`Sim::flights`].
+pub const FLIGHT_STRIDE: usize = 5;
+/// Numbers per dropped message in the buffer from [`Sim::drain_drops`].
+pub const DROP_STRIDE: usize = 5;
+
+/// Shows a panic's message on the page (through `globalThis.convergePanic`, if the page set
+/// one) and in the console, so that a bug never leaves the page silently dead.
+#[wasm_bindgen(start)]
+pub fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = format!("converge crashed: {info}");
+        web_sys::console::error_1(&JsValue::from_str(&message));
+        let global = js_sys::global();
+        if let Ok(report) = js_sys::Reflect::get(&global, &JsValue::from_str("convergePanic"))
+            && let Some(report) = report.dyn_ref::<js_sys::Function>()
+        {
+            let _ = report.call1(&JsValue::NULL, &JsValue::from_str(&message));
+        }
+    }));
+}
+
+fn js_error(err: impl std::fmt::Display) -> JsError {
+    JsError::new(&err.to_string())
+}
+
+fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
+    value
+        .serialize(&serde_wasm_bindgen::Serializer::json_compatible())
+        .map_err(js_error)
+}
+
+/// Reads a plain JS object as `T`, naming the offending field in the error.
+fn from_js<T: DeserializeOwned>(what: &str, value: JsValue) -> Result<T, JsError> {
+    let deserializer = serde_wasm_bindgen::Deserializer::from(value);
+    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        if path == "." {
+            js_error(format!("{what}: {inner}"))
+        } else {
+            js_error(format!("{what}.{path}: {inner}"))
+        }
+    })
+}
+
+/// A settings patch from JS: `undefined` or `null` means "no change".
+fn patch_from_js(value: JsValue) -> Result<SettingsPatch, JsError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(SettingsPatch::default());
+    }
+    if !value.is_object() || js_sys::Array::is_array(&value) {
+        return Err(js_error(format!(
+            "settings must be an object such as {{ loss: 0.1 }}, not {}",
+            describe(&value)
+        )));
+    }
+    let patch: SettingsPatch = from_js("settings", value)?;
+    if let Some(nodes) = patch.nodes
+        && nodes > PAGE_MAX_NODES
+    {
+        return Err(js_error(format!(
+            "setting nodes: {nodes} nodes is out of range: the page draws 1 to {PAGE_MAX_NODES}"
+        )));
+    }
+    Ok(patch)
+}
+
+/// A short description of a JS value for error messages.
+fn describe(value: &JsValue) -> String {
+    if let Some(s) = value.as_string() {
+        let short: String = s.chars().take(40).collect();
+        format!("the string \"{short}\"")
+    } else if let Some(x) = value.as_f64() {
+        format!("the number {x}")
+    } else if value.is_undefined() {
+        "nothing (undefined)".into()
+    } else if value.is_null() {
+        "null".into()
+    } else if let Some(b) = value.as_bool() {
+        format!("{b}")
+    } else if js_sys::Array::is_array(value) {
+        "an array".into()
+    } else {
+        "an object".into()
+    }
+}
+
+/// A whole number from JS, or an error naming `what`.
+fn whole_number(what: &str, value: &JsValue) -> Result<f64, JsError> {
+    match value.as_f64() {
+        Some(x) if x.is_finite() && x.fract() == 0.0 => Ok(x),
+        _ => Err(js_error(format!(
+            "{what} must be a whole number, not {}",
+            describe(value)
+        ))),
+    }
+}
+
+fn node_id(value: &JsValue, nodes: u32) -> Result<NodeId, JsError> {
+    let x = whole_number("a node id", value)?;
+    if x < 1.0 || x > f64::from(nodes) {
+        return Err(js_error(Error::UnknownNode {
+            id: x as i64,
+            nodes,
+        }));
+    }
+    Ok(NodeId(x as u32))
+}
+
+fn text(what: &str, value: &JsValue) -> Result<String, JsError> {
+    value.as_string().ok_or_else(|| {
+        js_error(format!(
+            "the {what} must be a string, not {}",
+            describe(value)
+        ))
+    })
+}
+
+fn milliseconds(value: &JsValue) -> Result<Time, JsError> {
+    match value.as_f64() {
+        Some(x) if x.is_finite() && (0.0..=MAX_RUN_MS).contains(&x) => Ok(x.floor() as Time),
+        _ => Err(js_error(format!(
+            "give a time in milliseconds from 0 to {MAX_RUN_MS}, not {}",
+            describe(value)
+        ))),
+    }
+}
+
+/// A random seed for a run nobody chose a seed for: small enough to read out in class.
+fn random_seed() -> u64 {
+    let mut bytes = [0u8; 4];
+    match getrandom::fill(&mut bytes) {
+        Ok(()) => u64::from(u32::from_le_bytes(bytes) % 1_000_000),
+        Err(_) => js_sys::Date::now() as u64 % 1_000_000,
+    }
+}
+
+/// A simulated cluster, driven from JavaScript.
+///
+/// Node ids are whole numbers from 1, as the page shows them. Times are milliseconds of
+/// virtual time. Every method that can be given bad input throws an `Error` that says what
+/// was wrong, and then nothing has changed.
+#[wasm_bindgen(js_name = "Simulation")]
+pub struct Sim {
+    inner: crate::Simulation,
+    flights: Vec<f32>,
+}
+
+#[wasm_bindgen(js_class = "Simulation")]
+impl Sim {
+    /// A new run with the tutorial's settings changed by `settings` (optional); without a
+    /// `seed`, one is picked at random.
+    #[wasm_bindgen(constructor)]
+    pub fn new(settings: JsValue) -> Result<Sim, JsError> {
+        let mut patch = patch_from_js(settings)?;
+        patch.seed = patch.seed.or_else(|| Some(random_seed()));
+        let settings = Settings::default().patched(&patch).map_err(js_error)?;
+        let inner = crate::Simulation::new(settings).map_err(js_error)?;
+        Ok(Sim {
+            inner,
+            flights: Vec::new(),
+        })
+    }
+
+    fn node(&self, value: &JsValue) -> Result<NodeId, JsError> {
+        node_id(value, self.inner.node_count())
+    }
+
+    // ----- Ask -----
+
+    /// Virtual time now, in milliseconds.
+    pub fn now(&self) -> f64 {
+        self.inner.now() as f64
+    }
+
+    /// Every setting, under the names the README documents.
+    pub fn settings(&self) -> Result<JsValue, JsError> {
+        to_js(self.inner.settings())
+    }
+
+    /// Whether every live replica holds the same version of every key.
+    pub fn converged(&self) -> bool {
+        self.inner.converged()
+    }
+
+    /// The keys whose live replicas differ.
+    #[wasm_bindgen(js_name = "divergentKeys")]
+    pub fn divergent_keys(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.divergent_keys())
+    }
+
+    /// Every key with what each node holds; values longer than `previewChars` are shortened.
+    pub fn keys(&self, preview_chars: JsValue) -> Result<JsValue, JsError> {
+        let limit = if preview_chars.is_undefined() || preview_chars.is_null() {
+            None
+        } else {
+            Some(whole_number("previewChars", &preview_chars)?.clamp(1.0, 1e6) as usize)
+        };
+        to_js(&self.inner.keys(limit))
+    }
+
+    /// Every node: `{id, up, isolated, clockSkewMs, keys}`.
+    pub fn nodes(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.nodes())
+    }
+
+    /// Every write with its propagation: `{id, node, key, value, stampMs, issuedAt, reached,
+    /// allLiveAfterMs, allAfterMs, lost}`.
+    pub fn writes(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.writes())
+    }
+
+    /// Running totals: messages sent, delivered, dropped (and why), duplicated, in flight...
+    pub fn stats(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.stats())
+    }
+
+    /// Every cut directed link as `[from, to]`.
+    #[wasm_bindgen(js_name = "cutLinks")]
+    pub fn cut_links(&self) -> Result<JsValue, JsError> {
+        let links: Vec<[u32; 2]> = self
+            .inner
+            .cut_links()
+            .into_iter()
+            .map(|(a, b)| [a.0, b.0])
+            .collect();
+        to_js(&links)
+    }
+
+    /// The model of the link from → to: `{latency, loss, duplication}`.
+    pub fn link(&self, from: JsValue, to: JsValue) -> Result<JsValue, JsError> {
+        let (from, to) = (self.node(&from)?, self.node(&to)?);
+        to_js(&self.inner.link(from, to).map_err(js_error)?)
+    }
+
+    /// Recorded events numbered `since` and later (all that are still kept if omitted),
+    /// as `{index, event, time, ...}` objects.
+    pub fn events(&self, since: JsValue) -> Result<JsValue, JsError> {
+        let trace = self.inner.trace();
+        let first = trace.count() - trace.recent().len() as u64;
+        let since = if since.is_undefined() || since.is_null() {
+            first
+        } else {
+            whole_number("since", &since)?.max(0.0) as u64
+        };
+        let skip = since.saturating_sub(first).min(trace.recent().len() as u64) as usize;
+        #[derive(Serialize)]
+        struct Numbered<'a> {
+            index: u64,
+            #[serde(flatten)]
+            event: &'a crate::TraceEvent,
+        }
+        let events: Vec<Numbered> = trace
+            .recent()
+            .iter()
+            .enumerate()
+            .skip(skip)
+            .map(|(i, event)| Numbered {
+                index: first + i as u64,
+                event,
+            })
+            .collect();
+        to_js(&events)
+    }
+
+    /// How many events have been recorded in all.
+    #[wasm_bindgen(js_name = "eventCount")]
+    pub fn event_count(&self) -> f64 {
+        self.inner.trace().count() as f64
+    }
+
+    /// A hash of every event so far, as 16 hex digits: equal runs have equal hashes.
+    #[wasm_bindgen(js_name = "traceHash")]
+    pub fn trace_hash(&self) -> String {
+        format!("{:016x}", self.inner.trace().hash())
+    }
+
+    /// A number that moves whenever something a view shows may have changed.
+    pub fn changes(&self) -> f64 {
+        self.inner.changes() as f64
+    }
+
+    /// The time of the next event, or undefined if none waits.
+    #[wasm_bindgen(js_name = "nextEventTime")]
+    pub fn next_event_time(&self) -> Option<f64> {
+        self.inner.next_event_time().map(|t| t as f64)
+    }
+
+    // ----- Per frame -----
+
+    /// The messages in flight at (fractional) time `t`, five numbers each:
+    /// `fromIndex, toIndex, kind, progress, flags` (indexes from 0; kind 0 replicate,
+    /// 1 anti-entropy request, 2 anti-entropy reply; progress 0 to 1 along the link;
+    /// flags bit 0: will be lost, bit 1: a duplicate). A view into wasm memory: read it before
+    /// the next call into the simulation.
+    pub fn flights(&mut self, t: f64) -> js_sys::Float32Array {
+        self.flights.clear();
+        for f in self.inner.in_flight() {
+            let span = (f.arrive_at - f.sent_at) as f64;
+            let progress = if span <= 0.0 {
+                1.0
+            } else {
+                ((t - f.sent_at as f64) / span).clamp(0.0, 1.0)
+            };
+            let flags = u8::from(f.lost_at.is_some()) | (u8::from(f.duplicate) << 1);
+            self.flights.extend_from_slice(&[
+                f.from.index() as f32,
+                f.to.index() as f32,
+                f.kind as u8 as f32,
+                progress as f32,
+                f32::from(flags),
+            ]);
+        }
+        // SAFETY: the view is read by JS before any other call into wasm, and so before wasm
+        // memory can grow or `self.flights` change; the doc comment says so.
+        unsafe { js_sys::Float32Array::view(&self.flights) }
+    }
+
+    /// Messages dropped since the last call, five numbers each:
+    /// `fromIndex, toIndex, kind, reason (0 lost, 1 link cut, 2 node down), at (0 to 1)`.
+    #[wasm_bindgen(js_name = "drainDrops")]
+    pub fn drain_drops(&mut self) -> js_sys::Float32Array {
+        let drops: Vec<f32> = self
+            .inner
+            .drain_drops()
+            .into_iter()
+            .flat_map(|d| {
+                [
+                    d.from.index() as f32,
+                    d.to.index() as f32,
+                    d.kind as u8 as f32,
+                    d.reason as u8 as f32,
+                    d.at,
+                ]
+            })
+            .collect();
+        js_sys::Float32Array::from(drops.as_slice())
+    }
+
+    // ----- Command -----
+
+    /// A client writes `key = value` at `node`.
+    pub fn write(
+        &mut self,
+        node: JsValue,
+        key: JsValue,
+        value: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let node = self.node(&node)?;
+        let (key, value) = (text("key", &key)?, text("value", &value)?);
+        to_js(&self.inner.write(node, &key, &value).map_err(js_error)?)
+    }
+
+    /// A client reads `key` at `node`.
+    pub fn read(&mut self, node: JsValue, key: JsValue) -> Result<JsValue, JsError> {
+        let node = self.node(&node)?;
+        let key = text("key", &key)?;
+        to_js(&self.inner.read(node, &key).map_err(js_error)?)
+    }
+
+    /// Cuts the links between `a` and `b`; with `{oneWay: true}` only a → b.
+    pub fn cut(&mut self, a: JsValue, b: JsValue, options: JsValue) -> Result<(), JsError> {
+        let (a, b) = (self.node(&a)?, self.node(&b)?);
+        if one_way(&options)? {
+            self.inner.cut_one_way(a, b)
+        } else {
+            self.inner.cut(a, b)
+        }
+        .map_err(js_error)
+    }
+
+    /// Heals the links between `a` and `b`; with `{oneWay: true}` only a → b.
+    pub fn heal(&mut self, a: JsValue, b: JsValue, options: JsValue) -> Result<(), JsError> {
+        let (a, b) = (self.node(&a)?, self.node(&b)?);
+        if one_way(&options)? {
+            self.inner.heal_one_way(a, b)
+        } else {
+            self.inner.heal(a, b)
+        }
+        .map_err(js_error)
+    }
+
+    /// Splits the cluster: `groups` is an array of arrays of node ids, every node once.
+    pub fn partition(&mut self, groups: JsValue) -> Result<(), JsError> {
+        let shape = || {
+            js_error(format!(
+                "partition takes an array of groups of node ids, e.g. [[1, 2], [3]], not {}",
+                describe(&groups)
+            ))
+        };
+        if !js_sys::Array::is_array(&groups) {
+            return Err(shape());
+        }
+        let mut parsed = Vec::new();
+        for group in js_sys::Array::from(&groups).iter() {
+            if !js_sys::Array::is_array(&group) {
+                return Err(shape());
+            }
+            let ids = js_sys::Array::from(&group)
+                .iter()
+                .map(|id| self.node(&id))
+                .collect::<Result<Vec<_>, _>>()?;
+            parsed.push(ids);
+        }
+        self.inner.partition(&parsed).map_err(js_error)
+    }
+
+    /// Heals every link.
+    #[wasm_bindgen(js_name = "healAll")]
+    pub fn heal_all(&mut self) {
+        self.inner.heal_all();
+    }
+
+    /// Cuts every link to and from `node`.
+    pub fn isolate(&mut self, node: JsValue) -> Result<(), JsError> {
+        let node = self.node(&node)?;
+        self.inner.isolate(node).map_err(js_error)
+    }
+
+    /// Heals every link to and from `node`.
+    pub fn reconnect(&mut self, node: JsValue) -> Result<(), JsError> {
+        let node = self.node(&node)?;
+        self.inner.reconnect(node).map_err(js_error)
+    }
+
+    /// Gives the link from → to its own `{latency, loss, duplication}`, or with `null`
+    /// returns it to the common settings.
+    #[wasm_bindgen(js_name = "setLink")]
+    pub fn set_link(&mut self, from: JsValue, to: JsValue, model: JsValue) -> Result<(), JsError> {
+        let (from, to) = (self.node(&from)?, self.node(&to)?);
+        let model: Option<LinkModel> = if model.is_null() || model.is_undefined() {
+            None
+        } else {
+            Some(from_js("link", model)?)
+        };
+        self.inner.set_link(from, to, model).map_err(js_error)
+    }
+
+    /// Crashes `node`.
+    pub fn crash(&mut self, node: JsValue) -> Result<(), JsError> {
+        let node = self.node(&node)?;
+        self.inner.crash(node).map_err(js_error)
+    }
+
+    /// Recovers `node`; with `{wipe: true}` it comes back with an empty store.
+    pub fn recover(&mut self, node: JsValue, options: JsValue) -> Result<(), JsError> {
+        let node = self.node(&node)?;
+        let wipe = flag(&options, "wipe")?;
+        self.inner.recover(node, wipe).map_err(js_error)
+    }
+
+    /// Changes settings. A new `nodes` or `seed` starts a new run; returns whether it did.
+    pub fn configure(&mut self, settings: JsValue) -> Result<bool, JsError> {
+        let patch = patch_from_js(settings)?;
+        self.inner.configure(&patch).map_err(js_error)
+    }
+
+    /// Starts afresh, with the current settings changed by `settings` (optional).
+    pub fn reset(&mut self, settings: JsValue) -> Result<(), JsError> {
+        let patch = patch_from_js(settings)?;
+        self.inner.reset(&patch).map_err(js_error)
+    }
+
+    /// Turns event recording on or off.
+    #[wasm_bindgen(js_name = "setRecording")]
+    pub fn set_recording(&mut self, on: bool) {
+        self.inner.set_recording(on);
+    }
+
+    // ----- Move time -----
+
+    /// Runs `ms` milliseconds of virtual time; returns how many events happened.
+    #[wasm_bindgen(js_name = "runFor")]
+    pub fn run_for(&mut self, ms: JsValue) -> Result<f64, JsError> {
+        let ms = milliseconds(&ms)?;
+        Ok(self.inner.run_for(ms) as f64)
+    }
+
+    /// Runs until virtual time `t` (no further than one day ahead); returns how many events happened.
+    #[wasm_bindgen(js_name = "runUntil")]
+    pub fn run_until(&mut self, t: JsValue) -> Result<f64, JsError> {
+        let target = match t.as_f64() {
+            Some(x) if x.is_finite() && x >= 0.0 => x.floor(),
+            _ => {
+                return Err(js_error(format!(
+                    "give a time in milliseconds, not {}",
+                    describe(&t)
+                )));
+            }
+        };
+        let now = self.inner.now() as f64;
+        if target - now > MAX_RUN_MS {
+            return Err(js_error(format!(
+                "runUntil({target}) is more than one day ({MAX_RUN_MS} ms) ahead of now ({now})"
+            )));
+        }
+        Ok(self.inner.run_until(target as Time) as f64)
+    }
+
+    /// Handles the next event; returns its time, or undefined if nothing waits.
+    pub fn step(&mut self) -> Option<f64> {
+        self.inner.step().map(|t| t as f64)
+    }
+}
+
+fn flag(options: &JsValue, name: &str) -> Result<bool, JsError> {
+    if options.is_undefined() || options.is_null() {
+        return Ok(false);
+    }
+    if !options.is_object() {
+        return Err(js_error(format!(
+            "options must be an object such as {{ {name}: true }}, not {}",
+            describe(options)
+        )));
+    }
+    let value = js_sys::Reflect::get(options, &JsValue::from_str(name))
+        .map_err(|_| js_error(format!("could not read option {name}")))?;
+    if value.is_undefined() {
+        return Ok(false);
+    }
+    value.as_bool().ok_or_else(|| {
+        js_error(format!(
+            "option {name} must be true or false, not {}",
+            describe(&value)
+        ))
+    })
+}
+
+fn one_way(options: &JsValue) -> Result<bool, JsError> {
+    flag(options, "oneWay")
+}

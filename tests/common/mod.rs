@@ -1,0 +1,63 @@
+//! Helpers shared by the behaviour tests.
+#![allow(dead_code)]
+
+pub mod golden;
+
+use converge::{ConflictMode, Latency, NodeId, Settings, SettingsPatch, Simulation};
+
+/// Node `id`.
+pub fn n(id: u32) -> NodeId {
+    NodeId(id)
+}
+
+/// A cluster of `nodes` with a constant latency, so that tests can reason about exact times.
+pub fn cluster(nodes: u32, conflict: ConflictMode, latency_ms: u32) -> Simulation {
+    Simulation::new(Settings {
+        nodes,
+        conflict,
+        latency: Latency::Constant { ms: latency_ms },
+        clock_skew_ms: vec![0; nodes as usize],
+        ..Settings::default()
+    })
+    .unwrap()
+}
+
+/// Turns anti-entropy on with the given period.
+pub fn anti_entropy(sim: &mut Simulation, every_ms: u32) {
+    sim.configure(&SettingsPatch {
+        anti_entropy: Some(true),
+        anti_entropy_interval_ms: Some(every_ms),
+        ..SettingsPatch::default()
+    })
+    .unwrap();
+}
+
+/// The value `node` holds for `key`.
+pub fn value_at(sim: &Simulation, node: u32, key: &str) -> Option<String> {
+    sim.replica(n(node))
+        .unwrap()
+        .get(key)
+        .map(|v| v.value.to_string())
+}
+
+/// Every node's value for `key`, node 1 first.
+pub fn values(sim: &Simulation, key: &str) -> Vec<Option<String>> {
+    (1..=sim.node_count())
+        .map(|i| value_at(sim, i, key))
+        .collect()
+}
+
+/// Whether every replica (up or down) holds exactly the same versions.
+pub fn all_replicas_equal(sim: &Simulation) -> bool {
+    let stores: Vec<Vec<_>> = (1..=sim.node_count())
+        .map(|i| {
+            sim.replica(n(i))
+                .unwrap()
+                .store()
+                .values()
+                .map(|v| v.write)
+                .collect()
+        })
+        .collect();
+    stores.windows(2).all(|w| w[0] == w[1])
+}

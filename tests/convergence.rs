@@ -1,0 +1,239 @@
+//! The tutorial's scenarios: replication, a node that misses a write, concurrent writes.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use converge::{ConflictMode, SettingsPatch};
+
+#[test]
+fn the_tutorials_three_nodes_converge_after_one_write() {
+    let mut sim = cluster(3, ConflictMode::ArrivalOrder, 50);
+    let outcome = sim.write(n(1), "name", "Alice").unwrap();
+    assert!(outcome.applied);
+    assert_eq!(outcome.messages, 2, "one fire-and-forget message per peer");
+    // Visible locally at once, elsewhere not yet.
+    assert_eq!(values(&sim, "name"), vec![Some("Alice".into()), None, None]);
+    assert!(!sim.converged());
+    assert_eq!(sim.divergent_keys(), vec!["name".to_string()]);
+
+    sim.run_for(49);
+    assert!(!sim.converged(), "latency is 50 ms");
+    sim.run_for(1);
+    assert!(sim.converged(), "{sim}");
+    assert_eq!(values(&sim, "name"), vec![Some("Alice".into()); 3]);
+    let write = &sim.writes()[0];
+    assert_eq!(write.all_live_after_ms, Some(50));
+    assert_eq!(write.all_after_ms, Some(50));
+    assert!(!write.lost);
+    let stats = sim.stats();
+    assert_eq!((stats.sent, stats.delivered, stats.in_flight), (2, 2, 0));
+}
+
+#[test]
+fn a_read_says_when_it_is_stale() {
+    let mut sim = cluster(3, ConflictMode::ArrivalOrder, 100);
+    sim.write(n(1), "name", "Alice").unwrap();
+    let early = sim.read(n(2), "name").unwrap();
+    assert_eq!(early.value, None);
+    assert!(early.stale, "a newer write exists at n1");
+    assert_eq!(early.latest.as_ref().unwrap().value, "Alice");
+    let local = sim.read(n(1), "name").unwrap();
+    assert!(!local.stale);
+    sim.run_for(100);
+    let late = sim.read(n(2), "name").unwrap();
+    assert_eq!(late.value.as_deref(), Some("Alice"));
+    assert!(!late.stale);
+    assert_eq!(sim.stats().stale_reads, 1);
+    let never = sim.read(n(3), "nothing").unwrap();
+    assert!(never.value.is_none() && !never.stale && never.latest.is_none());
+}
+
+#[test]
+fn a_node_down_during_the_broadcast_misses_the_write_until_anti_entropy_repairs_it() {
+    for conflict in [ConflictMode::ArrivalOrder, ConflictMode::LastWriterWins] {
+        let mut sim = cluster(3, conflict, 40);
+        sim.crash(n(3)).unwrap();
+        sim.write(n(1), "name", "Alice").unwrap();
+        sim.run_for(1_000);
+        assert_eq!(sim.stats().dropped_down, 1);
+        // With node 3 down, every live replica holds the write.
+        assert!(sim.converged());
+        assert_eq!(sim.writes()[0].all_live_after_ms, Some(40));
+        assert_eq!(sim.writes()[0].all_after_ms, None);
+
+        sim.recover(n(3), false).unwrap();
+        assert!(!sim.converged(), "node 3 is back without the write");
+        sim.run_for(60_000);
+        assert_eq!(
+            value_at(&sim, 3, "name"),
+            None,
+            "nothing resends a missed write"
+        );
+        assert!(!sim.converged());
+
+        anti_entropy(&mut sim, 500);
+        sim.run_for(5_000);
+        assert_eq!(
+            value_at(&sim, 3, "name").as_deref(),
+            Some("Alice"),
+            "{conflict:?}\n{sim}"
+        );
+        assert!(sim.converged());
+        assert!(sim.writes()[0].all_after_ms.unwrap() > 60_000);
+        assert!(sim.stats().sent_anti_entropy > 0);
+    }
+}
+
+#[test]
+fn a_wiped_node_comes_back_empty() {
+    let mut sim = cluster(3, ConflictMode::LastWriterWins, 10);
+    sim.write(n(2), "k", "v").unwrap();
+    sim.run_for(100);
+    sim.crash(n(2)).unwrap();
+    assert!(
+        sim.write(n(2), "k", "x").is_err(),
+        "a crashed node takes no writes"
+    );
+    sim.recover(n(2), true).unwrap();
+    assert_eq!(value_at(&sim, 2, "k"), None);
+    sim.crash(n(1)).unwrap();
+    sim.recover(n(1), false).unwrap();
+    assert_eq!(value_at(&sim, 1, "k").as_deref(), Some("v"));
+}
+
+/// Two nodes write the same key in the same millisecond; each gets the other's write last.
+fn concurrent_writes(conflict: ConflictMode) -> converge::Simulation {
+    let mut sim = cluster(3, conflict, 100);
+    sim.write(n(1), "color", "red").unwrap();
+    sim.write(n(2), "color", "blue").unwrap();
+    sim.run_for(1_000);
+    sim
+}
+
+#[test]
+fn concurrent_writes_under_arrival_order_leave_replicas_different_forever() {
+    let mut sim = concurrent_writes(ConflictMode::ArrivalOrder);
+    assert_eq!(
+        values(&sim, "color"),
+        vec![Some("blue".into()), Some("red".into()), Some("blue".into())]
+    );
+    assert!(!sim.converged());
+    // Anti-entropy cannot tell which value is newer without versions: still different.
+    anti_entropy(&mut sim, 200);
+    sim.run_for(60_000);
+    assert!(!sim.converged(), "{sim}");
+    assert_eq!(sim.divergent_keys(), vec!["color".to_string()]);
+    assert!(
+        sim.lost_writes().is_empty(),
+        "both values survive somewhere"
+    );
+    let stale_at_n2 = sim.read(n(2), "color").unwrap();
+    assert!(stale_at_n2.stale);
+}
+
+#[test]
+fn concurrent_writes_under_last_writer_wins_converge_and_lose_one_write() {
+    let sim = concurrent_writes(ConflictMode::LastWriterWins);
+    // Equal clock readings: the higher node id wins.
+    assert_eq!(values(&sim, "color"), vec![Some("blue".into()); 3]);
+    assert!(sim.converged());
+    let writes = sim.writes();
+    assert!(
+        writes[0].lost,
+        "red was acknowledged, then overwritten by a write that never saw it"
+    );
+    assert!(!writes[1].lost);
+    assert_eq!(sim.lost_writes(), vec![writes[0].id]);
+    // Both writes are reflected everywhere: red by a version that beats it.
+    assert_eq!(writes[0].all_live_after_ms, Some(100));
+}
+
+#[test]
+fn an_overwrite_that_saw_the_first_write_loses_nothing() {
+    let mut sim = cluster(3, ConflictMode::LastWriterWins, 100);
+    sim.write(n(1), "k", "first").unwrap();
+    sim.run_for(500);
+    sim.write(n(2), "k", "second").unwrap();
+    sim.run_for(500);
+    assert!(sim.converged());
+    assert!(sim.lost_writes().is_empty());
+}
+
+#[test]
+fn a_skewed_clock_makes_the_newest_write_lose_under_last_writer_wins() {
+    let mut sim = cluster(3, ConflictMode::LastWriterWins, 50);
+    sim.configure(&SettingsPatch {
+        clock_skew_ms: Some([("2".to_string(), -5_000)].into()),
+        ..SettingsPatch::default()
+    })
+    .unwrap();
+    sim.write(n(1), "k", "older").unwrap();
+    sim.run_for(1_000);
+    let newer = sim.write(n(2), "k", "newer").unwrap();
+    assert!(
+        !newer.applied,
+        "node 2's clock is 5 s behind: its own store keeps 'older'"
+    );
+    assert_eq!(newer.stamp_ms, 1_000 - 5_000);
+    sim.run_for(1_000);
+    assert!(sim.converged());
+    assert_eq!(values(&sim, "k"), vec![Some("older".into()); 3]);
+    assert_eq!(sim.lost_writes(), vec![newer.write]);
+    let read = sim.read(n(2), "k").unwrap();
+    assert!(
+        read.stale,
+        "the newest write is lost, so every replica is stale"
+    );
+    assert!(read.latest.unwrap().lost);
+}
+
+#[test]
+fn duplicated_messages_arrive_twice_and_change_nothing_more() {
+    let mut sim = cluster(3, ConflictMode::LastWriterWins, 30);
+    sim.configure(&SettingsPatch {
+        duplication: Some(1.0),
+        ..SettingsPatch::default()
+    })
+    .unwrap();
+    sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(1_000);
+    let stats = sim.stats();
+    assert_eq!((stats.sent, stats.duplicated, stats.delivered), (2, 2, 4));
+    assert!(sim.converged());
+}
+
+#[test]
+fn lost_messages_are_counted_and_leave_replicas_behind() {
+    let mut sim = cluster(3, ConflictMode::LastWriterWins, 30);
+    sim.configure(&SettingsPatch {
+        loss: Some(1.0),
+        ..SettingsPatch::default()
+    })
+    .unwrap();
+    sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(1_000);
+    let stats = sim.stats();
+    assert_eq!(
+        (stats.dropped, stats.dropped_lost, stats.delivered),
+        (2, 2, 0)
+    );
+    assert!(!sim.converged());
+    let drops = sim.drain_drops();
+    assert_eq!(drops.len(), 2);
+    assert!(
+        drops.iter().all(|d| d.at > 0.0 && d.at < 1.0),
+        "lost on the way"
+    );
+}
+
+#[test]
+fn with_one_node_everything_is_converged_at_once() {
+    let mut sim = cluster(1, ConflictMode::LastWriterWins, 30);
+    let out = sim.write(n(1), "k", "v").unwrap();
+    assert_eq!(out.messages, 0);
+    anti_entropy(&mut sim, 100);
+    sim.run_for(1_000);
+    assert!(sim.converged());
+    assert_eq!(sim.writes()[0].all_after_ms, Some(0));
+}
