@@ -156,6 +156,8 @@ pub struct Stats {
     pub reads: u64,
     /// Client reads that returned something older than the newest write of their key.
     pub stale_reads: u64,
+    /// Writes that are lost: held by no replica and knowingly overwritten by no write.
+    pub lost_writes: u64,
 }
 
 /// What a client write did.
@@ -465,15 +467,18 @@ impl Simulation {
 
     /// Every client write so far, oldest first, with how far it has spread.
     pub fn writes(&self) -> Vec<WriteView> {
+        self.recent_writes(usize::MAX)
+    }
+
+    /// The last `count` client writes, oldest first.
+    pub fn recent_writes(&self, count: usize) -> Vec<WriteView> {
         let lost = self.writes.lost(&self.replicas);
-        self.writes
-            .all()
+        let all = self.writes.all();
+        all[all.len().saturating_sub(count)..]
             .iter()
             .map(|r| {
-                self.write_view(
-                    r.version.write,
-                    lost.binary_search(&r.version.write).is_ok(),
-                )
+                let id = r.version.write;
+                self.write_view(id, lost.binary_search(&id).is_ok())
             })
             .collect()
     }
@@ -504,6 +509,7 @@ impl Simulation {
         Stats {
             now: self.now,
             in_flight: self.flights.len as u64,
+            lost_writes: self.writes.lost(&self.replicas).len() as u64,
             ..self.stats
         }
     }

@@ -223,10 +223,15 @@ impl Sim {
         to_js(&self.inner.nodes())
     }
 
-    /// Every write with its propagation: `{id, node, key, value, stampMs, issuedAt, reached,
-    /// allLiveAfterMs, allAfterMs, lost}`.
-    pub fn writes(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.writes())
+    /// Every write (or the `last` few) with its propagation: `{id, node, key, value, stampMs,
+    /// issuedAt, reached, allLiveAfterMs, allAfterMs, lost}`, oldest first.
+    pub fn writes(&self, last: JsValue) -> Result<JsValue, JsError> {
+        let count = if last.is_undefined() || last.is_null() {
+            usize::MAX
+        } else {
+            whole_number("last", &last)?.max(0.0) as usize
+        };
+        to_js(&self.inner.recent_writes(count))
     }
 
     /// Running totals: messages sent, delivered, dropped (and why), duplicated, in flight...

@@ -203,10 +203,9 @@ impl WriteLog {
     /// Writes that no replica holds and that no held version knowingly overwrote: they were
     /// acknowledged and are gone. Down nodes count as holding what their store keeps.
     pub fn lost(&self, replicas: &[Replica]) -> Vec<WriteId> {
-        let mut lost = Vec::new();
+        // Everything a held version descends from is accounted for (chains stay within a key).
+        let mut accounted = std::collections::BTreeSet::new();
         for key in self.latest.keys() {
-            // Everything a held version descends from is accounted for.
-            let mut accounted = std::collections::BTreeSet::new();
             for replica in replicas {
                 let mut next = replica.get(key).map(|v| v.write);
                 while let Some(id) = next {
@@ -216,15 +215,12 @@ impl WriteLog {
                     next = self.get(id).and_then(|r| r.overwrote);
                 }
             }
-            lost.extend(
-                self.records
-                    .iter()
-                    .filter(|r| r.version.key == *key && !accounted.contains(&r.version.write))
-                    .map(|r| r.version.write),
-            );
         }
-        lost.sort();
-        lost
+        self.records
+            .iter()
+            .map(|r| r.version.write)
+            .filter(|id| !accounted.contains(id))
+            .collect()
     }
 }
 

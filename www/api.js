@@ -1,0 +1,109 @@
+// window.sim: the simulation for scripting from the browser console, as the tutorial does with curl.
+//
+//   sim.write(1, 'name', 'Alice')   sim.runFor(500)   sim.read(3, 'name')   sim.converged()
+//
+// JavaScript runs one thing at a time, so a call made while the animation plays happens whole
+// between two frames; afterwards the page redraws at once. Bad arguments throw an Error that
+// says what was wrong, and nothing changes. The README documents every method.
+
+const PAGE_SETTINGS = ['speed'];
+
+export function createApi(app) {
+  const core = () => app.core;
+  // Runs a command, then brings the page up to date (the clock, the drawing, the panels).
+  const command = (fn) => (...args) => {
+    const result = fn(...args);
+    app.afterCommand();
+    return result;
+  };
+
+  const api = {
+    // ----- Clients -----
+    write: command((node, key, value) => core().write(node, key, value)),
+    read: command((node, key) => core().read(node, key)),
+
+    // ----- Time -----
+    now: () => core().now(),
+    runFor: command((ms) => core().runFor(ms)),
+    runUntil: command((t) => core().runUntil(t)),
+    step: command(() => core().step()),
+    play: () => app.setPlaying(true),
+    pause: () => app.setPlaying(false),
+    playing: () => app.playing,
+
+    // ----- Network -----
+    cut: command((a, b, options) => core().cut(a, b, options)),
+    heal: command((a, b, options) => core().heal(a, b, options)),
+    partition: command((groups) => core().partition(groups)),
+    healAll: command(() => core().healAll()),
+    isolate: command((node) => core().isolate(node)),
+    reconnect: command((node) => core().reconnect(node)),
+    setLink: command((from, to, model) => core().setLink(from, to, model)),
+    link: (from, to) => core().link(from, to),
+    cutLinks: () => core().cutLinks(),
+
+    // ----- Nodes -----
+    crash: command((node) => core().crash(node)),
+    recover: command((node, options) => core().recover(node, options)),
+    nodes: () => core().nodes(),
+
+    // ----- What the replicas hold -----
+    converged: () => core().converged(),
+    divergentKeys: () => core().divergentKeys(),
+    keys: () => core().keys(),
+    writes: (last) => core().writes(last),
+    stats: () => core().stats(),
+    events: (since) => core().events(since),
+    traceHash: () => core().traceHash(),
+
+    // ----- Settings -----
+    settings: () => ({ ...core().settings(), speed: app.speed }),
+    configure: command((partial) => {
+      const { coreSettings, speed } = splitSettings(partial);
+      if (speed !== undefined) app.checkSpeed(speed);
+      const restarted = core().configure(coreSettings);
+      if (speed !== undefined) app.setSpeed(speed);
+      if (restarted) app.restarted();
+      return restarted;
+    }),
+    reset: command((partial) => {
+      const { coreSettings, speed } = splitSettings(partial);
+      if (speed !== undefined) app.checkSpeed(speed);
+      core().reset(coreSettings);
+      if (speed !== undefined) app.setSpeed(speed);
+      app.restarted();
+    }),
+
+    help: () => HELP,
+  };
+  return Object.freeze(api);
+}
+
+/** Separates the page's own settings (speed) from the simulation's. */
+function splitSettings(partial) {
+  if (partial === undefined || partial === null) return { coreSettings: undefined, speed: undefined };
+  if (typeof partial !== 'object' || Array.isArray(partial)) {
+    throw new Error(`settings must be an object such as { loss: 0.1 }, not ${JSON.stringify(partial)}`);
+  }
+  const coreSettings = { ...partial };
+  let speed;
+  for (const name of PAGE_SETTINGS) {
+    if (name in coreSettings) {
+      speed = coreSettings[name];
+      delete coreSettings[name];
+    }
+  }
+  return { coreSettings, speed };
+}
+
+const HELP = `converge: the simulation behind this page, for the console.
+  sim.write(1, 'name', 'Alice')      write at node 1; replicates to the others
+  sim.read(3, 'name')                read at node 3: {value, stale, latest, ...}
+  sim.runFor(500)                    advance virtual time by 500 ms
+  sim.crash(3) / sim.recover(3, {wipe: true})
+  sim.cut(1, 2) / sim.cut(1, 2, {oneWay: true}) / sim.heal(1, 2) / sim.healAll()
+  sim.partition([[1, 2], [3]])       split the cluster into groups
+  sim.converged() / sim.divergentKeys() / sim.keys() / sim.writes() / sim.stats()
+  sim.configure({conflict: 'lww', antiEntropy: true, loss: 0.1, speed: 2})
+  sim.reset({seed: 42, nodes: 5}) / sim.play() / sim.pause() / sim.step()
+The README lists every method and setting.`;

@@ -1,0 +1,561 @@
+// Draws the cluster on a canvas: node boxes, a link for every pair, each node's key-value card
+// beside it, messages flying along their links and dropped ones failing. A read-only view: it
+// never changes the simulation.
+
+// Okabe-Ito colours (safe for colour-blind viewers); shapes carry the same meaning.
+export const COLOURS = {
+  ink: '#14181f',
+  muted: '#5a6270',
+  link: '#c3c8d1',
+  node: '#ffffff',
+  nodeBorder: '#14181f',
+  down: '#e3e5e9',
+  downBorder: '#7a818c',
+  replicate: '#0072b2',
+  sync: '#e69f00',
+  drop: '#d55e00',
+  cut: '#d55e00',
+  stale: '#fff1c2',
+  staleInk: '#7a4a00',
+  card: '#f7f8fa',
+  cardBorder: '#d5d9e0',
+};
+
+const KIND_REPLICATE = 0;
+const KIND_SYNC_REQUEST = 1;
+const FLIGHT_STRIDE = 5;
+const DROP_STRIDE = 5;
+const DROP_SHOW_MS = 1400;
+const DROP_REASONS = ['lost', 'link cut', 'node down'];
+const CARD_ROWS = 6;
+const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+
+/** How big things are for a cluster of `n` nodes: boxes and cards for a few, dots for many. */
+function scaleFor(n, width, height) {
+  const small = Math.min(width, height);
+  if (n <= 8) {
+    return { shape: 'box', boxW: 112, boxH: 46, font: 17, msg: 6.5, lane: 5, link: 2.5, cards: true, labels: true };
+  }
+  if (n <= 24) {
+    return { shape: 'box', boxW: 58, boxH: 30, font: 14, msg: 5, lane: 3.5, link: 1.4, cards: false, labels: true };
+  }
+  const r = Math.max(7, Math.min(13, small / n / 0.9));
+  return { shape: 'dot', boxW: 2 * r, boxH: 2 * r, font: 11, msg: 3, lane: 1.6, link: 0.6, cards: false, labels: n <= 40 };
+}
+
+export class ClusterView {
+  constructor(canvas) {
+    this.canvas = canvas;
+    this.ctx = canvas.getContext('2d');
+    this.nodes = [];
+    this.keys = [];
+    this.cut = new Set();
+    this.positions = [];
+    this.drops = [];
+    this.hover = null;
+    this.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
+    this.textWidths = new Map();
+    this.resize();
+  }
+
+  /** Matches the canvas to its box and the screen's pixel density. */
+  resize() {
+    const rect = this.canvas.getBoundingClientRect();
+    const dpr = window.devicePixelRatio || 1;
+    this.width = Math.max(1, rect.width);
+    this.height = Math.max(1, rect.height);
+    this.canvas.width = Math.round(this.width * dpr);
+    this.canvas.height = Math.round(this.height * dpr);
+    this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.layout();
+  }
+
+  /** New state from the simulation: nodes, keys with what each node holds, cut links. */
+  setState({ nodes, keys, cutLinks }) {
+    const relayout = nodes.length !== this.nodes.length;
+    this.nodes = nodes;
+    this.keys = keys;
+    this.cut = new Set(cutLinks.map(([a, b]) => `${a - 1}>${b - 1}`));
+    if (relayout) {
+      this.drops = [];
+      this.layout();
+    }
+  }
+
+  /** Nodes on a circle, node 1 at the top, clockwise: as large as fits with the cards. */
+  layout() {
+    const n = this.nodes.length;
+    this.scale = scaleFor(n, this.width, this.height);
+    const s = this.scale;
+    this.cardW = Math.min(260, Math.max(150, this.width * 0.24));
+    this.cardH = 12 + CARD_ROWS * 22;
+    const angles = Array.from({ length: n }, (_, i) => -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, n));
+    const margin = 8;
+    let cx = this.width / 2;
+    let cy = this.height / 2;
+    let rx;
+    let ry;
+    if (s.cards) {
+      // The largest circle whose nodes and cards all fit, then centred by their bounding box.
+      const bounds = (r) => {
+        const box = { left: Infinity, right: -Infinity, top: Infinity, bottom: -Infinity };
+        angles.forEach((angle, i) => {
+          const x = n === 1 ? 0 : Math.cos(angle) * r;
+          const y = n === 1 ? 0 : Math.sin(angle) * r;
+          const card = this.cardBox(x, y, angle, this.cardH);
+          box.left = Math.min(box.left, x - s.boxW / 2, card.left);
+          box.right = Math.max(box.right, x + s.boxW / 2, card.left + this.cardW);
+          box.top = Math.min(box.top, y - s.boxH / 2, card.top);
+          box.bottom = Math.max(box.bottom, y + s.boxH / 2, card.top + this.cardH);
+        });
+        return box;
+      };
+      const fits = (box) => box.right - box.left <= this.width - 2 * margin && box.bottom - box.top <= this.height - 2 * margin;
+      let lo = 20;
+      let hi = Math.max(this.width, this.height);
+      for (let k = 0; k < 30; k++) {
+        const mid = (lo + hi) / 2;
+        if (fits(bounds(mid))) lo = mid;
+        else hi = mid;
+      }
+      rx = ry = Math.min(lo, 1.4 * Math.min(this.width, this.height));
+      const box = bounds(rx);
+      cx = this.width / 2 - (box.left + box.right) / 2;
+      cy = this.height / 2 - (box.top + box.bottom) / 2;
+    } else {
+      // Many nodes: an ellipse filling the stage.
+      rx = this.width / 2 - s.boxW / 2 - 24;
+      ry = this.height / 2 - s.boxH / 2 - 24;
+    }
+    this.positions = angles.map((angle) => ({
+      x: n === 1 ? cx : cx + Math.cos(angle) * rx,
+      y: n === 1 ? cy : cy + Math.sin(angle) * ry,
+      angle,
+    }));
+  }
+
+  /** Where a node's card goes, relative to the same origin as (x, y): outward from the centre. */
+  cardBox(x, y, angle, h) {
+    const s = this.scale;
+    const w = this.cardW;
+    const cos = Math.cos(angle);
+    const sin = Math.sin(angle);
+    if (this.nodes.length === 1 || cos > 0.35) return { left: x + s.boxW / 2 + 12, top: y - h / 2 };
+    if (cos < -0.35) return { left: x - s.boxW / 2 - 12 - w, top: y - h / 2 };
+    return { left: x - w / 2, top: sin < 0 ? y - s.boxH / 2 - 10 - h : y + s.boxH / 2 + 10 };
+  }
+
+  /** Remembers messages dropped just now, to show them failing for a moment. */
+  addDrops(buffer, realNow) {
+    for (let i = 0; i + DROP_STRIDE <= buffer.length; i += DROP_STRIDE) {
+      this.drops.push({
+        from: buffer[i], to: buffer[i + 1], kind: buffer[i + 2], reason: buffer[i + 3], at: buffer[i + 4], born: realNow,
+      });
+    }
+    // Under a storm of drops keep the newest few hundred: more would be unreadable anyway.
+    if (this.drops.length > 600) this.drops.splice(0, this.drops.length - 600);
+  }
+
+  /** The node or link under the point (x, y) in CSS pixels, if any. */
+  hit(x, y) {
+    const s = this.scale;
+    for (let i = 0; i < this.positions.length; i++) {
+      const p = this.positions[i];
+      if (Math.abs(x - p.x) <= s.boxW / 2 + 4 && Math.abs(y - p.y) <= s.boxH / 2 + 4) {
+        return { type: 'node', id: i + 1 };
+      }
+    }
+    let best = null;
+    let bestDistance = Math.max(7, s.lane * 2.5);
+    for (let a = 0; a < this.positions.length; a++) {
+      for (let b = a + 1; b < this.positions.length; b++) {
+        const d = distanceToSegment(x, y, this.positions[a], this.positions[b]);
+        if (d < bestDistance) {
+          bestDistance = d;
+          best = { type: 'link', a: a + 1, b: b + 1 };
+        }
+      }
+    }
+    return best;
+  }
+
+  /** Where node `id` is drawn, in CSS pixels. */
+  nodePosition(id) {
+    return this.positions[id - 1];
+  }
+
+  /** Draws one frame: `flights` holds the messages in flight (see Simulation.flights). */
+  render(flights, realNow) {
+    const ctx = this.ctx;
+    ctx.clearRect(0, 0, this.width, this.height);
+    if (this.nodes.length === 0) return;
+    this.drawLinks();
+    this.drawMessages(flights);
+    this.drawDrops(realNow);
+    for (let i = 0; i < this.nodes.length; i++) this.drawNode(i);
+    if (this.scale.cards) for (let i = 0; i < this.nodes.length; i++) this.drawCard(i);
+  }
+
+  isCut(from, to) {
+    return this.cut.has(`${from}>${to}`);
+  }
+
+  /** The point `t` of the way along the lane from → to (each direction has its own lane). */
+  lanePoint(from, to, t, out) {
+    const a = this.positions[from];
+    const b = this.positions[to];
+    const dx = b.x - a.x;
+    const dy = b.y - a.y;
+    const len = Math.hypot(dx, dy) || 1;
+    const lane = this.scale.lane;
+    out.x = a.x + dx * t - (dy / len) * lane;
+    out.y = a.y + dy * t + (dx / len) * lane;
+    return out;
+  }
+
+  drawLinks() {
+    const ctx = this.ctx;
+    const s = this.scale;
+    const n = this.positions.length;
+    const hover = this.hover;
+    // Every healthy pair in one path: thousands of links cost one stroke.
+    ctx.beginPath();
+    for (let a = 0; a < n; a++) {
+      for (let b = a + 1; b < n; b++) {
+        if (this.isCut(a, b) || this.isCut(b, a)) continue;
+        ctx.moveTo(this.positions[a].x, this.positions[a].y);
+        ctx.lineTo(this.positions[b].x, this.positions[b].y);
+      }
+    }
+    ctx.strokeStyle = COLOURS.link;
+    ctx.lineWidth = s.link;
+    ctx.globalAlpha = n > 24 ? 0.5 : 1;
+    ctx.stroke();
+    ctx.globalAlpha = 1;
+    if (this.cut.size > 0) this.drawCutLinks();
+    if (hover && hover.type === 'link') {
+      const a = this.positions[hover.a - 1];
+      const b = this.positions[hover.b - 1];
+      ctx.beginPath();
+      ctx.moveTo(a.x, a.y);
+      ctx.lineTo(b.x, b.y);
+      ctx.strokeStyle = COLOURS.replicate;
+      ctx.globalAlpha = 0.35;
+      ctx.lineWidth = Math.max(6, s.link * 4);
+      ctx.stroke();
+      ctx.globalAlpha = 1;
+    }
+  }
+
+  /** Cut links: dashed vermillion with a cross; a one-way cut shows its direction. */
+  drawCutLinks() {
+    const ctx = this.ctx;
+    const s = this.scale;
+    const n = this.positions.length;
+    const p = { x: 0, y: 0 };
+    const q = { x: 0, y: 0 };
+    ctx.setLineDash([7, 6]);
+    for (let a = 0; a < n; a++) {
+      for (let b = a + 1; b < n; b++) {
+        const ab = this.isCut(a, b);
+        const ba = this.isCut(b, a);
+        if (!ab && !ba) continue;
+        const A = this.positions[a];
+        const B = this.positions[b];
+        if (ab && ba) {
+          ctx.beginPath();
+          ctx.moveTo(A.x, A.y);
+          ctx.lineTo(B.x, B.y);
+          ctx.strokeStyle = COLOURS.cut;
+          ctx.lineWidth = Math.max(1.5, s.link);
+          ctx.stroke();
+          if (s.labels) drawCross(ctx, (A.x + B.x) / 2, (A.y + B.y) / 2, s.msg + 3, COLOURS.cut);
+          continue;
+        }
+        // One direction cut: the working lane solid, the cut lane dashed with an arrow.
+        const [from, to] = ab ? [a, b] : [b, a];
+        ctx.setLineDash([]);
+        this.lanePoint(to, from, 0, p);
+        this.lanePoint(to, from, 1, q);
+        ctx.beginPath();
+        ctx.moveTo(p.x, p.y);
+        ctx.lineTo(q.x, q.y);
+        ctx.strokeStyle = COLOURS.link;
+        ctx.lineWidth = s.link;
+        ctx.stroke();
+        ctx.setLineDash([7, 6]);
+        this.lanePoint(from, to, 0, p);
+        this.lanePoint(from, to, 1, q);
+        ctx.beginPath();
+        ctx.moveTo(p.x, p.y);
+        ctx.lineTo(q.x, q.y);
+        ctx.strokeStyle = COLOURS.cut;
+        ctx.lineWidth = Math.max(1.5, s.link);
+        ctx.stroke();
+        if (s.labels) {
+          this.lanePoint(from, to, 0.5, p);
+          drawCross(ctx, p.x, p.y, s.msg + 2, COLOURS.cut);
+          this.lanePoint(from, to, 0.62, p);
+          this.lanePoint(from, to, 0.7, q);
+          ctx.setLineDash([]);
+          drawArrowHead(ctx, p, q, s.msg + 3, COLOURS.cut);
+          ctx.setLineDash([7, 6]);
+        }
+      }
+    }
+    ctx.setLineDash([]);
+  }
+
+  /** Messages in flight, batched by kind: one path per kind however many there are. */
+  drawMessages(flights) {
+    const ctx = this.ctx;
+    const r = this.scale.msg;
+    const p = { x: 0, y: 0 };
+    const count = flights.length / FLIGHT_STRIDE;
+    for (const kind of [KIND_REPLICATE, KIND_SYNC_REQUEST, 2]) {
+      ctx.beginPath();
+      for (let i = 0; i < count; i++) {
+        const o = i * FLIGHT_STRIDE;
+        if (flights[o + 2] !== kind) continue;
+        this.lanePoint(flights[o], flights[o + 1], flights[o + 3], p);
+        if (kind === KIND_REPLICATE) {
+          ctx.moveTo(p.x + r, p.y);
+          ctx.arc(p.x, p.y, r, 0, 2 * Math.PI);
+        } else if (kind === KIND_SYNC_REQUEST) {
+          const d = r * 1.3;
+          ctx.moveTo(p.x, p.y - d);
+          ctx.lineTo(p.x + d, p.y);
+          ctx.lineTo(p.x, p.y + d);
+          ctx.lineTo(p.x - d, p.y);
+          ctx.closePath();
+        } else {
+          ctx.rect(p.x - r, p.y - r, 2 * r, 2 * r);
+        }
+      }
+      ctx.fillStyle = kind === KIND_REPLICATE ? COLOURS.replicate : COLOURS.sync;
+      ctx.fill();
+      if (r >= 5) {
+        ctx.strokeStyle = '#ffffff';
+        ctx.lineWidth = 1.5;
+        ctx.stroke();
+      }
+    }
+  }
+
+  /** Dropped messages: a cross where the message died, fading, with the reason beside it. */
+  drawDrops(realNow) {
+    const ctx = this.ctx;
+    const s = this.scale;
+    const p = { x: 0, y: 0 };
+    this.drops = this.drops.filter((d) => realNow - d.born < DROP_SHOW_MS && d.from < this.positions.length && d.to < this.positions.length);
+    ctx.font = `600 ${Math.max(11, s.font - 4)}px ${FONT}`;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'bottom';
+    const labelled = [];
+    for (const d of this.drops) {
+      const age = (realNow - d.born) / DROP_SHOW_MS;
+      this.lanePoint(d.from, d.to, Math.min(d.at, 0.93), p);
+      ctx.globalAlpha = this.reducedMotion ? 1 : 1 - age * age;
+      const lift = this.reducedMotion ? 0 : age * 10;
+      drawCross(ctx, p.x, p.y - lift, s.msg + 2.5, COLOURS.drop, 3);
+      // Say why, unless another reason is already written right there.
+      const crowded = labelled.some((q) => Math.abs(q.x - p.x) < 70 && Math.abs(q.y - p.y) < 18);
+      if (s.labels && this.positions.length <= 16 && !crowded) {
+        ctx.fillStyle = COLOURS.drop;
+        ctx.fillText(DROP_REASONS[d.reason] ?? 'dropped', p.x, p.y - lift - s.msg - 6);
+        labelled.push({ x: p.x, y: p.y });
+      }
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  drawNode(i) {
+    const ctx = this.ctx;
+    const s = this.scale;
+    const node = this.nodes[i];
+    const { x, y } = this.positions[i];
+    const up = node.up;
+    const hovered = this.hover && this.hover.type === 'node' && this.hover.id === i + 1;
+    ctx.lineWidth = hovered ? 3.5 : 2;
+    ctx.setLineDash(up ? [] : [5, 4]);
+    ctx.fillStyle = up ? COLOURS.node : COLOURS.down;
+    ctx.strokeStyle = up ? (hovered ? COLOURS.replicate : COLOURS.nodeBorder) : COLOURS.downBorder;
+    ctx.beginPath();
+    if (s.shape === 'box') {
+      roundRect(ctx, x - s.boxW / 2, y - s.boxH / 2, s.boxW, s.boxH, 8);
+    } else {
+      ctx.arc(x, y, s.boxW / 2, 0, 2 * Math.PI);
+    }
+    ctx.fill();
+    ctx.stroke();
+    ctx.setLineDash([]);
+    if (!s.labels && s.shape === 'dot') return;
+    ctx.fillStyle = up ? COLOURS.ink : COLOURS.muted;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    const label = s.shape === 'box' && s.boxW >= 100 ? `Node ${node.id}` : `${node.id}`;
+    ctx.font = `700 ${s.font}px ${FONT}`;
+    const dy = s.cards && (!up || node.clockSkewMs !== 0) ? -7 : 0;
+    ctx.fillText(label, x, y + dy);
+    if (!up) {
+      // Crossed out, and said in words: colour is never the only sign.
+      const w = ctx.measureText(label).width;
+      ctx.beginPath();
+      ctx.moveTo(x - w / 2 - 2, y + dy);
+      ctx.lineTo(x + w / 2 + 2, y + dy);
+      ctx.strokeStyle = COLOURS.muted;
+      ctx.lineWidth = 2;
+      ctx.stroke();
+    }
+    if (s.cards) {
+      ctx.font = `600 ${s.font - 5}px ${FONT}`;
+      if (!up) {
+        ctx.fillStyle = COLOURS.drop;
+        ctx.fillText('✕ DOWN', x, y + 11);
+      } else if (node.clockSkewMs !== 0) {
+        ctx.fillStyle = COLOURS.muted;
+        const sign = node.clockSkewMs > 0 ? '+' : '−';
+        ctx.fillText(`clock ${sign}${Math.abs(node.clockSkewMs)} ms`, x, y + 11);
+      }
+    } else if (!up) {
+      drawCross(ctx, x + s.boxW / 2 - 2, y - s.boxH / 2 + 2, 5, COLOURS.drop, 2.5);
+    }
+  }
+
+  /** The node's key-value table, outward from the centre so that it never covers a link.
+   *  Every key is listed; a value that is not the newest write (or is missing) is marked ≠. */
+  drawCard(i) {
+    const ctx = this.ctx;
+    const node = this.nodes[i];
+    const { x, y, angle } = this.positions[i];
+    const w = this.cardW;
+    const lineH = 22;
+    const shown = this.keys.slice(0, CARD_ROWS);
+    const more = this.keys.length - shown.length;
+    const h = 12 + Math.max(1, shown.length + (more > 0 ? 1 : 0)) * lineH;
+    const box = this.cardBox(x, y, angle, h);
+    const left = Math.max(6, Math.min(this.width - w - 6, box.left));
+    const top = Math.max(6, Math.min(this.height - h - 6, box.top));
+
+    ctx.globalAlpha = node.up ? 1 : 0.6;
+    ctx.beginPath();
+    roundRect(ctx, left, top, w, h, 8);
+    ctx.fillStyle = COLOURS.card;
+    ctx.fill();
+    ctx.strokeStyle = COLOURS.cardBorder;
+    ctx.lineWidth = 1;
+    ctx.stroke();
+    ctx.textBaseline = 'middle';
+    ctx.textAlign = 'left';
+    if (shown.length === 0) {
+      ctx.font = `400 15px ${FONT}`;
+      ctx.fillStyle = COLOURS.muted;
+      ctx.fillText('(empty)', left + 10, top + 6 + lineH / 2);
+    }
+    shown.forEach((k, row) => {
+      const cell = k.replicas[i];
+      const cy = top + 6 + row * lineH + lineH / 2;
+      let cx = left + 8;
+      if (cell.stale) {
+        ctx.fillStyle = COLOURS.stale;
+        ctx.fillRect(left + 3, cy - lineH / 2 + 1, w - 6, lineH - 2);
+        ctx.fillStyle = COLOURS.staleInk;
+        ctx.font = `700 15px ${FONT}`;
+        ctx.fillText('≠', cx, cy);
+        cx += 14;
+      }
+      const bold = `600 15px ${FONT}`;
+      const plain = `400 15px ${FONT}`;
+      ctx.font = bold;
+      ctx.fillStyle = COLOURS.ink;
+      const key = this.fit(k.key, (w - (cx - left) - 10) * 0.5, bold);
+      ctx.fillText(key, cx, cy);
+      cx += this.measure(key, bold) + 4;
+      ctx.font = plain;
+      ctx.fillStyle = COLOURS.muted;
+      ctx.fillText('=', cx, cy);
+      cx += this.measure('=', plain) + 4;
+      if (cell.write === null) {
+        ctx.font = `italic 400 15px ${FONT}`;
+        ctx.fillStyle = COLOURS.staleInk;
+        ctx.fillText('missing', cx, cy);
+      } else {
+        ctx.fillStyle = cell.stale ? COLOURS.staleInk : COLOURS.ink;
+        ctx.fillText(this.fit(cell.value, left + w - 8 - cx, plain), cx, cy);
+      }
+    });
+    if (more > 0) {
+      ctx.fillStyle = COLOURS.muted;
+      ctx.font = `italic 400 14px ${FONT}`;
+      ctx.fillText(`+ ${more} more (see Replicas)`, left + 10, top + 6 + shown.length * lineH + lineH / 2);
+    }
+    ctx.globalAlpha = 1;
+  }
+
+  measure(text, font) {
+    const id = `${font}|${text}`;
+    let w = this.textWidths.get(id);
+    if (w === undefined) {
+      this.ctx.font = font;
+      w = this.ctx.measureText(text).width;
+      if (this.textWidths.size > 5000) this.textWidths.clear();
+      this.textWidths.set(id, w);
+    }
+    return w;
+  }
+
+  /** `text` shortened with an ellipsis to fit `max` pixels. */
+  fit(text, max, font) {
+    if (this.measure(text, font) <= max) return text;
+    let lo = 0;
+    let hi = text.length;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.measure(`${text.slice(0, mid)}…`, font) <= max) lo = mid;
+      else hi = mid - 1;
+    }
+    return `${text.slice(0, lo)}…`;
+  }
+}
+
+function roundRect(ctx, x, y, w, h, r) {
+  ctx.moveTo(x + r, y);
+  ctx.arcTo(x + w, y, x + w, y + h, r);
+  ctx.arcTo(x + w, y + h, x, y + h, r);
+  ctx.arcTo(x, y + h, x, y, r);
+  ctx.arcTo(x, y, x + w, y, r);
+  ctx.closePath();
+}
+
+function drawCross(ctx, x, y, r, colour, width = 2.5) {
+  ctx.beginPath();
+  ctx.moveTo(x - r, y - r);
+  ctx.lineTo(x + r, y + r);
+  ctx.moveTo(x + r, y - r);
+  ctx.lineTo(x - r, y + r);
+  ctx.strokeStyle = '#ffffff';
+  ctx.lineWidth = width + 3;
+  ctx.stroke();
+  ctx.strokeStyle = colour;
+  ctx.lineWidth = width;
+  ctx.stroke();
+}
+
+function drawArrowHead(ctx, from, to, size, colour) {
+  const angle = Math.atan2(to.y - from.y, to.x - from.x);
+  ctx.beginPath();
+  ctx.moveTo(to.x, to.y);
+  ctx.lineTo(to.x - size * Math.cos(angle - 0.5), to.y - size * Math.sin(angle - 0.5));
+  ctx.lineTo(to.x - size * Math.cos(angle + 0.5), to.y - size * Math.sin(angle + 0.5));
+  ctx.closePath();
+  ctx.fillStyle = colour;
+  ctx.fill();
+}
+
+function distanceToSegment(x, y, a, b) {
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const len2 = dx * dx + dy * dy || 1;
+  const t = Math.max(0, Math.min(1, ((x - a.x) * dx + (y - a.y) * dy) / len2));
+  return Math.hypot(x - (a.x + t * dx), y - (a.y + t * dy));
+}

@@ -1,0 +1,205 @@
+// Owns the animation loop: each frame advances virtual time by elapsed × speed, then draws.
+// Boots the wasm core, reads settings from the URL, and exposes the simulation as window.sim.
+
+import init, { Simulation } from './pkg/converge.js';
+import { ClusterView } from './draw.js';
+import { Controls } from './controls.js';
+import { createApi } from './api.js';
+
+const VIEW_REFRESH_MS = 100; // panels and cards refresh at most ten times a second
+const MAX_FRAME_GAP_MS = 100; // a long pause (a background tab) is not replayed at once
+const PREVIEW_CHARS = 80;
+const RECENT_WRITES = 30;
+const MIN_SPEED = 0.1;
+const MAX_SPEED = 100;
+const DEFAULT_SPEED = 0.25;
+
+class App {
+  constructor(core, view, controls) {
+    this.core = core;
+    this.view = view;
+    this.controls = controls;
+    this.vt = core.now(); // virtual time being drawn: may run up to 1 ms ahead of the core
+    this.playing = true;
+    this.speed = DEFAULT_SPEED;
+    this.lastFrame = null;
+    this.lastRefresh = -Infinity;
+    this.seenChanges = -1;
+    this.forceRefresh = true;
+    this.stopped = false;
+  }
+
+  setPlaying(on) {
+    this.playing = Boolean(on);
+    this.controls.showPlaying(this.playing);
+    return this.playing;
+  }
+
+  checkSpeed(speed) {
+    if (typeof speed !== 'number' || !Number.isFinite(speed) || speed < MIN_SPEED || speed > MAX_SPEED) {
+      throw new Error(`speed must be a number from ${MIN_SPEED} to ${MAX_SPEED}, not ${JSON.stringify(speed)}`);
+    }
+  }
+
+  clampSpeed(speed) {
+    return Math.min(MAX_SPEED, Math.max(MIN_SPEED, speed));
+  }
+
+  setSpeed(speed) {
+    this.checkSpeed(speed);
+    this.speed = speed;
+    this.controls.showSpeed(speed);
+  }
+
+  /** After any command: the drawn clock follows the core, and every view refreshes now. */
+  afterCommand() {
+    const now = this.core.now();
+    if (this.vt < now || this.vt >= now + 1) this.vt = now;
+    this.forceRefresh = true;
+  }
+
+  /** A new run began (reset, or a new node count or seed). */
+  restarted() {
+    this.vt = this.core.now();
+    this.forceRefresh = true;
+    this.controls.restarted();
+  }
+
+  /** Reads every view the panels show. Occasional, so serde objects are fine here. */
+  refresh(realNow) {
+    const core = this.core;
+    const state = {
+      nodes: core.nodes(),
+      keys: core.keys(PREVIEW_CHARS),
+      cutLinks: core.cutLinks(),
+      stats: core.stats(),
+      settings: core.settings(),
+      writes: core.writes(RECENT_WRITES),
+      divergent: core.divergentKeys(),
+    };
+    this.view.setState(state);
+    this.controls.update(state);
+    this.seenChanges = core.changes();
+    this.lastRefresh = realNow;
+    this.forceRefresh = false;
+  }
+
+  frame(realNow) {
+    const gap = this.lastFrame === null ? 0 : Math.min(realNow - this.lastFrame, MAX_FRAME_GAP_MS);
+    this.lastFrame = realNow;
+    const core = this.core;
+    if (this.playing) {
+      this.vt += gap * this.speed;
+      core.runUntil(Math.floor(this.vt));
+    }
+    this.view.addDrops(core.drainDrops(), realNow);
+    const changed = core.changes() !== this.seenChanges;
+    if (this.forceRefresh || (changed && realNow - this.lastRefresh >= VIEW_REFRESH_MS)) {
+      this.refresh(realNow);
+    } else {
+      this.controls.showTime(core.now(), core.stats());
+    }
+    // Last call into wasm this frame: the view it returns is read before any other call.
+    const flights = core.flights(this.vt);
+    this.view.render(flights, realNow);
+  }
+
+  start() {
+    const loop = (t) => {
+      if (this.stopped) return;
+      try {
+        this.frame(t);
+      } catch (err) {
+        fatal(err);
+        return;
+      }
+      requestAnimationFrame(loop);
+    };
+    requestAnimationFrame(loop);
+  }
+}
+
+/** Shows that the simulation stopped, and why; the page never dies silently. */
+function fatal(err) {
+  if (app) app.stopped = true;
+  const box = document.getElementById('fatal');
+  const text = err && err.message ? err.message : String(err);
+  document.getElementById('fatal-text').textContent = ` ${text}`;
+  box.hidden = false;
+  console.error(err);
+}
+
+/** Settings from the page address, e.g. ?seed=42&nodes=5&conflict=lww&latency=uniform:50-150. */
+export function settingsFromUrl(search) {
+  const params = new URLSearchParams(search);
+  const settings = {};
+  let speed;
+  for (const [name, raw] of params) {
+    if (name === 'latency') {
+      settings.latency = parseLatency(raw);
+    } else if (name === 'speed') {
+      speed = Number(raw);
+    } else if (raw === 'true' || raw === 'false') {
+      settings[name] = raw === 'true';
+    } else if (raw.trim() !== '' && !Number.isNaN(Number(raw))) {
+      settings[name] = Number(raw);
+    } else {
+      settings[name] = raw;
+    }
+  }
+  return { settings, speed };
+}
+
+function parseLatency(raw) {
+  const m = /^(constant|uniform|exponential):(\d+)(?:[-+](\d+))?$/.exec(raw.trim());
+  if (!m) {
+    throw new Error(`latency in the address must look like constant:100, uniform:50-150 or exponential:20+60, not "${raw}"`);
+  }
+  const [, kind, a, b] = m;
+  if (kind === 'constant') return { kind, ms: Number(a) };
+  if (b === undefined) throw new Error(`latency ${kind} needs two numbers, e.g. ${kind === 'uniform' ? 'uniform:50-150' : 'exponential:20+60'}`);
+  return kind === 'uniform' ? { kind, minMs: Number(a), maxMs: Number(b) } : { kind, baseMs: Number(a), meanMs: Number(b) };
+}
+
+let app = null;
+
+async function boot() {
+  globalThis.convergePanic = (message) => fatal(new Error(message));
+  document.getElementById('fatal-reload').addEventListener('click', () => location.reload());
+  await init();
+
+  let core;
+  let speed;
+  let urlProblem = null;
+  try {
+    const fromUrl = settingsFromUrl(location.search);
+    core = new Simulation(fromUrl.settings);
+    speed = fromUrl.speed;
+  } catch (err) {
+    urlProblem = `The page address has a setting that could not be used (${err.message}), so the run starts with the defaults.`;
+    core = new Simulation(undefined);
+  }
+  const view = new ClusterView(document.getElementById('cluster'));
+  const controls = new Controls(document, () => app);
+  app = new App(core, view, controls);
+  controls.attach(view);
+  if (speed !== undefined) {
+    try {
+      app.setSpeed(speed);
+    } catch (err) {
+      urlProblem = `The page address asks for a speed that could not be used: ${err.message}.`;
+    }
+  }
+  controls.showSpeed(app.speed);
+  controls.showPlaying(app.playing);
+  window.sim = createApi(app);
+  if (urlProblem) controls.toast(urlProblem);
+  new ResizeObserver(() => {
+    view.resize();
+  }).observe(document.getElementById('canvas-wrap'));
+  app.start();
+  document.documentElement.dataset.ready = 'true';
+  console.info('converge is ready: try sim.help()');
+}
+
+boot().catch(fatal);
