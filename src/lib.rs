@@ -29,7 +29,7 @@ pub mod writes;
 pub mod wasm;
 
 pub use error::Error;
-pub use network::{Latency, LinkModel};
+pub use network::{Latency, LinkModel, LinkOverride};
 pub use replica::{ConflictMode, MessageKind, NodeId, WriteId};
 pub use settings::{Settings, SettingsPatch};
 pub use sim::{

@@ -111,6 +111,29 @@ pub struct LinkModel {
     pub duplication: f64,
 }
 
+/// What one directed link does differently from the common model; unset fields follow it.
+#[derive(Clone, Copy, Debug, PartialEq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LinkOverride {
+    /// This link's own latency model.
+    pub latency: Option<Latency>,
+    /// This link's own loss probability.
+    pub loss: Option<f64>,
+    /// This link's own duplication probability.
+    pub duplication: Option<f64>,
+}
+
+impl LinkOverride {
+    /// The common `model` with this link's differences.
+    pub fn apply(&self, model: LinkModel) -> LinkModel {
+        LinkModel {
+            latency: self.latency.unwrap_or(model.latency),
+            loss: self.loss.unwrap_or(model.loss),
+            duplication: self.duplication.unwrap_or(model.duplication),
+        }
+    }
+}
+
 /// Checks that `p` is a probability; `name` is the setting's name for the message.
 pub fn validate_probability(name: &'static str, p: f64) -> Result<(), Error> {
     if p.is_finite() && (0.0..=1.0).contains(&p) {
@@ -158,7 +181,7 @@ pub struct Network {
     cut: Vec<u64>,
     cut_count: usize,
     model: LinkModel,
-    overrides: BTreeMap<(NodeId, NodeId), LinkModel>,
+    overrides: BTreeMap<(NodeId, NodeId), LinkOverride>,
     latency_rng: Rng,
     fault_rng: Rng,
 }
@@ -187,24 +210,24 @@ impl Network {
         self.model = model;
     }
 
-    /// The model of the link from → to.
+    /// The model of the link from → to: the common one with the link's own differences.
     pub fn link_model(&self, from: NodeId, to: NodeId) -> LinkModel {
-        self.overrides
-            .get(&(from, to))
-            .copied()
-            .unwrap_or(self.model)
+        match self.overrides.get(&(from, to)) {
+            Some(own) => own.apply(self.model),
+            None => self.model,
+        }
     }
 
-    /// Gives the link from → to its own model, or (None) returns it to the common one.
-    pub fn set_link_model(&mut self, from: NodeId, to: NodeId, model: Option<LinkModel>) {
-        match model {
-            Some(model) => self.overrides.insert((from, to), model),
+    /// Gives the link from → to its own differences, or (None) returns it to the common model.
+    pub fn set_link_override(&mut self, from: NodeId, to: NodeId, own: Option<LinkOverride>) {
+        match own {
+            Some(own) => self.overrides.insert((from, to), own),
             None => self.overrides.remove(&(from, to)),
         };
     }
 
-    /// The links with their own model.
-    pub fn overrides(&self) -> &BTreeMap<(NodeId, NodeId), LinkModel> {
+    /// The links with differences of their own.
+    pub fn overrides(&self) -> &BTreeMap<(NodeId, NodeId), LinkOverride> {
         &self.overrides
     }
 
@@ -384,15 +407,24 @@ mod tests {
     #[test]
     fn per_link_models_override_the_common_one() {
         let mut n = net(LinkModel::default());
-        let slow = LinkModel {
-            latency: Latency::Constant { ms: 999 },
-            ..LinkModel::default()
+        let slow = LinkOverride {
+            latency: Some(Latency::Constant { ms: 999 }),
+            ..LinkOverride::default()
         };
-        n.set_link_model(NodeId(1), NodeId(3), Some(slow));
+        n.set_link_override(NodeId(1), NodeId(3), Some(slow));
         assert_eq!(n.transmit(NodeId(1), NodeId(3)).first.latency, 999);
         assert_ne!(n.transmit(NodeId(3), NodeId(1)).first.latency, 999);
-        n.set_link_model(NodeId(1), NodeId(3), None);
-        assert_eq!(n.link_model(NodeId(1), NodeId(3)), LinkModel::default());
+        // Unset fields follow the common model, even when it changes later.
+        n.set_model(LinkModel {
+            loss: 0.5,
+            ..LinkModel::default()
+        });
+        assert_eq!(n.link_model(NodeId(1), NodeId(3)).loss, 0.5);
+        n.set_link_override(NodeId(1), NodeId(3), None);
+        assert_eq!(
+            n.link_model(NodeId(1), NodeId(3)).latency,
+            Latency::default()
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::error::Error;
-use crate::network::{LinkModel, Network, Transit};
+use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
 use crate::replica::{
     Message, MessageKind, NodeId, Output, Replica, ReplicaConfig, Timer, Version, WriteId,
@@ -728,18 +728,19 @@ impl Simulation {
         }
     }
 
-    /// Gives the link from → to its own model, or (None) returns it to the common one.
+    /// Gives the link from → to differences of its own (say, a higher loss), or (None)
+    /// returns it to the common settings. Unset fields follow the common settings.
     pub fn set_link(
         &mut self,
         from: NodeId,
         to: NodeId,
-        model: Option<LinkModel>,
+        own: Option<LinkOverride>,
     ) -> Result<(), Error> {
         self.check_link(from, to)?;
-        if let Some(model) = &model {
-            model.validate()?;
+        if let Some(own) = &own {
+            own.apply(self.network.model()).validate()?;
         }
-        self.network.set_link_model(from, to, model);
+        self.network.set_link_override(from, to, own);
         self.changes += 1;
         Ok(())
     }

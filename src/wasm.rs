@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
 use crate::settings::{Settings, SettingsPatch};
-use crate::{Error, LinkModel, NodeId, Time};
+use crate::{Error, LinkOverride, NodeId, Time};
 
 /// The most nodes the page draws.
 pub const PAGE_MAX_NODES: u32 = 64;
@@ -48,12 +48,26 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
         .map_err(js_error)
 }
 
-/// Reads a plain JS object as `T`, naming the offending field in the error.
+/// Reads a plain JS object as `T` (through JSON, so that unknown and missing fields are
+/// caught), naming the offending field in the error.
 fn from_js<T: DeserializeOwned>(what: &str, value: JsValue) -> Result<T, JsError> {
-    let deserializer = serde_wasm_bindgen::Deserializer::from(value);
-    serde_path_to_error::deserialize(deserializer).map_err(|err| {
+    let json = js_sys::JSON::stringify(&value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| {
+            js_error(format!(
+                "{what}: not plain data (numbers, strings, true or false)"
+            ))
+        })?;
+    let mut deserializer = serde_json::Deserializer::from_str(&json);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
         let path = err.path().to_string();
-        let inner = err.into_inner();
+        // serde_json adds where in the JSON text it stopped; the path says it better here.
+        let inner = err.into_inner().to_string();
+        let inner = match inner.rfind(" at line ") {
+            Some(cut) => &inner[..cut],
+            None => &inner,
+        };
         if path == "." {
             js_error(format!("{what}: {inner}"))
         } else {
@@ -447,17 +461,17 @@ impl Sim {
         self.inner.reconnect(node).map_err(js_error)
     }
 
-    /// Gives the link from → to its own `{latency, loss, duplication}`, or with `null`
-    /// returns it to the common settings.
+    /// Gives the link from → to its own `{latency, loss, duplication}` (any of them; the rest
+    /// follow the common settings), or with `null` returns it to the common settings.
     #[wasm_bindgen(js_name = "setLink")]
-    pub fn set_link(&mut self, from: JsValue, to: JsValue, model: JsValue) -> Result<(), JsError> {
+    pub fn set_link(&mut self, from: JsValue, to: JsValue, own: JsValue) -> Result<(), JsError> {
         let (from, to) = (self.node(&from)?, self.node(&to)?);
-        let model: Option<LinkModel> = if model.is_null() || model.is_undefined() {
+        let own: Option<LinkOverride> = if own.is_null() || own.is_undefined() {
             None
         } else {
-            Some(from_js("link", model)?)
+            Some(from_js("link", own)?)
         };
-        self.inner.set_link(from, to, model).map_err(js_error)
+        self.inner.set_link(from, to, own).map_err(js_error)
     }
 
     /// Crashes `node`.

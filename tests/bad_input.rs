@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 use converge::{
-    ConflictMode, Latency, LinkModel, MAX_KEY_CHARS, MAX_VALUE_CHARS, SettingsPatch, Simulation,
+    ConflictMode, Latency, LinkOverride, MAX_KEY_CHARS, MAX_VALUE_CHARS, SettingsPatch, Simulation,
 };
 
 /// Everything an observer can see, to compare before and after a refused command.
@@ -149,9 +149,9 @@ fn settings_out_of_range_are_refused_whole() {
         s.set_link(
             n(1),
             n(2),
-            Some(LinkModel {
-                loss: 2.0,
-                ..LinkModel::default()
+            Some(LinkOverride {
+                loss: Some(2.0),
+                ..LinkOverride::default()
             }),
         )
     });

@@ -148,3 +148,29 @@ fn bad_partitions_are_refused_and_change_nothing() {
     assert!(sim.cut(n(2), n(2)).is_err());
     assert!(sim.cut(n(0), n(2)).is_err());
 }
+
+#[test]
+fn a_link_can_have_its_own_latency_and_loss() {
+    let mut sim = cluster(3, ConflictMode::LastWriterWins, 20);
+    let slow_and_lossy = converge::LinkOverride {
+        latency: Some(converge::Latency::Constant { ms: 500 }),
+        loss: Some(1.0),
+        duplication: None,
+    };
+    sim.set_link(n(1), n(3), Some(slow_and_lossy)).unwrap();
+    assert_eq!(sim.link(n(1), n(3)).unwrap().loss, 1.0);
+    assert_eq!(
+        sim.link(n(3), n(1)).unwrap().loss,
+        0.0,
+        "links are directed"
+    );
+    sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(1_000);
+    assert_eq!(
+        values(&sim, "k"),
+        vec![Some("v".into()), Some("v".into()), None]
+    );
+    assert_eq!(sim.stats().dropped_lost, 1);
+    sim.set_link(n(1), n(3), None).unwrap();
+    assert_eq!(sim.link(n(1), n(3)).unwrap(), sim.settings().link_model());
+}

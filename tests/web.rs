@@ -1,0 +1,297 @@
+//! The exported JavaScript API, in a real browser (headless Chrome and Firefox), through
+//! wasm-bindgen-test. Run by scripts/test.sh.
+#![cfg(target_arch = "wasm32")]
+
+#[path = "common/golden.rs"]
+mod golden;
+
+use converge::wasm::Sim;
+use js_sys::{Array, Float32Array, Object, Reflect};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const GOLDEN: &str = include_str!("fixtures/golden_trace.txt");
+
+/// A JS value from JSON text.
+fn js(json: &str) -> JsValue {
+    js_sys::JSON::parse(json).expect("test JSON parses")
+}
+
+fn get(object: &JsValue, key: &str) -> JsValue {
+    Reflect::get(object, &JsValue::from_str(key)).expect("property readable")
+}
+
+fn num(x: f64) -> JsValue {
+    JsValue::from_f64(x)
+}
+
+fn s(text: &str) -> JsValue {
+    JsValue::from_str(text)
+}
+
+/// The message of a thrown JsError.
+fn message(err: JsError) -> String {
+    let value: JsValue = err.into();
+    js_sys::Error::from(value).message().into()
+}
+
+fn sim(settings: &str) -> Sim {
+    Sim::new(js(settings)).expect("valid settings")
+}
+
+#[wasm_bindgen_test]
+fn the_golden_scenario_replays_identically_in_the_browser() {
+    // The same hash, event count and end time as natively (tests/determinism.rs).
+    assert_eq!(golden::run(), GOLDEN.trim());
+}
+
+#[wasm_bindgen_test]
+fn the_tutorial_through_the_exported_api() {
+    let mut sim = sim(r#"{"seed": 5, "latency": {"kind": "constant", "ms": 50}}"#);
+    let out = sim.write(num(1.0), s("name"), s("Alice")).unwrap();
+    assert_eq!(get(&out, "write").as_f64(), Some(1.0));
+    assert_eq!(get(&out, "messages").as_f64(), Some(2.0));
+    assert!(!sim.converged());
+    let flights = sim.flights(25.0);
+    assert_eq!(flights.length(), 2 * 5, "two messages, five numbers each");
+    assert_eq!(flights.get_index(2), 0.0, "kind: replicate");
+    assert_eq!(flights.get_index(3), 0.5, "halfway at t = 25 of 50");
+    assert_eq!(sim.run_for(num(50.0)).unwrap(), 2.0);
+    assert!(sim.converged());
+    let read = sim.read(num(3.0), s("name")).unwrap();
+    assert_eq!(get(&read, "value").as_string().as_deref(), Some("Alice"));
+    assert_eq!(get(&read, "stale").as_bool(), Some(false));
+    let stats = sim.stats().unwrap();
+    assert_eq!(get(&stats, "delivered").as_f64(), Some(2.0));
+    assert_eq!(get(&stats, "now").as_f64(), Some(50.0));
+    let keys = Array::from(&sim.keys(JsValue::UNDEFINED).unwrap());
+    assert_eq!(keys.length(), 1);
+    assert_eq!(get(&keys.get(0), "converged").as_bool(), Some(true));
+}
+
+#[wasm_bindgen_test]
+fn settings_round_trip_with_readme_names() {
+    let mut sim = sim(r#"{"seed": 9, "nodes": 4, "conflict": "lww"}"#);
+    let settings = sim.settings().unwrap();
+    let names: Vec<String> = Object::keys(&settings.clone().into())
+        .iter()
+        .filter_map(|k| k.as_string())
+        .collect();
+    for name in [
+        "nodes",
+        "seed",
+        "latency",
+        "loss",
+        "duplication",
+        "conflict",
+        "antiEntropy",
+        "antiEntropyIntervalMs",
+        "clockSkewMs",
+    ] {
+        assert!(
+            names.contains(&name.to_string()),
+            "{name} missing from {names:?}"
+        );
+    }
+    assert_eq!(
+        get(&settings, "conflict").as_string().as_deref(),
+        Some("lww")
+    );
+    assert_eq!(
+        get(&get(&settings, "latency"), "kind")
+            .as_string()
+            .as_deref(),
+        Some("uniform")
+    );
+    let restarted = sim
+        .configure(js(r#"{"antiEntropy": true, "clockSkewMs": {"2": -300}}"#))
+        .unwrap();
+    assert!(!restarted);
+    let settings = sim.settings().unwrap();
+    assert_eq!(
+        get(&get(&settings, "clockSkewMs"), "2").as_f64(),
+        Some(-300.0)
+    );
+    assert!(
+        sim.configure(js(r#"{"nodes": 6}"#)).unwrap(),
+        "a new node count restarts"
+    );
+    assert_eq!(Array::from(&sim.nodes().unwrap()).length(), 6);
+}
+
+#[wasm_bindgen_test]
+fn bad_input_throws_a_clear_error_and_changes_nothing() {
+    let mut sim = sim(r#"{"seed": 3}"#);
+    sim.write(num(1.0), s("k"), s("v")).unwrap();
+    sim.run_for(num(10.0)).unwrap();
+    let before = (sim.trace_hash(), sim.now(), sim.changes());
+    let long_key = "k".repeat(257);
+    let long_value = "v".repeat(4097);
+    let cases: Vec<(String, Result<JsValue, JsError>)> = vec![
+        ("no node 9".into(), sim.write(num(9.0), s("k"), s("v"))),
+        ("whole number".into(), sim.write(num(1.5), s("k"), s("v"))),
+        ("whole number".into(), sim.write(s("1"), s("k"), s("v"))),
+        ("key is empty".into(), sim.write(num(1.0), s(""), s("v"))),
+        (
+            "257 characters".into(),
+            sim.write(num(1.0), s(&long_key), s("v")),
+        ),
+        (
+            "4097 characters".into(),
+            sim.write(num(1.0), s("k"), s(&long_value)),
+        ),
+        (
+            "value must be a string".into(),
+            sim.write(num(1.0), s("k"), num(5.0)),
+        ),
+        (
+            "key must be a string".into(),
+            sim.read(num(1.0), JsValue::NULL),
+        ),
+    ];
+    for (expected, result) in cases {
+        let err = message(result.expect_err("refused"));
+        assert!(err.contains(&expected), "{err:?} should say {expected:?}");
+    }
+    let settings_cases = [
+        (r#"{"loss": 2}"#, "setting loss"),
+        (r#"{"nodes": 65}"#, "1 to 64"),
+        (r#"{"nodes": 0}"#, "setting nodes"),
+        (r#"{"lose": 0.1}"#, "unknown field `lose`"),
+        (
+            r#"{"latency": {"kind": "uniform", "minMs": 1.5, "maxMs": 9}}"#,
+            "settings.latency: invalid type: floating point `1.5`",
+        ),
+        (
+            r#"{"latency": {"kind": "uniform", "minMs": 1}}"#,
+            "missing field `maxMs`",
+        ),
+        (r#"{"loss": "lots"}"#, "settings.loss: invalid type: string"),
+        (r#"{"latency": {"kind": "warp"}}"#, "unknown variant `warp`"),
+        (r#"{"conflict": "crdt"}"#, "conflict"),
+        (r#"{"antiEntropy": "yes"}"#, "antiEntropy"),
+        (r#"[1, 2]"#, "must be an object"),
+        (r#"{"clockSkewMs": {"7": 100}}"#, "clockSkewMs"),
+    ];
+    for (json, expected) in settings_cases {
+        let err = message(sim.configure(js(json)).expect_err(json));
+        assert!(
+            err.contains(expected),
+            "{json}: {err:?} should say {expected:?}"
+        );
+        let err = message(sim.reset(js(json)).expect_err(json));
+        assert!(
+            err.contains(expected),
+            "{json}: {err:?} should say {expected:?}"
+        );
+    }
+    let partition_cases = [
+        ("[[1, 2]]", "node 3 is in no group"),
+        ("[[1, 2], [2, 3]]", "more than one group"),
+        ("[1, 2, 3]", "array of groups"),
+        ("[[1, 2], [3, 4]]", "no node 4"),
+    ];
+    for (json, expected) in partition_cases {
+        let err = message(sim.partition(js(json)).expect_err(json));
+        assert!(err.contains(expected), "{json}: {err:?}");
+    }
+    let err = message(sim.cut(num(1.0), num(1.0), JsValue::UNDEFINED).unwrap_err());
+    assert!(err.contains("no link to itself"), "{err}");
+    let err = message(sim.recover(num(1.0), js(r#"{"wipe": "yes"}"#)).unwrap_err());
+    assert!(err.contains("wipe must be true or false"), "{err}");
+    let err = message(sim.run_for(num(-5.0)).unwrap_err());
+    assert!(err.contains("milliseconds"), "{err}");
+    let err = message(
+        sim.set_link(num(1.0), num(2.0), js(r#"{"loss": 3}"#))
+            .unwrap_err(),
+    );
+    assert!(err.contains("setting loss"), "{err}");
+    let err = message(
+        sim.set_link(num(1.0), num(2.0), js(r#"{"los": 1}"#))
+            .unwrap_err(),
+    );
+    assert!(err.contains("unknown field `los`"), "{err}");
+    assert_eq!(
+        (sim.trace_hash(), sim.now(), sim.changes()),
+        before,
+        "nothing changed"
+    );
+}
+
+#[wasm_bindgen_test]
+fn faults_through_the_api() {
+    let mut sim =
+        sim(r#"{"seed": 4, "latency": {"kind": "constant", "ms": 20}, "conflict": "lww"}"#);
+    sim.partition(js("[[1, 2], [3]]")).unwrap();
+    assert_eq!(Array::from(&sim.cut_links().unwrap()).length(), 4);
+    sim.write(num(3.0), s("k"), s("island")).unwrap();
+    sim.run_for(num(100.0)).unwrap();
+    let drops = sim.drain_drops();
+    assert_eq!(drops.length(), 2 * 5);
+    assert_eq!(drops.get_index(3), 1.0, "reason: link cut");
+    assert_eq!(sim.drain_drops().length(), 0, "drained");
+    assert!(!sim.converged());
+    let divergent = Array::from(&sim.divergent_keys().unwrap());
+    assert_eq!(divergent.get(0).as_string().as_deref(), Some("k"));
+    sim.heal_all();
+    sim.set_link(num(1.0), num(2.0), js(r#"{"loss": 0.5}"#))
+        .unwrap();
+    assert_eq!(
+        get(&sim.link(num(1.0), num(2.0)).unwrap(), "loss").as_f64(),
+        Some(0.5)
+    );
+    sim.set_link(num(1.0), num(2.0), JsValue::NULL).unwrap();
+    sim.crash(num(2.0)).unwrap();
+    let err = message(sim.crash(num(2.0)).unwrap_err());
+    assert!(err.contains("already down"));
+    sim.recover(num(2.0), js(r#"{"wipe": true}"#)).unwrap();
+    sim.configure(js(r#"{"antiEntropy": true, "antiEntropyIntervalMs": 100}"#))
+        .unwrap();
+    sim.run_for(num(3000.0)).unwrap();
+    assert!(sim.converged());
+    let writes = Array::from(&sim.writes(JsValue::UNDEFINED).unwrap());
+    assert!(get(&writes.get(0), "allAfterMs").as_f64().unwrap() > 100.0);
+    let events = Array::from(&sim.events(num(0.0)).unwrap());
+    assert!(events.length() > 10);
+    assert_eq!(
+        get(&events.get(0), "event").as_string().as_deref(),
+        Some("link")
+    );
+    assert_eq!(get(&events.get(0), "index").as_f64(), Some(0.0));
+    let step_time = sim.step().expect("anti-entropy timers keep events coming");
+    assert!(step_time >= sim.now() - 0.5);
+}
+
+#[wasm_bindgen_test]
+fn the_same_seed_replays_identically_through_the_api() {
+    let run = || {
+        let mut sim = sim(
+            r#"{"seed": 77, "nodes": 5, "loss": 0.2, "duplication": 0.2, "conflict": "lww",
+                "antiEntropy": true, "latency": {"kind": "exponential", "baseMs": 10, "meanMs": 40}}"#,
+        );
+        for i in 0..20 {
+            let node = num(f64::from(i % 5 + 1));
+            sim.write(node, s(&format!("k{}", i % 3)), s(&i.to_string()))
+                .unwrap();
+            sim.run_for(num(33.0)).unwrap();
+        }
+        sim.run_for(num(2000.0)).unwrap();
+        (sim.trace_hash(), sim.event_count())
+    };
+    assert_eq!(run(), run());
+}
+
+#[wasm_bindgen_test]
+fn a_view_of_flights_reflects_lost_and_duplicate_messages() {
+    let mut sim = sim(
+        r#"{"seed": 1, "nodes": 2, "loss": 1, "duplication": 1, "latency": {"kind": "constant", "ms": 100}}"#,
+    );
+    sim.write(num(1.0), s("k"), s("v")).unwrap();
+    let flights: Float32Array = sim.flights(0.0);
+    assert_eq!(flights.length(), 2 * 5, "the message and its duplicate");
+    let flags: Vec<f32> = (0..2).map(|i| flights.get_index(i * 5 + 4)).collect();
+    assert!(flags.contains(&1.0), "the original: lost");
+    assert!(flags.contains(&3.0), "the duplicate: lost and a duplicate");
+}
