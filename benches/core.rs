@@ -1,1 +1,213 @@
-fn main() {}
+//! Core benchmark: simulated events per second for clusters of 3, 64 and 1,000 nodes under a
+//! steady stream of writes, beside a bare `BinaryHeap` event queue doing the same number of
+//! pushes and pops at the same queue depth, in the same run. Prints figures; never fails.
+//!
+//! `cargo bench --bench core` (add `-- --quick` for a short run).
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use converge::queue::EventQueue;
+use converge::rng::Rng;
+use converge::{ConflictMode, Latency, NodeId, Settings, Simulation};
+
+/// Counts live heap bytes and their peak, to report the memory a run needs.
+struct CountingAlloc;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
+
+const MIN_LATENCY_MS: u32 = 1;
+const MAX_LATENCY_MS: u32 = 200;
+const KEYS: u32 = 100;
+
+/// What one measured run of the core did.
+struct CoreRun {
+    events: u64,
+    elapsed: Duration,
+    mean_depth: f64,
+    peak_bytes: usize,
+}
+
+/// A cluster of `nodes` under a steady stream of writes: `writes_per_ms` client writes every
+/// millisecond at random nodes and keys, for `ms` milliseconds of virtual time.
+fn run_core(nodes: u32, writes_per_ms: u32, ms: u64) -> CoreRun {
+    let mut sim = Simulation::new(Settings {
+        nodes,
+        seed: 42,
+        latency: Latency::Uniform {
+            min_ms: MIN_LATENCY_MS,
+            max_ms: MAX_LATENCY_MS,
+        },
+        conflict: ConflictMode::LastWriterWins,
+        clock_skew_ms: vec![0; nodes as usize],
+        ..Settings::default()
+    })
+    .expect("benchmark settings are valid");
+    sim.set_recording(false);
+    let keys: Vec<String> = (0..KEYS).map(|k| format!("key{k}")).collect();
+    let mut pick = Rng::new(7, 0);
+    let baseline = LIVE.load(Ordering::Relaxed);
+    PEAK.store(baseline, Ordering::Relaxed);
+    let mut depth_sum = 0u64;
+    let start = Instant::now();
+    for _ in 0..ms {
+        for _ in 0..writes_per_ms {
+            let node = NodeId(pick.below(u64::from(nodes)) as u32 + 1);
+            let key = &keys[pick.below(u64::from(KEYS)) as usize];
+            sim.write(node, key, "a value of some thirty bytes..")
+                .expect("valid write");
+        }
+        sim.run_for(1);
+        depth_sum += sim.in_flight_count() as u64;
+    }
+    let elapsed = start.elapsed();
+    let peak_bytes = PEAK.load(Ordering::Relaxed) - baseline;
+    let stats = sim.stats();
+    black_box(sim.converged());
+    CoreRun {
+        events: stats.events,
+        elapsed,
+        mean_depth: depth_sum as f64 / ms as f64,
+        peak_bytes,
+    }
+}
+
+/// The payload a bare queue carries: the same size as the core's queued event.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Payload(u64, u64);
+
+/// The classic "hold" model: a queue kept at `depth` events; each step pops the earliest and
+/// pushes one at that time plus a latency drawn from the benchmark's latency model.
+fn hold_heap(depth: usize, events: u64) -> Duration {
+    let mut rng = Rng::new(3, 0);
+    let mut heap = BinaryHeap::with_capacity(depth + 1);
+    let mut seq = 0u64;
+    for _ in 0..depth {
+        seq += 1;
+        let t = rng.between(0, u64::from(MAX_LATENCY_MS));
+        heap.push(Reverse((t, seq, Payload(seq, t))));
+    }
+    let start = Instant::now();
+    for _ in 0..events {
+        let Reverse((t, _, payload)) = heap.pop().expect("the queue holds `depth` events");
+        black_box(payload);
+        seq += 1;
+        let next = t + rng.between(u64::from(MIN_LATENCY_MS), u64::from(MAX_LATENCY_MS));
+        heap.push(Reverse((next, seq, Payload(seq, next))));
+    }
+    start.elapsed()
+}
+
+/// The same hold model on the core's own timing wheel.
+fn hold_wheel(depth: usize, events: u64) -> Duration {
+    let mut rng = Rng::new(3, 0);
+    let mut queue = EventQueue::new();
+    for i in 0..depth as u64 {
+        let t = rng.between(0, u64::from(MAX_LATENCY_MS));
+        queue.push(t, Payload(i, t));
+    }
+    let start = Instant::now();
+    for i in 0..events {
+        let (t, payload) = queue.pop().expect("the queue holds `depth` events");
+        black_box(payload);
+        let next = t + rng.between(u64::from(MIN_LATENCY_MS), u64::from(MAX_LATENCY_MS));
+        queue.push(next, Payload(i, next));
+    }
+    start.elapsed()
+}
+
+fn per_second(events: u64, elapsed: Duration) -> f64 {
+    events as f64 / elapsed.as_secs_f64()
+}
+
+fn millions(rate: f64) -> String {
+    format!("{:.2} M/s", rate / 1e6)
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let repeats = if quick { 1 } else { 3 };
+    // (nodes, writes per virtual ms, virtual ms): about two to three million events each.
+    let cases: [(u32, u32, u64); 3] = if quick {
+        [(3, 20, 5_000), (64, 1, 5_000), (1000, 1, 300)]
+    } else {
+        [(3, 50, 30_000), (64, 2, 20_000), (1000, 1, 2_500)]
+    };
+    println!(
+        "converge core benchmark (best of {repeats}; latency uniform {MIN_LATENCY_MS}-{MAX_LATENCY_MS} ms, last writer wins, {KEYS} keys)"
+    );
+    println!();
+    println!(
+        "{:>6} {:>11} {:>11} {:>13} {:>13} {:>13} {:>9} {:>11}",
+        "nodes",
+        "events",
+        "mean depth",
+        "core",
+        "bare heap",
+        "same wheel",
+        "core/heap",
+        "peak heap"
+    );
+    for (nodes, writes_per_ms, ms) in cases {
+        let best = (0..repeats)
+            .map(|_| run_core(nodes, writes_per_ms, ms))
+            .min_by_key(|run| run.elapsed)
+            .expect("at least one repeat");
+        let depth = best.mean_depth.round().max(1.0) as usize;
+        let heap = (0..repeats)
+            .map(|_| hold_heap(depth, best.events))
+            .min()
+            .expect("at least one repeat");
+        let wheel = (0..repeats)
+            .map(|_| hold_wheel(depth, best.events))
+            .min()
+            .expect("at least one repeat");
+        let core_rate = per_second(best.events, best.elapsed);
+        let heap_rate = per_second(best.events, heap);
+        println!(
+            "{:>6} {:>11} {:>11.0} {:>13} {:>13} {:>13} {:>9.2} {:>8.1} MB",
+            nodes,
+            best.events,
+            best.mean_depth,
+            millions(core_rate),
+            millions(heap_rate),
+            millions(per_second(best.events, wheel)),
+            core_rate / heap_rate,
+            best.peak_bytes as f64 / 1e6,
+        );
+    }
+    println!();
+    println!(
+        "core: whole simulated events (deliveries, with replica logic, network model and tracking);"
+    );
+    println!(
+        "bare heap / same wheel: push + pop only, at the core's mean queue depth (the hold model)."
+    );
+    println!(
+        "Target: on 64 nodes core/heap >= 1.00. Peak heap: bytes allocated at once during the run."
+    );
+}

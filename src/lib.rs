@@ -30,11 +30,11 @@ pub mod wasm;
 
 pub use error::Error;
 pub use network::{Latency, LinkModel, LinkOverride};
-pub use replica::{ConflictMode, MessageKind, NodeId, WriteId};
+pub use replica::{ConflictMode, KeyId, MessageKind, NodeId, Version, WriteId};
 pub use settings::{Settings, SettingsPatch};
 pub use sim::{
-    DropView, FlightView, KeyStatus, NodeView, ReadOutcome, ReplicaCell, Simulation, Stats,
-    WriteOutcome,
+    DropView, FlightView, KeyStatus, KeyTable, NodeView, ReadOutcome, ReplicaCell, Simulation,
+    Stats, WriteOutcome,
 };
 pub use trace::{DropReason, TraceEvent};
 pub use writes::WriteView;

@@ -182,21 +182,37 @@ pub struct Network {
     cut_count: usize,
     model: LinkModel,
     overrides: BTreeMap<(NodeId, NodeId), LinkOverride>,
-    latency_rng: Rng,
-    fault_rng: Rng,
+    rng: NetworkRngs,
+}
+
+/// The network's random streams, one per purpose: a run with more loss keeps the same
+/// latencies, and a run with more duplication loses the same messages.
+#[derive(Clone, Debug)]
+struct NetworkRngs {
+    latency: Rng,
+    loss: Rng,
+    lost_at: Rng,
+    duplication: Rng,
+    copy: Rng,
 }
 
 impl Network {
-    /// A fully connected network of `nodes` nodes whose links all follow `model`.
-    pub fn new(nodes: usize, model: LinkModel, latency_rng: Rng, fault_rng: Rng) -> Network {
+    /// A fully connected network of `nodes` nodes whose links all follow `model`, drawing its
+    /// random choices from streams of `seed`.
+    pub fn new(nodes: usize, model: LinkModel, seed: u64) -> Network {
         Network {
             nodes,
             cut: vec![0; (nodes * nodes).div_ceil(64)],
             cut_count: 0,
             model,
             overrides: BTreeMap::new(),
-            latency_rng,
-            fault_rng,
+            rng: NetworkRngs {
+                latency: Rng::new(seed, STREAM_LATENCY),
+                loss: Rng::new(seed, STREAM_LOSS),
+                lost_at: Rng::new(seed, STREAM_LOST_AT),
+                duplication: Rng::new(seed, STREAM_DUPLICATION),
+                copy: Rng::new(seed, STREAM_COPY),
+            },
         }
     }
 
@@ -266,38 +282,51 @@ impl Network {
         self.cut_count = 0;
     }
 
-    /// Decides what happens to a message sent from → to. Always draws the same amount of
-    /// randomness from each stream, so that one setting changed leaves the other draws alone.
+    /// Decides what happens to a message sent from → to: one latency draw, plus a draw for
+    /// each fault the link can have. Each purpose has a random stream of its own.
     pub fn transmit(&mut self, from: NodeId, to: NodeId) -> Fate {
         let model = self.link_model(from, to);
-        let first_latency = model.latency.sample(&mut self.latency_rng);
-        let second_latency = model.latency.sample(&mut self.latency_rng);
-        let first = self.transit(first_latency, model.loss);
-        let duplicated = self.fault_rng.chance(model.duplication);
-        let second = self.transit(second_latency, model.loss);
-        Fate {
-            first,
-            duplicate: duplicated.then_some(second),
-        }
-    }
-
-    fn transit(&mut self, latency: Time, loss: f64) -> Transit {
-        let lost = self.fault_rng.chance(loss);
-        // A lost message vanishes somewhere between a fifth and four fifths of the way.
-        let at = 200 + self.fault_rng.below(601) as u16;
-        Transit {
-            latency,
-            lost_at: lost.then_some(at),
-        }
+        let rng = &mut self.rng;
+        let first = Transit {
+            latency: model.latency.sample(&mut rng.latency),
+            lost_at: lose(model.loss, &mut rng.loss, &mut rng.lost_at),
+        };
+        let duplicated = model.duplication > 0.0 && rng.duplication.chance(model.duplication);
+        let duplicate = duplicated.then(|| {
+            // The copy's own latency and fate, from a stream of its own.
+            let latency = model.latency.sample(&mut rng.copy);
+            let lost = model.loss > 0.0 && rng.copy.chance(model.loss);
+            Transit {
+                latency,
+                lost_at: lost.then(|| lost_position(&mut rng.copy)),
+            }
+        });
+        Fate { first, duplicate }
     }
 }
+
+/// Whether a message is lost (probability `p`), and if so where.
+fn lose(p: f64, decide: &mut Rng, place: &mut Rng) -> Option<u16> {
+    (p > 0.0 && decide.chance(p)).then(|| lost_position(place))
+}
+
+/// Where a lost message vanishes: between a fifth and four fifths of the way, in thousandths.
+fn lost_position(rng: &mut Rng) -> u16 {
+    200 + rng.below(601) as u16
+}
+
+const STREAM_LATENCY: u64 = 1;
+const STREAM_LOSS: u64 = 2;
+const STREAM_LOST_AT: u64 = 3;
+const STREAM_DUPLICATION: u64 = 4;
+const STREAM_COPY: u64 = 5;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn net(model: LinkModel) -> Network {
-        Network::new(3, model, Rng::new(1, 1), Rng::new(1, 2))
+        Network::new(3, model, 1)
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::{BinaryHeap, VecDeque};
 use crate::Time;
 
 /// How many milliseconds ahead the wheel holds events directly (a power of two).
-pub const WHEEL_SLOTS: usize = 8192;
+pub const WHEEL_SLOTS: usize = 4096;
 const MASK: u64 = WHEEL_SLOTS as u64 - 1;
 const WORDS: usize = WHEEL_SLOTS / 64;
 
@@ -107,10 +107,18 @@ impl<T> EventQueue<T> {
 
     /// Removes and returns the next event with its time.
     pub fn pop(&mut self) -> Option<(Time, T)> {
+        self.pop_until(Time::MAX)
+    }
+
+    /// Removes and returns the next event if it is due at or before `limit`.
+    pub fn pop_until(&mut self, limit: Time) -> Option<(Time, T)> {
         let time = match self.next_occupied() {
             Some(time) => time,
             None => self.far.peek()?.0.time,
         };
+        if time > limit {
+            return None;
+        }
         self.advance_to(time);
         let slot = (time & MASK) as usize;
         let item = self.buckets[slot].pop_front()?;
@@ -121,12 +129,21 @@ impl<T> EventQueue<T> {
         Some((time, item))
     }
 
-    /// Removes and returns the next event if it is due at or before `limit`.
-    pub fn pop_until(&mut self, limit: Time) -> Option<(Time, T)> {
-        match self.peek_time() {
-            Some(time) if time <= limit => self.pop(),
-            _ => None,
-        }
+    /// Every waiting event with its time: the wheel in time order, then those beyond it in no
+    /// particular (but always the same) order.
+    pub fn iter(&self) -> impl Iterator<Item = (Time, &T)> {
+        let start = (self.cursor & MASK) as usize;
+        let wheel = (0..WHEEL_SLOTS).flat_map(move |step| {
+            let slot = (start + step) % WHEEL_SLOTS;
+            let occupied = self.occupied[slot / 64] & (1 << (slot % 64)) != 0;
+            let time = self.cursor + step as u64;
+            occupied
+                .then(|| self.buckets[slot].iter().map(move |item| (time, item)))
+                .into_iter()
+                .flatten()
+        });
+        let far = self.far.iter().map(|Reverse(far)| (far.time, &far.item));
+        wheel.chain(far)
     }
 
     /// Removes every event.
@@ -258,6 +275,21 @@ mod tests {
         assert_eq!(q.pop(), Some((50, 'a')));
         q.push(10, 'b');
         assert_eq!(q.pop(), Some((50, 'b')));
+    }
+
+    #[test]
+    fn iter_sees_every_event_near_ones_in_time_order() {
+        let mut q = EventQueue::new();
+        q.push(30, 'c');
+        q.push(10, 'a');
+        q.push(WHEEL_SLOTS as u64 * 3, 'z');
+        q.push(20, 'b');
+        assert_eq!(q.pop(), Some((10, 'a')));
+        let seen: Vec<(Time, char)> = q.iter().map(|(t, c)| (t, *c)).collect();
+        assert_eq!(
+            seen,
+            vec![(20, 'b'), (30, 'c'), (WHEEL_SLOTS as u64 * 3, 'z')]
+        );
     }
 
     #[test]

@@ -5,7 +5,6 @@
 //! quinn-proto and stateright do. The [`crate::Simulation`] carries those effects through its
 //! network model; the same replica could run over a real network.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -50,15 +49,26 @@ impl fmt::Display for WriteId {
     }
 }
 
-/// A key, shared rather than copied between replicas and messages.
-pub type Key = Rc<str>;
+/// A key as the cluster's key table numbers it, in order of first use. Replicas index their
+/// stores by it, as a storage engine indexes interned keys; the simulation maps it to the
+/// key's text for people.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct KeyId(pub u32);
+
+impl KeyId {
+    /// The key's position in dense arrays.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
 /// A value, shared rather than copied between replicas and messages.
 pub type Value = Rc<str>;
 
 /// A write's timestamp for last-writer-wins: the writing node's clock reading, then its id,
 /// then a per-node counter so that two writes of one node in one millisecond keep their order.
 /// Ordered field by field.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 pub struct Stamp {
     /// The writing node's clock in milliseconds (virtual time plus that node's skew).
     pub millis: i64,
@@ -66,6 +76,27 @@ pub struct Stamp {
     pub node: NodeId,
     /// The writing node's own counter of writes.
     pub seq: u32,
+}
+
+impl Stamp {
+    /// The three fields packed into one number that orders the same way (one comparison
+    /// instead of three: stamps are compared on every delivery).
+    fn packed(self) -> u128 {
+        let millis = (self.millis as u64) ^ (1 << 63); // order-preserving for signed values
+        (u128::from(millis) << 64) | (u128::from(self.node.0) << 32) | u128::from(self.seq)
+    }
+}
+
+impl Ord for Stamp {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.packed().cmp(&other.packed())
+    }
+}
+
+impl PartialOrd for Stamp {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
 }
 
 impl fmt::Display for Stamp {
@@ -80,7 +111,7 @@ pub struct Version {
     /// Which client write made this version.
     pub write: WriteId,
     /// The key written.
-    pub key: Key,
+    pub key: KeyId,
     /// The value written.
     pub value: Value,
     /// The write's timestamp.
@@ -144,9 +175,9 @@ pub enum MessageKind {
 pub enum Message {
     /// Fire-and-forget replication of one write, as the tutorial's `propagate_update`.
     Replicate(Rc<Version>),
-    /// Anti-entropy push: the sender's whole store, sorted by key.
+    /// Anti-entropy push: the sender's whole store, in key order.
     SyncRequest(Rc<[Rc<Version>]>),
-    /// Anti-entropy pull: the versions the request lacked or held older, sorted by key.
+    /// Anti-entropy pull: the versions the request lacked or held older, in key order.
     SyncReply(Rc<[Rc<Version>]>),
 }
 
@@ -186,6 +217,11 @@ pub enum Output {
         /// What to send.
         message: Message,
     },
+    /// Send `message` to every other node.
+    Broadcast {
+        /// What to send.
+        message: Message,
+    },
     /// Call [`Replica::handle_timer`] with `timer` after `after` milliseconds.
     Timer {
         /// Delay from now.
@@ -199,6 +235,8 @@ pub enum Output {
         version: Rc<Version>,
         /// Whether the replica kept it.
         stored: bool,
+        /// If it was kept: the timestamp of the version it replaced, if any.
+        replaced: Option<Stamp>,
     },
 }
 
@@ -220,7 +258,9 @@ pub struct ReplicaConfig {
 pub struct Replica {
     id: NodeId,
     config: ReplicaConfig,
-    store: BTreeMap<Key, Rc<Version>>,
+    /// The version held for each key, by key id.
+    store: Vec<Option<Rc<Version>>>,
+    held: usize,
     writes_made: u32,
     rng: Rng,
 }
@@ -231,7 +271,8 @@ impl Replica {
         Replica {
             id,
             config,
-            store: BTreeMap::new(),
+            store: Vec::new(),
+            held: 0,
             writes_made: 0,
             rng,
         }
@@ -243,13 +284,23 @@ impl Replica {
     }
 
     /// The version held for `key`, if any.
-    pub fn get(&self, key: &str) -> Option<&Rc<Version>> {
-        self.store.get(key)
+    pub fn get(&self, key: KeyId) -> Option<&Rc<Version>> {
+        self.store.get(key.index()).and_then(Option::as_ref)
     }
 
     /// Every version held, in key order.
-    pub fn store(&self) -> &BTreeMap<Key, Rc<Version>> {
-        &self.store
+    pub fn versions(&self) -> impl Iterator<Item = &Rc<Version>> {
+        self.store.iter().flatten()
+    }
+
+    /// How many keys the replica holds.
+    pub fn len(&self) -> usize {
+        self.held
+    }
+
+    /// Whether the replica holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.held == 0
     }
 
     /// The replica's configuration.
@@ -265,6 +316,7 @@ impl Replica {
     /// Forgets every stored version (a restart without durable storage, as the tutorial's nodes).
     pub fn wipe(&mut self) {
         self.store.clear();
+        self.held = 0;
     }
 
     /// This node's clock reading at virtual time `now`.
@@ -290,7 +342,7 @@ impl Replica {
         &mut self,
         now: Time,
         write: WriteId,
-        key: Key,
+        key: KeyId,
         value: Value,
         out: &mut Vec<Output>,
     ) -> Rc<Version> {
@@ -309,13 +361,11 @@ impl Replica {
         // Cassandra applies its own write by the same timestamp rule as a replicated one:
         // a node whose clock lags can "write" and still read back the older value.
         self.receive(version.clone(), out);
-        for peer in 1..=self.config.nodes {
-            if peer != self.id.0 {
-                out.push(Output::Send {
-                    to: NodeId(peer),
-                    message: Message::Replicate(version.clone()),
-                });
-            }
+        // Tutorial: `for peer in peers: requests.post(f"{peer}/replicate", ...)`.
+        if self.config.nodes > 1 {
+            out.push(Output::Broadcast {
+                message: Message::Replicate(version.clone()),
+            });
         }
         version
     }
@@ -349,7 +399,7 @@ impl Replica {
                 if self.config.nodes > 1 {
                     let pick = self.rng.below(u64::from(self.config.nodes) - 1) as u32 + 1;
                     let peer = if pick >= self.id.0 { pick + 1 } else { pick };
-                    let offer: Rc<[Rc<Version>]> = self.store.values().cloned().collect();
+                    let offer: Rc<[Rc<Version>]> = self.versions().cloned().collect();
                     out.push(Output::Send {
                         to: NodeId(peer),
                         message: Message::SyncRequest(offer),
@@ -363,34 +413,50 @@ impl Replica {
         }
     }
 
+    /// The store's slot for `key`, growing the store to reach it.
+    fn slot(&mut self, key: KeyId) -> &mut Option<Rc<Version>> {
+        if key.index() >= self.store.len() {
+            self.store.resize(key.index() + 1, None);
+        }
+        &mut self.store[key.index()]
+    }
+
     /// Replication: keep the arriving version if the conflict rule says so.
     fn receive(&mut self, version: Rc<Version>, out: &mut Vec<Output>) {
-        let stored = match self.store.get_mut(&version.key) {
+        let conflict = self.config.conflict;
+        let slot = self.slot(version.key);
+        let (stored, replaced) = match slot {
             None => {
-                self.store.insert(version.key.clone(), version.clone());
-                true
+                *slot = Some(version.clone());
+                self.held += 1;
+                (true, None)
             }
-            Some(held) if self.config.conflict.replaces(held, &version) => {
+            Some(held) if conflict.replaces(held, &version) => {
+                let replaced = held.stamp;
                 *held = version.clone();
-                true
+                (true, Some(replaced))
             }
-            Some(_) => false,
+            Some(_) => (false, None),
         };
-        out.push(Output::Received { version, stored });
+        out.push(Output::Received {
+            version,
+            stored,
+            replaced,
+        });
     }
 
     /// Anti-entropy: takes from `offered` what repairs this store, and returns what this store
-    /// has that `offered` lacks or holds older. Both lists are sorted by key (a merge join).
+    /// has that `offered` lacks or holds older. Both are in key order (a merge join).
     fn reconcile(&mut self, offered: &[Rc<Version>], out: &mut Vec<Output>) -> Vec<Rc<Version>> {
         let conflict = self.config.conflict;
         let mut give = Vec::new();
-        let mut offered = offered.iter().peekable();
         let mut repaired = Vec::new();
-        for (key, held) in &self.store {
-            while let Some(offer) = offered.next_if(|o| o.key < *key) {
+        let mut offered = offered.iter().peekable();
+        for held in self.store.iter().flatten() {
+            while let Some(offer) = offered.next_if(|o| o.key < held.key) {
                 repaired.push(offer.clone());
             }
-            match offered.next_if(|o| o.key == *key) {
+            match offered.next_if(|o| o.key == held.key) {
                 Some(offer) if conflict.repairs(Some(held), offer) => repaired.push(offer.clone()),
                 Some(offer) if conflict.repairs(Some(offer), held) => give.push(held.clone()),
                 Some(_) => {}
@@ -399,10 +465,12 @@ impl Replica {
         }
         repaired.extend(offered.cloned());
         for version in repaired {
-            self.store.insert(version.key.clone(), version.clone());
+            let replaced = self.slot(version.key).replace(version.clone());
+            self.held += usize::from(replaced.is_none());
             out.push(Output::Received {
                 version,
                 stored: true,
+                replaced: replaced.map(|v| v.stamp),
             });
         }
         give
@@ -426,23 +494,57 @@ mod tests {
         Replica::new(NodeId(id), config(conflict), Rng::new(1, u64::from(id)))
     }
 
-    fn sends(out: &[Output]) -> Vec<(NodeId, MessageKind)> {
+    /// The messages in `out`, a broadcast spelled out per peer of a three-node cluster.
+    fn sends(out: &[Output], me: u32) -> Vec<(NodeId, MessageKind)> {
         out.iter()
-            .filter_map(|o| match o {
-                Output::Send { to, message } => Some((*to, message.kind())),
-                _ => None,
+            .flat_map(|o| match o {
+                Output::Send { to, message } => vec![(*to, message.kind())],
+                Output::Broadcast { message } => (1..=3)
+                    .filter(|p| *p != me)
+                    .map(|p| (NodeId(p), message.kind()))
+                    .collect(),
+                _ => vec![],
             })
             .collect()
+    }
+
+    #[test]
+    fn stamps_order_by_clock_then_node_then_counter() {
+        let stamp = |millis, node, seq| Stamp {
+            millis,
+            node: NodeId(node),
+            seq,
+        };
+        let mut stamps = vec![
+            stamp(5, 1, 9),
+            stamp(-3, 2, 1),
+            stamp(5, 2, 1),
+            stamp(-4, 9, 9),
+            stamp(5, 1, 10),
+            stamp(0, 1, 1),
+        ];
+        stamps.sort();
+        assert_eq!(
+            stamps,
+            vec![
+                stamp(-4, 9, 9),
+                stamp(-3, 2, 1),
+                stamp(0, 1, 1),
+                stamp(5, 1, 9),
+                stamp(5, 1, 10),
+                stamp(5, 2, 1),
+            ]
+        );
     }
 
     #[test]
     fn a_write_applies_locally_and_goes_to_every_peer() {
         let mut r = replica(1, ConflictMode::ArrivalOrder);
         let mut out = Vec::new();
-        r.client_write(5, WriteId(1), "name".into(), "Alice".into(), &mut out);
-        assert_eq!(&*r.get("name").unwrap().value, "Alice");
+        r.client_write(5, WriteId(1), KeyId(0), "Alice".into(), &mut out);
+        assert_eq!(&*r.get(KeyId(0)).unwrap().value, "Alice");
         assert_eq!(
-            sends(&out),
+            sends(&out, 1),
             vec![
                 (NodeId(2), MessageKind::Replicate),
                 (NodeId(3), MessageKind::Replicate)
@@ -455,12 +557,12 @@ mod tests {
         let mut a = replica(1, ConflictMode::ArrivalOrder);
         let mut b = replica(2, ConflictMode::ArrivalOrder);
         let mut out = Vec::new();
-        let old = a.client_write(1, WriteId(1), "k".into(), "old".into(), &mut out);
-        let new = b.client_write(2, WriteId(2), "k".into(), "new".into(), &mut out);
+        let old = a.client_write(1, WriteId(1), KeyId(1), "old".into(), &mut out);
+        let new = b.client_write(2, WriteId(2), KeyId(1), "new".into(), &mut out);
         let mut c = replica(3, ConflictMode::ArrivalOrder);
         c.handle_message(NodeId(2), Message::Replicate(new), &mut out);
         c.handle_message(NodeId(1), Message::Replicate(old), &mut out);
-        assert_eq!(&*c.get("k").unwrap().value, "old");
+        assert_eq!(&*c.get(KeyId(1)).unwrap().value, "old");
     }
 
     #[test]
@@ -468,12 +570,12 @@ mod tests {
         let mut a = replica(1, ConflictMode::LastWriterWins);
         let mut b = replica(2, ConflictMode::LastWriterWins);
         let mut out = Vec::new();
-        let old = a.client_write(1, WriteId(1), "k".into(), "old".into(), &mut out);
-        let new = b.client_write(2, WriteId(2), "k".into(), "new".into(), &mut out);
+        let old = a.client_write(1, WriteId(1), KeyId(1), "old".into(), &mut out);
+        let new = b.client_write(2, WriteId(2), KeyId(1), "new".into(), &mut out);
         let mut c = replica(3, ConflictMode::LastWriterWins);
         c.handle_message(NodeId(2), Message::Replicate(new), &mut out);
         c.handle_message(NodeId(1), Message::Replicate(old), &mut out);
-        assert_eq!(&*c.get("k").unwrap().value, "new");
+        assert_eq!(&*c.get(KeyId(1)).unwrap().value, "new");
     }
 
     #[test]
@@ -481,10 +583,10 @@ mod tests {
         let mut a = replica(1, ConflictMode::LastWriterWins);
         let mut b = replica(2, ConflictMode::LastWriterWins);
         let mut out = Vec::new();
-        let from_b = b.client_write(7, WriteId(2), "k".into(), "b".into(), &mut out);
-        a.client_write(7, WriteId(1), "k".into(), "a".into(), &mut out);
+        let from_b = b.client_write(7, WriteId(2), KeyId(1), "b".into(), &mut out);
+        a.client_write(7, WriteId(1), KeyId(1), "a".into(), &mut out);
         a.handle_message(NodeId(2), Message::Replicate(from_b), &mut out);
-        assert_eq!(&*a.get("k").unwrap().value, "b");
+        assert_eq!(&*a.get(KeyId(1)).unwrap().value, "b");
     }
 
     #[test]
@@ -496,10 +598,10 @@ mod tests {
             ..b.config()
         });
         let mut out = Vec::new();
-        let first = a.client_write(100, WriteId(1), "k".into(), "first".into(), &mut out);
+        let first = a.client_write(100, WriteId(1), KeyId(1), "first".into(), &mut out);
         b.handle_message(NodeId(1), Message::Replicate(first), &mut out);
-        b.client_write(200, WriteId(2), "k".into(), "second".into(), &mut out);
-        assert_eq!(&*b.get("k").unwrap().value, "first");
+        b.client_write(200, WriteId(2), KeyId(1), "second".into(), &mut out);
+        assert_eq!(&*b.get(KeyId(1)).unwrap().value, "first");
     }
 
     #[test]
@@ -507,12 +609,12 @@ mod tests {
         let mut a = replica(1, ConflictMode::LastWriterWins);
         let mut b = replica(2, ConflictMode::LastWriterWins);
         let mut out = Vec::new();
-        a.client_write(1, WriteId(1), "only-a".into(), "1".into(), &mut out);
-        a.client_write(2, WriteId(2), "both".into(), "a-old".into(), &mut out);
-        b.client_write(3, WriteId(3), "both".into(), "b-new".into(), &mut out);
-        b.client_write(4, WriteId(4), "only-b".into(), "2".into(), &mut out);
+        a.client_write(1, WriteId(1), KeyId(2), "1".into(), &mut out);
+        a.client_write(2, WriteId(2), KeyId(3), "a-old".into(), &mut out);
+        b.client_write(3, WriteId(3), KeyId(3), "b-new".into(), &mut out);
+        b.client_write(4, WriteId(4), KeyId(4), "2".into(), &mut out);
         out.clear();
-        let offer: Rc<[Rc<Version>]> = a.store().values().cloned().collect();
+        let offer: Rc<[Rc<Version>]> = a.versions().cloned().collect();
         b.handle_message(NodeId(1), Message::SyncRequest(offer), &mut out);
         let reply = out
             .iter()
@@ -524,12 +626,12 @@ mod tests {
         assert_eq!(reply.kind(), MessageKind::SyncReply);
         assert_eq!(reply.versions(), 2, "both (newer at b) and only-b");
         a.handle_message(NodeId(2), reply, &mut out);
-        assert_eq!(a.store().len(), 3);
+        assert_eq!(a.len(), 3);
         assert_eq!(
-            a.store().values().map(|v| v.write).collect::<Vec<_>>(),
-            b.store().values().map(|v| v.write).collect::<Vec<_>>()
+            a.versions().map(|v| v.write).collect::<Vec<_>>(),
+            b.versions().map(|v| v.write).collect::<Vec<_>>()
         );
-        assert_eq!(&*a.get("both").unwrap().value, "b-new");
+        assert_eq!(&*a.get(KeyId(3)).unwrap().value, "b-new");
     }
 
     #[test]
@@ -537,14 +639,14 @@ mod tests {
         let mut a = replica(1, ConflictMode::ArrivalOrder);
         let mut b = replica(2, ConflictMode::ArrivalOrder);
         let mut out = Vec::new();
-        a.client_write(1, WriteId(1), "k".into(), "a".into(), &mut out);
-        a.client_write(1, WriteId(2), "x".into(), "1".into(), &mut out);
-        b.client_write(2, WriteId(3), "k".into(), "b".into(), &mut out);
+        a.client_write(1, WriteId(1), KeyId(1), "a".into(), &mut out);
+        a.client_write(1, WriteId(2), KeyId(5), "1".into(), &mut out);
+        b.client_write(2, WriteId(3), KeyId(1), "b".into(), &mut out);
         out.clear();
-        let offer: Rc<[Rc<Version>]> = a.store().values().cloned().collect();
+        let offer: Rc<[Rc<Version>]> = a.versions().cloned().collect();
         b.handle_message(NodeId(1), Message::SyncRequest(offer), &mut out);
-        assert_eq!(&*b.get("k").unwrap().value, "b");
-        assert_eq!(&*b.get("x").unwrap().value, "1");
+        assert_eq!(&*b.get(KeyId(1)).unwrap().value, "b");
+        assert_eq!(&*b.get(KeyId(5)).unwrap().value, "1");
     }
 
     #[test]
@@ -560,7 +662,7 @@ mod tests {
         for _ in 0..50 {
             out.clear();
             r.handle_timer(Timer::AntiEntropy, &mut out);
-            let (to, kind) = sends(&out)[0];
+            let (to, kind) = sends(&out, 2)[0];
             assert_ne!(to, NodeId(2));
             assert!(to.0 >= 1 && to.0 <= 3);
             assert_eq!(kind, MessageKind::SyncRequest);

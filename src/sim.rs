@@ -1,5 +1,6 @@
 //! The simulation: replicas, the network between them, and virtual time.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -9,26 +10,23 @@ use crate::error::Error;
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
 use crate::replica::{
-    Message, MessageKind, NodeId, Output, Replica, ReplicaConfig, Timer, Version, WriteId,
+    KeyId, Message, MessageKind, NodeId, Output, Replica, ReplicaConfig, Timer, Version, WriteId,
 };
 use crate::rng::Rng;
 use crate::settings::{Settings, SettingsPatch};
 use crate::trace::{DropReason, Trace, TraceEvent};
-use crate::writes::{NodeSet, WriteLog, WriteView};
+use crate::writes::{Live, NodeSet, Receipt, WriteLog, WriteView};
 use crate::{MAX_KEY_CHARS, MAX_VALUE_CHARS, Time};
 
-/// Random streams of one seed, by purpose (see [`Rng::new`]).
-const STREAM_LATENCY: u64 = 1;
-const STREAM_FAULTS: u64 = 2;
+/// The random stream of replica `i` is this plus `i` (the network's are below it).
 const STREAM_REPLICA: u64 = 1000;
 
-/// What waits in the event queue.
-#[derive(Clone, Copy, Debug)]
+/// What waits in the event queue. Messages in flight live in the queue itself: the page
+/// draws them by walking it, and nothing else needs to find them.
+#[derive(Clone, Debug)]
 enum Event {
-    /// The message in this flight slot reaches its destination.
-    Arrive(u32),
-    /// The message in this flight slot is lost on the way.
-    Vanish(u32),
+    /// A message reaches its destination, or (if `lost_at` is set) vanishes on the way.
+    Flight(Flight),
     /// A replica's timer; ignored unless `epoch` is still the node's current one.
     Timer {
         node: NodeId,
@@ -49,40 +47,39 @@ struct Flight {
     duplicate: bool,
 }
 
-/// Messages in flight, in reusable slots (their numbers are stable while they fly).
+/// The cluster's keys: each key's text and its id, in order of first write.
 #[derive(Clone, Debug, Default)]
-struct Flights {
-    slots: Vec<Option<Flight>>,
-    free: Vec<u32>,
-    len: usize,
+pub struct KeyTable {
+    names: Vec<Rc<str>>,
+    ids: BTreeMap<Rc<str>, KeyId>,
 }
 
-impl Flights {
-    fn insert(&mut self, flight: Flight) -> u32 {
-        self.len += 1;
-        match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = Some(flight);
-                slot
-            }
-            None => {
-                self.slots.push(Some(flight));
-                self.slots.len() as u32 - 1
-            }
+impl KeyTable {
+    /// The id of `name`, if it was ever written.
+    pub fn id(&self, name: &str) -> Option<KeyId> {
+        self.ids.get(name).copied()
+    }
+
+    /// The id of `name`, numbering it if it is new.
+    fn intern(&mut self, name: &str) -> KeyId {
+        if let Some(id) = self.id(name) {
+            return id;
         }
+        let id = KeyId(self.names.len() as u32);
+        let name: Rc<str> = name.into();
+        self.names.push(name.clone());
+        self.ids.insert(name, id);
+        id
     }
 
-    fn take(&mut self, slot: u32) -> Flight {
-        let flight = self.slots[slot as usize]
-            .take()
-            .expect("every queued flight event names an occupied slot");
-        self.free.push(slot);
-        self.len -= 1;
-        flight
+    /// The text of key `id`.
+    pub fn name(&self, id: KeyId) -> &Rc<str> {
+        &self.names[id.index()]
     }
 
-    fn iter(&self) -> impl Iterator<Item = &Flight> {
-        self.slots.iter().flatten()
+    /// Every key with its id, in alphabetical order.
+    pub fn sorted(&self) -> impl Iterator<Item = (&Rc<str>, KeyId)> {
+        self.ids.iter().map(|(name, id)| (name, *id))
     }
 }
 
@@ -268,11 +265,12 @@ pub struct Simulation {
     now: Time,
     queue: EventQueue<Event>,
     replicas: Vec<Replica>,
-    live: NodeSet,
+    live: Live,
     /// Per node: timers set under another epoch are ignored (bumped by crash, recovery, settings).
     epochs: Vec<u32>,
     network: Network,
-    flights: Flights,
+    in_flight: usize,
+    keys: KeyTable,
     writes: WriteLog,
     stats: Stats,
     trace: Trace,
@@ -295,16 +293,14 @@ impl Simulation {
                 Replica::new(id, replica_config(&settings, i), rng)
             })
             .collect();
-        let mut live = NodeSet::new(n);
+        let mut live = Live {
+            nodes: NodeSet::new(n),
+            count: n,
+        };
         (0..n).for_each(|i| {
-            live.insert(NodeId::from_index(i));
+            live.nodes.insert(NodeId::from_index(i));
         });
-        let network = Network::new(
-            n,
-            settings.link_model(),
-            Rng::new(seed, STREAM_LATENCY),
-            Rng::new(seed, STREAM_FAULTS),
-        );
+        let network = Network::new(n, settings.link_model(), seed);
         let mut sim = Simulation {
             now: 0,
             queue: EventQueue::new(),
@@ -312,7 +308,8 @@ impl Simulation {
             live,
             epochs: vec![0; n],
             network,
-            flights: Flights::default(),
+            in_flight: 0,
+            keys: KeyTable::default(),
             writes: WriteLog::new(n),
             stats: Stats::default(),
             trace: Trace::default(),
@@ -347,7 +344,7 @@ impl Simulation {
     /// Whether `node` is up.
     pub fn is_up(&self, node: NodeId) -> Result<bool, Error> {
         self.check_node(node)?;
-        Ok(self.live.contains(node))
+        Ok(self.live.nodes.contains(node))
     }
 
     /// The replica `node` (its store, its clock).
@@ -362,10 +359,10 @@ impl Simulation {
             .iter()
             .map(|r| NodeView {
                 id: r.id(),
-                up: self.live.contains(r.id()),
+                up: self.live.nodes.contains(r.id()),
                 isolated: self.is_isolated(r.id()),
                 clock_skew_ms: r.config().clock_skew,
-                keys: r.store().len(),
+                keys: r.len(),
             })
             .collect()
     }
@@ -399,25 +396,37 @@ impl Simulation {
         Ok(self.network.link_model(from, to))
     }
 
+    /// The cluster's keys.
+    pub fn key_table(&self) -> &KeyTable {
+        &self.keys
+    }
+
+    /// The version `node` holds for `key`, if any.
+    pub fn version_at(&self, node: NodeId, key: &str) -> Result<Option<&Rc<Version>>, Error> {
+        self.check_node(node)?;
+        let replica = &self.replicas[node.index()];
+        Ok(self.keys.id(key).and_then(|id| replica.get(id)))
+    }
+
     /// Whether, for every key, every live replica holds the same version.
     pub fn converged(&self) -> bool {
-        self.writes.keys().all(|key| self.key_converged(key))
+        self.keys.sorted().all(|(_, key)| self.key_converged(key))
     }
 
     /// The keys whose live replicas hold different versions, in order.
     pub fn divergent_keys(&self) -> Vec<String> {
-        self.writes
-            .keys()
-            .filter(|key| !self.key_converged(key))
-            .map(|key| key.to_string())
+        self.keys
+            .sorted()
+            .filter(|(_, key)| !self.key_converged(*key))
+            .map(|(name, _)| name.to_string())
             .collect()
     }
 
-    fn key_converged(&self, key: &str) -> bool {
+    fn key_converged(&self, key: KeyId) -> bool {
         let mut held = self
             .replicas
             .iter()
-            .filter(|r| self.live.contains(r.id()))
+            .filter(|r| self.live.nodes.contains(r.id()))
             .map(|r| r.get(key).map(|v| v.write));
         match held.next() {
             None => true,
@@ -428,9 +437,9 @@ impl Simulation {
     /// Every key ever written with what each node holds; values longer than `preview_chars`
     /// characters are shortened (for display).
     pub fn keys(&self, preview_chars: Option<usize>) -> Vec<KeyStatus> {
-        self.writes
-            .keys()
-            .map(|key| {
+        self.keys
+            .sorted()
+            .map(|(name, key)| {
                 let latest = self.writes.latest(key).map(|w| w.version.write);
                 let latest = latest.expect("every written key has a latest write");
                 let replicas = self
@@ -447,7 +456,7 @@ impl Simulation {
                         };
                         ReplicaCell {
                             node: r.id(),
-                            up: self.live.contains(r.id()),
+                            up: self.live.nodes.contains(r.id()),
                             write: held.map(|v| v.write),
                             value,
                             truncated,
@@ -456,7 +465,7 @@ impl Simulation {
                     })
                     .collect();
                 KeyStatus {
-                    key: key.to_string(),
+                    key: name.to_string(),
                     converged: self.key_converged(key),
                     latest,
                     replicas,
@@ -493,11 +502,11 @@ impl Simulation {
         WriteView {
             id,
             node: r.origin(),
-            key: r.version.key.to_string(),
+            key: self.keys.name(r.version.key).to_string(),
             value: r.version.value.to_string(),
             stamp_ms: r.version.stamp.millis,
             issued_at: r.issued_at,
-            reached: r.reached.len(),
+            reached: r.reached as usize,
             all_live_after_ms: r.all_live_at.map(|t| t - r.issued_at),
             all_after_ms: r.all_at.map(|t| t - r.issued_at),
             lost,
@@ -508,15 +517,24 @@ impl Simulation {
     pub fn stats(&self) -> Stats {
         Stats {
             now: self.now,
-            in_flight: self.flights.len as u64,
+            in_flight: self.in_flight as u64,
             lost_writes: self.writes.lost(&self.replicas).len() as u64,
             ..self.stats
         }
     }
 
+    /// How many message copies are on their way.
+    pub fn in_flight_count(&self) -> usize {
+        self.in_flight
+    }
+
     /// Messages on their way, in a stable order.
     pub fn in_flight(&self) -> impl Iterator<Item = FlightView> + '_ {
-        self.flights.iter().map(|f| FlightView {
+        let flights = self.queue.iter().filter_map(|(_, event)| match event {
+            Event::Flight(flight) => Some(flight),
+            Event::Timer { .. } => None,
+        });
+        flights.map(|f| FlightView {
             from: f.from,
             to: f.to,
             kind: f.message.kind(),
@@ -563,12 +581,21 @@ impl Simulation {
             return Err(Error::ValueTooLong { chars });
         }
         let id = self.writes.next_id();
+        let key_id = self.keys.intern(key);
         let replica = &mut self.replicas[node.index()];
-        let overwrote = replica.get(key).map(|v| v.write);
+        let overwrote = replica.get(key_id).map(|v| v.write);
         let mut out = std::mem::take(&mut self.out);
-        let version = replica.client_write(self.now, id, key.into(), value.into(), &mut out);
-        let applied = replica.get(key).is_some_and(|v| v.write == id);
-        self.writes.record(version.clone(), self.now, overwrote);
+        let version = replica.client_write(self.now, id, key_id, value.into(), &mut out);
+        let applied = replica.get(key_id).is_some_and(|v| v.write == id);
+        let conflict = self.settings.conflict;
+        self.writes.record(
+            self.now,
+            version.clone(),
+            overwrote,
+            &self.replicas,
+            conflict,
+            &self.live,
+        );
         self.stats.writes += 1;
         let time = self.now;
         self.trace.record(|| TraceEvent::Write {
@@ -579,8 +606,12 @@ impl Simulation {
         });
         let messages = out
             .iter()
-            .filter(|o| matches!(o, Output::Send { .. }))
-            .count() as u32;
+            .map(|o| match o {
+                Output::Send { .. } => 1,
+                Output::Broadcast { .. } => self.settings.nodes - 1,
+                _ => 0,
+            })
+            .sum();
         self.apply(node, &mut out);
         self.out = out;
         self.changes += 1;
@@ -598,8 +629,11 @@ impl Simulation {
     pub fn read(&mut self, node: NodeId, key: &str) -> Result<ReadOutcome, Error> {
         self.check_up(node, "read from")?;
         check_key(key)?;
-        let held = self.replicas[node.index()].get(key).cloned();
-        let latest = self.writes.latest(key).map(|w| w.version.write);
+        let key_id = self.keys.id(key);
+        let held = key_id.and_then(|k| self.replicas[node.index()].get(k).cloned());
+        let latest = key_id
+            .and_then(|k| self.writes.latest(k))
+            .map(|w| w.version.write);
         let stale = latest.is_some() && held.as_ref().map(|v| v.write) != latest;
         self.stats.reads += 1;
         self.stats.stale_reads += u64::from(stale);
@@ -611,7 +645,7 @@ impl Simulation {
             write: held.as_ref().map(|v| v.write),
             stale,
         });
-        let lost = self.writes.lost(&self.replicas);
+        let lost = latest.is_some_and(|id| self.writes.is_lost(id, &self.replicas));
         Ok(ReadOutcome {
             node,
             key: key.to_string(),
@@ -619,7 +653,7 @@ impl Simulation {
             write: held.as_ref().map(|v| v.write),
             stamp_ms: held.as_ref().map(|v| v.stamp.millis),
             stale,
-            latest: latest.map(|id| self.write_view(id, lost.binary_search(&id).is_ok())),
+            latest: latest.map(|id| self.write_view(id, lost)),
         })
     }
 
@@ -750,13 +784,14 @@ impl Simulation {
     /// Crashes `node`: it drops whatever reaches it and runs no timers until it recovers.
     pub fn crash(&mut self, node: NodeId) -> Result<(), Error> {
         self.check_node(node)?;
-        if !self.live.contains(node) {
+        if !self.live.nodes.contains(node) {
             return Err(Error::InvalidCommand(format!(
                 "node {} is already down",
                 node.0
             )));
         }
-        self.live.remove(node);
+        self.live.nodes.remove(node);
+        self.live.count -= 1;
         self.epochs[node.index()] += 1;
         self.writes.on_live_changed(self.now, &self.live);
         let time = self.now;
@@ -769,13 +804,14 @@ impl Simulation {
     /// (the tutorial's nodes keep data in memory only).
     pub fn recover(&mut self, node: NodeId, wipe: bool) -> Result<(), Error> {
         self.check_node(node)?;
-        if self.live.contains(node) {
+        if self.live.nodes.contains(node) {
             return Err(Error::InvalidCommand(format!(
                 "node {} is not down",
                 node.0
             )));
         }
-        self.live.insert(node);
+        self.live.nodes.insert(node);
+        self.live.count += 1;
         if wipe {
             self.replicas[node.index()].wipe();
         }
@@ -804,12 +840,18 @@ impl Simulation {
         for (i, replica) in self.replicas.iter_mut().enumerate() {
             replica.set_config(replica_config(&next, i));
         }
+        let conflict_changed = next.conflict != self.settings.conflict;
         self.settings = next;
+        if conflict_changed {
+            let conflict = self.settings.conflict;
+            self.writes
+                .on_conflict_changed(self.now, &self.replicas, conflict, &self.live);
+        }
         if timers_changed {
             for i in 0..self.replicas.len() {
                 let node = NodeId::from_index(i);
                 self.epochs[i] += 1;
-                if self.live.contains(node) {
+                if self.live.nodes.contains(node) {
                     self.start_timers(node);
                 }
             }
@@ -867,7 +909,7 @@ impl Simulation {
     /// Returns whether the network went quiet. Timers keep running meanwhile.
     pub fn run_until_quiet(&mut self, limit: Time) -> bool {
         let end = self.now.saturating_add(limit);
-        while self.flights.len > 0 {
+        while self.in_flight > 0 {
             match self.queue.pop_until(end) {
                 Some((at, event)) => {
                     self.now = at;
@@ -876,10 +918,10 @@ impl Simulation {
                 None => break,
             }
         }
-        if self.flights.len > 0 {
+        if self.in_flight > 0 {
             self.now = end;
         }
-        self.flights.len == 0
+        self.in_flight == 0
     }
 
     // ----- Inside -----
@@ -887,22 +929,20 @@ impl Simulation {
     fn handle(&mut self, event: Event) {
         self.stats.events += 1;
         match event {
-            Event::Arrive(slot) => {
-                let flight = self.flights.take(slot);
-                if self.network.is_cut(flight.from, flight.to) {
+            Event::Flight(flight) => {
+                self.in_flight -= 1;
+                if flight.lost_at.is_some() {
+                    self.dropped(flight, DropReason::Lost);
+                } else if self.network.is_cut(flight.from, flight.to) {
                     self.dropped(flight, DropReason::LinkCut);
-                } else if !self.live.contains(flight.to) {
+                } else if !self.live.nodes.contains(flight.to) {
                     self.dropped(flight, DropReason::NodeDown);
                 } else {
                     self.deliver(flight);
                 }
             }
-            Event::Vanish(slot) => {
-                let flight = self.flights.take(slot);
-                self.dropped(flight, DropReason::Lost);
-            }
             Event::Timer { node, epoch, timer } => {
-                if epoch != self.epochs[node.index()] || !self.live.contains(node) {
+                if epoch != self.epochs[node.index()] || !self.live.nodes.contains(node) {
                     return;
                 }
                 let time = self.now;
@@ -965,26 +1005,36 @@ impl Simulation {
         for output in out.drain(..) {
             match output {
                 Output::Send { to, message } => self.send(node, to, message),
+                Output::Broadcast { message } => {
+                    for i in 0..self.replicas.len() {
+                        let peer = NodeId::from_index(i);
+                        if peer != node {
+                            self.send(node, peer, message.clone());
+                        }
+                    }
+                }
                 Output::Timer { after, timer } => {
                     let epoch = self.epochs[node.index()];
                     self.queue
                         .push(self.now + after, Event::Timer { node, epoch, timer });
                 }
-                Output::Received { version, stored } => {
-                    if stored {
-                        self.changes += 1;
-                    }
-                    self.observe(node, &version);
+                Output::Received {
+                    version,
+                    stored,
+                    replaced,
+                } => {
+                    self.changes += u64::from(stored);
+                    let conflict = self.settings.conflict;
+                    let receipt = Receipt {
+                        node,
+                        version: &version,
+                        stored,
+                        replaced,
+                    };
+                    self.writes
+                        .on_received(self.now, receipt, conflict, &self.live);
                 }
             }
-        }
-    }
-
-    fn observe(&mut self, node: NodeId, version: &Version) {
-        if let Some(held) = self.replicas[node.index()].get(&version.key) {
-            let conflict = self.settings.conflict;
-            self.writes
-                .on_received(self.now, node, version, held, conflict, &self.live);
         }
     }
 
@@ -1028,7 +1078,8 @@ impl Simulation {
             Some(at) => self.now + transit.latency * u64::from(at) / 1000,
             None => arrive_at,
         };
-        let slot = self.flights.insert(Flight {
+        self.in_flight += 1;
+        let flight = Flight {
             from,
             to,
             message,
@@ -1036,13 +1087,8 @@ impl Simulation {
             arrive_at,
             lost_at: transit.lost_at,
             duplicate,
-        });
-        let event = if transit.lost_at.is_some() {
-            Event::Vanish(slot)
-        } else {
-            Event::Arrive(slot)
         };
-        self.queue.push(end, event);
+        self.queue.push(end, Event::Flight(flight));
     }
 
     fn start_timers(&mut self, node: NodeId) {
@@ -1071,7 +1117,7 @@ impl Simulation {
 
     fn check_up(&self, node: NodeId, doing: &str) -> Result<(), Error> {
         self.check_node(node)?;
-        if self.live.contains(node) {
+        if self.live.nodes.contains(node) {
             Ok(())
         } else {
             Err(Error::InvalidCommand(format!(
@@ -1135,17 +1181,22 @@ impl fmt::Display for Simulation {
             f,
             "t={}ms  {} in flight  converged={}",
             self.now,
-            self.flights.len,
+            self.in_flight,
             self.converged()
         )?;
         for replica in &self.replicas {
-            let state = if self.live.contains(replica.id()) {
+            let state = if self.live.nodes.contains(replica.id()) {
                 "up"
             } else {
                 "DOWN"
             };
             write!(f, "  {} {state:<4} {{", replica.id())?;
-            for (i, (key, v)) in replica.store().iter().enumerate() {
+            let mut held: Vec<_> = replica
+                .versions()
+                .map(|v| (self.keys.name(v.key), v))
+                .collect();
+            held.sort_by(|a, b| a.0.cmp(b.0));
+            for (i, (key, v)) in held.into_iter().enumerate() {
                 let sep = if i == 0 { "" } else { ", " };
                 write!(f, "{sep}{key}={} ({} {})", v.value, v.write, v.stamp)?;
             }

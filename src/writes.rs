@@ -4,13 +4,13 @@
 //! Replicas know nothing of this; the simulation watches them from outside, as a test harness
 //! (or Jepsen's checker) would.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use serde::Serialize;
 
 use crate::Time;
-use crate::replica::{ConflictMode, Key, NodeId, Replica, Version, WriteId};
+use crate::replica::{ConflictMode, KeyId, NodeId, Replica, Stamp, Version, WriteId};
 
 /// A set of nodes, one bit each.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,12 +74,12 @@ pub struct WriteRecord {
     pub issued_at: Time,
     /// The write the origin node held for the key when it wrote (what it knowingly overwrote).
     pub overwrote: Option<WriteId>,
-    /// Nodes whose store reflects this write: they received it, or (last writer wins) hold
-    /// a version that beats it.
-    pub reached: NodeSet,
-    /// The first moment every node that was up held it, if that has happened.
+    /// How many nodes reflect this write: they received it, or (last writer wins) hold a
+    /// version that beats it.
+    pub reached: u32,
+    /// The first moment every node that was up reflected it, if that has happened.
     pub all_live_at: Option<Time>,
-    /// The first moment every node, up or down, held it, if that has happened.
+    /// The first moment every node, up or down, reflected it, if that has happened.
     pub all_at: Option<Time>,
 }
 
@@ -90,124 +90,236 @@ impl WriteRecord {
     }
 }
 
+/// A version that reached a node.
+#[derive(Clone, Copy, Debug)]
+pub struct Receipt<'a> {
+    /// The node it reached.
+    pub node: NodeId,
+    /// The version.
+    pub version: &'a Version,
+    /// Whether the node stored it.
+    pub stored: bool,
+    /// If stored: the timestamp of the version it replaced, if any.
+    pub replaced: Option<Stamp>,
+}
+
+/// Which nodes are up, and how many.
+#[derive(Clone, Debug)]
+pub struct Live {
+    /// The nodes that are up.
+    pub nodes: NodeSet,
+    /// How many they are.
+    pub count: usize,
+}
+
 /// Every write of the run, with what is still being followed.
+///
+/// Cost matters here: the simulation reports every version that reaches every replica. Writes
+/// not yet everywhere wait in a list per key sorted by timestamp, so that under last writer wins
+/// a replica that now holds a version with timestamp `H` (replacing one with `P`) newly reflects
+/// exactly the writes with timestamps in `(P, H]`: a binary search, not a scan. Which nodes
+/// reflect which write is one bit array for all writes, next to each other in memory.
 #[derive(Clone, Debug)]
 pub struct WriteLog {
-    nodes: usize,
-    records: Vec<WriteRecord>,
-    /// Writes not yet reflected at every node, by key.
-    pending: BTreeMap<Key, Vec<WriteId>>,
-    /// The most recent write of each key.
-    latest: BTreeMap<Key, WriteId>,
+    marks: Marks,
+    /// Writes not yet reflected at every node, by key id, sorted by timestamp.
+    pending: Vec<Vec<(Stamp, WriteId)>>,
+    /// The most recent write of each key, by key id.
+    latest: Vec<Option<WriteId>>,
 }
 
 impl WriteLog {
     /// An empty log for a cluster of `nodes` nodes.
     pub fn new(nodes: usize) -> WriteLog {
         WriteLog {
-            nodes,
-            records: Vec::new(),
-            pending: BTreeMap::new(),
-            latest: BTreeMap::new(),
+            marks: Marks {
+                nodes,
+                words: nodes.div_ceil(64),
+                records: Vec::new(),
+                reached: Vec::new(),
+            },
+            pending: Vec::new(),
+            latest: Vec::new(),
         }
     }
 
     /// The id the next write will get.
     pub fn next_id(&self) -> WriteId {
-        WriteId(self.records.len() as u32 + 1)
+        WriteId(self.marks.records.len() as u32 + 1)
     }
 
-    /// Records a new write (before it is applied anywhere).
-    pub fn record(&mut self, version: Rc<Version>, issued_at: Time, overwrote: Option<WriteId>) {
+    /// Records a new write, made at the origin already; marks every node whose store already
+    /// reflects it (the origin, and under last writer wins any node holding a later timestamp).
+    pub fn record(
+        &mut self,
+        now: Time,
+        version: Rc<Version>,
+        overwrote: Option<WriteId>,
+        replicas: &[Replica],
+        conflict: ConflictMode,
+        live: &Live,
+    ) {
         let id = version.write;
         debug_assert_eq!(id, self.next_id());
-        self.pending
-            .entry(version.key.clone())
-            .or_default()
-            .push(id);
-        self.latest.insert(version.key.clone(), id);
-        self.records.push(WriteRecord {
-            version,
-            issued_at,
+        let key = version.key.index();
+        if key >= self.latest.len() {
+            self.latest.resize(key + 1, None);
+            self.pending.resize(key + 1, Vec::new());
+        }
+        let pending = &mut self.pending[key];
+        let at = pending.partition_point(|(stamp, _)| *stamp <= version.stamp);
+        pending.insert(at, (version.stamp, id));
+        self.latest[key] = Some(id);
+        let marks = &mut self.marks;
+        marks.reached.extend(std::iter::repeat_n(0, marks.words));
+        marks.records.push(WriteRecord {
+            version: version.clone(),
+            issued_at: now,
             overwrote,
-            reached: NodeSet::new(self.nodes),
+            reached: 0,
             all_live_at: None,
             all_at: None,
         });
+        for replica in replicas {
+            if replica
+                .get(version.key)
+                .is_some_and(|held| conflict.covers(held, &version))
+            {
+                self.marks.mark(id, replica.id(), now, live);
+            }
+        }
+        self.drop_complete(version.key);
     }
 
     /// Every write, oldest first.
     pub fn all(&self) -> &[WriteRecord] {
-        &self.records
+        &self.marks.records
     }
 
     /// One write.
     pub fn get(&self, id: WriteId) -> Option<&WriteRecord> {
-        self.records.get((id.0 as usize).checked_sub(1)?)
+        self.marks.records.get((id.0 as usize).checked_sub(1)?)
     }
 
     /// The most recent write of `key`, if it was ever written.
-    pub fn latest(&self, key: &str) -> Option<&WriteRecord> {
-        self.latest.get(key).and_then(|id| self.get(*id))
+    pub fn latest(&self, key: KeyId) -> Option<&WriteRecord> {
+        self.latest
+            .get(key.index())
+            .copied()
+            .flatten()
+            .and_then(|id| self.get(id))
     }
 
-    /// Every key ever written, in order.
-    pub fn keys(&self) -> impl Iterator<Item = &Key> {
-        self.latest.keys()
-    }
-
-    /// `version` reached `node`, which now holds `held` for that key. Marks every pending write
-    /// of the key that `node` now reflects, and notes the moments they became complete.
+    /// A version reached a node (see [`Receipt`]): marks the writes the node now reflects.
     pub fn on_received(
         &mut self,
         now: Time,
-        node: NodeId,
-        version: &Version,
-        held: &Version,
+        receipt: Receipt,
         conflict: ConflictMode,
-        live: &NodeSet,
+        live: &Live,
     ) {
-        let Some(pending) = self.pending.get_mut(&version.key) else {
+        let Receipt {
+            node,
+            version,
+            stored,
+            replaced,
+        } = receipt;
+        let Some(pending) = self.pending.get(version.key.index()) else {
             return;
         };
-        let (records, nodes) = (&mut self.records, self.nodes);
-        match conflict {
-            // Arrival order: nothing but the write itself reflects a write.
-            ConflictMode::ArrivalOrder => {
-                if mark(records, version.write, node, now, live, nodes) {
-                    pending.retain(|id| *id != version.write);
-                }
+        let range = if stored && conflict == ConflictMode::LastWriterWins {
+            // Last writer wins: the node now reflects every write up to the stored timestamp.
+            let from = replaced.map_or(0, |p| pending.partition_point(|(s, _)| *s <= p));
+            from..pending.partition_point(|(s, _)| *s <= version.stamp)
+        } else {
+            // Otherwise only the write that arrived is newly reflected.
+            let at = pending.partition_point(|(s, _)| *s < version.stamp);
+            at..(at + 1).min(pending.len())
+        };
+        let every = stored && conflict == ConflictMode::LastWriterWins;
+        let mut completed = false;
+        for &(_, id) in &pending[range] {
+            if every || id == version.write {
+                completed |= self.marks.mark(id, node, now, live);
             }
-            // Last writer wins: holding a version that beats a write reflects it too.
-            ConflictMode::LastWriterWins => pending.retain(|id| {
-                let reflected = *id == version.write
-                    || conflict.covers(held, &records[id.0 as usize - 1].version);
-                !(reflected && mark(records, *id, node, now, live, nodes))
-            }),
         }
-        if pending.is_empty() {
-            self.pending.remove(&version.key);
+        if completed {
+            self.drop_complete(version.key);
         }
     }
 
-    /// The set of live nodes shrank (a crash): writes that every remaining live node holds are
-    /// now complete.
-    pub fn on_live_changed(&mut self, now: Time, live: &NodeSet) {
-        for ids in self.pending.values() {
-            for id in ids {
-                update_completion(&mut self.records[id.0 as usize - 1], now, live, self.nodes);
+    /// The set of live nodes shrank (a crash): writes that every remaining live node reflects
+    /// are now complete.
+    pub fn on_live_changed(&mut self, now: Time, live: &Live) {
+        for key in 0..self.pending.len() {
+            for i in 0..self.pending[key].len() {
+                let id = self.pending[key][i].1;
+                self.marks.update_completion(id, now, live);
             }
         }
+    }
+
+    /// The conflict rule changed: under last writer wins, nodes holding a later timestamp now
+    /// reflect earlier writes they never received.
+    pub fn on_conflict_changed(
+        &mut self,
+        now: Time,
+        replicas: &[Replica],
+        conflict: ConflictMode,
+        live: &Live,
+    ) {
+        for key in 0..self.pending.len() {
+            for i in 0..self.pending[key].len() {
+                let id = self.pending[key][i].1;
+                let version = self.marks.records[id.0 as usize - 1].version.clone();
+                for replica in replicas {
+                    if replica
+                        .get(version.key)
+                        .is_some_and(|held| conflict.covers(held, &version))
+                    {
+                        self.marks.mark(id, replica.id(), now, live);
+                    }
+                }
+            }
+            self.drop_complete(KeyId(key as u32));
+        }
+    }
+
+    /// Stops following the writes of `key` that every node reflects.
+    fn drop_complete(&mut self, key: KeyId) {
+        let records = &self.marks.records;
+        self.pending[key.index()].retain(|(_, id)| records[id.0 as usize - 1].all_at.is_none());
+    }
+
+    /// Whether write `id` is lost (see [`WriteLog::lost`]), looking at its key only.
+    pub fn is_lost(&self, id: WriteId, replicas: &[Replica]) -> bool {
+        let Some(record) = self.get(id) else {
+            return false;
+        };
+        !replicas.iter().any(|replica| {
+            let mut next = replica.get(record.version.key).map(|v| v.write);
+            while let Some(held) = next {
+                // Chains only go back in time: stop once past the write.
+                if held == id {
+                    return true;
+                }
+                if held < id {
+                    return false;
+                }
+                next = self.get(held).and_then(|r| r.overwrote);
+            }
+            false
+        })
     }
 
     /// Writes that no replica holds and that no held version knowingly overwrote: they were
     /// acknowledged and are gone. Down nodes count as holding what their store keeps.
     pub fn lost(&self, replicas: &[Replica]) -> Vec<WriteId> {
         // Everything a held version descends from is accounted for (chains stay within a key).
-        let mut accounted = std::collections::BTreeSet::new();
-        for key in self.latest.keys() {
-            for replica in replicas {
-                let mut next = replica.get(key).map(|v| v.write);
+        let mut accounted = BTreeSet::new();
+        for replica in replicas {
+            for held in replica.versions() {
+                let mut next = Some(held.write);
                 while let Some(id) = next {
                     if !accounted.insert(id) {
                         break;
@@ -216,7 +328,8 @@ impl WriteLog {
                 }
             }
         }
-        self.records
+        self.marks
+            .records
             .iter()
             .map(|r| r.version.write)
             .filter(|id| !accounted.contains(id))
@@ -224,28 +337,44 @@ impl WriteLog {
     }
 }
 
-/// Notes that `node` reflects write `id`; returns whether the write is now reflected everywhere.
-fn mark(
-    records: &mut [WriteRecord],
-    id: WriteId,
-    node: NodeId,
-    now: Time,
-    live: &NodeSet,
+/// Every write's record, and which nodes reflect it: `words` words per write, bit `n` set
+/// when node `n` reflects the write.
+#[derive(Clone, Debug)]
+struct Marks {
     nodes: usize,
-) -> bool {
-    let record = &mut records[id.0 as usize - 1];
-    if record.reached.insert(node) {
-        update_completion(record, now, live, nodes);
-    }
-    record.all_at.is_some()
+    words: usize,
+    records: Vec<WriteRecord>,
+    reached: Vec<u64>,
 }
 
-fn update_completion(record: &mut WriteRecord, now: Time, live: &NodeSet, nodes: usize) {
-    if record.all_live_at.is_none() && record.reached.is_superset(live) {
-        record.all_live_at = Some(now);
+impl Marks {
+    /// Notes that `node` reflects write `id`; returns whether the write is now everywhere.
+    #[inline]
+    fn mark(&mut self, id: WriteId, node: NodeId, now: Time, live: &Live) -> bool {
+        let index = id.0 as usize - 1;
+        let word = &mut self.reached[index * self.words + node.index() / 64];
+        let bit = 1 << (node.index() % 64);
+        if *word & bit == 0 {
+            *word |= bit;
+            self.records[index].reached += 1;
+            self.update_completion(id, now, live);
+        }
+        self.records[index].all_at.is_some()
     }
-    if record.all_at.is_none() && record.reached.len() == nodes {
-        record.all_at = Some(now);
+
+    fn update_completion(&mut self, id: WriteId, now: Time, live: &Live) {
+        let index = id.0 as usize - 1;
+        let record = &mut self.records[index];
+        let reached = record.reached as usize;
+        if record.all_live_at.is_none() && reached >= live.count {
+            let bits = &self.reached[index * self.words..(index + 1) * self.words];
+            if bits.iter().zip(&live.nodes.words).all(|(r, l)| l & !r == 0) {
+                record.all_live_at = Some(now);
+            }
+        }
+        if record.all_at.is_none() && reached == self.nodes {
+            record.all_at = Some(now);
+        }
     }
 }
 

@@ -34,9 +34,8 @@ pub fn anti_entropy(sim: &mut Simulation, every_ms: u32) {
 
 /// The value `node` holds for `key`.
 pub fn value_at(sim: &Simulation, node: u32, key: &str) -> Option<String> {
-    sim.replica(n(node))
+    sim.version_at(n(node), key)
         .unwrap()
-        .get(key)
         .map(|v| v.value.to_string())
 }
 
@@ -53,8 +52,7 @@ pub fn all_replicas_equal(sim: &Simulation) -> bool {
         .map(|i| {
             sim.replica(n(i))
                 .unwrap()
-                .store()
-                .values()
+                .versions()
                 .map(|v| v.write)
                 .collect()
         })
