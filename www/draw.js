@@ -254,6 +254,12 @@ export class ClusterView {
     const n = this.positions.length;
     const p = { x: 0, y: 0 };
     const q = { x: 0, y: 0 };
+    // The cross on a cut link is solid: drawn with the dash pattern it would come out broken.
+    const cross = (x, y, r) => {
+      ctx.setLineDash([]);
+      drawCross(ctx, x, y, r, COLOURS.cut);
+      ctx.setLineDash([7, 6]);
+    };
     ctx.setLineDash([7, 6]);
     for (let a = 0; a < n; a++) {
       for (let b = a + 1; b < n; b++) {
@@ -269,7 +275,7 @@ export class ClusterView {
           ctx.strokeStyle = COLOURS.cut;
           ctx.lineWidth = Math.max(1.5, s.link);
           ctx.stroke();
-          if (s.labels) drawCross(ctx, (A.x + B.x) / 2, (A.y + B.y) / 2, s.msg + 3, COLOURS.cut);
+          if (s.labels) cross((A.x + B.x) / 2, (A.y + B.y) / 2, s.msg + 3);
           continue;
         }
         // One direction cut: the working lane solid, the cut lane dashed with an arrow.
@@ -294,7 +300,7 @@ export class ClusterView {
         ctx.stroke();
         if (s.labels) {
           this.lanePoint(from, to, 0.5, p);
-          drawCross(ctx, p.x, p.y, s.msg + 2, COLOURS.cut);
+          cross(p.x, p.y, s.msg + 2);
           this.lanePoint(from, to, 0.62, p);
           this.lanePoint(from, to, 0.7, q);
           ctx.setLineDash([]);

@@ -108,7 +108,10 @@ class App {
     const loop = (t) => {
       if (this.stopped) return;
       try {
+        const started = performance.now();
         this.frame(t);
+        // Opt-in measurement for tests/e2e/bench-page.mjs: set window.convergeFrameTimes = [].
+        if (Array.isArray(window.convergeFrameTimes)) window.convergeFrameTimes.push(performance.now() - started);
       } catch (err) {
         fatal(err);
         return;
@@ -180,6 +183,7 @@ async function boot() {
     core = new Simulation(undefined);
   }
   const view = new ClusterView(document.getElementById('cluster'));
+  window.converge = Object.freeze({ view }); // read-only hook for tests: view.nodePosition(id)
   const controls = new Controls(document, () => app);
   app = new App(core, view, controls);
   controls.attach(view);

@@ -1,0 +1,193 @@
+// What a person does on the page, as small steps shared by the end-to-end tests: click the
+// transport buttons, fill the Client form, click nodes and links in the drawing and pick from
+// their menu, submit the Settings form. window.sim is used only to look at the state, and to
+// move virtual time (sim.runFor) while the animation is paused, so that runs are deterministic.
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { serve, browser, openPage } from './helpers.mjs';
+
+/** Default time limit of one test: the machine is shared and slow. */
+export const TEST_TIMEOUT_MS = 90_000;
+
+/**
+ * One server and one browser for the whole test file. Returns `withPage([options], body)`,
+ * which wraps a test body: a fresh page for each test (closed afterwards), and no console
+ * errors allowed once the body is done.
+ */
+export function pageSuite() {
+  let server;
+  let chromium;
+  before(async () => {
+    server = await serve();
+    chromium = await browser();
+  });
+  after(async () => {
+    await chromium?.close();
+    await server?.close();
+  });
+  return (options, body) => {
+    if (typeof options === 'function') [options, body] = [{}, options];
+    return async () => {
+      const { page, errors, context } = await openPage(chromium, server.url, options);
+      try {
+        await body(page);
+        assert.deepEqual(errors, [], 'the page logged errors to the console');
+      } finally {
+        await context.close();
+      }
+    };
+  };
+}
+
+// ----- Time -----
+
+/** Resolves after the page has drawn `count` more frames (and so refreshed its panels). */
+export function nextFrames(page, count = 2) {
+  return page.evaluate((n) => new Promise((resolve) => {
+    const tick = (left) => (left === 0 ? resolve() : requestAnimationFrame(() => tick(left - 1)));
+    tick(n);
+  }), count);
+}
+
+/** Pauses the animation with the Pause button (if it is playing). */
+export async function pause(page) {
+  if (await page.evaluate(() => sim.playing())) await page.click('#play');
+  await page.waitForFunction(() => !sim.playing() && document.getElementById('play').textContent === 'Play');
+}
+
+/** Moves virtual time by `ms` (the animation should be paused), then lets the panels refresh. */
+export async function runFor(page, ms) {
+  await page.evaluate((t) => sim.runFor(t), ms);
+  await nextFrames(page);
+}
+
+export function stats(page) {
+  return page.evaluate(() => sim.stats());
+}
+
+// ----- Client form -----
+
+/** Picks a node in the Client form, fills key (and value), and clicks Write or Read. */
+async function useClient(page, button, { node = 1, key, value }) {
+  await page.selectOption('#client-node', String(node));
+  await page.fill('#client-key', key);
+  if (value !== undefined) await page.fill('#client-value', value);
+  await page.click(button);
+  return result(page, '#client-result');
+}
+
+export function writeViaForm(page, { node, key, value }) {
+  return useClient(page, '#write', { node, key, value });
+}
+
+export function readViaForm(page, { node, key }) {
+  return useClient(page, '#read', { node, key });
+}
+
+/** What a result line (#client-result, #settings-result) says, and whether it is an error. */
+export function result(page, selector) {
+  return page.$eval(selector, (el) => ({
+    text: el.textContent,
+    error: el.classList.contains('error'),
+    tags: [...el.querySelectorAll('.tag')].map((t) => t.className.replace('tag', '').trim()),
+  }));
+}
+
+// ----- Status line and Replicas table -----
+
+/** Waits until #status starts with `prefix` ("Converged" or "Diverged"); returns its text. */
+export async function waitForStatus(page, prefix) {
+  await page.waitForFunction((p) => document.getElementById('status').textContent.startsWith(p), prefix);
+  return page.textContent('#status');
+}
+
+/** The Replicas table's row for `key`: one cell per node, or null if the key has no row. */
+export function replicaRow(page, key) {
+  return page.evaluate((k) => {
+    const row = [...document.querySelectorAll('#replicas tbody tr')].find((tr) => tr.querySelector('th').textContent === k);
+    if (!row) return null;
+    return [...row.querySelectorAll('td')].map((td) => ({
+      text: td.textContent,
+      stale: td.classList.contains('stale'),
+      missing: td.classList.contains('missing'),
+      down: td.classList.contains('down'),
+    }));
+  }, key);
+}
+
+/** Waits until the row for `key` shows `texts` (one per node); returns the row's cells. */
+export async function waitForRow(page, key, texts) {
+  await page.waitForFunction(([k, want]) => {
+    const row = [...document.querySelectorAll('#replicas tbody tr')].find((tr) => tr.querySelector('th').textContent === k);
+    return row && JSON.stringify([...row.querySelectorAll('td')].map((td) => td.textContent)) === JSON.stringify(want);
+  }, [key, texts]);
+  return replicaRow(page, key);
+}
+
+// ----- The drawing: nodes, links and their menu -----
+
+/** Where node `id` is drawn, in page coordinates (asked of the view through window.converge). */
+function nodePoint(page, id) {
+  return page.evaluate((n) => {
+    const rect = document.getElementById('cluster').getBoundingClientRect();
+    const p = window.converge.view.nodePosition(n);
+    return { x: rect.left + p.x, y: rect.top + p.y };
+  }, id);
+}
+
+/** Clicks `point` on the canvas and waits for the menu; returns the menu's heading. */
+async function openMenuAt(page, point) {
+  await page.mouse.click(point.x, point.y);
+  await page.waitForSelector('#menu:not([hidden])');
+  return page.textContent('#menu h3');
+}
+
+/** Clicks node `id` in the drawing; returns the heading of the menu that opens. */
+export async function openNodeMenu(page, id) {
+  return openMenuAt(page, await nodePoint(page, id));
+}
+
+/** Clicks the middle of the line between nodes `a` and `b`; returns the menu's heading. */
+export async function openLinkMenu(page, a, b) {
+  const [p, q] = [await nodePoint(page, a), await nodePoint(page, b)];
+  return openMenuAt(page, { x: (p.x + q.x) / 2, y: (p.y + q.y) / 2 });
+}
+
+/** The items the open menu offers. */
+export function menuItems(page) {
+  return page.$$eval('#menu [role="menuitem"]', (items) => items.map((b) => b.textContent));
+}
+
+/** Clicks an item of the open menu; the menu closes. */
+export async function chooseFromMenu(page, label) {
+  await page.locator('#menu').getByRole('menuitem', { name: label, exact: true }).click();
+  await page.waitForSelector('#menu', { state: 'hidden' });
+}
+
+// ----- Settings form -----
+
+/** Opens the Settings card, changes the given fields and clicks Apply; returns the result line. */
+export async function applySettings(page, { antiEntropy, conflict, loss } = {}) {
+  if (!(await page.$eval('#settings-card', (d) => d.open))) await page.click('#settings-card summary');
+  if (antiEntropy !== undefined) await page.setChecked('#set-ae', antiEntropy);
+  if (conflict !== undefined) await page.check(`input[name="conflict"][value="${conflict}"]`);
+  if (loss !== undefined) await page.fill('#set-loss', String(loss));
+  await page.click('#settings-form button[type="submit"]');
+  return result(page, '#settings-result');
+}
+
+// ----- Canvas pixels -----
+
+/** How many canvas pixels are within `tolerance` of the colour `hex` (#rrggbb) on every channel. */
+export function countCanvasPixels(page, hex, tolerance = 8) {
+  return page.evaluate(([colour, tol]) => {
+    const canvas = document.getElementById('cluster');
+    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    const want = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (Math.abs(data[i] - want[0]) <= tol && Math.abs(data[i + 1] - want[1]) <= tol && Math.abs(data[i + 2] - want[2]) <= tol) count++;
+    }
+    return count;
+  }, [hex, tolerance]);
+}
