@@ -253,6 +253,12 @@ impl Sim {
         to_js(&self.inner.stats())
     }
 
+    /// How many message copies are on their way (cheap, unlike `stats`).
+    #[wasm_bindgen(js_name = "inFlight")]
+    pub fn in_flight(&self) -> f64 {
+        self.inner.in_flight_count() as f64
+    }
+
     /// Every cut directed link as `[from, to]`.
     #[wasm_bindgen(js_name = "cutLinks")]
     pub fn cut_links(&self) -> Result<JsValue, JsError> {

@@ -53,6 +53,7 @@ export function createApi(app) {
     keys: () => core().keys(),
     writes: (last) => core().writes(last),
     stats: () => core().stats(),
+    inFlight: () => core().inFlight(),
     events: (since) => core().events(since),
     traceHash: () => core().traceHash(),
 

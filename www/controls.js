@@ -100,12 +100,10 @@ export class Controls {
     const canvas = this.$('cluster');
     canvas.addEventListener('mousemove', (e) => {
       const hit = this.hitAt(e);
-      view.hover = hit;
+      view.setHover(hit);
       canvas.classList.toggle('pointing', hit !== null);
     });
-    canvas.addEventListener('mouseleave', () => {
-      view.hover = null;
-    });
+    canvas.addEventListener('mouseleave', () => view.setHover(null));
     canvas.addEventListener('click', (e) => {
       const hit = this.hitAt(e);
       if (hit) this.openMenu(hit, e);
@@ -286,9 +284,10 @@ export class Controls {
     this.$('speed-out').textContent = `${formatSpeed(speed)}×`;
   }
 
-  showTime(now, stats) {
-    this.$('clock').textContent = `${(now / 1000).toFixed(3)} s`;
-    if (stats) this.showCounters(stats);
+  showTime(now) {
+    const text = `${(now / 1000).toFixed(3)} s`;
+    const clock = this.$('clock');
+    if (clock.textContent !== text) clock.textContent = text;
   }
 
   showCounters(s) {
@@ -310,7 +309,8 @@ export class Controls {
 
   update(state) {
     const { nodes, keys, stats, settings, writes, divergent } = state;
-    this.showTime(stats.now, stats);
+    this.showTime(stats.now);
+    this.showCounters(stats);
     if (nodes.length !== this.nodeCount) this.fillNodeSelects(nodes.length);
     this.$('seed-show').textContent = String(settings.seed);
     this.showStatus(keys, divergent, stats, nodes);
@@ -351,47 +351,40 @@ export class Controls {
     fill(this.$('link-b'), Math.min(2, n));
   }
 
+  /** The Replicas table: a row per key, a column per node. Cells are updated in place, so a
+   *  refresh of a large cluster only touches what changed. */
   fillReplicas(nodes, keys) {
     const table = this.$('replicas');
     if (keys.length === 0) {
       table.replaceChildren(caption('No keys yet.'));
       return;
     }
-    const head = this.doc.createElement('tr');
-    head.append(th('key'));
-    for (const node of nodes) {
-      const cell = th(`${node.id}${node.up ? '' : ' ✕'}`);
-      cell.title = `Node ${node.id}${node.up ? '' : ' (down)'}`;
-      if (!node.up) cell.className = 'down';
-      head.append(cell);
+    let thead = table.tHead;
+    let tbody = table.tBodies[0];
+    if (!thead || !tbody) {
+      thead = this.doc.createElement('thead');
+      tbody = this.doc.createElement('tbody');
+      table.replaceChildren(thead, tbody);
     }
-    const rows = keys.map((k) => {
-      const tr = this.doc.createElement('tr');
-      const name = th(k.key, 'row');
-      name.className = k.converged ? 'converged' : 'diverged';
-      name.title = `${k.key}: ${k.converged ? 'every live replica agrees' : 'replicas differ'}`;
-      tr.append(name);
-      for (const cell of k.replicas) {
-        const td = this.doc.createElement('td');
-        if (cell.write === null) {
-          td.textContent = 'missing';
-          td.className = 'missing stale';
-          td.title = `Node ${cell.node} does not hold ${k.key}`;
-        } else {
-          td.textContent = cell.value;
-          td.title = `Node ${cell.node}: ${cell.value} (w${cell.write})${cell.stale ? ', not the newest write' : ''}`;
-          if (cell.stale) td.className = 'stale';
-        }
-        if (!cell.up) td.classList.add('down');
-        tr.append(td);
-      }
-      return tr;
+    const head = ensureRow(thead, 0, nodes.length + 1, 'th');
+    setCell(head.cells[0], 'key', 'key', '');
+    nodes.forEach((node, i) => {
+      setCell(head.cells[i + 1], `${node.id}${node.up ? '' : ' ✕'}`, `Node ${node.id}${node.up ? '' : ' (down)'}`, node.up ? '' : 'down');
     });
-    const thead = this.doc.createElement('thead');
-    thead.append(head);
-    const tbody = this.doc.createElement('tbody');
-    tbody.append(...rows);
-    table.replaceChildren(thead, tbody);
+    keys.forEach((k, r) => {
+      const row = ensureRow(tbody, r, k.replicas.length + 1, 'td', true);
+      setCell(row.cells[0], k.key, `${k.key}: ${k.converged ? 'every live replica agrees' : 'replicas differ'}`, k.converged ? 'converged' : 'diverged');
+      k.replicas.forEach((cell, i) => {
+        const down = cell.up ? '' : ' down';
+        if (cell.write === null) {
+          setCell(row.cells[i + 1], 'missing', `Node ${cell.node} does not hold ${k.key}`, `missing stale${down}`);
+        } else {
+          const title = `Node ${cell.node}: ${cell.value} (w${cell.write})${cell.stale ? ', not the newest write' : ''}`;
+          setCell(row.cells[i + 1], cell.value, title, `${cell.stale ? 'stale' : ''}${down}`);
+        }
+      });
+    });
+    while (tbody.rows.length > keys.length) tbody.deleteRow(-1);
   }
 
   fillWrites(writes) {
@@ -491,11 +484,24 @@ function tag(kind, label) {
   return span;
 }
 
-function th(label, scope = 'col') {
-  const cell = document.createElement('th');
-  cell.scope = scope;
-  cell.textContent = label;
-  return cell;
+/** Row `index` of `section` with exactly `cells` cells (the first a row header if `rowHeader`). */
+function ensureRow(section, index, cells, tag, rowHeader = false) {
+  const row = section.rows[index] ?? section.appendChild(document.createElement('tr'));
+  while (row.cells.length > cells) row.deleteCell(-1);
+  while (row.cells.length < cells) {
+    const first = row.cells.length === 0;
+    const cell = document.createElement(first && rowHeader ? 'th' : tag);
+    if (cell.tagName === 'TH') cell.scope = first && rowHeader ? 'row' : 'col';
+    row.appendChild(cell);
+  }
+  return row;
+}
+
+/** Sets a cell's text, tooltip and classes, touching the DOM only where they changed. */
+function setCell(cell, text, title, className) {
+  if (cell.textContent !== text) cell.textContent = text;
+  if (cell.title !== title) cell.title = title;
+  if (cell.className !== className) cell.className = className;
 }
 
 function caption(message) {

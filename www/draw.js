@@ -34,13 +34,15 @@ const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 function scaleFor(n, width, height) {
   const small = Math.min(width, height);
   if (n <= 8) {
-    return { shape: 'box', boxW: 112, boxH: 46, font: 17, msg: 6.5, lane: 5, link: 2.5, cards: true, labels: true };
+    return { shape: 'box', boxW: 112, boxH: 46, font: 17, msg: 6.5, lane: 5, link: 2.5, cards: true, labels: true, drawCuts: true };
   }
   if (n <= 24) {
-    return { shape: 'box', boxW: 58, boxH: 30, font: 14, msg: 5, lane: 3.5, link: 1.4, cards: false, labels: true };
+    return { shape: 'box', boxW: 58, boxH: 30, font: 14, msg: 5, lane: 3.5, link: 1.4, cards: false, labels: true, drawCuts: true };
   }
   const r = Math.max(7, Math.min(13, small / n / 0.9));
-  return { shape: 'dot', boxW: 2 * r, boxH: 2 * r, font: 11, msg: 3, lane: 1.6, link: 0.6, cards: false, labels: n <= 40 };
+  // Many nodes: a cut link is simply not drawn (a partition shows as separate meshes), and
+  // drops are small marks without words.
+  return { shape: 'dot', boxW: 2 * r, boxH: 2 * r, font: Math.min(11, r), msg: 3, lane: 1.6, link: 0.6, cards: false, labels: r >= 8, drawCuts: false };
 }
 
 export class ClusterView {
@@ -53,6 +55,11 @@ export class ClusterView {
     this.positions = [];
     this.drops = [];
     this.hover = null;
+    // What changes only with the state or the pointer is painted once into layers: the links
+    // under the messages, the nodes and cards over them. Each frame then costs two copies plus
+    // the messages, however many links there are.
+    this.under = makeLayer();
+    this.over = makeLayer();
     this.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
     this.textWidths = new Map();
     this.resize();
@@ -64,18 +71,33 @@ export class ClusterView {
     const dpr = window.devicePixelRatio || 1;
     this.width = Math.max(1, rect.width);
     this.height = Math.max(1, rect.height);
-    this.canvas.width = Math.round(this.width * dpr);
-    this.canvas.height = Math.round(this.height * dpr);
+    this.dpr = dpr;
+    for (const c of [this.canvas, this.under.canvas, this.over.canvas]) {
+      c.width = Math.round(this.width * dpr);
+      c.height = Math.round(this.height * dpr);
+    }
     this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     this.layout();
+  }
+
+  /** Highlights the node or link under the pointer (or nothing). */
+  setHover(hit) {
+    const same = (a, b) => a === b || (a && b && a.type === b.type && a.id === b.id && a.a === b.a && a.b === b.b);
+    if (same(hit, this.hover)) return;
+    this.hover = hit;
+    this.under.dirty = true;
+    this.over.dirty = true;
   }
 
   /** New state from the simulation: nodes, keys with what each node holds, cut links. */
   setState({ nodes, keys, cutLinks }) {
     const relayout = nodes.length !== this.nodes.length;
+    const cut = new Set(cutLinks.map(([a, b]) => `${a - 1}>${b - 1}`));
+    if (cut.size !== this.cut.size || [...cut].some((link) => !this.cut.has(link))) this.under.dirty = true;
     this.nodes = nodes;
     this.keys = keys;
-    this.cut = new Set(cutLinks.map(([a, b]) => `${a - 1}>${b - 1}`));
+    this.cut = cut;
+    this.over.dirty = true;
     if (relayout) {
       this.drops = [];
       this.layout();
@@ -127,6 +149,8 @@ export class ClusterView {
       rx = this.width / 2 - s.boxW / 2 - 24;
       ry = this.height / 2 - s.boxH / 2 - 24;
     }
+    this.under.dirty = true;
+    this.over.dirty = true;
     this.positions = angles.map((angle) => ({
       x: n === 1 ? cx : cx + Math.cos(angle) * rx,
       y: n === 1 ? cy : cy + Math.sin(angle) * ry,
@@ -189,11 +213,27 @@ export class ClusterView {
     const ctx = this.ctx;
     ctx.clearRect(0, 0, this.width, this.height);
     if (this.nodes.length === 0) return;
-    this.drawLinks();
+    this.paint(this.under, () => this.drawLinks());
+    this.paint(this.over, () => {
+      for (let i = 0; i < this.nodes.length; i++) this.drawNode(i);
+      if (this.scale.cards) for (let i = 0; i < this.nodes.length; i++) this.drawCard(i);
+    });
+    ctx.drawImage(this.under.canvas, 0, 0, this.width, this.height);
     this.drawMessages(flights);
     this.drawDrops(realNow);
-    for (let i = 0; i < this.nodes.length; i++) this.drawNode(i);
-    if (this.scale.cards) for (let i = 0; i < this.nodes.length; i++) this.drawCard(i);
+    ctx.drawImage(this.over.canvas, 0, 0, this.width, this.height);
+  }
+
+  /** Repaints `layer` with `draw` if something it shows changed. */
+  paint(layer, draw) {
+    if (!layer.dirty) return;
+    const main = this.ctx;
+    this.ctx = layer.ctx;
+    this.ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
+    this.ctx.clearRect(0, 0, this.width, this.height);
+    draw();
+    this.ctx = main;
+    layer.dirty = false;
   }
 
   isCut(from, to) {
@@ -232,7 +272,7 @@ export class ClusterView {
     ctx.globalAlpha = n > 24 ? 0.5 : 1;
     ctx.stroke();
     ctx.globalAlpha = 1;
-    if (this.cut.size > 0) this.drawCutLinks();
+    if (this.cut.size > 0 && s.drawCuts) this.drawCutLinks();
     if (hover && hover.type === 'link') {
       const a = this.positions[hover.a - 1];
       const b = this.positions[hover.b - 1];
@@ -318,16 +358,19 @@ export class ClusterView {
     const r = this.scale.msg;
     const p = { x: 0, y: 0 };
     const count = flights.length / FLIGHT_STRIDE;
+    const tiny = r < 4; // many nodes: replication as squares, cheaper than circles and as clear
     for (const kind of [KIND_REPLICATE, KIND_SYNC_REQUEST, 2]) {
       ctx.beginPath();
       for (let i = 0; i < count; i++) {
         const o = i * FLIGHT_STRIDE;
         if (flights[o + 2] !== kind) continue;
         this.lanePoint(flights[o], flights[o + 1], flights[o + 3], p);
-        if (kind === KIND_REPLICATE) {
+        if (tiny && kind === KIND_REPLICATE) {
+          ctx.rect(p.x - r, p.y - r, 2 * r, 2 * r);
+        } else if (kind === KIND_REPLICATE) {
           ctx.moveTo(p.x + r, p.y);
           ctx.arc(p.x, p.y, r, 0, 2 * Math.PI);
-        } else if (kind === KIND_SYNC_REQUEST) {
+        } else if (kind === KIND_SYNC_REQUEST || tiny) {
           const d = r * 1.3;
           ctx.moveTo(p.x, p.y - d);
           ctx.lineTo(p.x + d, p.y);
@@ -363,10 +406,10 @@ export class ClusterView {
       this.lanePoint(d.from, d.to, Math.min(d.at, 0.93), p);
       ctx.globalAlpha = this.reducedMotion ? 1 : 1 - age * age;
       const lift = this.reducedMotion ? 0 : age * 10;
-      drawCross(ctx, p.x, p.y - lift, s.msg + 2.5, COLOURS.drop, 3);
+      drawCross(ctx, p.x, p.y - lift, s.drawCuts ? s.msg + 2.5 : s.msg, COLOURS.drop, s.drawCuts ? 3 : 1.5);
       // Say why, unless another reason is already written right there.
       const crowded = labelled.some((q) => Math.abs(q.x - p.x) < 70 && Math.abs(q.y - p.y) < 18);
-      if (s.labels && this.positions.length <= 16 && !crowded) {
+      if (s.drawCuts && this.positions.length <= 16 && !crowded) {
         ctx.fillStyle = COLOURS.drop;
         ctx.fillText(DROP_REASONS[d.reason] ?? 'dropped', p.x, p.y - lift - s.msg - 6);
         labelled.push({ x: p.x, y: p.y });
@@ -522,6 +565,11 @@ export class ClusterView {
     }
     return `${text.slice(0, lo)}…`;
   }
+}
+
+function makeLayer() {
+  const canvas = document.createElement('canvas');
+  return { canvas, ctx: canvas.getContext('2d'), dirty: true };
 }
 
 function roundRect(ctx, x, y, w, h, r) {

@@ -93,11 +93,12 @@ class App {
       core.runUntil(Math.floor(this.vt));
     }
     this.view.addDrops(core.drainDrops(), realNow);
-    const changed = core.changes() !== this.seenChanges;
-    if (this.forceRefresh || (changed && realNow - this.lastRefresh >= VIEW_REFRESH_MS)) {
+    // Panels follow at most ten times a second: a burst of commands or events costs one refresh.
+    const stale = this.forceRefresh || core.changes() !== this.seenChanges;
+    if (stale && realNow - this.lastRefresh >= VIEW_REFRESH_MS) {
       this.refresh(realNow);
     } else {
-      this.controls.showTime(core.now(), core.stats());
+      this.controls.showTime(core.now());
     }
     // Last call into wasm this frame: the view it returns is read before any other call.
     const flights = core.flights(this.vt);

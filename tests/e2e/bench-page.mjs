@@ -60,7 +60,7 @@ function startLoad({ target, keys }) {
   const state = { recording: false, rafTimes: [], inFlight: [], writes: 0 };
   let next = 0;
   const tick = (t) => {
-    let inFlight = sim.stats().inFlight;
+    let inFlight = sim.inFlight();
     // A handful of keys, written at every node in turn: the panels stay small, the links busy.
     while (inFlight + peers <= target) {
       const node = (next % (peers + 1)) + 1;
