@@ -23,6 +23,9 @@ pub struct EventQueue<T> {
     /// No event earlier than this remains; the wheel covers `cursor..cursor + WHEEL_SLOTS`.
     cursor: Time,
     buckets: Vec<VecDeque<T>>,
+    /// Buffers of buckets that emptied, for buckets about to fill: memory follows the number of
+    /// busy milliseconds, not the size of the wheel.
+    spare: Vec<VecDeque<T>>,
     occupied: [u64; WORDS],
     in_wheel: usize,
     far: BinaryHeap<Reverse<Far<T>>>,
@@ -65,6 +68,7 @@ impl<T> EventQueue<T> {
         EventQueue {
             cursor: 0,
             buckets: (0..WHEEL_SLOTS).map(|_| VecDeque::new()).collect(),
+            spare: Vec::new(),
             occupied: [0; WORDS],
             in_wheel: 0,
             far: BinaryHeap::new(),
@@ -125,6 +129,7 @@ impl<T> EventQueue<T> {
         self.in_wheel -= 1;
         if self.buckets[slot].is_empty() {
             self.occupied[slot / 64] &= !(1 << (slot % 64));
+            self.spare.push(std::mem::take(&mut self.buckets[slot]));
         }
         Some((time, item))
     }
@@ -158,7 +163,13 @@ impl<T> EventQueue<T> {
 
     fn put_in_wheel(&mut self, time: Time, item: T) {
         let slot = (time & MASK) as usize;
-        self.buckets[slot].push_back(item);
+        let bucket = &mut self.buckets[slot];
+        if bucket.capacity() == 0
+            && let Some(buffer) = self.spare.pop()
+        {
+            *bucket = buffer;
+        }
+        bucket.push_back(item);
         self.occupied[slot / 64] |= 1 << (slot % 64);
         self.in_wheel += 1;
     }
