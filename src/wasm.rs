@@ -38,6 +38,13 @@ pub fn start() {
     }));
 }
 
+/// Panics on purpose, so that a test can check that a bug in the core shows on the page
+/// instead of leaving it silently dead. Nothing in the page calls it.
+#[wasm_bindgen(js_name = "crashForTesting")]
+pub fn crash_for_testing(message: &str) {
+    panic!("{message}");
+}
+
 fn js_error(err: impl std::fmt::Display) -> JsError {
     JsError::new(&err.to_string())
 }

@@ -152,7 +152,7 @@ export class Controls {
     const note = result.applied
       ? ` applied at node ${node}, sent to ${result.messages} peer${result.messages === 1 ? '' : 's'}`
       : ` not applied: node ${node} already holds a version with a later timestamp (its clock reads ${result.stampMs} ms). This write is lost.`;
-    out.replaceChildren(tag(result.applied ? 'fresh' : 'lost', `w${result.write}`), text(`${key} = ${value}`), text(note));
+    out.replaceChildren(tag(result.applied ? 'fresh' : 'lost', `w${result.write}`), text(`${shorten(key, 60)} = ${shorten(value, 80)}`), text(note));
   }
 
   read() {
@@ -161,17 +161,31 @@ export class Controls {
     const out = this.$('client-result');
     const r = this.act((core) => core.read(node, key), out);
     if (!r) return;
-    const parts = [tag(r.stale ? 'stale' : 'fresh', r.stale ? 'stale' : 'fresh'), text(`node ${node}: `)];
-    parts.push(text(r.value === null ? `${key} is not there` : `${key} = ${r.value} (w${r.write})`));
+    const never = r.value === null && r.latest === null;
+    const label = never ? 'not found' : r.stale ? 'stale' : 'fresh';
+    const parts = [tag(never ? 'none' : label, label), text(`node ${node}: `)];
+    const shortKey = shorten(key, 60);
+    parts.push(text(r.value === null ? `${shortKey} is not there` : `${shortKey} = ${shorten(r.value, 80)} (w${r.write})`));
+    if (never) parts.push(text(' (never written)'));
     if (r.stale && r.latest) {
       const lost = r.latest.lost ? ', since lost' : '';
-      parts.push(text(`; the newest write is ${r.latest.key} = ${r.latest.value} (w${r.latest.id} at node ${r.latest.node}${lost})`));
+      parts.push(text(`; the newest write is ${shortKey} = ${shorten(r.latest.value, 80)} (w${r.latest.id} at node ${r.latest.node}${lost})`));
     }
     out.replaceChildren(...parts);
   }
 
   applySettings() {
     const $ = this.$;
+    const out = $('settings-result');
+    // An empty number field would read as 0: say so instead of applying it.
+    const blank = [...$('settings-form').querySelectorAll('input[type="number"]')]
+      .find((input) => !input.closest('[hidden]') && input.value.trim() === '');
+    if (blank) {
+      const name = blank.getAttribute('aria-label') ?? blank.closest('label')?.textContent.trim() ?? 'a field';
+      setResult(out, `${name.replace(/\s+/g, ' ')} is empty: give a number.`, true);
+      blank.focus();
+      return;
+    }
     const kind = $('set-latency').value;
     const a = Number($('set-lat-a').value);
     const b = Number($('set-lat-b').value);
@@ -191,7 +205,6 @@ export class Controls {
     };
     // Skews name nodes of the current run; with a new node count they start at zero.
     if (partial.nodes === this.nodeCount) partial.clockSkewMs = skews;
-    const out = $('settings-result');
     const restarted = this.act((core) => core.configure(partial), out);
     if (restarted === undefined) return;
     this.settingsEdited = false;
@@ -390,7 +403,10 @@ export class Controls {
   fillWrites(writes) {
     const list = this.$('writes');
     if (writes.length === 0) {
-      list.replaceChildren();
+      const none = this.doc.createElement('li');
+      none.className = 'none';
+      none.textContent = 'No writes yet.';
+      list.replaceChildren(none);
       return;
     }
     const items = writes.slice().reverse().map((w) => {

@@ -137,10 +137,15 @@ function fatal(err) {
 export function settingsFromUrl(search) {
   const params = new URLSearchParams(search);
   const settings = {};
+  const problems = [];
   let speed;
   for (const [name, raw] of params) {
     if (name === 'latency') {
-      settings.latency = parseLatency(raw);
+      try {
+        settings.latency = parseLatency(raw);
+      } catch (err) {
+        problems.push(err.message);
+      }
     } else if (name === 'speed') {
       speed = Number(raw);
     } else if (raw === 'true' || raw === 'false') {
@@ -151,7 +156,26 @@ export function settingsFromUrl(search) {
       settings[name] = raw;
     }
   }
-  return { settings, speed };
+  return { settings, speed, problems };
+}
+
+/** A simulation with as many of `settings` as can be used; the rest are named in `problems`. */
+function simulationFrom(settings, problems) {
+  try {
+    return new Simulation(settings);
+  } catch {
+    // Keep every setting that works on its own with those kept so far; name the others.
+    const kept = {};
+    for (const [name, value] of Object.entries(settings)) {
+      try {
+        new Simulation({ ...kept, [name]: value }).free();
+        kept[name] = value;
+      } catch (err) {
+        problems.push(err.message);
+      }
+    }
+    return new Simulation(kept);
+  }
 }
 
 function parseLatency(raw) {
@@ -172,17 +196,8 @@ async function boot() {
   document.getElementById('fatal-reload').addEventListener('click', () => location.reload());
   await init();
 
-  let core;
-  let speed;
-  let urlProblem = null;
-  try {
-    const fromUrl = settingsFromUrl(location.search);
-    core = new Simulation(fromUrl.settings);
-    speed = fromUrl.speed;
-  } catch (err) {
-    urlProblem = `The page address has a setting that could not be used (${err.message}), so the run starts with the defaults.`;
-    core = new Simulation(undefined);
-  }
+  const { settings, speed, problems } = settingsFromUrl(location.search);
+  const core = simulationFrom(settings, problems);
   const view = new ClusterView(document.getElementById('cluster'));
   window.converge = Object.freeze({ view }); // read-only hook for tests: view.nodePosition(id)
   const controls = new Controls(document, () => app);
@@ -192,13 +207,15 @@ async function boot() {
     try {
       app.setSpeed(speed);
     } catch (err) {
-      urlProblem = `The page address asks for a speed that could not be used: ${err.message}.`;
+      problems.push(err.message);
     }
   }
   controls.showSpeed(app.speed);
   controls.showPlaying(app.playing);
   window.sim = createApi(app);
-  if (urlProblem) controls.toast(urlProblem);
+  if (problems.length > 0) {
+    controls.toast(`The page address has settings that could not be used, so they were left out: ${problems.join('; ')}.`);
+  }
   new ResizeObserver(() => {
     view.resize();
   }).observe(document.getElementById('canvas-wrap'));

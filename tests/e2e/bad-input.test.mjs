@@ -85,6 +85,29 @@ for (const { query, message } of BAD_ADDRESSES) {
   }));
 }
 
+test('a bad setting in the address is left out, the good ones are kept', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=42&loss=abc&nodes=5&conflict=crdt' }, async (page) => {
+  await page.waitForSelector('#toast:not([hidden])');
+  const toast = await page.textContent('#toast');
+  assert.match(toast, /settings\.loss: invalid type/);
+  assert.match(toast, /settings\.conflict: unknown variant `crdt`/);
+  const settings = await page.evaluate(() => sim.settings());
+  assert.equal(settings.seed, 42);
+  assert.equal(settings.nodes, 5);
+  assert.equal(settings.loss, 0);
+  assert.equal(settings.conflict, 'arrival');
+}));
+
+test('an empty number in the Settings form is refused, not read as zero', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=42' }, async (page) => {
+  await pause(page);
+  await page.click('#settings-card summary');
+  await page.fill('#set-seed', '');
+  await page.click('#settings-form button[type="submit"]');
+  const shown = await result(page, '#settings-result');
+  assert.equal(shown.error, true);
+  assert.match(shown.text, /Seed is empty: give a number/);
+  assert.equal((await page.evaluate(() => sim.settings())).seed, 42);
+}));
+
 /** Runs `code` (a call to window.sim) in the page; says whether it threw, and what. */
 const tryCall = (page, code) => page.evaluate((source) => {
   try {
@@ -177,4 +200,26 @@ test('an unknown setting name is refused, not silently ignored', {
     assert.match(outcome.threw ? outcome.message : 'did not throw', /unknown field/, call);
   }
   assert.deepEqual(await snapshot(page), before);
+}));
+
+// A bug in the core (a Rust panic) must never leave the page silently dead: the panic hook and
+// the animation loop both report it in a banner that says the simulation stopped, and why.
+test('a panic in the wasm core shows on the page', {
+  timeout: TEST_TIMEOUT_MS,
+}, withPage({ query: '?seed=3', expectErrors: /converge crashed|a deliberate test panic|unreachable/ }, async (page) => {
+  assert.equal(await page.isVisible('#fatal'), false);
+  await page.evaluate(async () => {
+    const core = await import('./pkg/converge.js');
+    try {
+      core.crashForTesting('a deliberate test panic');
+    } catch {
+      // The trap reaches the caller too; the page must still say so on its own.
+    }
+  });
+  await page.waitForSelector('#fatal:not([hidden])');
+  const banner = await page.textContent('#fatal');
+  assert.match(banner, /The simulation stopped/);
+  assert.match(banner, /a deliberate test panic/);
+  assert.equal(await page.isVisible('#fatal-reload'), true);
+  await screenshot(page, 'panic-banner');
 }));

@@ -12,7 +12,7 @@ export const TEST_TIMEOUT_MS = 90_000;
 /**
  * One server and one browser for the whole test file. Returns `withPage([options], body)`,
  * which wraps a test body: a fresh page for each test (closed afterwards), and no console
- * errors allowed once the body is done.
+ * errors allowed once the body is done (but those matching `options.expectErrors`).
  */
 export function pageSuite() {
   let server;
@@ -31,7 +31,9 @@ export function pageSuite() {
       const { page, errors, context } = await openPage(chromium, server.url, options);
       try {
         await body(page);
-        assert.deepEqual(errors, [], 'the page logged errors to the console');
+        // A test that provokes errors on purpose names them with `expectErrors` (a RegExp).
+        const unexpected = options.expectErrors ? errors.filter((e) => !options.expectErrors.test(e)) : errors;
+        assert.deepEqual(unexpected, [], 'the page logged errors to the console');
       } finally {
         await context.close();
       }
