@@ -337,18 +337,21 @@ export class Controls {
     const down = nodes.filter((n) => !n.up).length;
     const lost = stats.lostWrites > 0 ? ` · ${stats.lostWrites} write${stats.lostWrites === 1 ? '' : 's'} lost` : '';
     const downNote = down > 0 ? ` (${down} node${down === 1 ? '' : 's'} down)` : '';
+    let text;
     if (divergent.length === 0) {
-      el.className = 'status ok';
-      el.textContent = keys.length === 0
+      text = keys.length === 0
         ? 'Converged: nothing written yet. Write a key to start.'
         : `Converged: every live replica holds the same version of every key${downNote}${lost}`;
     } else {
-      el.className = 'status diverged';
-      const shown = divergent.slice(0, STATUS_KEYS_SHOWN).map((k) => `“${k.length > 40 ? `${k.slice(0, 39)}…` : k}”`).join(', ');
+      const shown = divergent.slice(0, STATUS_KEYS_SHOWN).map((k) => `“${shorten(k, 40)}”`).join(', ');
       const more = divergent.length > STATUS_KEYS_SHOWN ? ` and ${divergent.length - STATUS_KEYS_SHOWN} more` : '';
-      const inFlight = stats.inFlight > 0 ? `, ${stats.inFlight} message${stats.inFlight === 1 ? '' : 's'} in flight` : '';
-      el.textContent = `Diverged: replicas differ on ${shown}${more}${inFlight}${downNote}${lost}`;
+      // How many messages fly is counted below: the status changes only when convergence does,
+      // so that a screen reader announces it without chatter.
+      const wait = stats.inFlight > 0 ? ', messages in flight' : '';
+      text = `Diverged: replicas differ on ${shown}${more}${wait}${downNote}${lost}`;
     }
+    el.className = divergent.length === 0 ? 'status ok' : 'status diverged';
+    if (el.textContent !== text) el.textContent = text;
   }
 
   fillNodeSelects(n) {

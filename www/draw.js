@@ -444,7 +444,7 @@ export class ClusterView {
     ctx.textBaseline = 'middle';
     const label = s.shape === 'box' && s.boxW >= 100 ? `Node ${node.id}` : `${node.id}`;
     ctx.font = `700 ${s.font}px ${FONT}`;
-    const dy = s.cards && (!up || node.clockSkewMs !== 0) ? -7 : 0;
+    const dy = s.cards && (!up || node.isolated || node.clockSkewMs !== 0) ? -7 : 0;
     ctx.fillText(label, x, y + dy);
     if (!up) {
       // Crossed out, and said in words: colour is never the only sign.
@@ -461,6 +461,9 @@ export class ClusterView {
       if (!up) {
         ctx.fillStyle = COLOURS.drop;
         ctx.fillText('✕ DOWN', x, y + 11);
+      } else if (node.isolated) {
+        ctx.fillStyle = COLOURS.drop;
+        ctx.fillText('isolated', x, y + 11);
       } else if (node.clockSkewMs !== 0) {
         ctx.fillStyle = COLOURS.muted;
         const sign = node.clockSkewMs > 0 ? '+' : '−';
