@@ -28,6 +28,7 @@ const DROP_STRIDE = 5;
 const DROP_SHOW_MS = 1400;
 const DROP_REASONS = ['lost', 'link cut', 'node down'];
 const CARD_ROWS = 6;
+const CUT_DASH = [7, 6];
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
 /** How big things are for a cluster of `n` nodes: boxes and cards for a few, dots for many. */
@@ -274,15 +275,8 @@ export class ClusterView {
     ctx.globalAlpha = 1;
     if (this.cut.size > 0 && s.drawCuts) this.drawCutLinks();
     if (hover && hover.type === 'link') {
-      const a = this.positions[hover.a - 1];
-      const b = this.positions[hover.b - 1];
-      ctx.beginPath();
-      ctx.moveTo(a.x, a.y);
-      ctx.lineTo(b.x, b.y);
-      ctx.strokeStyle = COLOURS.replicate;
       ctx.globalAlpha = 0.35;
-      ctx.lineWidth = Math.max(6, s.link * 4);
-      ctx.stroke();
+      strokeLine(ctx, this.positions[hover.a - 1], this.positions[hover.b - 1], COLOURS.replicate, Math.max(6, s.link * 4), []);
       ctx.globalAlpha = 1;
     }
   }
@@ -292,15 +286,14 @@ export class ClusterView {
     const ctx = this.ctx;
     const s = this.scale;
     const n = this.positions.length;
+    const cutWidth = Math.max(1.5, s.link);
     const p = { x: 0, y: 0 };
     const q = { x: 0, y: 0 };
-    // The cross on a cut link is solid: drawn with the dash pattern it would come out broken.
-    const cross = (x, y, r) => {
-      ctx.setLineDash([]);
-      drawCross(ctx, x, y, r, COLOURS.cut);
-      ctx.setLineDash([7, 6]);
+    const lane = (from, to, colour, width, dash) => {
+      this.lanePoint(from, to, 0, p);
+      this.lanePoint(from, to, 1, q);
+      strokeLine(ctx, p, q, colour, width, dash);
     };
-    ctx.setLineDash([7, 6]);
     for (let a = 0; a < n; a++) {
       for (let b = a + 1; b < n; b++) {
         const ab = this.isCut(a, b);
@@ -309,47 +302,23 @@ export class ClusterView {
         const A = this.positions[a];
         const B = this.positions[b];
         if (ab && ba) {
-          ctx.beginPath();
-          ctx.moveTo(A.x, A.y);
-          ctx.lineTo(B.x, B.y);
-          ctx.strokeStyle = COLOURS.cut;
-          ctx.lineWidth = Math.max(1.5, s.link);
-          ctx.stroke();
-          if (s.labels) cross((A.x + B.x) / 2, (A.y + B.y) / 2, s.msg + 3);
+          strokeLine(ctx, A, B, COLOURS.cut, cutWidth, CUT_DASH);
+          if (s.labels) drawCross(ctx, (A.x + B.x) / 2, (A.y + B.y) / 2, s.msg + 3, COLOURS.cut);
           continue;
         }
         // One direction cut: the working lane solid, the cut lane dashed with an arrow.
         const [from, to] = ab ? [a, b] : [b, a];
-        ctx.setLineDash([]);
-        this.lanePoint(to, from, 0, p);
-        this.lanePoint(to, from, 1, q);
-        ctx.beginPath();
-        ctx.moveTo(p.x, p.y);
-        ctx.lineTo(q.x, q.y);
-        ctx.strokeStyle = COLOURS.link;
-        ctx.lineWidth = s.link;
-        ctx.stroke();
-        ctx.setLineDash([7, 6]);
-        this.lanePoint(from, to, 0, p);
-        this.lanePoint(from, to, 1, q);
-        ctx.beginPath();
-        ctx.moveTo(p.x, p.y);
-        ctx.lineTo(q.x, q.y);
-        ctx.strokeStyle = COLOURS.cut;
-        ctx.lineWidth = Math.max(1.5, s.link);
-        ctx.stroke();
+        lane(to, from, COLOURS.link, s.link, []);
+        lane(from, to, COLOURS.cut, cutWidth, CUT_DASH);
         if (s.labels) {
           this.lanePoint(from, to, 0.5, p);
-          cross(p.x, p.y, s.msg + 2);
+          drawCross(ctx, p.x, p.y, s.msg + 2, COLOURS.cut);
           this.lanePoint(from, to, 0.62, p);
           this.lanePoint(from, to, 0.7, q);
-          ctx.setLineDash([]);
           drawArrowHead(ctx, p, q, s.msg + 3, COLOURS.cut);
-          ctx.setLineDash([7, 6]);
         }
       }
     }
-    ctx.setLineDash([]);
   }
 
   /** Messages in flight, batched by kind: one path per kind however many there are. */
@@ -568,6 +537,18 @@ export class ClusterView {
     }
     return `${text.slice(0, lo)}…`;
   }
+}
+
+/** A straight line from `a` to `b`; `dash` as for setLineDash (the dash is reset after). */
+function strokeLine(ctx, a, b, colour, width, dash) {
+  ctx.setLineDash(dash);
+  ctx.beginPath();
+  ctx.moveTo(a.x, a.y);
+  ctx.lineTo(b.x, b.y);
+  ctx.strokeStyle = colour;
+  ctx.lineWidth = width;
+  ctx.stroke();
+  ctx.setLineDash([]);
 }
 
 function makeLayer() {
