@@ -176,9 +176,9 @@ pub enum Message {
     /// Fire-and-forget replication of one write, as the tutorial's `propagate_update`.
     Replicate(Rc<Version>),
     /// Anti-entropy push: the sender's whole store, in key order.
-    SyncRequest(Rc<[Rc<Version>]>),
+    SyncRequest(Rc<Vec<Rc<Version>>>),
     /// Anti-entropy pull: the versions the request lacked or held older, in key order.
-    SyncReply(Rc<[Rc<Version>]>),
+    SyncReply(Rc<Vec<Rc<Version>>>),
 }
 
 impl Message {
@@ -378,7 +378,7 @@ impl Replica {
                 let reply = self.reconcile(&offered, out);
                 out.push(Output::Send {
                     to: from,
-                    message: Message::SyncReply(reply.into()),
+                    message: Message::SyncReply(Rc::new(reply)),
                 });
             }
             Message::SyncReply(offered) => {
@@ -399,7 +399,7 @@ impl Replica {
                 if self.config.nodes > 1 {
                     let pick = self.rng.below(u64::from(self.config.nodes) - 1) as u32 + 1;
                     let peer = if pick >= self.id.0 { pick + 1 } else { pick };
-                    let offer: Rc<[Rc<Version>]> = self.versions().cloned().collect();
+                    let offer = Rc::new(self.versions().cloned().collect());
                     out.push(Output::Send {
                         to: NodeId(peer),
                         message: Message::SyncRequest(offer),
@@ -614,7 +614,7 @@ mod tests {
         b.client_write(3, WriteId(3), KeyId(3), "b-new".into(), &mut out);
         b.client_write(4, WriteId(4), KeyId(4), "2".into(), &mut out);
         out.clear();
-        let offer: Rc<[Rc<Version>]> = a.versions().cloned().collect();
+        let offer = Rc::new(a.versions().cloned().collect());
         b.handle_message(NodeId(1), Message::SyncRequest(offer), &mut out);
         let reply = out
             .iter()
@@ -643,7 +643,7 @@ mod tests {
         a.client_write(1, WriteId(2), KeyId(5), "1".into(), &mut out);
         b.client_write(2, WriteId(3), KeyId(1), "b".into(), &mut out);
         out.clear();
-        let offer: Rc<[Rc<Version>]> = a.versions().cloned().collect();
+        let offer = Rc::new(a.versions().cloned().collect());
         b.handle_message(NodeId(1), Message::SyncRequest(offer), &mut out);
         assert_eq!(&*b.get(KeyId(1)).unwrap().value, "b");
         assert_eq!(&*b.get(KeyId(5)).unwrap().value, "1");

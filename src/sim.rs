@@ -42,7 +42,8 @@ struct Flight {
     to: NodeId,
     message: Message,
     sent_at: Time,
-    arrive_at: Time,
+    /// Milliseconds from sending to arrival (kept small: the queue holds every flight).
+    latency: u32,
     lost_at: Option<u16>,
     duplicate: bool,
 }
@@ -539,7 +540,7 @@ impl Simulation {
             to: f.to,
             kind: f.message.kind(),
             sent_at: f.sent_at,
-            arrive_at: f.arrive_at,
+            arrive_at: f.sent_at + Time::from(f.latency),
             lost_at: f.lost_at,
             duplicate: f.duplicate,
         })
@@ -1073,10 +1074,11 @@ impl Simulation {
         transit: Transit,
         duplicate: bool,
     ) {
-        let arrive_at = self.now + transit.latency;
+        // Every model's delay fits in 32 bits (at most 10 minutes plus an exponential tail).
+        let latency = u32::try_from(transit.latency).unwrap_or(u32::MAX);
         let end = match transit.lost_at {
-            Some(at) => self.now + transit.latency * u64::from(at) / 1000,
-            None => arrive_at,
+            Some(at) => self.now + u64::from(latency) * u64::from(at) / 1000,
+            None => self.now + u64::from(latency),
         };
         self.in_flight += 1;
         let flight = Flight {
@@ -1084,7 +1086,7 @@ impl Simulation {
             to,
             message,
             sent_at: self.now,
-            arrive_at,
+            latency,
             lost_at: transit.lost_at,
             duplicate,
         };
