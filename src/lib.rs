@@ -12,32 +12,37 @@
 //! assert!(!sim.converged()); // the write is still on its way to nodes 2 and 3
 //! sim.run_for(1_000);
 //! assert!(sim.converged());
-//! assert_eq!(sim.read(NodeId(3), "name").unwrap().value.as_deref(), Some("Alice"));
+//! assert_eq!(sim.read(NodeId(3), "name").unwrap().value(), Some("Alice"));
 //! ```
 
+pub mod clock;
 pub mod error;
 pub mod network;
 pub mod queue;
 pub mod replica;
+pub mod ring;
 pub mod rng;
 pub mod settings;
 pub mod sim;
 pub mod trace;
+pub mod version;
 pub mod writes;
 
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+pub use clock::{Dot, Stamp, VersionVector};
 pub use error::Error;
 pub use network::{Latency, LinkModel, LinkOverride};
-pub use replica::{ConflictMode, KeyId, MessageKind, NodeId, Version, WriteId};
+pub use replica::{KeyId, MessageKind, NodeId, RequestId, WriteId};
 pub use settings::{Settings, SettingsPatch};
 pub use sim::{
-    DropView, FlightView, KeyStatus, KeyTable, NodeView, ReadOutcome, ReplicaCell, Simulation,
-    Stats, WriteOutcome,
+    ClientOptions, Context, DropView, FlightView, KeyStatus, KeyTable, NodeView, ReadOutcome,
+    ReplicaCell, RequestView, Simulation, Stats, VersionView, WriteOutcome,
 };
-pub use trace::{DropReason, TraceEvent};
-pub use writes::WriteView;
+pub use trace::{DropReason, RequestStatus, TraceEvent};
+pub use version::{ConflictMode, Version};
+pub use writes::{WriteStatus, WriteView};
 
 /// Virtual time, in whole milliseconds since the run began.
 pub type Time = u64;

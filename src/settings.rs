@@ -3,11 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize, Serializer};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::Time;
 use crate::error::Error;
 use crate::network::{Latency, LinkModel, validate_probability};
-use crate::replica::ConflictMode;
+use crate::version::ConflictMode;
 
 /// The most nodes the core simulates.
 pub const MAX_NODES: u32 = 1024;
@@ -19,6 +21,197 @@ pub const MAX_ANTI_ENTROPY_MS: u32 = 3_600_000;
 pub const MAX_SKEW_MS: i64 = 86_400_000;
 /// The largest seed: 2^53 - 1, so that a seed survives a trip through a JavaScript number.
 pub const MAX_SEED: u64 = (1 << 53) - 1;
+
+/// The most virtual nodes (tokens) per node on the ring.
+pub const MAX_VNODES: u32 = 64;
+/// The longest request timeout, tombstone grace, hint or gossip interval, in milliseconds.
+pub const MAX_PERIOD_MS: u32 = 3_600_000;
+
+/// On how many nodes each key lives (Dynamo's N, Cassandra's replication factor).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplicationFactor {
+    /// Every node holds every key: the tutorial's cluster.
+    All,
+    /// The first N distinct nodes on the ring from the key's hash.
+    N(u32),
+}
+
+/// How a client request is served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Coordination {
+    /// The tutorial: the node the client talks to answers at once and sends writes on,
+    /// fire-and-forget; a read answers from that node alone.
+    #[default]
+    None,
+    /// Dynamo and Cassandra: a coordinator sends the request to the key's N replicas and answers
+    /// once W of them acknowledge a write, or R of them reply to a read.
+    Quorum,
+}
+
+/// How many replicas must answer (Cassandra's consistency levels ONE, QUORUM, ALL, or a number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consistency {
+    /// One replica.
+    One,
+    /// A majority: N / 2 + 1.
+    Quorum,
+    /// Every replica.
+    All,
+    /// This many replicas.
+    Count(u32),
+}
+
+impl Consistency {
+    /// How many replicas that is, out of `n`.
+    pub fn of(self, n: u32) -> u32 {
+        match self {
+            Consistency::One => 1,
+            Consistency::Quorum => n / 2 + 1,
+            Consistency::All => n,
+            Consistency::Count(c) => c,
+        }
+    }
+}
+
+/// What a coordinator does with replicas a read found stale (Cassandra, Riak).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ReadRepair {
+    /// Nothing.
+    #[default]
+    Off,
+    /// Sends them the newest version after answering the client.
+    Async,
+    /// Sends them the newest version and answers once they acknowledge it.
+    Blocking,
+}
+
+/// What a coordinator does when a replica of the key is unreachable.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HintedHandoff {
+    /// Nothing: the replica misses the write.
+    #[default]
+    Off,
+    /// Dynamo and Riak: the next healthy node on the ring takes the write with a hint naming
+    /// the owner, counts toward W, and hands it over when the owner is back.
+    Sloppy,
+    /// Cassandra: the coordinator keeps a hint for the owner and replays it later; hints do not
+    /// count toward W.
+    Strict,
+}
+
+/// How replicas reconcile in the background.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum AntiEntropyKind {
+    /// Push-pull of whole stores: simple, and every round sends everything.
+    #[default]
+    Full,
+    /// Merkle trees over key ranges (Dynamo, Cassandra repair, Riak AAE): compare hashes,
+    /// descend only into ranges that differ, send only their keys.
+    Merkle,
+}
+
+/// How a write spreads when there is no coordinator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum Dissemination {
+    /// One message to every replica (the tutorial).
+    #[default]
+    Broadcast,
+    /// Rumor mongering (Demers et al.): tell a few random replicas each round, who pass it on
+    /// until they lose interest.
+    Gossip,
+}
+
+/// A setting given as a word or a number ("all", 3).
+enum WordOrNumber {
+    Word(String),
+    Number(u32),
+}
+
+impl<'de> Deserialize<'de> for WordOrNumber {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Expect;
+        impl Visitor<'_> for Expect {
+            type Value = WordOrNumber;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a word such as \"all\" or a whole number")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<WordOrNumber, E> {
+                Ok(WordOrNumber::Word(v.to_string()))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<WordOrNumber, E> {
+                u32::try_from(v)
+                    .map(WordOrNumber::Number)
+                    .map_err(|_| E::custom(format!("{v} is too large")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<WordOrNumber, E> {
+                u64::try_from(v)
+                    .map_err(|_| E::custom(format!("{v} is not a positive number")))
+                    .and_then(|v| self.visit_u64(v))
+            }
+            fn visit_f64<E: de::Error>(self, v: f64) -> Result<WordOrNumber, E> {
+                if v.fract() == 0.0 && v >= 0.0 && v <= f64::from(u32::MAX) {
+                    Ok(WordOrNumber::Number(v as u32))
+                } else {
+                    Err(E::custom(format!("{v} is not a whole number")))
+                }
+            }
+        }
+        deserializer.deserialize_any(Expect)
+    }
+}
+
+impl<'de> Deserialize<'de> for ReplicationFactor {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match WordOrNumber::deserialize(deserializer)? {
+            WordOrNumber::Word(w) if w == "all" => Ok(ReplicationFactor::All),
+            WordOrNumber::Number(n) => Ok(ReplicationFactor::N(n)),
+            WordOrNumber::Word(w) => Err(de::Error::custom(format!(
+                "\"{w}\" is not a replication factor: give \"all\" or a number of nodes"
+            ))),
+        }
+    }
+}
+
+impl Serialize for ReplicationFactor {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            ReplicationFactor::All => serializer.serialize_str("all"),
+            ReplicationFactor::N(n) => serializer.serialize_u32(*n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Consistency {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match WordOrNumber::deserialize(deserializer)? {
+            WordOrNumber::Word(w) => match w.to_ascii_lowercase().as_str() {
+                "one" => Ok(Consistency::One),
+                "quorum" => Ok(Consistency::Quorum),
+                "all" => Ok(Consistency::All),
+                _ => Err(de::Error::custom(format!(
+                    "\"{w}\" is not a consistency level: give \"one\", \"quorum\", \"all\" or a number"
+                ))),
+            },
+            WordOrNumber::Number(n) => Ok(Consistency::Count(n)),
+        }
+    }
+}
+
+impl Serialize for Consistency {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Consistency::One => serializer.serialize_str("one"),
+            Consistency::Quorum => serializer.serialize_str("quorum"),
+            Consistency::All => serializer.serialize_str("all"),
+            Consistency::Count(n) => serializer.serialize_u32(*n),
+        }
+    }
+}
 
 /// The whole configuration of a run.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -36,17 +229,48 @@ pub struct Settings {
     pub duplication: f64,
     /// How replicas resolve conflicting versions.
     pub conflict: ConflictMode,
+    /// On how many nodes each key lives.
+    pub replication_factor: ReplicationFactor,
+    /// Tokens per node on the ring.
+    pub vnodes: u32,
+    /// How client requests are served.
+    pub coordination: Coordination,
+    /// How many replicas must acknowledge a coordinated write (W).
+    pub write_quorum: Consistency,
+    /// How many replicas must reply to a coordinated read (R).
+    pub read_quorum: Consistency,
+    /// How long a coordinator waits before answering "timed out".
+    pub request_timeout_ms: u32,
+    /// What a coordinated read does with stale replicas.
+    pub read_repair: ReadRepair,
+    /// What a coordinated write does when a replica is unreachable.
+    pub hinted_handoff: HintedHandoff,
+    /// How often a node holding hints tries to hand them over.
+    pub hint_interval_ms: u32,
+    /// How a write spreads without a coordinator.
+    pub dissemination: Dissemination,
+    /// Gossip: how many random replicas a node tells each round.
+    pub gossip_fanout: u32,
+    /// Gossip: after each round a node stops spreading a rumor with probability 1 / this.
+    pub gossip_interest: u32,
+    /// Gossip: the time between rounds.
+    pub gossip_interval_ms: u32,
     /// Whether replicas reconcile in the background.
     pub anti_entropy: bool,
+    /// How they reconcile.
+    pub anti_entropy_kind: AntiEntropyKind,
     /// How often each node starts an anti-entropy round, in milliseconds.
     pub anti_entropy_interval_ms: u32,
+    /// How long a tombstone is kept before it is collected (Cassandra's gc_grace_seconds).
+    pub tombstone_grace_ms: u32,
     /// Each node's clock offset in milliseconds, by position (node 1 first).
     #[serde(serialize_with = "skew_by_node_id")]
     pub clock_skew_ms: Vec<i64>,
 }
 
 impl Default for Settings {
-    /// The tutorial: three nodes, arrival order, no background reconciliation.
+    /// The tutorial: three nodes holding every key, arrival order, fire-and-forget replication,
+    /// no background reconciliation.
     fn default() -> Self {
         Settings {
             nodes: 3,
@@ -55,8 +279,23 @@ impl Default for Settings {
             loss: 0.0,
             duplication: 0.0,
             conflict: ConflictMode::ArrivalOrder,
+            replication_factor: ReplicationFactor::All,
+            vnodes: 8,
+            coordination: Coordination::None,
+            write_quorum: Consistency::Quorum,
+            read_quorum: Consistency::Quorum,
+            request_timeout_ms: 1_000,
+            read_repair: ReadRepair::Off,
+            hinted_handoff: HintedHandoff::Off,
+            hint_interval_ms: 500,
+            dissemination: Dissemination::Broadcast,
+            gossip_fanout: 2,
+            gossip_interest: 4,
+            gossip_interval_ms: 100,
             anti_entropy: false,
+            anti_entropy_kind: AntiEntropyKind::Full,
             anti_entropy_interval_ms: 2_000,
+            tombstone_grace_ms: 10_000,
             clock_skew_ms: vec![0; 3],
         }
     }
@@ -72,35 +311,69 @@ fn skew_by_node_id<S: Serializer>(skews: &[i64], serializer: S) -> Result<S::Ok,
     )
 }
 
-/// A partial change to [`Settings`]: every field is optional; unknown fields are refused.
-#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SettingsPatch {
-    /// See [`Settings::nodes`].
-    pub nodes: Option<u32>,
-    /// See [`Settings::seed`].
-    pub seed: Option<u64>,
-    /// See [`Settings::latency`].
-    pub latency: Option<Latency>,
-    /// See [`Settings::loss`].
-    pub loss: Option<f64>,
-    /// See [`Settings::duplication`].
-    pub duplication: Option<f64>,
-    /// See [`Settings::conflict`].
-    pub conflict: Option<ConflictMode>,
-    /// See [`Settings::anti_entropy`].
-    pub anti_entropy: Option<bool>,
-    /// See [`Settings::anti_entropy_interval_ms`].
-    pub anti_entropy_interval_ms: Option<u32>,
-    /// Skews to change, keyed by node id; nodes not named keep theirs.
-    pub clock_skew_ms: Option<BTreeMap<String, i64>>,
+/// Declares [`SettingsPatch`] with one optional field per setting, and the code that applies it.
+macro_rules! patch {
+    ($($field:ident: $type:ty),* $(,)?) => {
+        /// A partial change to [`Settings`]: every field is optional; unknown fields are refused.
+        #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+        #[serde(rename_all = "camelCase", deny_unknown_fields)]
+        pub struct SettingsPatch {
+            $(
+                #[doc = concat!("See [`Settings::", stringify!($field), "`].")]
+                pub $field: Option<$type>,
+            )*
+            /// Skews to change, keyed by node id; nodes not named keep theirs.
+            pub clock_skew_ms: Option<BTreeMap<String, i64>>,
+        }
+
+        impl SettingsPatch {
+            fn apply_to(&self, settings: &mut Settings) {
+                $(
+                    if let Some(value) = &self.$field {
+                        settings.$field = value.clone();
+                    }
+                )*
+            }
+        }
+    };
+}
+
+patch! {
+    nodes: u32,
+    seed: u64,
+    latency: Latency,
+    loss: f64,
+    duplication: f64,
+    conflict: ConflictMode,
+    replication_factor: ReplicationFactor,
+    vnodes: u32,
+    coordination: Coordination,
+    write_quorum: Consistency,
+    read_quorum: Consistency,
+    request_timeout_ms: u32,
+    read_repair: ReadRepair,
+    hinted_handoff: HintedHandoff,
+    hint_interval_ms: u32,
+    dissemination: Dissemination,
+    gossip_fanout: u32,
+    gossip_interest: u32,
+    gossip_interval_ms: u32,
+    anti_entropy: bool,
+    anti_entropy_kind: AntiEntropyKind,
+    anti_entropy_interval_ms: u32,
+    tombstone_grace_ms: u32,
 }
 
 impl SettingsPatch {
-    /// Whether the patch changes something only a new run can change (node count or seed).
+    /// Whether the patch changes something only a new run can change: the node count, the
+    /// seed, or where keys live (replication factor, tokens per node).
     pub fn needs_restart(&self, current: &Settings) -> bool {
         self.nodes.is_some_and(|n| n != current.nodes)
             || self.seed.is_some_and(|s| s != current.seed)
+            || self.vnodes.is_some_and(|v| v != current.vnodes)
+            || self
+                .replication_factor
+                .is_some_and(|r| r != current.replication_factor)
     }
 }
 
@@ -114,23 +387,31 @@ impl Settings {
         }
     }
 
+    /// N: on how many nodes each key lives.
+    pub fn replicas(&self) -> u32 {
+        match self.replication_factor {
+            ReplicationFactor::All => self.nodes,
+            ReplicationFactor::N(n) => n,
+        }
+    }
+
+    /// W as a number of replicas.
+    pub fn w(&self) -> u32 {
+        self.write_quorum.of(self.replicas())
+    }
+
+    /// R as a number of replicas.
+    pub fn r(&self) -> u32 {
+        self.read_quorum.of(self.replicas())
+    }
+
     /// These settings with `patch` applied, checked as a whole. `self` is not changed, so a
     /// refused patch leaves everything as it was.
     pub fn patched(&self, patch: &SettingsPatch) -> Result<Settings, Error> {
         let mut next = self.clone();
-        if let Some(nodes) = patch.nodes {
-            next.nodes = nodes;
-            next.clock_skew_ms.resize(nodes.min(MAX_NODES) as usize, 0);
-        }
-        next.seed = patch.seed.unwrap_or(next.seed);
-        next.latency = patch.latency.unwrap_or(next.latency);
-        next.loss = patch.loss.unwrap_or(next.loss);
-        next.duplication = patch.duplication.unwrap_or(next.duplication);
-        next.conflict = patch.conflict.unwrap_or(next.conflict);
-        next.anti_entropy = patch.anti_entropy.unwrap_or(next.anti_entropy);
-        next.anti_entropy_interval_ms = patch
-            .anti_entropy_interval_ms
-            .unwrap_or(next.anti_entropy_interval_ms);
+        patch.apply_to(&mut next);
+        next.clock_skew_ms
+            .resize(next.nodes.clamp(1, MAX_NODES) as usize, 0);
         next.validate()?;
         for (node, ms) in patch.clock_skew_ms.iter().flatten() {
             let id = node
@@ -153,7 +434,7 @@ impl Settings {
         Ok(next)
     }
 
-    /// Checks every setting against its range.
+    /// Checks every setting against its range, and that they fit together.
     pub fn validate(&self) -> Result<(), Error> {
         if !(1..=MAX_NODES).contains(&self.nodes) {
             return Err(Error::setting(
@@ -176,15 +457,48 @@ impl Settings {
         self.latency.validate("latency")?;
         validate_probability("loss", self.loss)?;
         validate_probability("duplication", self.duplication)?;
-        if !(MIN_ANTI_ENTROPY_MS..=MAX_ANTI_ENTROPY_MS).contains(&self.anti_entropy_interval_ms) {
+        if let ReplicationFactor::N(n) = self.replication_factor
+            && !(1..=self.nodes).contains(&n)
+        {
             return Err(Error::setting(
-                "antiEntropyIntervalMs",
+                "replicationFactor",
                 format!(
-                    "{} ms is out of range: give {MIN_ANTI_ENTROPY_MS} to {MAX_ANTI_ENTROPY_MS}",
-                    self.anti_entropy_interval_ms
+                    "N = {n} does not fit a cluster of {} nodes: give 1 to {} (or \"all\")",
+                    self.nodes, self.nodes
                 ),
             ));
         }
+        let n = self.replicas();
+        for (name, level) in [
+            ("writeQuorum", self.write_quorum),
+            ("readQuorum", self.read_quorum),
+        ] {
+            let count = level.of(n);
+            if count == 0 || count > n {
+                let letter = if name == "writeQuorum" { "W" } else { "R" };
+                return Err(Error::setting(
+                    name,
+                    format!("{letter} = {count} does not fit N = {n}: give 1 to {n}"),
+                ));
+            }
+        }
+        range("vnodes", self.vnodes, 1, MAX_VNODES)?;
+        range("gossipFanout", self.gossip_fanout, 1, MAX_NODES)?;
+        range("gossipInterest", self.gossip_interest, 1, 1_000)?;
+        for (name, ms) in [
+            ("requestTimeoutMs", self.request_timeout_ms),
+            ("hintIntervalMs", self.hint_interval_ms),
+            ("gossipIntervalMs", self.gossip_interval_ms),
+            ("tombstoneGraceMs", self.tombstone_grace_ms),
+        ] {
+            range(name, ms, 1, MAX_PERIOD_MS)?;
+        }
+        range(
+            "antiEntropyIntervalMs",
+            self.anti_entropy_interval_ms,
+            MIN_ANTI_ENTROPY_MS,
+            MAX_ANTI_ENTROPY_MS,
+        )?;
         if self.clock_skew_ms.len() != self.nodes as usize {
             return Err(Error::setting(
                 "clockSkewMs",
@@ -204,6 +518,23 @@ impl Settings {
             ));
         }
         Ok(())
+    }
+
+    /// A period setting as virtual time.
+    pub fn ms(value: u32) -> Time {
+        Time::from(value)
+    }
+}
+
+/// Checks that `value` lies in `lo..=hi`.
+fn range(name: &'static str, value: u32, lo: u32, hi: u32) -> Result<(), Error> {
+    if (lo..=hi).contains(&value) {
+        Ok(())
+    } else {
+        Err(Error::setting(
+            name,
+            format!("{value} is out of range: give {lo} to {hi}"),
+        ))
     }
 }
 
@@ -291,6 +622,28 @@ mod tests {
                     ..Default::default()
                 },
                 "antiEntropyIntervalMs",
+            ),
+            (
+                SettingsPatch {
+                    replication_factor: Some(ReplicationFactor::N(4)),
+                    ..Default::default()
+                },
+                "replicationFactor",
+            ),
+            (
+                SettingsPatch {
+                    replication_factor: Some(ReplicationFactor::N(2)),
+                    write_quorum: Some(Consistency::Count(3)),
+                    ..Default::default()
+                },
+                "W = 3 does not fit N = 2",
+            ),
+            (
+                SettingsPatch {
+                    read_quorum: Some(Consistency::Count(0)),
+                    ..Default::default()
+                },
+                "readQuorum",
             ),
             (
                 SettingsPatch {

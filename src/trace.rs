@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use serde::Serialize;
 
 use crate::Time;
-use crate::replica::{MessageKind, NodeId, WriteId};
+use crate::replica::{MessageKind, NodeId, RequestId, WriteId};
 
 /// How many recent events the trace keeps; its hash covers every event ever recorded.
 pub const TRACE_KEEP: usize = 100_000;
@@ -30,7 +30,7 @@ pub enum DropReason {
     rename_all_fields = "camelCase"
 )]
 pub enum TraceEvent {
-    /// A client wrote at a node.
+    /// A client wrote (or deleted) through a node.
     Write {
         /// When.
         time: Time,
@@ -38,21 +38,54 @@ pub enum TraceEvent {
         node: NodeId,
         /// Which write.
         write: WriteId,
+        /// The client request.
+        request: RequestId,
         /// The key.
         key: String,
+        /// Whether it deletes the key.
+        delete: bool,
     },
-    /// A client read at a node.
+    /// A client read through a node.
     Read {
         /// When.
         time: Time,
         /// Where.
         node: NodeId,
+        /// The client request.
+        request: RequestId,
         /// The key.
         key: String,
-        /// The write whose value was returned, if any.
-        write: Option<WriteId>,
-        /// Whether a newer write of the key exists somewhere.
-        stale: bool,
+    },
+    /// A coordinator answered a client.
+    Answer {
+        /// When.
+        time: Time,
+        /// The coordinator.
+        node: NodeId,
+        /// The client request.
+        request: RequestId,
+        /// How it ended.
+        status: RequestStatus,
+    },
+    /// A node took a write for another node (hinted handoff).
+    Hint {
+        /// When.
+        time: Time,
+        /// The node keeping the hint.
+        node: NodeId,
+        /// The node the write is for.
+        owner: NodeId,
+        /// The write.
+        write: WriteId,
+    },
+    /// A node collected a tombstone.
+    Collect {
+        /// When.
+        time: Time,
+        /// Where.
+        node: NodeId,
+        /// The delete.
+        write: WriteId,
     },
     /// A message left a node.
     Send {
@@ -134,6 +167,20 @@ pub enum TraceEvent {
     },
 }
 
+/// Where a client request stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RequestStatus {
+    /// Waiting for its coordinator.
+    Pending = 0,
+    /// Answered: written, or read.
+    Ok = 1,
+    /// Too few replicas were reachable.
+    Unavailable = 2,
+    /// Too few answers came in time.
+    TimedOut = 3,
+}
+
 /// FNV-1a, 64 bits: a tiny, fixed hash for comparing traces across runs and platforms.
 #[derive(Clone, Copy, Debug)]
 struct Fnv(u64);
@@ -165,20 +212,42 @@ impl TraceEvent {
                 time,
                 node,
                 write,
+                request,
                 key,
-            } => ([0, *time, n(node), u64::from(write.0), 0, 0, 0], Some(key)),
+                delete,
+            } => {
+                let (w, r, d) = (u64::from(write.0), u64::from(request.0), u64::from(*delete));
+                ([0, *time, n(node), w, r, d, 0], Some(key))
+            }
             TraceEvent::Read {
                 time,
                 node,
+                request,
                 key,
-                write,
-                stale,
+            } => (
+                [1, *time, n(node), u64::from(request.0), 0, 0, 0],
+                Some(key),
+            ),
+            TraceEvent::Answer {
+                time,
+                node,
+                request,
+                status,
             } => {
-                let write = write.map_or(0, |w| u64::from(w.0));
-                (
-                    [1, *time, n(node), write, u64::from(*stale), 0, 0],
-                    Some(key),
-                )
+                let r = u64::from(request.0);
+                ([10, *time, n(node), r, *status as u64, 0, 0], None)
+            }
+            TraceEvent::Hint {
+                time,
+                node,
+                owner,
+                write,
+            } => (
+                [11, *time, n(node), n(owner), u64::from(write.0), 0, 0],
+                None,
+            ),
+            TraceEvent::Collect { time, node, write } => {
+                ([12, *time, n(node), u64::from(write.0), 0, 0, 0], None)
             }
             TraceEvent::Send {
                 time,
@@ -234,6 +303,9 @@ impl TraceEvent {
         match self {
             TraceEvent::Write { time, .. }
             | TraceEvent::Read { time, .. }
+            | TraceEvent::Answer { time, .. }
+            | TraceEvent::Hint { time, .. }
+            | TraceEvent::Collect { time, .. }
             | TraceEvent::Send { time, .. }
             | TraceEvent::Deliver { time, .. }
             | TraceEvent::Drop { time, .. }

@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
-use crate::settings::{Settings, SettingsPatch};
-use crate::{Error, LinkOverride, NodeId, Time};
+use crate::settings::{Consistency, Settings, SettingsPatch};
+use crate::sim::{ClientOptions, Context};
+use crate::{Error, LinkOverride, NodeId, RequestId, Time};
 
 /// The most nodes the page draws.
 pub const PAGE_MAX_NODES: u32 = 64;
@@ -103,6 +104,57 @@ fn patch_from_js(value: JsValue) -> Result<SettingsPatch, JsError> {
         )));
     }
     Ok(patch)
+}
+
+/// Options of a write or a delete from JS: `{session, context, w}`.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WriteOptions {
+    session: Option<String>,
+    context: Option<Context>,
+    w: Option<Consistency>,
+}
+
+/// Options of a read from JS: `{session, r}`.
+#[derive(Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReadOptions {
+    session: Option<String>,
+    r: Option<Consistency>,
+}
+
+/// Options from JS: `undefined` or `null` means none.
+fn options_from_js<T: DeserializeOwned + Default>(value: JsValue) -> Result<T, JsError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(T::default());
+    }
+    if !value.is_object() || js_sys::Array::is_array(&value) {
+        return Err(js_error(format!(
+            "options must be an object such as {{ session: \"alice\" }}, not {}",
+            describe(&value)
+        )));
+    }
+    from_js("options", value)
+}
+
+impl From<WriteOptions> for ClientOptions {
+    fn from(o: WriteOptions) -> Self {
+        ClientOptions {
+            session: o.session,
+            context: o.context,
+            quorum: o.w,
+        }
+    }
+}
+
+impl From<ReadOptions> for ClientOptions {
+    fn from(o: ReadOptions) -> Self {
+        ClientOptions {
+            session: o.session,
+            context: None,
+            quorum: o.r,
+        }
+    }
 }
 
 /// A short description of a JS value for error messages.
@@ -245,7 +297,8 @@ impl Sim {
     }
 
     /// Every write (or the `last` few) with its propagation: `{id, node, key, value, stampMs,
-    /// issuedAt, reached, allLiveAfterMs, allAfterMs, lost}`, oldest first.
+    /// clock, issuedAt, status, ackedAfterMs, reached, arrivals, allLiveAfterMs, allAfterMs,
+    /// lost}`, oldest first.
     pub fn writes(&self, last: JsValue) -> Result<JsValue, JsError> {
         let count = if last.is_undefined() || last.is_null() {
             usize::MAX
@@ -255,7 +308,61 @@ impl Sim {
         to_js(&self.inner.recent_writes(count))
     }
 
-    /// Running totals: messages sent, delivered, dropped (and why), duplicated, in flight...
+    /// A client request and its outcome: `{id, kind, node, key, session, startedAt, status,
+    /// finishedAt, latencyMs, got, needed, write, versions, context, stale, behind, violations,
+    /// latest}`; undefined if there is no such request.
+    pub fn request(&self, id: JsValue) -> Result<JsValue, JsError> {
+        let id = whole_number("a request id", &id)?;
+        let view = (id >= 1.0 && id <= f64::from(u32::MAX))
+            .then(|| self.inner.request(RequestId(id as u32)))
+            .flatten();
+        match view {
+            Some(view) => to_js(&view),
+            None => Ok(JsValue::UNDEFINED),
+        }
+    }
+
+    /// Every client request (or the `last` few), oldest first.
+    pub fn requests(&self, last: JsValue) -> Result<JsValue, JsError> {
+        let count = if last.is_undefined() || last.is_null() {
+            usize::MAX
+        } else {
+            whole_number("last", &last)?.max(0.0) as usize
+        };
+        to_js(&self.inner.requests(count))
+    }
+
+    /// Every token on the ring, clockwise: `[{position (0 to 1), node}]`.
+    pub fn ring(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.ring())
+    }
+
+    /// Where `key` lives: `{nodes: its preference list, position: its place on the ring (0 to 1)}`.
+    #[wasm_bindgen(js_name = "preferenceList")]
+    pub fn preference_list(&self, key: JsValue) -> Result<JsValue, JsError> {
+        let key = text("key", &key)?;
+        let (nodes, position) = self.inner.preference_list(&key).map_err(js_error)?;
+        #[derive(Serialize)]
+        struct Place {
+            nodes: Vec<NodeId>,
+            position: f64,
+        }
+        to_js(&Place { nodes, position })
+    }
+
+    /// The latest Merkle comparisons that found differing ranges: `[{time, node, peer, leaves}]`.
+    #[wasm_bindgen(js_name = "recentRanges")]
+    pub fn recent_ranges(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.recent_ranges())
+    }
+
+    /// Deleted values that came back: `[{time, node, key, write}]`.
+    pub fn resurrections(&self) -> Result<JsValue, JsError> {
+        to_js(&self.inner.resurrections())
+    }
+
+    /// Running totals: messages sent, delivered, dropped (and why), duplicated, in flight,
+    /// bytes, unavailable and timed-out requests, stale reads, lost writes...
     pub fn stats(&self) -> Result<JsValue, JsError> {
         to_js(&self.inner.stats())
     }
@@ -340,8 +447,9 @@ impl Sim {
     // ----- Per frame -----
 
     /// The messages in flight at (fractional) time `t`, five numbers each:
-    /// `fromIndex, toIndex, kind, progress, flags` (indexes from 0; kind 0 replicate,
-    /// 1 anti-entropy request, 2 anti-entropy reply; progress 0 to 1 along the link;
+    /// `fromIndex, toIndex, kind, progress, flags` (indexes from 0; kind 0 write, 1 anti-entropy
+    /// request, 2 anti-entropy reply, 3 read, 4 reply or acknowledgement, 5 read repair,
+    /// 6 hinted write or handoff; progress 0 to 1 along the link;
     /// flags bit 0: will be lost, bit 1: a duplicate). A view into wasm memory: read it before
     /// the next call into the simulation.
     pub fn flights(&mut self, t: f64) -> js_sys::Float32Array {
@@ -390,23 +498,68 @@ impl Sim {
 
     // ----- Command -----
 
-    /// A client writes `key = value` at `node`.
+    /// A client writes `key = value` through `node`; options `{session, context, w}`.
     pub fn write(
         &mut self,
         node: JsValue,
         key: JsValue,
         value: JsValue,
+        options: JsValue,
     ) -> Result<JsValue, JsError> {
         let node = self.node(&node)?;
         let (key, value) = (text("key", &key)?, text("value", &value)?);
-        to_js(&self.inner.write(node, &key, &value).map_err(js_error)?)
+        let options: ClientOptions = options_from_js::<WriteOptions>(options)?.into();
+        let outcome = self.inner.write_with(node, &key, Some(&value), &options);
+        to_js(&outcome.map_err(js_error)?)
     }
 
-    /// A client reads `key` at `node`.
-    pub fn read(&mut self, node: JsValue, key: JsValue) -> Result<JsValue, JsError> {
+    /// A client deletes `key` through `node` (a tombstone); options `{session, context, w}`.
+    pub fn delete(
+        &mut self,
+        node: JsValue,
+        key: JsValue,
+        options: JsValue,
+    ) -> Result<JsValue, JsError> {
         let node = self.node(&node)?;
         let key = text("key", &key)?;
-        to_js(&self.inner.read(node, &key).map_err(js_error)?)
+        let options: ClientOptions = options_from_js::<WriteOptions>(options)?.into();
+        let outcome = self.inner.write_with(node, &key, None, &options);
+        to_js(&outcome.map_err(js_error)?)
+    }
+
+    /// A client reads `key` through `node`; options `{session, r}`. With coordination the
+    /// outcome is pending until R replicas reply: read it later with `request(id)`.
+    pub fn read(
+        &mut self,
+        node: JsValue,
+        key: JsValue,
+        options: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let node = self.node(&node)?;
+        let key = text("key", &key)?;
+        let options: ClientOptions = options_from_js::<ReadOptions>(options)?.into();
+        to_js(
+            &self
+                .inner
+                .read_with(node, &key, &options)
+                .map_err(js_error)?,
+        )
+    }
+
+    /// Resolves the siblings `node` holds for `key` by writing `value` with their context;
+    /// options `{session, w}`.
+    pub fn resolve(
+        &mut self,
+        node: JsValue,
+        key: JsValue,
+        value: JsValue,
+        options: JsValue,
+    ) -> Result<JsValue, JsError> {
+        let node = self.node(&node)?;
+        let (key, value) = (text("key", &key)?, text("value", &value)?);
+        let options: ClientOptions = options_from_js::<WriteOptions>(options)?.into();
+        let outcome = self.inner.resolve(node, &key, &value, &options);
+        to_js(&outcome.map_err(js_error)?)
     }
 
     /// Cuts the links between `a` and `b`; with `{oneWay: true}` only a → b.

@@ -1,16 +1,17 @@
-//! The observer's record of every client write: where it has reached, when it reached every
-//! replica, and whether it has been lost.
+//! The observer's record of every client write: where it has reached, when, whether it was
+//! acknowledged, and whether it has been lost; and of deleted values that came back.
 //!
 //! Replicas know nothing of this; the simulation watches them from outside, as a test harness
 //! (or Jepsen's checker) would.
 
-use std::collections::BTreeSet;
 use std::rc::Rc;
 
 use serde::Serialize;
 
 use crate::Time;
-use crate::replica::{ConflictMode, KeyId, NodeId, Replica, Stamp, Version, WriteId};
+use crate::clock::{Stamp, VersionVector};
+use crate::replica::{KeyId, NodeId, Replica, WriteId};
+use crate::version::{ConflictMode, Version};
 
 /// A set of nodes, one bit each.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,14 +47,6 @@ impl NodeSet {
         self.words[w] & (1 << b) != 0
     }
 
-    /// Whether every node of `other` is in this set.
-    pub fn is_superset(&self, other: &NodeSet) -> bool {
-        self.words
-            .iter()
-            .zip(&other.words)
-            .all(|(mine, theirs)| theirs & !mine == 0)
-    }
-
     /// How many nodes the set holds.
     pub fn len(&self) -> usize {
         self.words.iter().map(|w| w.count_ones() as usize).sum()
@@ -65,6 +58,29 @@ impl NodeSet {
     }
 }
 
+/// Which nodes are up, and how many.
+#[derive(Clone, Debug)]
+pub struct Live {
+    /// The nodes that are up.
+    pub nodes: NodeSet,
+    /// How many they are.
+    pub count: usize,
+}
+
+/// Where a client write stands with its client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum WriteStatus {
+    /// The coordinator has not answered yet.
+    Pending,
+    /// The client was told it succeeded.
+    Acknowledged,
+    /// Too few replicas were reachable: nothing was written.
+    Unavailable,
+    /// W acknowledgements did not come in time (some replicas may still have it).
+    TimedOut,
+}
+
 /// One client write as the observer follows it.
 #[derive(Clone, Debug)]
 pub struct WriteRecord {
@@ -72,25 +88,29 @@ pub struct WriteRecord {
     pub version: Rc<Version>,
     /// When the client made it.
     pub issued_at: Time,
-    /// The write the origin node held for the key when it wrote (what it knowingly overwrote).
-    pub overwrote: Option<WriteId>,
-    /// How many nodes reflect this write: they received it, or (last writer wins) hold a
-    /// version that beats it.
+    /// Where it stands with its client.
+    pub status: WriteStatus,
+    /// When the client was told it succeeded.
+    pub acked_at: Option<Time>,
+    /// How many of the key's replicas reflect it: they received it, or hold a version that
+    /// replaced it knowingly, or (last writer wins) one that beats it.
     pub reached: u32,
-    /// The first moment every node that was up reflected it, if that has happened.
+    /// Each replica that reflects it, with how long after the write that began.
+    pub arrivals: Vec<(NodeId, u32)>,
+    /// The first moment every replica of the key that was up reflected it.
     pub all_live_at: Option<Time>,
-    /// The first moment every node, up or down, reflected it, if that has happened.
+    /// The first moment every replica of the key, up or down, reflected it.
     pub all_at: Option<Time>,
 }
 
 impl WriteRecord {
-    /// The node that took the write.
+    /// The node that coordinated the write.
     pub fn origin(&self) -> NodeId {
         self.version.stamp.node
     }
 }
 
-/// A version that reached a node.
+/// A version a replica received and what it did with it.
 #[derive(Clone, Copy, Debug)]
 pub struct Receipt<'a> {
     /// The node it reached.
@@ -99,17 +119,37 @@ pub struct Receipt<'a> {
     pub version: &'a Version,
     /// Whether the node stored it.
     pub stored: bool,
-    /// If stored: the timestamp of the version it replaced, if any.
+    /// If stored under last writer wins: the timestamp of the version it replaced, if any.
     pub replaced: Option<Stamp>,
 }
 
-/// Which nodes are up, and how many.
+/// A deleted value that came back: a replica stored a version a collected tombstone had deleted.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resurrection {
+    /// When.
+    pub time: Time,
+    /// Where.
+    pub node: NodeId,
+    /// The write that came back.
+    pub write: WriteId,
+    /// Its key (as numbered by the cluster's key table).
+    #[serde(skip)]
+    pub key: KeyId,
+}
+
+/// What the observer knows of one key.
 #[derive(Clone, Debug)]
-pub struct Live {
-    /// The nodes that are up.
-    pub nodes: NodeSet,
-    /// How many they are.
-    pub count: usize,
+struct KeyRecord {
+    /// The key's replicas.
+    replicas: NodeSet,
+    replica_count: u32,
+    /// Writes not yet reflected at every replica, sorted by timestamp.
+    pending: Vec<(Stamp, WriteId)>,
+    /// The most recent write.
+    latest: WriteId,
+    /// Everything collected tombstones had deleted.
+    collected: VersionVector,
 }
 
 /// Every write of the run, with what is still being followed.
@@ -121,96 +161,131 @@ pub struct Live {
 /// reflect which write is one bit array for all writes, next to each other in memory.
 #[derive(Clone, Debug)]
 pub struct WriteLog {
-    marks: Marks,
-    /// Writes not yet reflected at every node, by key id, sorted by timestamp.
-    pending: Vec<Vec<(Stamp, WriteId)>>,
-    /// The most recent write of each key, by key id.
-    latest: Vec<Option<WriteId>>,
+    nodes: usize,
+    words: usize,
+    records: Vec<WriteRecord>,
+    /// `words` words per write: bit `n` is set when node `n` reflects the write.
+    reached: Vec<u64>,
+    keys: Vec<Option<KeyRecord>>,
+    resurrections: Vec<Resurrection>,
 }
 
 impl WriteLog {
     /// An empty log for a cluster of `nodes` nodes.
     pub fn new(nodes: usize) -> WriteLog {
         WriteLog {
-            marks: Marks {
-                nodes,
-                words: nodes.div_ceil(64),
-                records: Vec::new(),
-                reached: Vec::new(),
-            },
-            pending: Vec::new(),
-            latest: Vec::new(),
+            nodes,
+            words: nodes.div_ceil(64),
+            records: Vec::new(),
+            reached: Vec::new(),
+            keys: Vec::new(),
+            resurrections: Vec::new(),
         }
     }
 
     /// The id the next write will get.
     pub fn next_id(&self) -> WriteId {
-        WriteId(self.marks.records.len() as u32 + 1)
+        WriteId(self.records.len() as u32 + 1)
     }
 
-    /// Records a new write, made at the origin already; marks every node whose store already
-    /// reflects it (the origin, and under last writer wins any node holding a later timestamp).
+    /// Records a new write, made at its coordinator already; marks every replica whose store
+    /// already reflects it. `replicas` are the key's replicas and `stores` every node.
     pub fn record(
         &mut self,
         now: Time,
         version: Rc<Version>,
-        overwrote: Option<WriteId>,
-        replicas: &[Replica],
+        replicas: &[NodeId],
+        stores: &[Replica],
         conflict: ConflictMode,
         live: &Live,
     ) {
         let id = version.write;
         debug_assert_eq!(id, self.next_id());
         let key = version.key.index();
-        if key >= self.latest.len() {
-            self.latest.resize(key + 1, None);
-            self.pending.resize(key + 1, Vec::new());
+        if key >= self.keys.len() {
+            self.keys.resize(key + 1, None);
         }
-        let pending = &mut self.pending[key];
-        let at = pending.partition_point(|(stamp, _)| *stamp <= version.stamp);
-        pending.insert(at, (version.stamp, id));
-        self.latest[key] = Some(id);
-        let marks = &mut self.marks;
-        marks.reached.extend(std::iter::repeat_n(0, marks.words));
-        marks.records.push(WriteRecord {
+        let nodes = self.nodes;
+        let record = self.keys[key].get_or_insert_with(|| {
+            let mut set = NodeSet::new(nodes);
+            replicas.iter().for_each(|n| {
+                set.insert(*n);
+            });
+            KeyRecord {
+                replicas: set,
+                replica_count: replicas.len() as u32,
+                pending: Vec::new(),
+                latest: id,
+                collected: VersionVector::new(),
+            }
+        });
+        let at = record
+            .pending
+            .partition_point(|(stamp, _)| *stamp <= version.stamp);
+        record.pending.insert(at, (version.stamp, id));
+        record.latest = id;
+        self.reached.extend(std::iter::repeat_n(0, self.words));
+        self.records.push(WriteRecord {
             version: version.clone(),
             issued_at: now,
-            overwrote,
+            status: WriteStatus::Pending,
+            acked_at: None,
             reached: 0,
+            arrivals: Vec::new(),
             all_live_at: None,
             all_at: None,
         });
-        for replica in replicas {
-            if replica
-                .get(version.key)
-                .is_some_and(|held| conflict.covers(held, &version))
-            {
-                self.marks.mark(id, replica.id(), now, live);
+        for node in replicas {
+            if conflict.reflects(stores[node.index()].get(version.key), &version) {
+                self.mark(id, *node, now, live);
             }
         }
         self.drop_complete(version.key);
     }
 
+    /// The client was answered: acknowledged, or not.
+    pub fn set_status(&mut self, id: WriteId, status: WriteStatus, now: Time) {
+        if let Some(record) = self.records.get_mut(id.0 as usize - 1) {
+            record.status = status;
+            if status == WriteStatus::Acknowledged {
+                record.acked_at = Some(now);
+            }
+        }
+    }
+
     /// Every write, oldest first.
     pub fn all(&self) -> &[WriteRecord] {
-        &self.marks.records
+        &self.records
     }
 
     /// One write.
     pub fn get(&self, id: WriteId) -> Option<&WriteRecord> {
-        self.marks.records.get((id.0 as usize).checked_sub(1)?)
+        self.records.get((id.0 as usize).checked_sub(1)?)
     }
 
     /// The most recent write of `key`, if it was ever written.
     pub fn latest(&self, key: KeyId) -> Option<&WriteRecord> {
-        self.latest
-            .get(key.index())
-            .copied()
-            .flatten()
-            .and_then(|id| self.get(id))
+        let record = self.keys.get(key.index())?.as_ref()?;
+        self.get(record.latest)
     }
 
-    /// A version reached a node (see [`Receipt`]): marks the writes the node now reflects.
+    /// The writes of `key`, oldest first.
+    pub fn of_key(&self, key: KeyId) -> impl Iterator<Item = &WriteRecord> {
+        self.records.iter().filter(move |r| r.version.key == key)
+    }
+
+    /// Deleted values that came back, oldest first.
+    pub fn resurrections(&self) -> &[Resurrection] {
+        &self.resurrections
+    }
+
+    /// Whether a collected tombstone deleted `w` (it is gone on purpose, not stale).
+    pub fn deleted_away(&self, w: &Version) -> bool {
+        matches!(self.keys.get(w.key.index()), Some(Some(k)) if k.collected.covers(w.dot()))
+    }
+
+    /// A version reached a node (see [`Receipt`]): marks the writes the node now reflects,
+    /// and notes a resurrection if a collected tombstone had deleted what it stored.
     pub fn on_received(
         &mut self,
         now: Time,
@@ -224,139 +299,79 @@ impl WriteLog {
             stored,
             replaced,
         } = receipt;
-        let Some(pending) = self.pending.get(version.key.index()) else {
+        let Some(Some(record)) = self.keys.get(version.key.index()) else {
             return;
         };
-        let range = if stored && conflict == ConflictMode::LastWriterWins {
-            // Last writer wins: the node now reflects every write up to the stored timestamp.
+        if stored && !version.is_tombstone() && record.collected.covers(version.dot()) {
+            self.resurrections.push(Resurrection {
+                time: now,
+                node,
+                write: version.write,
+                key: version.key,
+            });
+        }
+        let pending = &record.pending;
+        let mut newly: Vec<WriteId> = Vec::new();
+        if !stored {
+            // Old news, a duplicate or a loser: the node has seen this write.
+            newly.push(version.write);
+        } else if conflict == ConflictMode::LastWriterWins {
+            // The node now reflects every write up to the stored timestamp.
             let from = replaced.map_or(0, |p| pending.partition_point(|(s, _)| *s <= p));
-            from..pending.partition_point(|(s, _)| *s <= version.stamp)
+            let to = pending.partition_point(|(s, _)| *s <= version.stamp);
+            newly.extend(pending[from..to].iter().map(|(_, id)| *id));
         } else {
-            // Otherwise only the write that arrived is newly reflected.
-            let at = pending.partition_point(|(s, _)| *s < version.stamp);
-            at..(at + 1).min(pending.len())
-        };
-        let every = stored && conflict == ConflictMode::LastWriterWins;
+            // The version itself, and every write its writer knew and so replaced.
+            newly.extend(
+                pending
+                    .iter()
+                    .filter(|(s, id)| *id == version.write || version.context.covers(s.dot()))
+                    .map(|(_, id)| *id),
+            );
+        }
         let mut completed = false;
-        for &(_, id) in &pending[range] {
-            if every || id == version.write {
-                completed |= self.marks.mark(id, node, now, live);
-            }
+        for id in newly {
+            completed |= self.mark(id, node, now, live);
         }
         if completed {
             self.drop_complete(version.key);
         }
     }
 
-    /// The set of live nodes shrank (a crash): writes that every remaining live node reflects
-    /// are now complete.
+    /// A node collected a tombstone: values it deleted must not come back.
+    pub fn on_collected(&mut self, tombstone: &Version) {
+        if let Some(Some(record)) = self.keys.get_mut(tombstone.key.index()) {
+            record.collected.join(&tombstone.clock());
+        }
+    }
+
+    /// The set of live nodes shrank (a crash): writes that every remaining live replica
+    /// reflects are now complete.
     pub fn on_live_changed(&mut self, now: Time, live: &Live) {
-        for key in 0..self.pending.len() {
-            for i in 0..self.pending[key].len() {
-                let id = self.pending[key][i].1;
-                self.marks.update_completion(id, now, live);
-            }
-        }
-    }
-
-    /// The conflict rule changed: under last writer wins, nodes holding a later timestamp now
-    /// reflect earlier writes they never received.
-    pub fn on_conflict_changed(
-        &mut self,
-        now: Time,
-        replicas: &[Replica],
-        conflict: ConflictMode,
-        live: &Live,
-    ) {
-        for key in 0..self.pending.len() {
-            for i in 0..self.pending[key].len() {
-                let id = self.pending[key][i].1;
-                let version = self.marks.records[id.0 as usize - 1].version.clone();
-                for replica in replicas {
-                    if replica
-                        .get(version.key)
-                        .is_some_and(|held| conflict.covers(held, &version))
-                    {
-                        self.marks.mark(id, replica.id(), now, live);
-                    }
-                }
-            }
-            self.drop_complete(KeyId(key as u32));
-        }
-    }
-
-    /// Stops following the writes of `key` that every node reflects.
-    fn drop_complete(&mut self, key: KeyId) {
-        let records = &self.marks.records;
-        self.pending[key.index()].retain(|(_, id)| records[id.0 as usize - 1].all_at.is_none());
-    }
-
-    /// Whether write `id` is lost (see [`WriteLog::lost`]), looking at its key only.
-    pub fn is_lost(&self, id: WriteId, replicas: &[Replica]) -> bool {
-        let Some(record) = self.get(id) else {
-            return false;
-        };
-        !replicas.iter().any(|replica| {
-            let mut next = replica.get(record.version.key).map(|v| v.write);
-            while let Some(held) = next {
-                // Chains only go back in time: stop once past the write.
-                if held == id {
-                    return true;
-                }
-                if held < id {
-                    return false;
-                }
-                next = self.get(held).and_then(|r| r.overwrote);
-            }
-            false
-        })
-    }
-
-    /// Writes that no replica holds and that no held version knowingly overwrote: they were
-    /// acknowledged and are gone. Down nodes count as holding what their store keeps.
-    pub fn lost(&self, replicas: &[Replica]) -> Vec<WriteId> {
-        // Everything a held version descends from is accounted for (chains stay within a key).
-        let mut accounted = BTreeSet::new();
-        for replica in replicas {
-            for held in replica.versions() {
-                let mut next = Some(held.write);
-                while let Some(id) = next {
-                    if !accounted.insert(id) {
-                        break;
-                    }
-                    next = self.get(id).and_then(|r| r.overwrote);
-                }
-            }
-        }
-        self.marks
-            .records
+        let pending: Vec<WriteId> = self
+            .keys
             .iter()
-            .map(|r| r.version.write)
-            .filter(|id| !accounted.contains(id))
-            .collect()
+            .flatten()
+            .flat_map(|k| k.pending.iter().map(|(_, id)| *id))
+            .collect();
+        for id in pending {
+            self.update_completion(id, now, live);
+        }
     }
-}
 
-/// Every write's record, and which nodes reflect it: `words` words per write, bit `n` set
-/// when node `n` reflects the write.
-#[derive(Clone, Debug)]
-struct Marks {
-    nodes: usize,
-    words: usize,
-    records: Vec<WriteRecord>,
-    reached: Vec<u64>,
-}
-
-impl Marks {
-    /// Notes that `node` reflects write `id`; returns whether the write is now everywhere.
-    #[inline]
+    /// Notes that `node` reflects write `id`; returns whether every replica now does.
     fn mark(&mut self, id: WriteId, node: NodeId, now: Time, live: &Live) -> bool {
         let index = id.0 as usize - 1;
         let word = &mut self.reached[index * self.words + node.index() / 64];
         let bit = 1 << (node.index() % 64);
         if *word & bit == 0 {
             *word |= bit;
-            self.records[index].reached += 1;
+            let record = &mut self.records[index];
+            record.reached += 1;
+            let after = now
+                .saturating_sub(record.issued_at)
+                .min(u64::from(u32::MAX)) as u32;
+            record.arrivals.push((node, after));
             self.update_completion(id, now, live);
         }
         self.records[index].all_at.is_some()
@@ -365,16 +380,86 @@ impl Marks {
     fn update_completion(&mut self, id: WriteId, now: Time, live: &Live) {
         let index = id.0 as usize - 1;
         let record = &mut self.records[index];
-        let reached = record.reached as usize;
-        if record.all_live_at.is_none() && reached >= live.count {
+        let Some(Some(key)) = self.keys.get(record.version.key.index()) else {
+            return;
+        };
+        if record.all_live_at.is_none() {
             let bits = &self.reached[index * self.words..(index + 1) * self.words];
-            if bits.iter().zip(&live.nodes.words).all(|(r, l)| l & !r == 0) {
+            let everywhere = bits
+                .iter()
+                .zip(&live.nodes.words)
+                .zip(&key.replicas.words)
+                .all(|((reached, up), replica)| up & replica & !reached == 0);
+            if everywhere {
                 record.all_live_at = Some(now);
             }
         }
-        if record.all_at.is_none() && reached == self.nodes {
+        if record.all_at.is_none() && record.reached >= key.replica_count {
             record.all_at = Some(now);
         }
+    }
+
+    /// Stops following the writes of `key` that every replica reflects.
+    fn drop_complete(&mut self, key: KeyId) {
+        let records = &self.records;
+        if let Some(Some(record)) = self.keys.get_mut(key.index()) {
+            record
+                .pending
+                .retain(|(_, id)| records[id.0 as usize - 1].all_at.is_none());
+        }
+    }
+
+    /// Everything the replicas of `key` still account for: the join of the clocks of every
+    /// version they hold or keep as a hint, and of every collected tombstone.
+    fn accounted(&self, key: KeyId, stores: &[Replica]) -> VersionVector {
+        let mut clock = VersionVector::new();
+        for store in stores {
+            for v in store.get(key) {
+                clock.join(&v.context);
+                clock.add(v.dot());
+            }
+            for hint in store.hints().iter().filter(|h| h.version.key == key) {
+                clock.join(&hint.version.context);
+                clock.add(hint.version.dot());
+            }
+        }
+        if let Some(Some(record)) = self.keys.get(key.index()) {
+            clock.join(&record.collected);
+        }
+        clock
+    }
+
+    /// Whether write `id` is lost (see [`WriteLog::lost`]).
+    pub fn is_lost(&self, id: WriteId, stores: &[Replica]) -> bool {
+        self.get(id).is_some_and(|r| {
+            r.status == WriteStatus::Acknowledged
+                && !self
+                    .accounted(r.version.key, stores)
+                    .covers(r.version.dot())
+        })
+    }
+
+    /// Acknowledged writes that no node holds (as a value or a hint) and that no held version,
+    /// nor a collected tombstone, knowingly replaced: the client was told they succeeded, and
+    /// they are gone. Down nodes count as holding what their store keeps.
+    pub fn lost(&self, stores: &[Replica]) -> Vec<WriteId> {
+        let clocks: Vec<Option<VersionVector>> = (0..self.keys.len())
+            .map(|k| {
+                self.keys[k]
+                    .as_ref()
+                    .map(|_| self.accounted(KeyId(k as u32), stores))
+            })
+            .collect();
+        self.records
+            .iter()
+            .filter(|r| r.status == WriteStatus::Acknowledged)
+            .filter(|r| {
+                clocks[r.version.key.index()]
+                    .as_ref()
+                    .is_some_and(|c| !c.covers(r.version.dot()))
+            })
+            .map(|r| r.version.write)
+            .collect()
     }
 }
 
@@ -384,22 +469,40 @@ impl Marks {
 pub struct WriteView {
     /// Its number (1 for w1).
     pub id: WriteId,
-    /// The node that took it.
+    /// The node that coordinated it.
     pub node: NodeId,
     /// The key written.
     pub key: String,
-    /// The value written.
-    pub value: String,
-    /// The origin's clock reading, the timestamp last-writer-wins compares.
+    /// The value written, or None for a delete.
+    pub value: Option<String>,
+    /// The coordinator's clock reading, the timestamp last-writer-wins compares.
     pub stamp_ms: i64,
+    /// Its version vector: what it replaced, and itself.
+    pub clock: VersionVector,
     /// When it was made, in virtual milliseconds.
     pub issued_at: Time,
-    /// How many nodes reflect it.
-    pub reached: usize,
-    /// Milliseconds from the write until every live node held it, if that has happened.
+    /// Where it stands with its client.
+    pub status: WriteStatus,
+    /// Milliseconds from the write until the client was told it succeeded.
+    pub acked_after_ms: Option<Time>,
+    /// How many of the key's replicas reflect it.
+    pub reached: u32,
+    /// Each replica that reflects it, and how many milliseconds after the write.
+    pub arrivals: Vec<Arrival>,
+    /// Milliseconds until every live replica reflected it, if that has happened.
     pub all_live_after_ms: Option<Time>,
-    /// Milliseconds from the write until every node held it, if that has happened.
+    /// Milliseconds until every replica reflected it, if that has happened.
     pub all_after_ms: Option<Time>,
-    /// Whether the write is lost: held nowhere and knowingly overwritten by nobody.
+    /// Whether the write is lost: acknowledged, held nowhere, replaced knowingly by nothing.
     pub lost: bool,
+}
+
+/// When a write reached one replica.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Arrival {
+    /// The replica.
+    pub node: NodeId,
+    /// Milliseconds after the write.
+    pub after_ms: u32,
 }

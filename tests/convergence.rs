@@ -35,18 +35,21 @@ fn a_read_says_when_it_is_stale() {
     let mut sim = cluster(3, ConflictMode::ArrivalOrder, 100);
     sim.write(n(1), "name", "Alice").unwrap();
     let early = sim.read(n(2), "name").unwrap();
-    assert_eq!(early.value, None);
+    assert_eq!(early.value(), None);
     assert!(early.stale, "a newer write exists at n1");
-    assert_eq!(early.latest.as_ref().unwrap().value, "Alice");
+    assert_eq!(
+        early.latest.as_ref().unwrap().value.as_deref(),
+        Some("Alice")
+    );
     let local = sim.read(n(1), "name").unwrap();
     assert!(!local.stale);
     sim.run_for(100);
     let late = sim.read(n(2), "name").unwrap();
-    assert_eq!(late.value.as_deref(), Some("Alice"));
+    assert_eq!(late.value(), Some("Alice"));
     assert!(!late.stale);
     assert_eq!(sim.stats().stale_reads, 1);
     let never = sim.read(n(3), "nothing").unwrap();
-    assert!(never.value.is_none() && !never.stale && never.latest.is_none());
+    assert!(never.value().is_none() && !never.stale && never.latest.is_none());
 }
 
 #[test]

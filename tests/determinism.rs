@@ -37,6 +37,7 @@ fn busy_run(seed: u64) -> Simulation {
         anti_entropy: true,
         anti_entropy_interval_ms: 400,
         clock_skew_ms: vec![0; 6],
+        ..Settings::default()
     })
     .unwrap();
     for i in 0..30u32 {
@@ -130,6 +131,7 @@ proptest! {
                 anti_entropy: true,
                 anti_entropy_interval_ms: 250,
                 clock_skew_ms: vec![0; 4],
+                ..Settings::default()
             })
             .unwrap();
             for (op, a, b, ms) in &ops {

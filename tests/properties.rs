@@ -89,6 +89,7 @@ fn faulty_cluster(nodes: u32, seed: u64, conflict: ConflictMode) -> Simulation {
         anti_entropy: true,
         anti_entropy_interval_ms: 300,
         clock_skew_ms: (0..nodes).map(|i| (i as i64 - 1) * 37).collect(),
+        ..Settings::default()
     })
     .unwrap()
 }

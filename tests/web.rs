@@ -50,7 +50,9 @@ fn the_golden_scenario_replays_identically_in_the_browser() {
 #[wasm_bindgen_test]
 fn the_tutorial_through_the_exported_api() {
     let mut sim = sim(r#"{"seed": 5, "latency": {"kind": "constant", "ms": 50}}"#);
-    let out = sim.write(num(1.0), s("name"), s("Alice")).unwrap();
+    let out = sim
+        .write(num(1.0), s("name"), s("Alice"), JsValue::UNDEFINED)
+        .unwrap();
     assert_eq!(get(&out, "write").as_f64(), Some(1.0));
     assert_eq!(get(&out, "messages").as_f64(), Some(2.0));
     assert!(!sim.converged());
@@ -60,9 +62,19 @@ fn the_tutorial_through_the_exported_api() {
     assert_eq!(flights.get_index(3), 0.5, "halfway at t = 25 of 50");
     assert_eq!(sim.run_for(num(50.0)).unwrap(), 2.0);
     assert!(sim.converged());
-    let read = sim.read(num(3.0), s("name")).unwrap();
-    assert_eq!(get(&read, "value").as_string().as_deref(), Some("Alice"));
+    let read = sim.read(num(3.0), s("name"), JsValue::UNDEFINED).unwrap();
+    let versions = Array::from(&get(&read, "versions"));
+    assert_eq!(versions.length(), 1);
+    assert_eq!(
+        get(&versions.get(0), "value").as_string().as_deref(),
+        Some("Alice")
+    );
+    assert_eq!(get(&read, "status").as_string().as_deref(), Some("ok"));
     assert_eq!(get(&read, "stale").as_bool(), Some(false));
+    assert_eq!(
+        get(&get(&read, "context"), "key").as_string().as_deref(),
+        Some("name")
+    );
     let stats = sim.stats().unwrap();
     assert_eq!(get(&stats, "delivered").as_f64(), Some(2.0));
     assert_eq!(get(&stats, "now").as_f64(), Some(50.0));
@@ -124,31 +136,44 @@ fn settings_round_trip_with_readme_names() {
 #[wasm_bindgen_test]
 fn bad_input_throws_a_clear_error_and_changes_nothing() {
     let mut sim = sim(r#"{"seed": 3}"#);
-    sim.write(num(1.0), s("k"), s("v")).unwrap();
+    sim.write(num(1.0), s("k"), s("v"), JsValue::UNDEFINED)
+        .unwrap();
     sim.run_for(num(10.0)).unwrap();
     let before = (sim.trace_hash(), sim.now(), sim.changes());
     let long_key = "k".repeat(257);
     let long_value = "v".repeat(4097);
     let cases: Vec<(String, Result<JsValue, JsError>)> = vec![
-        ("no node 9".into(), sim.write(num(9.0), s("k"), s("v"))),
-        ("whole number".into(), sim.write(num(1.5), s("k"), s("v"))),
-        ("whole number".into(), sim.write(s("1"), s("k"), s("v"))),
-        ("key is empty".into(), sim.write(num(1.0), s(""), s("v"))),
+        (
+            "no node 9".into(),
+            sim.write(num(9.0), s("k"), s("v"), JsValue::UNDEFINED),
+        ),
+        (
+            "whole number".into(),
+            sim.write(num(1.5), s("k"), s("v"), JsValue::UNDEFINED),
+        ),
+        (
+            "whole number".into(),
+            sim.write(s("1"), s("k"), s("v"), JsValue::UNDEFINED),
+        ),
+        (
+            "key is empty".into(),
+            sim.write(num(1.0), s(""), s("v"), JsValue::UNDEFINED),
+        ),
         (
             "257 characters".into(),
-            sim.write(num(1.0), s(&long_key), s("v")),
+            sim.write(num(1.0), s(&long_key), s("v"), JsValue::UNDEFINED),
         ),
         (
             "4097 characters".into(),
-            sim.write(num(1.0), s("k"), s(&long_value)),
+            sim.write(num(1.0), s("k"), s(&long_value), JsValue::UNDEFINED),
         ),
         (
             "value must be a string".into(),
-            sim.write(num(1.0), s("k"), num(5.0)),
+            sim.write(num(1.0), s("k"), num(5.0), JsValue::UNDEFINED),
         ),
         (
             "key must be a string".into(),
-            sim.read(num(1.0), JsValue::NULL),
+            sim.read(num(1.0), JsValue::NULL, JsValue::UNDEFINED),
         ),
     ];
     for (expected, result) in cases {
@@ -226,7 +251,8 @@ fn faults_through_the_api() {
         sim(r#"{"seed": 4, "latency": {"kind": "constant", "ms": 20}, "conflict": "lww"}"#);
     sim.partition(js("[[1, 2], [3]]")).unwrap();
     assert_eq!(Array::from(&sim.cut_links().unwrap()).length(), 4);
-    sim.write(num(3.0), s("k"), s("island")).unwrap();
+    sim.write(num(3.0), s("k"), s("island"), JsValue::UNDEFINED)
+        .unwrap();
     sim.run_for(num(100.0)).unwrap();
     let drops = sim.drain_drops();
     assert_eq!(drops.length(), 2 * 5);
@@ -273,8 +299,13 @@ fn the_same_seed_replays_identically_through_the_api() {
         );
         for i in 0..20 {
             let node = num(f64::from(i % 5 + 1));
-            sim.write(node, s(&format!("k{}", i % 3)), s(&i.to_string()))
-                .unwrap();
+            sim.write(
+                node,
+                s(&format!("k{}", i % 3)),
+                s(&i.to_string()),
+                JsValue::UNDEFINED,
+            )
+            .unwrap();
             sim.run_for(num(33.0)).unwrap();
         }
         sim.run_for(num(2000.0)).unwrap();
@@ -288,7 +319,8 @@ fn a_view_of_flights_reflects_lost_and_duplicate_messages() {
     let mut sim = sim(
         r#"{"seed": 1, "nodes": 2, "loss": 1, "duplication": 1, "latency": {"kind": "constant", "ms": 100}}"#,
     );
-    sim.write(num(1.0), s("k"), s("v")).unwrap();
+    sim.write(num(1.0), s("k"), s("v"), JsValue::UNDEFINED)
+        .unwrap();
     let flights: Float32Array = sim.flights(0.0);
     assert_eq!(flights.length(), 2 * 5, "the message and its duplicate");
     let flags: Vec<f32> = (0..2).map(|i| flights.get_index(i * 5 + 4)).collect();

@@ -19,6 +19,7 @@ pub fn run() -> String {
         anti_entropy: true,
         anti_entropy_interval_ms: 700,
         clock_skew_ms: vec![0, -40, 0, 25, 0],
+        ..Settings::default()
     })
     .unwrap();
     let n = NodeId;

@@ -34,9 +34,17 @@ pub fn anti_entropy(sim: &mut Simulation, every_ms: u32) {
 
 /// The value `node` holds for `key`.
 pub fn value_at(sim: &Simulation, node: u32, key: &str) -> Option<String> {
-    sim.version_at(n(node), key)
-        .unwrap()
-        .map(|v| v.value.to_string())
+    let held = sim.versions_at(n(node), key).unwrap();
+    match held {
+        [only] => only.value.as_ref().map(|v| v.to_string()),
+        [] => None,
+        many => Some(
+            many.iter()
+                .map(|v| v.value.as_deref().unwrap_or("⊘").to_string())
+                .collect::<Vec<_>>()
+                .join("|"),
+        ),
+    }
 }
 
 /// Every node's value for `key`, node 1 first.

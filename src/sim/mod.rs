@@ -1,25 +1,35 @@
 //! The simulation: replicas, the network between them, and virtual time.
 
-use std::collections::BTreeMap;
+mod clients;
+mod views;
+
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
-use serde::Serialize;
+pub use clients::{ClientOptions, Session};
+pub use views::*;
 
 use crate::error::Error;
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
 use crate::replica::{
-    KeyId, Message, MessageKind, NodeId, Output, Replica, ReplicaConfig, Timer, Version, WriteId,
+    Env, KeyId, Message, MessageKind, NodeId, Output, Placement, Protocol, Replica, Timer,
 };
+use crate::ring::{Ring, key_hash};
 use crate::rng::Rng;
 use crate::settings::{Settings, SettingsPatch};
 use crate::trace::{DropReason, Trace, TraceEvent};
-use crate::writes::{Live, NodeSet, Receipt, WriteLog, WriteView};
-use crate::{MAX_KEY_CHARS, MAX_VALUE_CHARS, Time};
+use crate::version::Version;
+use crate::writes::{Live, NodeSet, Receipt, WriteLog};
+use crate::{MAX_KEY_CHARS, Time};
 
 /// The random stream of replica `i` is this plus `i` (the network's are below it).
 const STREAM_REPLICA: u64 = 1000;
+/// The random stream that places tokens on the ring.
+const STREAM_RING: u64 = 10;
+/// How many recent Merkle comparisons the page can show.
+const RECENT_RANGES: usize = 32;
 
 /// What waits in the event queue. Messages in flight live in the queue itself: the page
 /// draws them by walking it, and nothing else needs to find them.
@@ -48,7 +58,7 @@ struct Flight {
     duplicate: bool,
 }
 
-/// The cluster's keys: each key's text and its id, in order of first write.
+/// The cluster's keys: each key's text and its id, in order of first use.
 #[derive(Clone, Debug, Default)]
 pub struct KeyTable {
     names: Vec<Rc<str>>,
@@ -56,21 +66,9 @@ pub struct KeyTable {
 }
 
 impl KeyTable {
-    /// The id of `name`, if it was ever written.
+    /// The id of `name`, if it was ever used.
     pub fn id(&self, name: &str) -> Option<KeyId> {
         self.ids.get(name).copied()
-    }
-
-    /// The id of `name`, numbering it if it is new.
-    fn intern(&mut self, name: &str) -> KeyId {
-        if let Some(id) = self.id(name) {
-            return id;
-        }
-        let id = KeyId(self.names.len() as u32);
-        let name: Rc<str> = name.into();
-        self.names.push(name.clone());
-        self.ids.insert(name, id);
-        id
     }
 
     /// The text of key `id`.
@@ -84,178 +82,19 @@ impl KeyTable {
     }
 }
 
-/// A message in flight, as the page draws it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FlightView {
-    /// The sender.
-    pub from: NodeId,
-    /// The receiver.
-    pub to: NodeId,
-    /// What it carries.
-    pub kind: MessageKind,
-    /// When it left.
-    pub sent_at: Time,
-    /// When it would arrive.
-    pub arrive_at: Time,
-    /// If it will be lost: where along the link, in thousandths.
-    pub lost_at: Option<u16>,
-    /// Whether it is the network's duplicate of another message.
-    pub duplicate: bool,
-}
-
-/// A message that was dropped, for the page to show failing.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct DropView {
-    /// The sender.
-    pub from: NodeId,
-    /// The intended receiver.
-    pub to: NodeId,
-    /// What it carried.
-    pub kind: MessageKind,
-    /// Why it was dropped.
-    pub reason: DropReason,
-    /// How far along the link it got, from 0 to 1.
-    pub at: f32,
-}
-
-/// Running totals of a run.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Stats {
-    /// Virtual time now, in milliseconds.
-    pub now: Time,
-    /// Events handled (arrivals, losses, timers).
-    pub events: u64,
-    /// Messages sent (not counting the network's duplicates).
-    pub sent: u64,
-    /// Message copies delivered.
-    pub delivered: u64,
-    /// Message copies dropped, for any reason.
-    pub dropped: u64,
-    /// Of which lost by the network.
-    pub dropped_lost: u64,
-    /// Of which dropped because their link was cut.
-    pub dropped_cut: u64,
-    /// Of which dropped because the receiver was down.
-    pub dropped_down: u64,
-    /// Extra copies the network made.
-    pub duplicated: u64,
-    /// Message copies on their way now.
-    pub in_flight: u64,
-    /// Replication messages sent.
-    pub sent_replicate: u64,
-    /// Anti-entropy messages sent (requests and replies).
-    pub sent_anti_entropy: u64,
-    /// Versions carried by all messages sent.
-    pub versions_sent: u64,
-    /// Client writes.
-    pub writes: u64,
-    /// Client reads.
-    pub reads: u64,
-    /// Client reads that returned something older than the newest write of their key.
-    pub stale_reads: u64,
-    /// Writes that are lost: held by no replica and knowingly overwritten by no write.
-    pub lost_writes: u64,
-}
-
-/// What a client write did.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct WriteOutcome {
-    /// The write's number.
-    pub write: WriteId,
-    /// The node that took it.
-    pub node: NodeId,
-    /// Virtual time of the write.
-    pub time: Time,
-    /// The timestamp it carries (the node's clock reading).
-    pub stamp_ms: i64,
-    /// Whether the node now holds it. Under last-writer-wins a node whose clock lags keeps
-    /// a version with a later timestamp, and the write is lost at once.
-    pub applied: bool,
-    /// How many messages it sent.
-    pub messages: u32,
-}
-
-/// What a client read returned.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReadOutcome {
-    /// The node that answered.
-    pub node: NodeId,
-    /// The key read.
-    pub key: String,
-    /// The value, if the node holds the key.
-    pub value: Option<String>,
-    /// The write that made the value.
-    pub write: Option<WriteId>,
-    /// That write's timestamp.
-    pub stamp_ms: Option<i64>,
-    /// Whether a newer write of the key was made somewhere (the answer is older than it).
-    pub stale: bool,
-    /// The newest write of the key anywhere, if the key was ever written.
-    pub latest: Option<WriteView>,
-}
-
-/// What one node holds for one key.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ReplicaCell {
-    /// The node.
-    pub node: NodeId,
-    /// Whether the node is up.
-    pub up: bool,
-    /// The write it holds, if any.
-    pub write: Option<WriteId>,
-    /// Its value, possibly shortened (see `truncated`).
-    pub value: Option<String>,
-    /// Whether `value` was shortened for display.
-    pub truncated: bool,
-    /// Whether this is not the newest write of the key.
-    pub stale: bool,
-}
-
-/// One key across the cluster.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct KeyStatus {
-    /// The key.
-    pub key: String,
-    /// Whether every live replica holds the same version.
-    pub converged: bool,
-    /// The newest write of the key.
-    pub latest: WriteId,
-    /// What each node holds, node 1 first.
-    pub replicas: Vec<ReplicaCell>,
-}
-
-/// One node as the page shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeView {
-    /// Its id.
-    pub id: NodeId,
-    /// Whether it is running.
-    pub up: bool,
-    /// Whether every link to and from it is cut.
-    pub isolated: bool,
-    /// Its clock's offset from virtual time.
-    pub clock_skew_ms: i64,
-    /// How many keys it holds.
-    pub keys: usize,
-}
-
 /// A simulated cluster of replicas and the network between them.
 ///
-/// - **Ask**: [`now`](Self::now), [`settings`](Self::settings), [`read`](Self::read) (a client
-///   read, which is recorded), [`converged`](Self::converged), [`keys`](Self::keys),
-///   [`nodes`](Self::nodes), [`writes`](Self::writes), [`stats`](Self::stats),
+/// - **Ask**: [`now`](Self::now), [`settings`](Self::settings), [`converged`](Self::converged),
+///   [`keys`](Self::keys), [`nodes`](Self::nodes), [`writes`](Self::writes),
+///   [`request`](Self::request), [`stats`](Self::stats), [`ring`](Self::ring),
 ///   [`in_flight`](Self::in_flight), [`trace`](Self::trace).
-/// - **Command**: [`write`](Self::write); the network with [`cut`](Self::cut),
-///   [`heal`](Self::heal), [`partition`](Self::partition), [`isolate`](Self::isolate),
-///   [`heal_all`](Self::heal_all), [`set_link`](Self::set_link); nodes with
-///   [`crash`](Self::crash) and [`recover`](Self::recover); settings with
-///   [`configure`](Self::configure) and [`reset`](Self::reset).
+/// - **Command**: clients with [`write`](Self::write), [`read`](Self::read),
+///   [`delete`](Self::delete), [`resolve`](Self::resolve) (each with options in its `_with`
+///   form); the network with [`cut`](Self::cut), [`heal`](Self::heal),
+///   [`partition`](Self::partition), [`isolate`](Self::isolate), [`heal_all`](Self::heal_all),
+///   [`set_link`](Self::set_link); nodes with [`crash`](Self::crash) and
+///   [`recover`](Self::recover); settings with [`configure`](Self::configure) and
+///   [`reset`](Self::reset).
 /// - **Move time**: [`run_for`](Self::run_for), [`run_until`](Self::run_until),
 ///   [`step`](Self::step), [`run_until_quiet`](Self::run_until_quiet).
 ///
@@ -263,22 +102,36 @@ pub struct NodeView {
 /// A command that returns an error has changed nothing.
 pub struct Simulation {
     settings: Settings,
+    protocol: Rc<Protocol>,
+    placement: Rc<Placement>,
     now: Time,
     queue: EventQueue<Event>,
     replicas: Vec<Replica>,
     live: Live,
-    /// Per node: timers set under another epoch are ignored (bumped by crash, recovery, settings).
+    /// Per node: timers set before its last crash are ignored.
     epochs: Vec<u32>,
     network: Network,
     in_flight: usize,
     keys: KeyTable,
     writes: WriteLog,
+    requests: Vec<clients::RequestRecord>,
+    sessions: BTreeMap<String, Session>,
     stats: Stats,
     trace: Trace,
     drops: Vec<DropView>,
+    ranges: VecDeque<RangesView>,
     /// Bumped whenever anything a view shows may have changed.
     changes: u64,
     out: Vec<Output>,
+}
+
+/// Node `node`'s failure detector: the nodes it can reach now (up, links both ways healthy).
+fn reachability<'a>(
+    network: &'a Network,
+    live: &'a Live,
+    node: NodeId,
+) -> impl Fn(NodeId) -> bool + 'a {
+    move |to| live.nodes.contains(to) && !network.is_cut(node, to) && !network.is_cut(to, node)
 }
 
 impl Simulation {
@@ -287,11 +140,22 @@ impl Simulation {
         settings.validate()?;
         let n = settings.nodes as usize;
         let seed = settings.seed;
+        let protocol = Rc::new(Protocol::from_settings(&settings));
+        let ring = Ring::new(
+            settings.nodes,
+            settings.vnodes,
+            &mut Rng::new(seed, STREAM_RING),
+        );
+        let placement = Rc::new(Placement::new(ring, settings.replicas() as usize));
         let replicas = (0..n)
             .map(|i| {
-                let id = NodeId::from_index(i);
-                let rng = Rng::new(seed, STREAM_REPLICA + i as u64);
-                Replica::new(id, replica_config(&settings, i), rng)
+                Replica::new(
+                    NodeId::from_index(i),
+                    protocol.clone(),
+                    placement.clone(),
+                    settings.clock_skew_ms[i],
+                    Rng::new(seed, STREAM_REPLICA + i as u64),
+                )
             })
             .collect();
         let mut live = Live {
@@ -303,6 +167,8 @@ impl Simulation {
         });
         let network = Network::new(n, settings.link_model(), seed);
         let mut sim = Simulation {
+            protocol,
+            placement,
             now: 0,
             queue: EventQueue::new(),
             replicas,
@@ -312,9 +178,12 @@ impl Simulation {
             in_flight: 0,
             keys: KeyTable::default(),
             writes: WriteLog::new(n),
+            requests: Vec::new(),
+            sessions: BTreeMap::new(),
             stats: Stats::default(),
             trace: Trace::default(),
             drops: Vec::new(),
+            ranges: VecDeque::new(),
             changes: 0,
             out: Vec::new(),
             settings,
@@ -348,10 +217,35 @@ impl Simulation {
         Ok(self.live.nodes.contains(node))
     }
 
-    /// The replica `node` (its store, its clock).
+    /// The replica `node` (its store, its hints, its clock).
     pub fn replica(&self, node: NodeId) -> Result<&Replica, Error> {
         self.check_node(node)?;
         Ok(&self.replicas[node.index()])
+    }
+
+    /// Every token on the ring, clockwise.
+    pub fn ring(&self) -> Vec<TokenView> {
+        self.placement
+            .ring()
+            .tokens()
+            .iter()
+            .map(|t| TokenView {
+                position: fraction(t.position),
+                node: t.node,
+            })
+            .collect()
+    }
+
+    /// The replicas of `key` (its preference list) and its place on the ring, whether or not
+    /// it was ever written.
+    pub fn preference_list(&self, key: &str) -> Result<(Vec<NodeId>, f64), Error> {
+        check_key(key)?;
+        let hash = key_hash(key);
+        let n = self.settings.replicas() as usize;
+        Ok((
+            self.placement.ring().preference_list(hash, n),
+            fraction(hash),
+        ))
     }
 
     /// Every node.
@@ -362,8 +256,30 @@ impl Simulation {
                 id: r.id(),
                 up: self.live.nodes.contains(r.id()),
                 isolated: self.is_isolated(r.id()),
-                clock_skew_ms: r.config().clock_skew,
+                clock_skew_ms: r.clock_skew(),
                 keys: r.len(),
+                hints: r
+                    .hints()
+                    .iter()
+                    .map(|h| HintView {
+                        owner: h.owner,
+                        write: h.version.write,
+                        key: self.keys.name(h.version.key).to_string(),
+                    })
+                    .collect(),
+                pending: r
+                    .pending()
+                    .filter_map(|(request, got, needed)| {
+                        let record = self.requests.get(request.0 as usize - 1)?;
+                        Some(PendingView {
+                            request,
+                            kind: record.kind.name(),
+                            key: self.keys.name(record.key).to_string(),
+                            got,
+                            needed,
+                        })
+                    })
+                    .collect(),
             })
             .collect()
     }
@@ -402,14 +318,14 @@ impl Simulation {
         &self.keys
     }
 
-    /// The version `node` holds for `key`, if any.
-    pub fn version_at(&self, node: NodeId, key: &str) -> Result<Option<&Rc<Version>>, Error> {
+    /// The versions `node` holds for `key` (empty if none).
+    pub fn versions_at(&self, node: NodeId, key: &str) -> Result<&[Rc<Version>], Error> {
         self.check_node(node)?;
         let replica = &self.replicas[node.index()];
-        Ok(self.keys.id(key).and_then(|id| replica.get(id)))
+        Ok(self.keys.id(key).map_or(&[], |id| replica.get(id)))
     }
 
-    /// Whether, for every key, every live replica holds the same version.
+    /// Whether, for every key, every live replica of it holds the same versions.
     pub fn converged(&self) -> bool {
         self.keys.sorted().all(|(_, key)| self.key_converged(key))
     }
@@ -424,11 +340,19 @@ impl Simulation {
     }
 
     fn key_converged(&self, key: KeyId) -> bool {
+        let write_ids = |node: &NodeId| {
+            self.replicas[node.index()]
+                .get(key)
+                .iter()
+                .map(|v| v.write)
+                .collect::<Vec<_>>()
+        };
         let mut held = self
-            .replicas
-            .iter()
-            .filter(|r| self.live.nodes.contains(r.id()))
-            .map(|r| r.get(key).map(|v| v.write));
+            .placement
+            .replicas(key)
+            .into_iter()
+            .filter(|n| self.live.nodes.contains(*n))
+            .map(|n| write_ids(&n));
         match held.next() {
             None => true,
             Some(first) => held.all(|w| w == first),
@@ -440,78 +364,42 @@ impl Simulation {
     pub fn keys(&self, preview_chars: Option<usize>) -> Vec<KeyStatus> {
         self.keys
             .sorted()
-            .map(|(name, key)| {
-                let latest = self.writes.latest(key).map(|w| w.version.write);
-                let latest = latest.expect("every written key has a latest write");
-                let replicas = self
+            .filter_map(|(name, key)| {
+                let latest = self.writes.latest(key)?;
+                let replicas = self.placement.replicas(key);
+                let cells = self
                     .replicas
                     .iter()
                     .map(|r| {
                         let held = r.get(key);
-                        let (value, truncated) = match held {
-                            Some(v) => {
-                                let (text, cut) = preview(&v.value, preview_chars);
-                                (Some(text), cut)
-                            }
-                            None => (None, false),
-                        };
                         ReplicaCell {
                             node: r.id(),
                             up: self.live.nodes.contains(r.id()),
-                            write: held.map(|v| v.write),
-                            value,
-                            truncated,
-                            stale: held.map(|v| v.write) != Some(latest),
+                            replica: replicas.contains(&r.id()),
+                            versions: held
+                                .iter()
+                                .map(|v| version_view(v, preview_chars))
+                                .collect(),
+                            stale: !clients::reflects(
+                                self.settings.conflict,
+                                held,
+                                &latest.version,
+                            ),
                         }
                     })
-                    .collect();
-                KeyStatus {
+                    .collect::<Vec<_>>();
+                Some(KeyStatus {
                     key: name.to_string(),
+                    ring_position: fraction(self.placement.hash(key)),
+                    preference_list: replicas,
                     converged: self.key_converged(key),
-                    latest,
-                    replicas,
-                }
+                    siblings: self.replicas.iter().any(|r| r.get(key).len() > 1),
+                    deleted: latest.version.is_tombstone(),
+                    latest: latest.version.write,
+                    replicas: cells,
+                })
             })
             .collect()
-    }
-
-    /// Every client write so far, oldest first, with how far it has spread.
-    pub fn writes(&self) -> Vec<WriteView> {
-        self.recent_writes(usize::MAX)
-    }
-
-    /// The last `count` client writes, oldest first.
-    pub fn recent_writes(&self, count: usize) -> Vec<WriteView> {
-        let lost = self.writes.lost(&self.replicas);
-        let all = self.writes.all();
-        all[all.len().saturating_sub(count)..]
-            .iter()
-            .map(|r| {
-                let id = r.version.write;
-                self.write_view(id, lost.binary_search(&id).is_ok())
-            })
-            .collect()
-    }
-
-    /// The writes that are lost: held by no replica and knowingly overwritten by no write.
-    pub fn lost_writes(&self) -> Vec<WriteId> {
-        self.writes.lost(&self.replicas)
-    }
-
-    fn write_view(&self, id: WriteId, lost: bool) -> WriteView {
-        let r = self.writes.get(id).expect("write ids come from the log");
-        WriteView {
-            id,
-            node: r.origin(),
-            key: self.keys.name(r.version.key).to_string(),
-            value: r.version.value.to_string(),
-            stamp_ms: r.version.stamp.millis,
-            issued_at: r.issued_at,
-            reached: r.reached as usize,
-            all_live_after_ms: r.all_live_at.map(|t| t - r.issued_at),
-            all_after_ms: r.all_at.map(|t| t - r.issued_at),
-            lost,
-        }
     }
 
     /// Running totals.
@@ -520,6 +408,7 @@ impl Simulation {
             now: self.now,
             in_flight: self.in_flight as u64,
             lost_writes: self.writes.lost(&self.replicas).len() as u64,
+            resurrections: self.writes.resurrections().len() as u64,
             ..self.stats
         }
     }
@@ -551,6 +440,25 @@ impl Simulation {
         std::mem::take(&mut self.drops)
     }
 
+    /// The most recent Merkle comparisons that found differing ranges, oldest first.
+    pub fn recent_ranges(&self) -> Vec<RangesView> {
+        self.ranges.iter().cloned().collect()
+    }
+
+    /// Deleted values that came back, oldest first.
+    pub fn resurrections(&self) -> Vec<ResurrectionView> {
+        self.writes
+            .resurrections()
+            .iter()
+            .map(|r| ResurrectionView {
+                time: r.time,
+                node: r.node,
+                key: self.keys.name(r.key).to_string(),
+                write: r.write,
+            })
+            .collect()
+    }
+
     /// A counter that moves whenever a store, a node, a link or a setting may have changed.
     pub fn changes(&self) -> u64 {
         self.changes
@@ -569,93 +477,6 @@ impl Simulation {
     /// The time of the next event, if any.
     pub fn next_event_time(&self) -> Option<Time> {
         self.queue.peek_time()
-    }
-
-    // ----- Command: clients -----
-
-    /// A client writes `key = value` at `node`: applied there at once, then replicated.
-    pub fn write(&mut self, node: NodeId, key: &str, value: &str) -> Result<WriteOutcome, Error> {
-        self.check_up(node, "write to")?;
-        check_key(key)?;
-        let chars = value.chars().count();
-        if chars > MAX_VALUE_CHARS {
-            return Err(Error::ValueTooLong { chars });
-        }
-        let id = self.writes.next_id();
-        let key_id = self.keys.intern(key);
-        let replica = &mut self.replicas[node.index()];
-        let overwrote = replica.get(key_id).map(|v| v.write);
-        let mut out = std::mem::take(&mut self.out);
-        let version = replica.client_write(self.now, id, key_id, value.into(), &mut out);
-        let applied = replica.get(key_id).is_some_and(|v| v.write == id);
-        let conflict = self.settings.conflict;
-        self.writes.record(
-            self.now,
-            version.clone(),
-            overwrote,
-            &self.replicas,
-            conflict,
-            &self.live,
-        );
-        self.stats.writes += 1;
-        let time = self.now;
-        self.trace.record(|| TraceEvent::Write {
-            time,
-            node,
-            write: id,
-            key: key.to_string(),
-        });
-        let messages = out
-            .iter()
-            .map(|o| match o {
-                Output::Send { .. } => 1,
-                Output::Broadcast { .. } => self.settings.nodes - 1,
-                _ => 0,
-            })
-            .sum();
-        self.apply(node, &mut out);
-        self.out = out;
-        self.changes += 1;
-        Ok(WriteOutcome {
-            write: id,
-            node,
-            time,
-            stamp_ms: version.stamp.millis,
-            applied,
-            messages,
-        })
-    }
-
-    /// A client reads `key` at `node`, which answers from its own store alone.
-    pub fn read(&mut self, node: NodeId, key: &str) -> Result<ReadOutcome, Error> {
-        self.check_up(node, "read from")?;
-        check_key(key)?;
-        let key_id = self.keys.id(key);
-        let held = key_id.and_then(|k| self.replicas[node.index()].get(k).cloned());
-        let latest = key_id
-            .and_then(|k| self.writes.latest(k))
-            .map(|w| w.version.write);
-        let stale = latest.is_some() && held.as_ref().map(|v| v.write) != latest;
-        self.stats.reads += 1;
-        self.stats.stale_reads += u64::from(stale);
-        let time = self.now;
-        self.trace.record(|| TraceEvent::Read {
-            time,
-            node,
-            key: key.to_string(),
-            write: held.as_ref().map(|v| v.write),
-            stale,
-        });
-        let lost = latest.is_some_and(|id| self.writes.is_lost(id, &self.replicas));
-        Ok(ReadOutcome {
-            node,
-            key: key.to_string(),
-            value: held.as_ref().map(|v| v.value.to_string()),
-            write: held.as_ref().map(|v| v.write),
-            stamp_ms: held.as_ref().map(|v| v.stamp.millis),
-            stale,
-            latest: latest.map(|id| self.write_view(id, lost)),
-        })
     }
 
     // ----- Command: network -----
@@ -782,7 +603,8 @@ impl Simulation {
 
     // ----- Command: nodes -----
 
-    /// Crashes `node`: it drops whatever reaches it and runs no timers until it recovers.
+    /// Crashes `node`: it drops whatever reaches it and runs no timers until it recovers;
+    /// the requests it was coordinating time out.
     pub fn crash(&mut self, node: NodeId) -> Result<(), Error> {
         self.check_node(node)?;
         if !self.live.nodes.contains(node) {
@@ -794,9 +616,13 @@ impl Simulation {
         self.live.nodes.remove(node);
         self.live.count -= 1;
         self.epochs[node.index()] += 1;
-        self.writes.on_live_changed(self.now, &self.live);
         let time = self.now;
         self.trace.record(|| TraceEvent::Crash { time, node });
+        let mut out = std::mem::take(&mut self.out);
+        self.replicas[node.index()].crash(&mut out);
+        self.apply(node, &mut out);
+        self.out = out;
+        self.writes.on_live_changed(self.now, &self.live);
         self.changes += 1;
         Ok(())
     }
@@ -826,36 +652,28 @@ impl Simulation {
 
     // ----- Command: settings -----
 
-    /// Changes some settings. A new node count or seed starts a new run (as [`reset`](Self::reset));
-    /// anything else takes effect now, in the running cluster. Returns whether a new run began.
+    /// Changes some settings. A new node count, seed, replication factor or token count starts
+    /// a new run (as [`reset`](Self::reset)); anything else takes effect now, in the running
+    /// cluster. Returns whether a new run began.
     pub fn configure(&mut self, patch: &SettingsPatch) -> Result<bool, Error> {
         let next = self.settings.patched(patch)?;
         if patch.needs_restart(&self.settings) {
             self.restart(next)?;
             return Ok(true);
         }
-        let timers_changed = next.anti_entropy != self.settings.anti_entropy
-            || (next.anti_entropy
-                && next.anti_entropy_interval_ms != self.settings.anti_entropy_interval_ms);
         self.network.set_model(next.link_model());
-        for (i, replica) in self.replicas.iter_mut().enumerate() {
-            replica.set_config(replica_config(&next, i));
-        }
-        let conflict_changed = next.conflict != self.settings.conflict;
+        self.protocol = Rc::new(Protocol::from_settings(&next));
         self.settings = next;
-        if conflict_changed {
-            let conflict = self.settings.conflict;
-            self.writes
-                .on_conflict_changed(self.now, &self.replicas, conflict, &self.live);
-        }
-        if timers_changed {
-            for i in 0..self.replicas.len() {
-                let node = NodeId::from_index(i);
-                self.epochs[i] += 1;
-                if self.live.nodes.contains(node) {
-                    self.start_timers(node);
-                }
+        for i in 0..self.replicas.len() {
+            let node = NodeId::from_index(i);
+            let mut out = std::mem::take(&mut self.out);
+            let skew = self.settings.clock_skew_ms[i];
+            self.replicas[i].set_protocol(self.protocol.clone(), skew, &mut out);
+            if self.live.nodes.contains(node) {
+                self.apply(node, &mut out);
             }
+            out.clear();
+            self.out = out;
         }
         let time = self.now;
         self.trace.record(|| TraceEvent::Configure { time });
@@ -947,9 +765,18 @@ impl Simulation {
                     return;
                 }
                 let time = self.now;
-                self.trace.record(|| TraceEvent::Timer { time, node });
+                if matches!(timer, Timer::AntiEntropy(_)) {
+                    self.trace.record(|| TraceEvent::Timer { time, node });
+                }
                 let mut out = std::mem::take(&mut self.out);
-                self.replicas[node.index()].handle_timer(timer, &mut out);
+                {
+                    let reachable = reachability(&self.network, &self.live, node);
+                    let env = Env {
+                        now: self.now,
+                        reachable: &reachable,
+                    };
+                    self.replicas[node.index()].handle_timer(&env, timer, &mut out);
+                }
                 self.apply(node, &mut out);
                 self.out = out;
             }
@@ -967,7 +794,14 @@ impl Simulation {
             message,
         });
         let mut out = std::mem::take(&mut self.out);
-        self.replicas[to.index()].handle_message(from, flight.message, &mut out);
+        {
+            let reachable = reachability(&self.network, &self.live, to);
+            let env = Env {
+                now: self.now,
+                reachable: &reachable,
+            };
+            self.replicas[to.index()].handle_message(&env, from, flight.message, &mut out);
+        }
         self.apply(to, &mut out);
         self.out = out;
     }
@@ -1001,7 +835,7 @@ impl Simulation {
         }
     }
 
-    /// Carries out what `node` asked for.
+    /// Carries out what `node` asked for, and notes what it reported.
     fn apply(&mut self, node: NodeId, out: &mut Vec<Output>) {
         for output in out.drain(..) {
             match output {
@@ -1035,6 +869,37 @@ impl Simulation {
                     self.writes
                         .on_received(self.now, receipt, conflict, &self.live);
                 }
+                Output::Respond { request, outcome } => self.answered(node, request, outcome),
+                Output::Hinted { owner, version } => {
+                    self.stats.hints += 1;
+                    self.changes += 1;
+                    let (time, write) = (self.now, version.write);
+                    self.trace.record(|| TraceEvent::Hint {
+                        time,
+                        node,
+                        owner,
+                        write,
+                    });
+                }
+                Output::Collected { version } => {
+                    self.stats.tombstones_collected += 1;
+                    self.changes += 1;
+                    self.writes.on_collected(&version);
+                    let (time, write) = (self.now, version.write);
+                    self.trace
+                        .record(|| TraceEvent::Collect { time, node, write });
+                }
+                Output::RangesDiffer { peer, leaves } => {
+                    self.ranges.push_back(RangesView {
+                        time: self.now,
+                        node,
+                        peer,
+                        leaves,
+                    });
+                    if self.ranges.len() > RECENT_RANGES {
+                        self.ranges.pop_front();
+                    }
+                }
             }
         }
     }
@@ -1042,14 +907,22 @@ impl Simulation {
     fn send(&mut self, from: NodeId, to: NodeId, message: Message) {
         let fate = self.network.transmit(from, to);
         self.stats.sent += 1;
-        match message.kind() {
+        let kind = message.kind();
+        match kind {
             MessageKind::Replicate => self.stats.sent_replicate += 1,
+            MessageKind::Read | MessageKind::Reply => self.stats.sent_requests += 1,
+            MessageKind::Repair => self.stats.sent_repair += 1,
+            MessageKind::Hint => self.stats.sent_hint += 1,
             MessageKind::SyncRequest | MessageKind::SyncReply => self.stats.sent_anti_entropy += 1,
+        }
+        let bytes = message.bytes();
+        self.stats.bytes_sent += bytes;
+        if message.is_anti_entropy() {
+            self.stats.bytes_anti_entropy += bytes;
         }
         let versions = message.versions() as u32;
         self.stats.versions_sent += u64::from(versions);
         let time = self.now;
-        let kind = message.kind();
         let duplicated = fate.duplicate.is_some();
         self.trace.record(|| TraceEvent::Send {
             time,
@@ -1100,7 +973,7 @@ impl Simulation {
         self.out = out;
     }
 
-    fn peers(&self, node: NodeId) -> impl Iterator<Item = NodeId> {
+    fn peers(&self, node: NodeId) -> impl Iterator<Item = NodeId> + use<> {
         (1..=self.settings.nodes)
             .map(NodeId)
             .filter(move |peer| *peer != node)
@@ -1142,15 +1015,9 @@ impl Simulation {
     }
 }
 
-fn replica_config(settings: &Settings, index: usize) -> ReplicaConfig {
-    ReplicaConfig {
-        nodes: settings.nodes,
-        conflict: settings.conflict,
-        anti_entropy: settings
-            .anti_entropy
-            .then_some(Time::from(settings.anti_entropy_interval_ms)),
-        clock_skew: settings.clock_skew_ms[index],
-    }
+/// A ring position as a fraction of the circle.
+fn fraction(position: u64) -> f64 {
+    position as f64 / 18_446_744_073_709_551_616.0
 }
 
 fn check_key(key: &str) -> Result<(), Error> {
@@ -1164,8 +1031,26 @@ fn check_key(key: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// A version as clients and the page see it; values longer than `limit` are shortened.
+fn version_view(v: &Version, limit: Option<usize>) -> VersionView {
+    let (value, truncated) = match &v.value {
+        Some(text) => {
+            let (short, cut) = preview(text, limit);
+            (Some(short), cut)
+        }
+        None => (None, false),
+    };
+    VersionView {
+        write: v.write,
+        value,
+        truncated,
+        stamp_ms: v.stamp.millis,
+        clock: v.clock(),
+    }
+}
+
 /// `text` cut to `limit` characters with an ellipsis, and whether it was cut.
-fn preview(text: &Rc<str>, limit: Option<usize>) -> (String, bool) {
+fn preview(text: &str, limit: Option<usize>) -> (String, bool) {
     match limit {
         Some(limit) if text.chars().count() > limit => {
             let mut short: String = text.chars().take(limit.saturating_sub(1)).collect();
@@ -1194,15 +1079,24 @@ impl fmt::Display for Simulation {
             };
             write!(f, "  {} {state:<4} {{", replica.id())?;
             let mut held: Vec<_> = replica
-                .versions()
-                .map(|v| (self.keys.name(v.key), v))
+                .keys()
+                .map(|(k, vs)| (self.keys.name(k), vs))
                 .collect();
             held.sort_by(|a, b| a.0.cmp(b.0));
-            for (i, (key, v)) in held.into_iter().enumerate() {
+            for (i, (key, versions)) in held.into_iter().enumerate() {
                 let sep = if i == 0 { "" } else { ", " };
-                write!(f, "{sep}{key}={} ({} {})", v.value, v.write, v.stamp)?;
+                write!(f, "{sep}{key}=")?;
+                for (j, v) in versions.iter().enumerate() {
+                    let bar = if j == 0 { "" } else { "|" };
+                    let value = v.value.as_deref().unwrap_or("⊘");
+                    write!(f, "{bar}{value} ({} {})", v.write, v.stamp)?;
+                }
             }
-            writeln!(f, "}}")?;
+            write!(f, "}}")?;
+            if !replica.hints().is_empty() {
+                write!(f, " hints: {}", replica.hints().len())?;
+            }
+            writeln!(f)?;
         }
         let cuts = self.cut_links();
         if !cuts.is_empty() {

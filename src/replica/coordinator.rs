@@ -1,0 +1,381 @@
+//! The coordinator of a client request (Dynamo §4.5, Cassandra's StorageProxy): it sends the
+//! request to the key's replicas and answers the client once W acknowledge a write or R reply to
+//! a read, or says "unavailable" at once, or "timed out" when the wait is over.
+
+use std::rc::Rc;
+
+use super::{Env, Message, NodeId, Outcome, Output, Replica, RequestId, Timer};
+use crate::replica::KeyId;
+use crate::settings::{HintedHandoff, ReadRepair};
+use crate::version::Version;
+
+/// A request this node coordinates.
+#[derive(Clone, Debug)]
+pub(super) enum Pending {
+    Write {
+        needed: u32,
+        acks: u32,
+        /// Puts sent and not yet acknowledged.
+        outstanding: u32,
+        answered: bool,
+    },
+    Read {
+        needed: u32,
+        replies: Vec<(NodeId, Vec<Rc<Version>>)>,
+        outstanding: u32,
+        /// Once R replies came: what the read returns.
+        result: Option<Vec<Rc<Version>>>,
+        /// Blocking read repair: repairs sent and not yet acknowledged.
+        repairs: u32,
+        answered: bool,
+    },
+}
+
+impl Pending {
+    pub(super) fn answered(&self) -> bool {
+        match self {
+            Pending::Write { answered, .. } | Pending::Read { answered, .. } => *answered,
+        }
+    }
+
+    pub(super) fn got(&self) -> u32 {
+        match self {
+            Pending::Write { acks, .. } => *acks,
+            Pending::Read { replies, .. } => replies.len() as u32,
+        }
+    }
+
+    pub(super) fn needed(&self) -> u32 {
+        match self {
+            Pending::Write { needed, .. } | Pending::Read { needed, .. } => *needed,
+        }
+    }
+
+    fn done(&self) -> bool {
+        match self {
+            Pending::Write {
+                outstanding,
+                answered,
+                ..
+            }
+            | Pending::Read {
+                outstanding,
+                answered,
+                ..
+            } => *answered && *outstanding == 0,
+        }
+    }
+}
+
+impl Replica {
+    /// Whether this node can reach `node` (itself always).
+    fn reaches(&self, env: &Env, node: NodeId) -> bool {
+        node == self.id || (env.reachable)(node)
+    }
+
+    /// Dynamo §4.5: send the write to every replica of the key (Cassandra too: writes always go
+    /// to all N), answer once W have it.
+    pub(super) fn coordinate_write(
+        &mut self,
+        env: &Env,
+        request: RequestId,
+        version: Rc<Version>,
+        w: u32,
+        out: &mut Vec<Output>,
+    ) {
+        let key = version.key;
+        let replicas = self.placement.replicas(key);
+        let (alive, down): (Vec<NodeId>, Vec<NodeId>) =
+            replicas.iter().partition(|n| self.reaches(env, **n));
+        let mut targets: Vec<(NodeId, Option<NodeId>)> = alive.iter().map(|n| (*n, None)).collect();
+        let mut strict_hints = Vec::new();
+        match self.protocol.hinted_handoff {
+            HintedHandoff::Off => {}
+            // Dynamo §4.6 (sloppy quorum): the next healthy nodes on the ring stand in, each
+            // keeping the write with a hint naming the replica it was meant for.
+            HintedHandoff::Sloppy => {
+                let walk = self.placement.walk(key);
+                let mut fallbacks = walk[replicas.len()..]
+                    .iter()
+                    .filter(|n| self.reaches(env, **n));
+                for owner in &down {
+                    if let Some(stand_in) = fallbacks.next() {
+                        targets.push((*stand_in, Some(*owner)));
+                    }
+                }
+            }
+            // Cassandra: the coordinator keeps the hints itself; they do not count toward W.
+            HintedHandoff::Strict => strict_hints = down,
+        }
+        let possible = targets.len() as u32;
+        if possible < w {
+            // Cassandra's UnavailableException: nothing is written.
+            out.push(Output::Respond {
+                request,
+                outcome: Outcome::Unavailable {
+                    alive: possible,
+                    needed: w,
+                },
+            });
+            return;
+        }
+        for owner in strict_hints {
+            self.add_hint(owner, version.clone(), out);
+        }
+        let mut acks = 0;
+        let mut outstanding = 0;
+        for (to, hint) in targets {
+            if to == self.id {
+                match hint {
+                    Some(owner) => self.add_hint(owner, version.clone(), out),
+                    None => {
+                        self.store_version(&version, false, out);
+                    }
+                }
+                acks += 1;
+            } else {
+                outstanding += 1;
+                out.push(Output::Send {
+                    to,
+                    message: Message::Put {
+                        request,
+                        version: version.clone(),
+                        hint,
+                    },
+                });
+            }
+        }
+        let pending = Pending::Write {
+            needed: w,
+            acks,
+            outstanding,
+            answered: false,
+        };
+        self.track(request, pending, out);
+    }
+
+    /// Dynamo §4.5: ask every reachable replica, answer with what R of them hold.
+    pub(super) fn coordinate_read(
+        &mut self,
+        env: &Env,
+        request: RequestId,
+        key: KeyId,
+        r: u32,
+        out: &mut Vec<Output>,
+    ) {
+        let alive: Vec<NodeId> = self
+            .placement
+            .replicas(key)
+            .into_iter()
+            .filter(|n| self.reaches(env, *n))
+            .collect();
+        if (alive.len() as u32) < r {
+            out.push(Output::Respond {
+                request,
+                outcome: Outcome::Unavailable {
+                    alive: alive.len() as u32,
+                    needed: r,
+                },
+            });
+            return;
+        }
+        let mut replies = Vec::new();
+        let mut outstanding = 0;
+        for to in alive {
+            if to == self.id {
+                replies.push((to, self.get(key).to_vec()));
+            } else {
+                outstanding += 1;
+                out.push(Output::Send {
+                    to,
+                    message: Message::Get { request, key },
+                });
+            }
+        }
+        let pending = Pending::Read {
+            needed: r,
+            replies,
+            outstanding,
+            result: None,
+            repairs: 0,
+            answered: false,
+        };
+        self.track(request, pending, out);
+    }
+
+    /// Starts waiting for `request`: answers at once if enough answers are in already.
+    fn track(&mut self, request: RequestId, pending: Pending, out: &mut Vec<Output>) {
+        self.requests.insert(request, pending);
+        self.progress(request, out);
+        if self.requests.contains_key(&request) {
+            out.push(Output::Timer {
+                after: self.protocol.request_timeout,
+                timer: Timer::RequestTimeout(request),
+            });
+        }
+    }
+
+    pub(super) fn on_put_ack(&mut self, request: RequestId, out: &mut Vec<Output>) {
+        if let Some(Pending::Write {
+            acks, outstanding, ..
+        }) = self.requests.get_mut(&request)
+        {
+            *acks += 1;
+            *outstanding = outstanding.saturating_sub(1);
+            self.progress(request, out);
+        }
+    }
+
+    pub(super) fn on_get_reply(
+        &mut self,
+        from: NodeId,
+        request: RequestId,
+        versions: Vec<Rc<Version>>,
+        out: &mut Vec<Output>,
+    ) {
+        let Some(Pending::Read {
+            replies,
+            outstanding,
+            result,
+            ..
+        }) = self.requests.get_mut(&request)
+        else {
+            return;
+        };
+        *outstanding = outstanding.saturating_sub(1);
+        match result.clone() {
+            // A reply after the answer: Cassandra still repairs the replica in the background.
+            Some(result) => {
+                let stale = !self.reflects_all(&versions, &result);
+                if stale && self.protocol.read_repair != ReadRepair::Off {
+                    out.push(Output::Send {
+                        to: from,
+                        message: Message::Repair {
+                            request: None,
+                            versions: Rc::new(result),
+                        },
+                    });
+                }
+            }
+            None => replies.push((from, versions)),
+        }
+        self.progress(request, out);
+    }
+
+    pub(super) fn on_repair_ack(&mut self, request: RequestId, out: &mut Vec<Output>) {
+        if let Some(Pending::Read { repairs, .. }) = self.requests.get_mut(&request) {
+            *repairs = repairs.saturating_sub(1);
+            self.progress(request, out);
+        }
+    }
+
+    pub(super) fn on_timeout(&mut self, request: RequestId, out: &mut Vec<Output>) {
+        if let Some(pending) = self.requests.remove(&request)
+            && !pending.answered()
+        {
+            out.push(Output::Respond {
+                request,
+                outcome: Outcome::TimedOut {
+                    got: pending.got(),
+                    needed: pending.needed(),
+                },
+            });
+        }
+    }
+
+    /// Whether `held` reflects every version of `result`.
+    fn reflects_all(&self, held: &[Rc<Version>], result: &[Rc<Version>]) -> bool {
+        result
+            .iter()
+            .all(|v| self.protocol.conflict.reflects(held, v))
+    }
+
+    /// Answers the request if it has what it needs; forgets it once nothing more can come.
+    fn progress(&mut self, request: RequestId, out: &mut Vec<Output>) {
+        let conflict = self.protocol.conflict;
+        let read_repair = self.protocol.read_repair;
+        let Some(pending) = self.requests.get_mut(&request) else {
+            return;
+        };
+        let mut local_repair = None;
+        match pending {
+            Pending::Write {
+                needed,
+                acks,
+                answered,
+                ..
+            } => {
+                if !*answered && *acks >= *needed {
+                    *answered = true;
+                    out.push(Output::Respond {
+                        request,
+                        outcome: Outcome::Written { acks: *acks },
+                    });
+                }
+            }
+            Pending::Read {
+                needed,
+                replies,
+                result,
+                repairs,
+                answered,
+                ..
+            } => {
+                if result.is_none() && replies.len() as u32 >= *needed {
+                    // The coordinator merges the replies by the conflict rule: under version
+                    // vectors the client sees every sibling (Dynamo §4.4).
+                    let mut merged = Vec::new();
+                    for (_, versions) in replies.iter() {
+                        for version in versions {
+                            conflict.merge(&mut merged, version, false);
+                        }
+                    }
+                    if read_repair != ReadRepair::Off {
+                        let blocking = read_repair == ReadRepair::Blocking;
+                        for (node, versions) in replies.iter() {
+                            let stale = !merged.iter().all(|v| conflict.reflects(versions, v));
+                            if !stale {
+                                continue;
+                            }
+                            if *node == self.id {
+                                local_repair = Some(merged.clone());
+                            } else {
+                                *repairs += u32::from(blocking);
+                                out.push(Output::Send {
+                                    to: *node,
+                                    message: Message::Repair {
+                                        request: blocking.then_some(request),
+                                        versions: Rc::new(merged.clone()),
+                                    },
+                                });
+                            }
+                        }
+                    }
+                    *result = Some(merged);
+                }
+                if !*answered
+                    && *repairs == 0
+                    && let Some(versions) = result.clone()
+                {
+                    *answered = true;
+                    out.push(Output::Respond {
+                        request,
+                        outcome: Outcome::Read {
+                            versions,
+                            replies: replies.len() as u32,
+                        },
+                    });
+                }
+            }
+        }
+        let done = pending.done();
+        if let Some(versions) = local_repair {
+            for version in &versions {
+                self.store_version(version, false, out);
+            }
+        }
+        if done {
+            self.requests.remove(&request);
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! What replicas send each other, and how big it is on the wire.
+
+use std::rc::Rc;
+
+use serde::Serialize;
+
+use super::{KeyId, NodeId, RequestId, WriteId};
+use crate::version::Version;
+
+/// The kinds of message, as the page draws them (the numbers are what it receives).
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum MessageKind {
+    /// A write on its way to a replica: fire-and-forget, coordinated, or a rumor.
+    Replicate = 0,
+    /// Anti-entropy: an offer of a whole store, or of Merkle hashes, or of differing keys.
+    SyncRequest = 1,
+    /// Anti-entropy: the answer.
+    SyncReply = 2,
+    /// A coordinator asks a replica for a key.
+    Read = 3,
+    /// A replica answers a coordinator: an acknowledgement or the versions it holds.
+    Reply = 4,
+    /// Read repair: a coordinator sends the newest version to a stale replica.
+    Repair = 5,
+    /// Hinted handoff: a write for a node that is down, or its later delivery to it.
+    Hint = 6,
+}
+
+/// A message between replicas.
+#[derive(Clone, Debug)]
+pub enum Message {
+    /// Fire-and-forget replication of one write, as the tutorial's `propagate_update`.
+    Replicate(Rc<Version>),
+    /// Gossip: a rumor of one write (Demers et al.).
+    Rumor(Rc<Version>),
+    /// A coordinator's write to a replica; with `hint`, the receiver keeps it for that node.
+    Put {
+        /// The client request it serves.
+        request: RequestId,
+        /// The write.
+        version: Rc<Version>,
+        /// The intended owner, if the receiver stands in for it (sloppy quorum).
+        hint: Option<NodeId>,
+    },
+    /// A replica acknowledges a put.
+    PutAck {
+        /// The client request.
+        request: RequestId,
+    },
+    /// A coordinator's read of one key.
+    Get {
+        /// The client request.
+        request: RequestId,
+        /// The key.
+        key: KeyId,
+    },
+    /// A replica's answer: every version it holds of the key.
+    GetReply {
+        /// The client request.
+        request: RequestId,
+        /// The versions.
+        versions: Rc<Vec<Rc<Version>>>,
+    },
+    /// Read repair: the newest versions of a key for a stale replica; acknowledged if
+    /// `request` is set (blocking read repair).
+    Repair {
+        /// The read waiting for this repair, if any.
+        request: Option<RequestId>,
+        /// The versions.
+        versions: Rc<Vec<Rc<Version>>>,
+    },
+    /// A replica acknowledges a blocking repair.
+    RepairAck {
+        /// The read.
+        request: RequestId,
+    },
+    /// Hinted handoff: writes kept for the receiver while it was unreachable.
+    Handoff(Rc<Vec<Rc<Version>>>),
+    /// The owner acknowledges handed-over writes; the holder drops their hints.
+    HandoffAck(Rc<Vec<WriteId>>),
+    /// Anti-entropy push: every version the sender holds of keys both replicate, in key order.
+    SyncRequest(Rc<Vec<Rc<Version>>>),
+    /// Anti-entropy pull: what the request lacked or held older, in key order.
+    SyncReply(Rc<Vec<Rc<Version>>>),
+    /// Merkle anti-entropy: the hashes of some tree nodes at one level, for the receiver to
+    /// compare with its own.
+    MerkleCompare {
+        /// The level (0 under the root).
+        level: u8,
+        /// (index at that level, hash) pairs.
+        hashes: Rc<Vec<(u32, u64)>>,
+    },
+    /// Merkle anti-entropy: the versions in leaf ranges found to differ; `reply` marks the
+    /// answer, which is not answered again.
+    MerkleSync {
+        /// The leaf ranges.
+        leaves: Rc<Vec<u32>>,
+        /// The sender's versions in them.
+        versions: Rc<Vec<Rc<Version>>>,
+        /// Whether this answers an earlier MerkleSync.
+        reply: bool,
+    },
+}
+
+/// Bytes of framing a message costs besides its content (ids, kind, lengths).
+const HEADER_BYTES: u64 = 16;
+
+impl Message {
+    /// The kind of this message, for drawing and counting.
+    pub fn kind(&self) -> MessageKind {
+        match self {
+            Message::Replicate(_) | Message::Rumor(_) => MessageKind::Replicate,
+            Message::Put { hint: Some(_), .. } | Message::Handoff(_) => MessageKind::Hint,
+            Message::Put { .. } => MessageKind::Replicate,
+            Message::Get { .. } => MessageKind::Read,
+            Message::PutAck { .. }
+            | Message::GetReply { .. }
+            | Message::RepairAck { .. }
+            | Message::HandoffAck(_) => MessageKind::Reply,
+            Message::Repair { .. } => MessageKind::Repair,
+            Message::SyncRequest(_) | Message::MerkleCompare { .. } => MessageKind::SyncRequest,
+            Message::MerkleSync { reply: false, .. } => MessageKind::SyncRequest,
+            Message::SyncReply(_) | Message::MerkleSync { reply: true, .. } => {
+                MessageKind::SyncReply
+            }
+        }
+    }
+
+    /// Whether this is background reconciliation (its bytes are compared between kinds).
+    pub fn is_anti_entropy(&self) -> bool {
+        matches!(
+            self,
+            Message::SyncRequest(_)
+                | Message::SyncReply(_)
+                | Message::MerkleCompare { .. }
+                | Message::MerkleSync { .. }
+        )
+    }
+
+    /// How many versions the message carries.
+    pub fn versions(&self) -> usize {
+        match self {
+            Message::Replicate(_) | Message::Rumor(_) | Message::Put { .. } => 1,
+            Message::GetReply { versions, .. }
+            | Message::Repair { versions, .. }
+            | Message::Handoff(versions)
+            | Message::SyncRequest(versions)
+            | Message::SyncReply(versions)
+            | Message::MerkleSync { versions, .. } => versions.len(),
+            _ => 0,
+        }
+    }
+
+    /// An estimate of the message's size on the wire: framing, and for each version its ids,
+    /// timestamp, value and version vector; 12 bytes per Merkle hash.
+    pub fn bytes(&self) -> u64 {
+        let versions = |vs: &[Rc<Version>]| vs.iter().map(|v| version_bytes(v)).sum::<u64>();
+        HEADER_BYTES
+            + match self {
+                Message::Replicate(v) | Message::Rumor(v) | Message::Put { version: v, .. } => {
+                    version_bytes(v)
+                }
+                Message::GetReply { versions: vs, .. }
+                | Message::Repair { versions: vs, .. }
+                | Message::Handoff(vs)
+                | Message::SyncRequest(vs)
+                | Message::SyncReply(vs) => versions(vs),
+                Message::MerkleSync {
+                    leaves,
+                    versions: vs,
+                    ..
+                } => 4 * leaves.len() as u64 + versions(vs),
+                Message::MerkleCompare { hashes, .. } => 12 * hashes.len() as u64,
+                Message::HandoffAck(writes) => 4 * writes.len() as u64,
+                Message::PutAck { .. } | Message::RepairAck { .. } | Message::Get { .. } => 4,
+            }
+    }
+}
+
+/// One version's size: write id, key id, timestamp (16), value, and 8 bytes per vector entry.
+fn version_bytes(v: &Version) -> u64 {
+    let value = v.value.as_ref().map_or(0, |s| s.len() as u64);
+    24 + value + 8 * (v.context.entries().len() as u64 + 1)
+}

@@ -1,0 +1,1067 @@
+//! One node of the store, as a sans-IO state machine.
+//!
+//! A [`Replica`] handles a client request, a message or a timer at a given time and pushes what
+//! it wants done ([`Output::Send`], [`Output::Timer`], [`Output::Respond`], ...) onto a list
+//! instead of doing it, as quinn-proto and stateright do. The [`crate::Simulation`] carries those
+//! effects through its network model; the same replica could run over a real network.
+//!
+//! A node plays every role: replica of the keys it owns, coordinator of the client requests
+//! sent to it, holder of hints for nodes that are down, spreader of rumors.
+
+mod coordinator;
+pub mod merkle;
+mod messages;
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::rc::Rc;
+
+use serde::Serialize;
+
+pub use messages::{Message, MessageKind};
+
+use crate::Time;
+use crate::clock::{Stamp, VersionVector};
+use crate::ring::Ring;
+use crate::rng::Rng;
+use crate::settings::{
+    AntiEntropyKind, Coordination, Dissemination, HintedHandoff, ReadRepair, Settings,
+};
+pub use crate::version::{ConflictMode, Version};
+use coordinator::Pending;
+use merkle::Tree;
+
+/// A node's id as people see it: 1 for "Node 1". Ids run from 1 to the cluster size.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(transparent)]
+pub struct NodeId(pub u32);
+
+impl NodeId {
+    /// The node's position in 0-based arrays.
+    pub fn index(self) -> usize {
+        self.0 as usize - 1
+    }
+
+    /// The id of the node at 0-based position `index`.
+    pub fn from_index(index: usize) -> NodeId {
+        NodeId(index as u32 + 1)
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "n{}", self.0)
+    }
+}
+
+/// The cluster-wide number of a client write, in the order writes were made (w1, w2, ...).
+/// A real store names a write by its dot; the simulation also numbers them to follow each one.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(transparent)]
+pub struct WriteId(pub u32);
+
+impl fmt::Display for WriteId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "w{}", self.0)
+    }
+}
+
+/// A client request's number, in the order requests were made.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[serde(transparent)]
+pub struct RequestId(pub u32);
+
+/// A key as the cluster's key table numbers it, in order of first use. Replicas index their
+/// stores by it, as a storage engine indexes interned keys; the simulation maps it to the
+/// key's text for people.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct KeyId(pub u32);
+
+impl KeyId {
+    /// The key's position in dense arrays.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A value, shared rather than copied between replicas and messages.
+pub type Value = Rc<str>;
+
+/// The rules every node of a run follows.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Protocol {
+    /// How many nodes the cluster has (ids `1..=nodes`).
+    pub nodes: u32,
+    /// How conflicting versions are resolved.
+    pub conflict: ConflictMode,
+    /// How client requests are served.
+    pub coordination: Coordination,
+    /// W, as a number of replicas.
+    pub write_quorum: u32,
+    /// R, as a number of replicas.
+    pub read_quorum: u32,
+    /// How long a coordinator waits for W or R answers.
+    pub request_timeout: Time,
+    /// What a coordinated read does with stale replicas.
+    pub read_repair: ReadRepair,
+    /// What a coordinated write does for unreachable replicas.
+    pub hinted_handoff: HintedHandoff,
+    /// How often hints are offered to their owners.
+    pub hint_interval: Time,
+    /// How writes spread without a coordinator.
+    pub dissemination: Dissemination,
+    /// Gossip: peers told per round.
+    pub gossip_fanout: u32,
+    /// Gossip: a node stops spreading a rumor after a round with probability 1 / this.
+    pub gossip_interest: u32,
+    /// Gossip: time between rounds.
+    pub gossip_interval: Time,
+    /// Background reconciliation, if on: how, and how often.
+    pub anti_entropy: Option<(AntiEntropyKind, Time)>,
+    /// How long tombstones are kept.
+    pub tombstone_grace: Time,
+}
+
+impl Protocol {
+    /// The protocol the settings describe.
+    pub fn from_settings(s: &Settings) -> Protocol {
+        let ms = |x: u32| Time::from(x);
+        Protocol {
+            nodes: s.nodes,
+            conflict: s.conflict,
+            coordination: s.coordination,
+            write_quorum: s.w(),
+            read_quorum: s.r(),
+            request_timeout: ms(s.request_timeout_ms),
+            read_repair: s.read_repair,
+            hinted_handoff: s.hinted_handoff,
+            hint_interval: ms(s.hint_interval_ms),
+            dissemination: s.dissemination,
+            gossip_fanout: s.gossip_fanout,
+            gossip_interest: s.gossip_interest,
+            gossip_interval: ms(s.gossip_interval_ms),
+            anti_entropy: s
+                .anti_entropy
+                .then_some((s.anti_entropy_kind, ms(s.anti_entropy_interval_ms))),
+            tombstone_grace: ms(s.tombstone_grace_ms),
+        }
+    }
+}
+
+/// Where one key lives.
+#[derive(Clone, Debug)]
+struct KeyPlace {
+    hash: u64,
+    /// Every node, clockwise from the key: its replicas first, then its fallbacks.
+    walk: Rc<[NodeId]>,
+}
+
+/// Where keys live: the ring, N, and each key's walk. Every node could compute it from the ring;
+/// the simulation computes it once per key, when the key is first written.
+#[derive(Debug)]
+pub struct Placement {
+    ring: Ring,
+    n: usize,
+    keys: RefCell<Vec<KeyPlace>>,
+}
+
+impl Placement {
+    /// Keys on `ring`, each on `n` nodes.
+    pub fn new(ring: Ring, n: usize) -> Placement {
+        Placement {
+            ring,
+            n,
+            keys: RefCell::new(Vec::new()),
+        }
+    }
+
+    /// Places key `key` (the next id) by its hash.
+    pub fn register(&self, key: KeyId, hash: u64) {
+        let mut keys = self.keys.borrow_mut();
+        debug_assert_eq!(key.index(), keys.len());
+        keys.push(KeyPlace {
+            hash,
+            walk: self.ring.walk(hash).into(),
+        });
+    }
+
+    /// The ring.
+    pub fn ring(&self) -> &Ring {
+        &self.ring
+    }
+
+    /// N.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// The key's hash (its place on the ring).
+    pub fn hash(&self, key: KeyId) -> u64 {
+        self.keys.borrow()[key.index()].hash
+    }
+
+    /// Every node clockwise from the key; the first N are its replicas.
+    pub fn walk(&self, key: KeyId) -> Rc<[NodeId]> {
+        self.keys.borrow()[key.index()].walk.clone()
+    }
+
+    /// The key's replicas: its preference list.
+    pub fn replicas(&self, key: KeyId) -> Vec<NodeId> {
+        self.keys.borrow()[key.index()].walk[..self.n].to_vec()
+    }
+
+    /// Whether `node` is one of the key's replicas.
+    pub fn is_replica(&self, key: KeyId, node: NodeId) -> bool {
+        let keys = self.keys.borrow();
+        let walk = &keys[key.index()].walk;
+        walk.len() == self.n || walk[..self.n].contains(&node)
+    }
+
+    /// How many keys are placed.
+    pub fn len(&self) -> usize {
+        self.keys.borrow().len()
+    }
+
+    /// Whether no key is placed.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Timers a replica can set.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Timer {
+    /// Time for the next anti-entropy round (of this generation of the schedule: a change of
+    /// settings starts a new one and the old one dies out).
+    AntiEntropy(u32),
+    /// A coordinated request has waited long enough.
+    RequestTimeout(RequestId),
+    /// Time to offer hints to their owners.
+    HintDelivery,
+    /// Time for the next gossip round.
+    GossipRound,
+    /// Time to collect tombstones past their grace period.
+    TombstoneGc,
+}
+
+/// How a client request ended.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// The write reached W replicas (or, without coordination, was taken).
+    Written {
+        /// How many replicas acknowledged it by then.
+        acks: u32,
+    },
+    /// The read got R replies: the versions it returns (several if they are siblings).
+    Read {
+        /// The versions, after the coordinator merged the replies.
+        versions: Vec<Rc<Version>>,
+        /// How many replicas replied by then.
+        replies: u32,
+    },
+    /// Fewer than W (or R) replicas were reachable: nothing was sent.
+    Unavailable {
+        /// How many were reachable.
+        alive: u32,
+        /// How many were needed.
+        needed: u32,
+    },
+    /// W acknowledgements (or R replies, or repairs) did not come in time.
+    TimedOut {
+        /// How many came.
+        got: u32,
+        /// How many were needed.
+        needed: u32,
+    },
+}
+
+/// What a replica asks of its environment, or reports to it.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Send `message` to `to`.
+    Send {
+        /// The receiving node.
+        to: NodeId,
+        /// What to send.
+        message: Message,
+    },
+    /// Send `message` to every other node.
+    Broadcast {
+        /// What to send.
+        message: Message,
+    },
+    /// Call [`Replica::handle_timer`] with `timer` after `after` milliseconds.
+    Timer {
+        /// Delay from now.
+        after: Time,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// A version reached this node's store; `stored` says whether it now holds it.
+    Received {
+        /// The write that arrived.
+        version: Rc<Version>,
+        /// Whether the node kept it.
+        stored: bool,
+        /// If kept under last writer wins: the timestamp of the version it replaced.
+        replaced: Option<Stamp>,
+    },
+    /// A client request this node coordinates is answered.
+    Respond {
+        /// The request.
+        request: RequestId,
+        /// How it ended.
+        outcome: Outcome,
+    },
+    /// This node now keeps `version` for `owner` (hinted handoff).
+    Hinted {
+        /// The node the write is for.
+        owner: NodeId,
+        /// The write.
+        version: Rc<Version>,
+    },
+    /// A tombstone was collected (its grace period is over).
+    Collected {
+        /// The tombstone.
+        version: Rc<Version>,
+    },
+    /// A Merkle comparison with `peer` found these leaf ranges different.
+    RangesDiffer {
+        /// The other replica.
+        peer: NodeId,
+        /// The leaf ranges (0 to 63, clockwise).
+        leaves: Vec<u32>,
+    },
+}
+
+/// What a replica needs to know of the world when it acts.
+pub struct Env<'a> {
+    /// Virtual time now.
+    pub now: Time,
+    /// Whether this node can reach that node now: its failure detector, which the simulation
+    /// makes perfect (up, and the links both ways healthy).
+    pub reachable: &'a dyn Fn(NodeId) -> bool,
+}
+
+/// A write kept for another node (Dynamo's hinted handoff).
+#[derive(Clone, Debug)]
+pub struct Hint {
+    /// The node the write is for.
+    pub owner: NodeId,
+    /// The write.
+    pub version: Rc<Version>,
+}
+
+/// One node: its store, its clock, and the state of the protocols it plays a part in.
+#[derive(Clone, Debug)]
+pub struct Replica {
+    id: NodeId,
+    protocol: Rc<Protocol>,
+    placement: Rc<Placement>,
+    clock_skew: i64,
+    /// The versions held for each key, by key id (siblings under version vectors).
+    store: Vec<Vec<Rc<Version>>>,
+    held: usize,
+    writes_made: u32,
+    rng: Rng,
+    hints: Vec<Hint>,
+    requests: BTreeMap<RequestId, Pending>,
+    rumors: Vec<Rc<Version>>,
+    /// Timers armed and not yet fired (hint delivery, gossip, tombstone collection).
+    armed: Armed,
+    /// The current generation of the anti-entropy schedule.
+    anti_entropy_generation: u32,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Armed {
+    hints: bool,
+    gossip: bool,
+    gc: bool,
+}
+
+impl Replica {
+    /// A node with an empty store; `rng` is its own random stream (for picking peers).
+    pub fn new(
+        id: NodeId,
+        protocol: Rc<Protocol>,
+        placement: Rc<Placement>,
+        clock_skew: i64,
+        rng: Rng,
+    ) -> Replica {
+        Replica {
+            id,
+            protocol,
+            placement,
+            clock_skew,
+            store: Vec::new(),
+            held: 0,
+            writes_made: 0,
+            rng,
+            hints: Vec::new(),
+            requests: BTreeMap::new(),
+            rumors: Vec::new(),
+            armed: Armed::default(),
+            anti_entropy_generation: 0,
+        }
+    }
+
+    // ----- Ask -----
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.id
+    }
+
+    /// The versions held for `key` (empty if none).
+    pub fn get(&self, key: KeyId) -> &[Rc<Version>] {
+        self.store.get(key.index()).map_or(&[], Vec::as_slice)
+    }
+
+    /// Every version held, in key order.
+    pub fn versions(&self) -> impl Iterator<Item = &Rc<Version>> {
+        self.store.iter().flatten()
+    }
+
+    /// Every key held with its versions, in key order.
+    pub fn keys(&self) -> impl Iterator<Item = (KeyId, &[Rc<Version>])> {
+        self.store
+            .iter()
+            .enumerate()
+            .filter(|(_, vs)| !vs.is_empty())
+            .map(|(k, vs)| (KeyId(k as u32), vs.as_slice()))
+    }
+
+    /// How many keys the node holds.
+    pub fn len(&self) -> usize {
+        self.held
+    }
+
+    /// Whether the node holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.held == 0
+    }
+
+    /// The writes this node keeps for other nodes.
+    pub fn hints(&self) -> &[Hint] {
+        &self.hints
+    }
+
+    /// The client requests this node is coordinating: (request, acks or replies so far, needed).
+    pub fn pending(&self) -> impl Iterator<Item = (RequestId, u32, u32)> + '_ {
+        self.requests
+            .iter()
+            .filter(|(_, p)| !p.answered())
+            .map(|(id, p)| (*id, p.got(), p.needed()))
+    }
+
+    /// This node's clock offset.
+    pub fn clock_skew(&self) -> i64 {
+        self.clock_skew
+    }
+
+    /// This node's clock reading at virtual time `now`.
+    pub fn clock(&self, now: Time) -> i64 {
+        now as i64 + self.clock_skew
+    }
+
+    /// The clock this node knows for `key`: what its versions and their contexts cover.
+    pub fn context(&self, key: KeyId) -> VersionVector {
+        crate::version::context_of(self.get(key))
+    }
+
+    // ----- Configure -----
+
+    /// Replaces the protocol. A new anti-entropy schedule starts if it changed (the old one
+    /// dies out at its next tick).
+    pub fn set_protocol(&mut self, protocol: Rc<Protocol>, clock_skew: i64, out: &mut Vec<Output>) {
+        let schedule_changed = protocol.anti_entropy != self.protocol.anti_entropy;
+        self.protocol = protocol;
+        self.clock_skew = clock_skew;
+        if schedule_changed {
+            self.anti_entropy_generation += 1;
+            self.arm_anti_entropy(out);
+        }
+    }
+
+    /// Forgets every stored version and hint (a restart without durable storage).
+    pub fn wipe(&mut self) {
+        self.store.clear();
+        self.held = 0;
+        self.hints.clear();
+    }
+
+    /// The node crashed: requests it coordinated fail (their clients time out), rumors are
+    /// forgotten, and every timer is gone. The store and hints stay, as on disk.
+    pub fn crash(&mut self, out: &mut Vec<Output>) {
+        for (request, pending) in std::mem::take(&mut self.requests) {
+            if !pending.answered() {
+                out.push(Output::Respond {
+                    request,
+                    outcome: Outcome::TimedOut {
+                        got: pending.got(),
+                        needed: pending.needed(),
+                    },
+                });
+            }
+        }
+        self.rumors.clear();
+        self.armed = Armed::default();
+    }
+
+    /// Arms the node's timers: anti-entropy at a random offset within its first period (Cassandra
+    /// and Riak jitter their repair timers), and hint delivery and tombstone collection if there
+    /// is work for them.
+    pub fn start(&mut self, out: &mut Vec<Output>) {
+        self.arm_anti_entropy(out);
+        if !self.hints.is_empty() {
+            self.arm_hints(out);
+        }
+        if self.versions().any(|v| v.is_tombstone()) {
+            self.arm_gc(out);
+        }
+    }
+
+    fn arm_anti_entropy(&mut self, out: &mut Vec<Output>) {
+        if let Some((_, period)) = self.protocol.anti_entropy {
+            let after = self.rng.between(1, period.max(1));
+            out.push(Output::Timer {
+                after,
+                timer: Timer::AntiEntropy(self.anti_entropy_generation),
+            });
+        }
+    }
+
+    // ----- Clients -----
+
+    /// A client writes `value` (None: deletes) to `key` through this node. `context` is what the
+    /// client read (Riak); without it, under version vectors the write is concurrent with
+    /// everything (a blind write), and under the other rules it replaces what this node holds.
+    #[allow(clippy::too_many_arguments)]
+    pub fn client_write(
+        &mut self,
+        env: &Env,
+        request: RequestId,
+        write: WriteId,
+        key: KeyId,
+        value: Option<Value>,
+        context: Option<VersionVector>,
+        w: u32,
+        out: &mut Vec<Output>,
+    ) -> Rc<Version> {
+        self.writes_made += 1;
+        let stamp = Stamp {
+            millis: self.clock(env.now),
+            node: self.id,
+            seq: self.writes_made,
+        };
+        let context = context.unwrap_or_else(|| match self.protocol.conflict {
+            ConflictMode::VersionVectors => VersionVector::new(),
+            _ => self.context(key),
+        });
+        let version = Rc::new(Version {
+            write,
+            key,
+            value,
+            stamp,
+            context,
+            created: env.now,
+        });
+        match self.protocol.coordination {
+            Coordination::None => {
+                self.write_uncoordinated(version.clone(), out);
+                out.push(Output::Respond {
+                    request,
+                    outcome: Outcome::Written { acks: 1 },
+                });
+            }
+            Coordination::Quorum => self.coordinate_write(env, request, version.clone(), w, out),
+        }
+        version
+    }
+
+    /// A client reads `key` through this node.
+    pub fn client_read(
+        &mut self,
+        env: &Env,
+        request: RequestId,
+        key: KeyId,
+        r: u32,
+        out: &mut Vec<Output>,
+    ) {
+        match self.protocol.coordination {
+            // The tutorial: answer from this node alone.
+            Coordination::None => out.push(Output::Respond {
+                request,
+                outcome: Outcome::Read {
+                    versions: self.get(key).to_vec(),
+                    replies: 1,
+                },
+            }),
+            Coordination::Quorum => self.coordinate_read(env, request, key, r, out),
+        }
+    }
+
+    /// The tutorial's path: keep the write if this node is a replica, then send it on to the
+    /// other replicas, fire-and-forget, to each (broadcast) or to a few (gossip).
+    fn write_uncoordinated(&mut self, version: Rc<Version>, out: &mut Vec<Output>) {
+        let key = version.key;
+        if self.placement.is_replica(key, self.id) {
+            self.store_version(&version, false, out);
+        }
+        match self.protocol.dissemination {
+            Dissemination::Broadcast => {
+                if self.placement.n() == self.protocol.nodes as usize {
+                    // Tutorial: `for peer in peers: requests.post(f"{peer}/replicate", ...)`.
+                    if self.protocol.nodes > 1 {
+                        out.push(Output::Broadcast {
+                            message: Message::Replicate(version),
+                        });
+                    }
+                } else {
+                    for to in self.placement.replicas(key) {
+                        if to != self.id {
+                            out.push(Output::Send {
+                                to,
+                                message: Message::Replicate(version.clone()),
+                            });
+                        }
+                    }
+                }
+            }
+            Dissemination::Gossip => {
+                self.rumors.push(version.clone());
+                self.gossip_once(&version, out);
+                self.arm_gossip(out);
+            }
+        }
+    }
+
+    // ----- Messages -----
+
+    /// A message from `from` arrives.
+    pub fn handle_message(
+        &mut self,
+        _env: &Env,
+        from: NodeId,
+        message: Message,
+        out: &mut Vec<Output>,
+    ) {
+        match message {
+            Message::Replicate(version) => {
+                self.store_version(&version, false, out);
+            }
+            Message::Rumor(version) => {
+                // Rumor mongering: a node that hears something new spreads it too.
+                if self.store_version(&version, false, out) {
+                    self.rumors.push(version);
+                    self.arm_gossip(out);
+                }
+            }
+            Message::Put {
+                request,
+                version,
+                hint,
+            } => {
+                match hint {
+                    Some(owner) => self.add_hint(owner, version, out),
+                    None => {
+                        self.store_version(&version, false, out);
+                    }
+                }
+                out.push(Output::Send {
+                    to: from,
+                    message: Message::PutAck { request },
+                });
+            }
+            Message::Get { request, key } => out.push(Output::Send {
+                to: from,
+                message: Message::GetReply {
+                    request,
+                    versions: Rc::new(self.get(key).to_vec()),
+                },
+            }),
+            Message::Repair { request, versions } => {
+                for version in versions.iter() {
+                    self.store_version(version, false, out);
+                }
+                if let Some(request) = request {
+                    out.push(Output::Send {
+                        to: from,
+                        message: Message::RepairAck { request },
+                    });
+                }
+            }
+            Message::PutAck { request } => self.on_put_ack(request, out),
+            Message::GetReply { request, versions } => {
+                self.on_get_reply(from, request, versions.to_vec(), out)
+            }
+            Message::RepairAck { request } => self.on_repair_ack(request, out),
+            Message::Handoff(versions) => {
+                for version in versions.iter() {
+                    self.store_version(version, false, out);
+                }
+                let writes = versions.iter().map(|v| v.write).collect();
+                out.push(Output::Send {
+                    to: from,
+                    message: Message::HandoffAck(Rc::new(writes)),
+                });
+            }
+            Message::HandoffAck(writes) => {
+                // Dynamo §4.6: once the owner has the writes, the hints are deleted.
+                self.hints
+                    .retain(|h| h.owner != from || !writes.contains(&h.version.write));
+            }
+            Message::SyncRequest(offered) => {
+                let reply = self.reconcile(from, &offered, None, out);
+                out.push(Output::Send {
+                    to: from,
+                    message: Message::SyncReply(Rc::new(reply)),
+                });
+            }
+            Message::SyncReply(offered) => {
+                self.reconcile(from, &offered, None, out);
+            }
+            Message::MerkleCompare { level, hashes } => {
+                self.on_merkle_compare(from, level as usize, &hashes, out)
+            }
+            Message::MerkleSync {
+                leaves,
+                versions,
+                reply,
+            } => {
+                let give = self.reconcile(from, &versions, Some(&leaves), out);
+                if !reply {
+                    out.push(Output::Send {
+                        to: from,
+                        message: Message::MerkleSync {
+                            leaves,
+                            versions: Rc::new(give),
+                            reply: true,
+                        },
+                    });
+                }
+            }
+        }
+    }
+
+    // ----- Timers -----
+
+    /// A timer fires.
+    pub fn handle_timer(&mut self, env: &Env, timer: Timer, out: &mut Vec<Output>) {
+        match timer {
+            Timer::AntiEntropy(generation) => {
+                if generation == self.anti_entropy_generation {
+                    self.anti_entropy_round(out);
+                }
+            }
+            Timer::RequestTimeout(request) => self.on_timeout(request, out),
+            Timer::HintDelivery => self.deliver_hints(env, out),
+            Timer::GossipRound => self.gossip_round(out),
+            Timer::TombstoneGc => self.collect_tombstones(env, out),
+        }
+    }
+
+    // ----- The store -----
+
+    /// The store's versions of `key`, growing the store to reach it.
+    fn slot(&mut self, key: KeyId) -> &mut Vec<Rc<Version>> {
+        if key.index() >= self.store.len() {
+            self.store.resize_with(key.index() + 1, Vec::new);
+        }
+        &mut self.store[key.index()]
+    }
+
+    /// Merges `version` into the store by the conflict rule; returns whether it was kept.
+    pub(crate) fn store_version(
+        &mut self,
+        version: &Rc<Version>,
+        repair: bool,
+        out: &mut Vec<Output>,
+    ) -> bool {
+        let conflict = self.protocol.conflict;
+        let slot = self.slot(version.key);
+        let was_empty = slot.is_empty();
+        let merge = conflict.merge(slot, version, repair);
+        if was_empty && merge.stored {
+            self.held += 1;
+        }
+        out.push(Output::Received {
+            version: version.clone(),
+            stored: merge.stored,
+            replaced: merge.replaced,
+        });
+        if merge.stored && version.is_tombstone() {
+            self.arm_gc(out);
+        }
+        merge.stored
+    }
+
+    /// Anti-entropy: takes from `offered` what repairs this store, and returns what this store
+    /// has that `offered` lacks or holds older, among keys `from` replicates (and, for Merkle,
+    /// within `leaves`). Both are in key order (a merge join).
+    fn reconcile(
+        &mut self,
+        from: NodeId,
+        offered: &[Rc<Version>],
+        leaves: Option<&[u32]>,
+        out: &mut Vec<Output>,
+    ) -> Vec<Rc<Version>> {
+        let conflict = self.protocol.conflict;
+        let mut give = Vec::new();
+        let mut i = 0;
+        let shared = self.shared_keys(from, leaves);
+        let mut mine = shared.iter().peekable();
+        while i < offered.len() || mine.peek().is_some() {
+            let next_offered = offered.get(i).map(|v| v.key);
+            let key = match (next_offered, mine.peek()) {
+                (Some(a), Some(&&b)) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some(&&b)) => b,
+                (None, None) => break,
+            };
+            let end = offered[i..]
+                .iter()
+                .position(|v| v.key != key)
+                .map_or(offered.len(), |p| i + p);
+            let theirs = &offered[i..end];
+            i = end;
+            if mine.peek() == Some(&&key) {
+                mine.next();
+            }
+            give.extend(conflict.newer_than(self.get(key), theirs));
+            for version in theirs {
+                self.store_version(version, true, out);
+            }
+        }
+        give
+    }
+
+    /// The keys this node holds that `peer` also replicates, within `leaves` if given.
+    fn shared_keys(&self, peer: NodeId, leaves: Option<&[u32]>) -> Vec<KeyId> {
+        self.keys()
+            .map(|(k, _)| k)
+            .filter(|k| self.placement.is_replica(*k, peer))
+            .filter(|k| {
+                leaves.is_none_or(|ls| ls.contains(&merkle::leaf_of(self.placement.hash(*k))))
+            })
+            .collect()
+    }
+
+    // ----- Anti-entropy -----
+
+    /// The tutorial's "background thread to periodically reconcile state": each round, exchange
+    /// with one peer chosen at random (Demers et al.'s anti-entropy), whole stores or Merkle trees.
+    fn anti_entropy_round(&mut self, out: &mut Vec<Output>) {
+        let Some((kind, period)) = self.protocol.anti_entropy else {
+            return;
+        };
+        if let Some(peer) = self.random_peer() {
+            let message = match kind {
+                AntiEntropyKind::Full => {
+                    let offer = self
+                        .shared_keys(peer, None)
+                        .into_iter()
+                        .flat_map(|k| self.get(k).to_vec())
+                        .collect();
+                    Message::SyncRequest(Rc::new(offer))
+                }
+                AntiEntropyKind::Merkle => Message::MerkleCompare {
+                    level: 0,
+                    hashes: Rc::new(self.tree_for(peer).top()),
+                },
+            };
+            out.push(Output::Send { to: peer, message });
+        }
+        out.push(Output::Timer {
+            after: period,
+            timer: Timer::AntiEntropy(self.anti_entropy_generation),
+        });
+    }
+
+    /// A peer other than this node, at random.
+    fn random_peer(&mut self) -> Option<NodeId> {
+        let nodes = self.protocol.nodes;
+        if nodes < 2 {
+            return None;
+        }
+        let pick = self.rng.below(u64::from(nodes) - 1) as u32 + 1;
+        Some(NodeId(if pick >= self.id.0 { pick + 1 } else { pick }))
+    }
+
+    /// The Merkle tree over the keys this node holds that `peer` replicates too.
+    fn tree_for(&self, peer: NodeId) -> Tree {
+        Tree::build(self.shared_keys(peer, None).into_iter().map(|k| {
+            let hash = self.placement.hash(k);
+            (hash, merkle::key_digest(hash, self.get(k)))
+        }))
+    }
+
+    /// Merkle: compare the peer's hashes at `level` with this node's; descend under those that
+    /// differ, and at the leaves send the keys of the differing ranges.
+    fn on_merkle_compare(
+        &mut self,
+        from: NodeId,
+        level: usize,
+        hashes: &[(u32, u64)],
+        out: &mut Vec<Output>,
+    ) {
+        let tree = self.tree_for(from);
+        let differing = tree.differing(level, hashes);
+        if differing.is_empty() {
+            return;
+        }
+        let message = if level + 1 < merkle::LEVELS {
+            Message::MerkleCompare {
+                level: level as u8 + 1,
+                hashes: Rc::new(tree.children(level, &differing)),
+            }
+        } else {
+            out.push(Output::RangesDiffer {
+                peer: from,
+                leaves: differing.clone(),
+            });
+            let versions = self
+                .shared_keys(from, Some(&differing))
+                .into_iter()
+                .flat_map(|k| self.get(k).to_vec())
+                .collect();
+            Message::MerkleSync {
+                leaves: Rc::new(differing),
+                versions: Rc::new(versions),
+                reply: false,
+            }
+        };
+        out.push(Output::Send { to: from, message });
+    }
+
+    // ----- Hinted handoff -----
+
+    fn add_hint(&mut self, owner: NodeId, version: Rc<Version>, out: &mut Vec<Output>) {
+        out.push(Output::Hinted {
+            owner,
+            version: version.clone(),
+        });
+        self.hints.push(Hint { owner, version });
+        self.arm_hints(out);
+    }
+
+    fn arm_hints(&mut self, out: &mut Vec<Output>) {
+        if !self.armed.hints {
+            self.armed.hints = true;
+            out.push(Output::Timer {
+                after: self.protocol.hint_interval,
+                timer: Timer::HintDelivery,
+            });
+        }
+    }
+
+    /// Dynamo §4.6: a node holding hints checks whether their owners are back, and hands the
+    /// writes over; it keeps trying until the owner acknowledges.
+    fn deliver_hints(&mut self, env: &Env, out: &mut Vec<Output>) {
+        self.armed.hints = false;
+        let mut owners: Vec<NodeId> = self.hints.iter().map(|h| h.owner).collect();
+        owners.sort();
+        owners.dedup();
+        for owner in owners {
+            if (env.reachable)(owner) {
+                let versions = self
+                    .hints
+                    .iter()
+                    .filter(|h| h.owner == owner)
+                    .map(|h| h.version.clone())
+                    .collect();
+                out.push(Output::Send {
+                    to: owner,
+                    message: Message::Handoff(Rc::new(versions)),
+                });
+            }
+        }
+        if !self.hints.is_empty() {
+            self.arm_hints(out);
+        }
+    }
+
+    // ----- Gossip -----
+
+    fn arm_gossip(&mut self, out: &mut Vec<Output>) {
+        if !self.armed.gossip && !self.rumors.is_empty() {
+            self.armed.gossip = true;
+            out.push(Output::Timer {
+                after: self.protocol.gossip_interval,
+                timer: Timer::GossipRound,
+            });
+        }
+    }
+
+    /// Tells `fanout` random replicas of the rumor's key about it.
+    fn gossip_once(&mut self, version: &Rc<Version>, out: &mut Vec<Output>) {
+        let mut peers: Vec<NodeId> = self
+            .placement
+            .replicas(version.key)
+            .into_iter()
+            .filter(|p| *p != self.id)
+            .collect();
+        for _ in 0..self.protocol.gossip_fanout.min(peers.len() as u32) {
+            let i = self.rng.below(peers.len() as u64) as usize;
+            let to = peers.swap_remove(i);
+            out.push(Output::Send {
+                to,
+                message: Message::Rumor(version.clone()),
+            });
+        }
+    }
+
+    /// A gossip round: every rumor this node still spreads goes to `fanout` random replicas;
+    /// then it loses interest in each with probability 1/k (the "blind coin" variant).
+    fn gossip_round(&mut self, out: &mut Vec<Output>) {
+        self.armed.gossip = false;
+        for version in std::mem::take(&mut self.rumors) {
+            self.gossip_once(&version, out);
+            if self.rng.below(u64::from(self.protocol.gossip_interest)) != 0 {
+                self.rumors.push(version);
+            }
+        }
+        self.arm_gossip(out);
+    }
+
+    // ----- Tombstones -----
+
+    fn arm_gc(&mut self, out: &mut Vec<Output>) {
+        if !self.armed.gc {
+            self.armed.gc = true;
+            out.push(Output::Timer {
+                after: (self.protocol.tombstone_grace / 2).max(1),
+                timer: Timer::TombstoneGc,
+            });
+        }
+    }
+
+    /// Cassandra: a tombstone older than gc_grace_seconds is purged at compaction. A replica that
+    /// missed the delete and still holds the value can then bring it back (resurrection).
+    fn collect_tombstones(&mut self, env: &Env, out: &mut Vec<Output>) {
+        self.armed.gc = false;
+        let grace = self.protocol.tombstone_grace;
+        let mut remaining = false;
+        for versions in &mut self.store {
+            if versions.is_empty() || !versions.iter().all(|v| v.is_tombstone()) {
+                continue;
+            }
+            if versions.iter().all(|v| v.created + grace <= env.now) {
+                for version in versions.drain(..) {
+                    out.push(Output::Collected { version });
+                }
+                self.held -= 1;
+            } else {
+                remaining = true;
+            }
+        }
+        if remaining {
+            self.arm_gc(out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,337 @@
+//! The replica's rules, one node at a time (the simulation's tests cover whole clusters).
+
+use super::*;
+use crate::settings::Settings;
+
+fn protocol(settings: &Settings) -> Rc<Protocol> {
+    Rc::new(Protocol::from_settings(settings))
+}
+
+/// A placement of three nodes holding every key, with keys 0 to 9 registered.
+fn placement(n: usize) -> Rc<Placement> {
+    let p = Placement::new(Ring::new(3, 4, &mut Rng::new(1, 7)), n);
+    for k in 0..10 {
+        p.register(KeyId(k), crate::ring::key_hash(&format!("k{k}")));
+    }
+    Rc::new(p)
+}
+
+fn replica(id: u32, settings: &Settings) -> Replica {
+    Replica::new(
+        NodeId(id),
+        protocol(settings),
+        placement(3),
+        0,
+        Rng::new(1, u64::from(id)),
+    )
+}
+
+fn everyone(_: NodeId) -> bool {
+    true
+}
+
+fn env(now: Time) -> Env<'static> {
+    Env {
+        now,
+        reachable: &everyone,
+    }
+}
+
+fn write(
+    r: &mut Replica,
+    now: Time,
+    id: u32,
+    key: u32,
+    value: &str,
+    out: &mut Vec<Output>,
+) -> Rc<Version> {
+    r.client_write(
+        &env(now),
+        RequestId(id),
+        WriteId(id),
+        KeyId(key),
+        Some(value.into()),
+        None,
+        1,
+        out,
+    )
+}
+
+fn values(r: &Replica, key: u32) -> Vec<String> {
+    r.get(KeyId(key))
+        .iter()
+        .map(|v| v.value.as_deref().unwrap_or("⊘").to_string())
+        .collect()
+}
+
+fn sends(out: &[Output]) -> Vec<(NodeId, MessageKind)> {
+    out.iter()
+        .flat_map(|o| match o {
+            Output::Send { to, message } => vec![(*to, message.kind())],
+            Output::Broadcast { message } => vec![(NodeId(0), message.kind())],
+            _ => vec![],
+        })
+        .collect()
+}
+
+#[test]
+fn a_write_applies_locally_and_is_broadcast_fire_and_forget() {
+    let mut r = replica(1, &Settings::default());
+    let mut out = Vec::new();
+    write(&mut r, 5, 1, 0, "Alice", &mut out);
+    assert_eq!(values(&r, 0), vec!["Alice"]);
+    assert_eq!(sends(&out), vec![(NodeId(0), MessageKind::Replicate)]);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Respond {
+            outcome: Outcome::Written { acks: 1 },
+            ..
+        }
+    )));
+}
+
+#[test]
+fn a_lagging_clock_cannot_overwrite_its_own_newer_value_under_lww() {
+    let settings = Settings {
+        conflict: ConflictMode::LastWriterWins,
+        ..Settings::default()
+    };
+    let mut a = replica(1, &settings);
+    let mut b = replica(2, &settings);
+    b.set_protocol(protocol(&settings), -1000, &mut Vec::new());
+    let mut out = Vec::new();
+    let first = write(&mut a, 100, 1, 0, "first", &mut out);
+    b.handle_message(&env(110), NodeId(1), Message::Replicate(first), &mut out);
+    write(&mut b, 200, 2, 0, "second", &mut out);
+    assert_eq!(values(&b, 0), vec!["first"]);
+}
+
+#[test]
+fn blind_writes_under_version_vectors_become_siblings_and_a_read_context_resolves_them() {
+    let settings = Settings {
+        conflict: ConflictMode::VersionVectors,
+        ..Settings::default()
+    };
+    let mut a = replica(1, &settings);
+    let mut b = replica(2, &settings);
+    let mut out = Vec::new();
+    let from_a = write(&mut a, 1, 1, 0, "red", &mut out);
+    let from_b = write(&mut b, 1, 2, 0, "blue", &mut out);
+    a.handle_message(&env(2), NodeId(2), Message::Replicate(from_b), &mut out);
+    b.handle_message(&env(2), NodeId(1), Message::Replicate(from_a), &mut out);
+    assert_eq!(values(&a, 0), vec!["red", "blue"]);
+    assert_eq!(values(&b, 0), vec!["red", "blue"]);
+    let context = a.context(KeyId(0));
+    a.client_write(
+        &env(3),
+        RequestId(3),
+        WriteId(3),
+        KeyId(0),
+        Some("purple".into()),
+        Some(context),
+        1,
+        &mut out,
+    );
+    assert_eq!(values(&a, 0), vec!["purple"]);
+}
+
+#[test]
+fn anti_entropy_under_lww_repairs_both_sides() {
+    let settings = Settings {
+        conflict: ConflictMode::LastWriterWins,
+        ..Settings::default()
+    };
+    let mut a = replica(1, &settings);
+    let mut b = replica(2, &settings);
+    let mut out = Vec::new();
+    write(&mut a, 1, 1, 2, "only-a", &mut out);
+    write(&mut a, 2, 2, 3, "a-old", &mut out);
+    write(&mut b, 3, 3, 3, "b-new", &mut out);
+    write(&mut b, 4, 4, 4, "only-b", &mut out);
+    out.clear();
+    let offer = Rc::new(a.versions().cloned().collect());
+    b.handle_message(&env(5), NodeId(1), Message::SyncRequest(offer), &mut out);
+    let reply = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Send { to, message } if *to == NodeId(1) => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(reply.kind(), MessageKind::SyncReply);
+    assert_eq!(reply.versions(), 2, "the newer key 3 and the key a lacks");
+    a.handle_message(&env(6), NodeId(2), reply, &mut out);
+    let writes = |r: &Replica| r.versions().map(|v| v.write).collect::<Vec<_>>();
+    assert_eq!(writes(&a), writes(&b));
+    assert_eq!(values(&a, 3), vec!["b-new"]);
+}
+
+#[test]
+fn anti_entropy_under_arrival_order_only_fills_missing_keys() {
+    let mut a = replica(1, &Settings::default());
+    let mut b = replica(2, &Settings::default());
+    let mut out = Vec::new();
+    write(&mut a, 1, 1, 1, "a", &mut out);
+    write(&mut a, 1, 2, 5, "1", &mut out);
+    write(&mut b, 2, 3, 1, "b", &mut out);
+    let offer = Rc::new(a.versions().cloned().collect());
+    b.handle_message(&env(3), NodeId(1), Message::SyncRequest(offer), &mut out);
+    assert_eq!(values(&b, 1), vec!["b"]);
+    assert_eq!(values(&b, 5), vec!["1"]);
+}
+
+#[test]
+fn the_anti_entropy_timer_picks_another_node_and_rearms() {
+    let settings = Settings {
+        anti_entropy: true,
+        anti_entropy_interval_ms: 1000,
+        ..Settings::default()
+    };
+    let mut r = replica(2, &settings);
+    let mut out = Vec::new();
+    r.start(&mut out);
+    assert!(matches!(out[0], Output::Timer { after, .. } if (1..=1000).contains(&after)));
+    for _ in 0..50 {
+        out.clear();
+        r.handle_timer(&env(0), Timer::AntiEntropy(0), &mut out);
+        let (to, kind) = sends(&out)[0];
+        assert_ne!(to, NodeId(2));
+        assert!((1..=3).contains(&to.0));
+        assert_eq!(kind, MessageKind::SyncRequest);
+        assert!(matches!(out[1], Output::Timer { after: 1000, .. }));
+    }
+}
+
+#[test]
+fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
+    let settings = Settings {
+        coordination: crate::settings::Coordination::Quorum,
+        ..Settings::default()
+    };
+    let mut r = replica(1, &settings);
+    let mut out = Vec::new();
+    r.client_write(
+        &env(0),
+        RequestId(7),
+        WriteId(1),
+        KeyId(0),
+        Some("v".into()),
+        None,
+        2,
+        &mut out,
+    );
+    assert_eq!(
+        sends(&out)
+            .iter()
+            .filter(|(_, k)| *k == MessageKind::Replicate)
+            .count(),
+        2
+    );
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Respond { .. })),
+        "1 of 2 acks: waiting"
+    );
+    assert_eq!(r.pending().collect::<Vec<_>>(), vec![(RequestId(7), 1, 2)]);
+    out.clear();
+    r.handle_message(
+        &env(5),
+        NodeId(2),
+        Message::PutAck {
+            request: RequestId(7),
+        },
+        &mut out,
+    );
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Respond {
+            request: RequestId(7),
+            outcome: Outcome::Written { acks: 2 }
+        }
+    )));
+
+    out.clear();
+    r.client_write(
+        &env(10),
+        RequestId(8),
+        WriteId(2),
+        KeyId(0),
+        Some("w".into()),
+        None,
+        3,
+        &mut out,
+    );
+    r.handle_timer(&env(1010), Timer::RequestTimeout(RequestId(8)), &mut out);
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Respond {
+            request: RequestId(8),
+            outcome: Outcome::TimedOut { got: 1, needed: 3 }
+        }
+    )));
+}
+
+#[test]
+fn a_quorum_write_with_too_few_reachable_replicas_is_unavailable_and_sends_nothing() {
+    let settings = Settings {
+        coordination: crate::settings::Coordination::Quorum,
+        ..Settings::default()
+    };
+    let mut r = replica(1, &settings);
+    let mut out = Vec::new();
+    let only_me = |n: NodeId| n == NodeId(1);
+    let env = Env {
+        now: 0,
+        reachable: &only_me,
+    };
+    r.client_write(
+        &env,
+        RequestId(1),
+        WriteId(1),
+        KeyId(0),
+        Some("v".into()),
+        None,
+        2,
+        &mut out,
+    );
+    assert!(sends(&out).is_empty());
+    assert!(out.iter().any(|o| matches!(
+        o,
+        Output::Respond {
+            outcome: Outcome::Unavailable {
+                alive: 1,
+                needed: 2
+            },
+            ..
+        }
+    )));
+    assert!(r.get(KeyId(0)).is_empty());
+}
+
+#[test]
+fn tombstones_are_collected_after_their_grace_period() {
+    let settings = Settings {
+        tombstone_grace_ms: 100,
+        ..Settings::default()
+    };
+    let mut r = replica(1, &settings);
+    let mut out = Vec::new();
+    write(&mut r, 0, 1, 0, "v", &mut out);
+    r.client_write(
+        &env(10),
+        RequestId(2),
+        WriteId(2),
+        KeyId(0),
+        None,
+        None,
+        1,
+        &mut out,
+    );
+    assert_eq!(values(&r, 0), vec!["⊘"]);
+    out.clear();
+    r.handle_timer(&env(60), Timer::TombstoneGc, &mut out);
+    assert_eq!(values(&r, 0), vec!["⊘"], "still in grace");
+    r.handle_timer(&env(110), Timer::TombstoneGc, &mut out);
+    assert!(values(&r, 0).is_empty());
+    assert!(out.iter().any(|o| matches!(o, Output::Collected { .. })));
+    assert_eq!(r.len(), 0);
+}

@@ -1,0 +1,539 @@
+//! Clients: their writes, reads, deletes and resolutions, each a request with an id whose
+//! outcome can be read once its coordinator answers; and their sessions (Terry et al., 1994).
+
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use super::views::{Context, RequestView, WriteOutcome};
+use super::{Simulation, check_key, reachability, version_view};
+use crate::error::Error;
+use crate::replica::{Env, KeyId, NodeId, Outcome, Output, RequestId, WriteId};
+use crate::ring::key_hash;
+use crate::settings::Consistency;
+use crate::trace::{RequestStatus, TraceEvent};
+use crate::version::{ConflictMode, Version};
+use crate::writes::WriteStatus;
+use crate::{MAX_VALUE_CHARS, Time};
+
+/// What a client may add to a request.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ClientOptions {
+    /// The client session the request belongs to (its guarantees are checked).
+    pub session: Option<String>,
+    /// For a write: the context of an earlier read of the key; it replaces what that read saw.
+    pub context: Option<Context>,
+    /// W or R for this request instead of the setting (Cassandra's per-request level).
+    pub quorum: Option<Consistency>,
+}
+
+/// What a session has written and read, key by key: what its guarantees are checked against.
+#[derive(Clone, Debug, Default)]
+pub struct Session {
+    /// The session's latest acknowledged write of each key.
+    wrote: BTreeMap<KeyId, Rc<Version>>,
+    /// What the session's latest read of each key returned.
+    read: BTreeMap<KeyId, Vec<Rc<Version>>>,
+}
+
+/// The kinds of client request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    Write,
+    Delete,
+    Read,
+}
+
+impl Kind {
+    pub(super) fn name(self) -> &'static str {
+        match self {
+            Kind::Write => "write",
+            Kind::Delete => "delete",
+            Kind::Read => "read",
+        }
+    }
+}
+
+/// A client request as the simulation remembers it.
+#[derive(Clone, Debug)]
+pub(super) struct RequestRecord {
+    pub(super) kind: Kind,
+    pub(super) node: NodeId,
+    pub(super) key: KeyId,
+    session: Option<String>,
+    started: Time,
+    status: RequestStatus,
+    finished: Option<Time>,
+    got: u32,
+    needed: u32,
+    write: Option<Rc<Version>>,
+    versions: Vec<Rc<Version>>,
+    stale: bool,
+    behind: u32,
+    violations: Vec<&'static str>,
+}
+
+/// Whether a client that got `result` sees the write `w`: it got it, or a version whose writer
+/// knew it, or (except under version vectors, where that would be a sibling) a write made after
+/// it that replaced it by the store's rule.
+pub(super) fn reflects(conflict: ConflictMode, result: &[Rc<Version>], w: &Version) -> bool {
+    result.iter().any(|v| {
+        v.write == w.write
+            || v.context.covers(w.dot())
+            || (conflict != ConflictMode::VersionVectors
+                && v.created > w.created
+                && (conflict == ConflictMode::ArrivalOrder || v.stamp > w.stamp))
+    })
+}
+
+impl Simulation {
+    /// A client writes `key = value` through `node`, without options.
+    pub fn write(&mut self, node: NodeId, key: &str, value: &str) -> Result<WriteOutcome, Error> {
+        self.write_with(node, key, Some(value), &ClientOptions::default())
+    }
+
+    /// A client deletes `key` through `node`: a tombstone is written, and replicates like a value.
+    pub fn delete(&mut self, node: NodeId, key: &str) -> Result<WriteOutcome, Error> {
+        self.write_with(node, key, None, &ClientOptions::default())
+    }
+
+    /// A client reads `key` through `node`, without options.
+    pub fn read(&mut self, node: NodeId, key: &str) -> Result<RequestView, Error> {
+        self.read_with(node, key, &ClientOptions::default())
+    }
+
+    /// A client writes `value` (None: deletes) to `key` through `node`. Without coordination the
+    /// node applies it at once and sends it on; with it, the node coordinates a quorum write,
+    /// and the outcome says "pending" until W replicas acknowledge (see [`Self::request`]).
+    pub fn write_with(
+        &mut self,
+        node: NodeId,
+        key: &str,
+        value: Option<&str>,
+        options: &ClientOptions,
+    ) -> Result<WriteOutcome, Error> {
+        self.check_up(node, "write to")?;
+        check_key(key)?;
+        if let Some(value) = value {
+            let chars = value.chars().count();
+            if chars > MAX_VALUE_CHARS {
+                return Err(Error::ValueTooLong { chars });
+            }
+        }
+        let context = match &options.context {
+            Some(context) if context.key != key => {
+                return Err(Error::InvalidCommand(format!(
+                    "this context was read from key \"{}\", not \"{key}\": read \"{key}\" first",
+                    short(&context.key)
+                )));
+            }
+            Some(context) => Some(context.clock.clone()),
+            None => None,
+        };
+        let w = self.quorum_for(options.quorum, "writeQuorum")?;
+        let key_id = self.intern(key);
+        let request = self.open_request(
+            if value.is_some() {
+                Kind::Write
+            } else {
+                Kind::Delete
+            },
+            node,
+            key_id,
+            options,
+            w,
+        );
+        let write = self.writes.next_id();
+        let mut out = std::mem::take(&mut self.out);
+        let version = {
+            let reachable = reachability(&self.network, &self.live, node);
+            let env = Env {
+                now: self.now,
+                reachable: &reachable,
+            };
+            self.replicas[node.index()].client_write(
+                &env,
+                request,
+                write,
+                key_id,
+                value.map(Into::into),
+                context,
+                w,
+                &mut out,
+            )
+        };
+        let applied = self.replicas[node.index()]
+            .get(key_id)
+            .iter()
+            .any(|v| v.write == write);
+        let replicas = self.placement.replicas(key_id);
+        let conflict = self.settings.conflict;
+        self.writes.record(
+            self.now,
+            version.clone(),
+            &replicas,
+            &self.replicas,
+            conflict,
+            &self.live,
+        );
+        self.requests[request.0 as usize - 1].write = Some(version.clone());
+        self.stats.writes += 1;
+        let time = self.now;
+        self.trace.record(|| TraceEvent::Write {
+            time,
+            node,
+            write,
+            request,
+            key: key.to_string(),
+            delete: value.is_none(),
+        });
+        let messages = out
+            .iter()
+            .map(|o| match o {
+                Output::Send { .. } => 1,
+                Output::Broadcast { .. } => self.settings.nodes - 1,
+                _ => 0,
+            })
+            .sum();
+        self.apply(node, &mut out);
+        self.out = out;
+        self.changes += 1;
+        Ok(WriteOutcome {
+            request,
+            write,
+            node,
+            time,
+            stamp_ms: version.stamp.millis,
+            applied,
+            status: self.requests[request.0 as usize - 1].status,
+            messages,
+        })
+    }
+
+    /// A client reads `key` through `node`. Without coordination the node answers from its own
+    /// store; with it, the node coordinates a quorum read and the outcome is "pending" until R
+    /// replicas reply (see [`Self::request`]).
+    pub fn read_with(
+        &mut self,
+        node: NodeId,
+        key: &str,
+        options: &ClientOptions,
+    ) -> Result<RequestView, Error> {
+        self.check_up(node, "read from")?;
+        check_key(key)?;
+        if options.context.is_some() {
+            return Err(Error::InvalidCommand(
+                "a read takes no context: pass the context a read returns to a write".into(),
+            ));
+        }
+        let r = self.quorum_for(options.quorum, "readQuorum")?;
+        let key_id = self.intern(key);
+        let request = self.open_request(Kind::Read, node, key_id, options, r);
+        self.stats.reads += 1;
+        let time = self.now;
+        self.trace.record(|| TraceEvent::Read {
+            time,
+            node,
+            request,
+            key: key.to_string(),
+        });
+        let mut out = std::mem::take(&mut self.out);
+        {
+            let reachable = reachability(&self.network, &self.live, node);
+            let env = Env {
+                now: self.now,
+                reachable: &reachable,
+            };
+            self.replicas[node.index()].client_read(&env, request, key_id, r, &mut out);
+        }
+        self.apply(node, &mut out);
+        self.out = out;
+        self.changes += 1;
+        Ok(self.request(request).expect("the request was just made"))
+    }
+
+    /// Resolves the siblings `node` holds for `key` (version vectors): writes `value` with the
+    /// context of every sibling, replacing them all, as a Riak client does after reading them.
+    pub fn resolve(
+        &mut self,
+        node: NodeId,
+        key: &str,
+        value: &str,
+        options: &ClientOptions,
+    ) -> Result<WriteOutcome, Error> {
+        self.check_up(node, "resolve at")?;
+        check_key(key)?;
+        let held = self.versions_at(node, key)?;
+        if held.len() < 2 {
+            return Err(Error::InvalidCommand(format!(
+                "node {} holds no siblings of \"{}\" to resolve ({} version{}): only concurrent \
+                 writes under version vectors make siblings",
+                node.0,
+                short(key),
+                held.len(),
+                if held.len() == 1 { "" } else { "s" }
+            )));
+        }
+        let context = Context {
+            key: key.to_string(),
+            clock: crate::version::context_of(held),
+        };
+        let options = ClientOptions {
+            context: Some(context),
+            ..options.clone()
+        };
+        self.write_with(node, key, Some(value), &options)
+    }
+
+    /// A request and its outcome so far.
+    pub fn request(&self, id: RequestId) -> Option<RequestView> {
+        let record = self.requests.get((id.0 as usize).checked_sub(1)?)?;
+        let key = self.keys.name(record.key).to_string();
+        let latest = (record.kind == Kind::Read)
+            .then(|| self.writes.latest(record.key))
+            .flatten()
+            .map(|w| self.write_view(w.version.write));
+        let reading = record.kind == Kind::Read && record.status == RequestStatus::Ok;
+        Some(RequestView {
+            id,
+            kind: record.kind.name(),
+            node: record.node,
+            key: key.clone(),
+            session: record.session.clone(),
+            started_at: record.started,
+            status: record.status,
+            finished_at: record.finished,
+            latency_ms: record.finished.map(|f| f - record.started),
+            got: record.got,
+            needed: record.needed,
+            write: record.write.as_ref().map(|v| v.write),
+            versions: record
+                .versions
+                .iter()
+                .map(|v| version_view(v, None))
+                .collect(),
+            context: reading.then(|| Context {
+                key,
+                clock: crate::version::context_of(&record.versions),
+            }),
+            stale: record.stale,
+            behind: record.behind,
+            violations: record.violations.clone(),
+            latest,
+        })
+    }
+
+    /// Every request, oldest first (or the last `count`).
+    pub fn requests(&self, count: usize) -> Vec<RequestView> {
+        let first = self.requests.len().saturating_sub(count);
+        (first..self.requests.len())
+            .filter_map(|i| self.request(RequestId(i as u32 + 1)))
+            .collect()
+    }
+
+    /// Every client write so far, oldest first, with how far it has spread.
+    pub fn writes(&self) -> Vec<crate::WriteView> {
+        self.recent_writes(usize::MAX)
+    }
+
+    /// The last `count` client writes, oldest first.
+    pub fn recent_writes(&self, count: usize) -> Vec<crate::WriteView> {
+        let lost = self.writes.lost(&self.replicas);
+        let all = self.writes.all();
+        all[all.len().saturating_sub(count)..]
+            .iter()
+            .map(|r| {
+                let mut view = self.write_view(r.version.write);
+                view.lost = lost.binary_search(&r.version.write).is_ok();
+                view
+            })
+            .collect()
+    }
+
+    /// The acknowledged writes that are lost: no node holds them and no held version replaced
+    /// them knowingly.
+    pub fn lost_writes(&self) -> Vec<WriteId> {
+        self.writes.lost(&self.replicas)
+    }
+
+    fn write_view(&self, id: WriteId) -> crate::WriteView {
+        let r = self.writes.get(id).expect("write ids come from the log");
+        crate::WriteView {
+            id,
+            node: r.origin(),
+            key: self.keys.name(r.version.key).to_string(),
+            value: r.version.value.as_ref().map(|v| v.to_string()),
+            stamp_ms: r.version.stamp.millis,
+            clock: r.version.clock(),
+            issued_at: r.issued_at,
+            status: r.status,
+            acked_after_ms: r.acked_at.map(|t| t - r.issued_at),
+            reached: r.reached,
+            arrivals: r
+                .arrivals
+                .iter()
+                .map(|&(node, after_ms)| crate::writes::Arrival { node, after_ms })
+                .collect(),
+            all_live_after_ms: r.all_live_at.map(|t| t - r.issued_at),
+            all_after_ms: r.all_at.map(|t| t - r.issued_at),
+            lost: self.writes.is_lost(id, &self.replicas),
+        }
+    }
+
+    /// The key's id, numbering and placing it if it is new.
+    fn intern(&mut self, name: &str) -> KeyId {
+        if let Some(id) = self.keys.id(name) {
+            return id;
+        }
+        let id = KeyId(self.keys.names.len() as u32);
+        let name: Rc<str> = name.into();
+        self.keys.names.push(name.clone());
+        self.keys.ids.insert(name.clone(), id);
+        self.placement.register(id, key_hash(&name));
+        id
+    }
+
+    /// W or R for a request: its own level, or the setting's; checked against N.
+    fn quorum_for(&self, own: Option<Consistency>, name: &str) -> Result<u32, Error> {
+        let n = self.settings.replicas();
+        let level = own.unwrap_or(if name == "writeQuorum" {
+            self.settings.write_quorum
+        } else {
+            self.settings.read_quorum
+        });
+        let count = level.of(n);
+        if count == 0 || count > n {
+            let letter = if name == "writeQuorum" { "W" } else { "R" };
+            return Err(Error::InvalidCommand(format!(
+                "{letter} = {count} does not fit N = {n}: give 1 to {n}"
+            )));
+        }
+        Ok(count)
+    }
+
+    fn open_request(
+        &mut self,
+        kind: Kind,
+        node: NodeId,
+        key: KeyId,
+        options: &ClientOptions,
+        needed: u32,
+    ) -> RequestId {
+        self.requests.push(RequestRecord {
+            kind,
+            node,
+            key,
+            session: options.session.clone(),
+            started: self.now,
+            status: RequestStatus::Pending,
+            finished: None,
+            got: 0,
+            needed,
+            write: None,
+            versions: Vec::new(),
+            stale: false,
+            behind: 0,
+            violations: Vec::new(),
+        });
+        RequestId(self.requests.len() as u32)
+    }
+
+    /// A coordinator answered request `id`: notes the outcome, the write's acknowledgement,
+    /// the read's staleness and the session's guarantees.
+    pub(super) fn answered(&mut self, node: NodeId, id: RequestId, outcome: Outcome) {
+        let Some(record) = self.requests.get_mut(id.0 as usize - 1) else {
+            return;
+        };
+        if record.status != RequestStatus::Pending {
+            return;
+        }
+        record.finished = Some(self.now);
+        let (status, got) = match &outcome {
+            Outcome::Written { acks } => (RequestStatus::Ok, *acks),
+            Outcome::Read { replies, .. } => (RequestStatus::Ok, *replies),
+            Outcome::Unavailable { alive, .. } => (RequestStatus::Unavailable, *alive),
+            Outcome::TimedOut { got, .. } => (RequestStatus::TimedOut, *got),
+        };
+        record.status = status;
+        record.got = got;
+        match status {
+            RequestStatus::Unavailable => self.stats.unavailable += 1,
+            RequestStatus::TimedOut => self.stats.timed_out += 1,
+            _ => {}
+        }
+        let time = self.now;
+        self.trace.record(|| TraceEvent::Answer {
+            time,
+            node,
+            request: id,
+            status,
+        });
+        self.changes += 1;
+        let record = self.requests[id.0 as usize - 1].clone();
+        if let Some(version) = &record.write {
+            let write_status = match status {
+                RequestStatus::Ok => WriteStatus::Acknowledged,
+                RequestStatus::Unavailable => WriteStatus::Unavailable,
+                _ => WriteStatus::TimedOut,
+            };
+            self.writes
+                .set_status(version.write, write_status, self.now);
+            if status == RequestStatus::Ok
+                && let Some(session) = &record.session
+            {
+                self.sessions
+                    .entry(session.clone())
+                    .or_default()
+                    .wrote
+                    .insert(record.key, version.clone());
+            }
+        }
+        if let Outcome::Read { versions, .. } = outcome {
+            self.finish_read(id, record, versions);
+        }
+    }
+
+    /// A read's result: is it stale, by how much, and does it keep its session's guarantees?
+    fn finish_read(&mut self, id: RequestId, record: RequestRecord, versions: Vec<Rc<Version>>) {
+        let conflict = self.settings.conflict;
+        // Stale: an acknowledged write, acknowledged before the read began, that the result
+        // does not show (Dynamo's R + W > N promise is about exactly these).
+        let behind = self
+            .writes
+            .of_key(record.key)
+            .filter(|w| w.acked_at.is_some_and(|t| t <= record.started))
+            .filter(|w| !reflects(conflict, &versions, &w.version))
+            .filter(|w| !self.writes.deleted_away(&w.version))
+            .count() as u32;
+        let mut violations = Vec::new();
+        if let Some(session) = &record.session {
+            let state = self.sessions.entry(session.clone()).or_default();
+            if let Some(own) = state.wrote.get(&record.key)
+                && !reflects(conflict, &versions, own)
+            {
+                violations.push("read-your-writes");
+            }
+            if let Some(before) = state.read.get(&record.key)
+                && !before.iter().all(|v| reflects(conflict, &versions, v))
+            {
+                violations.push("monotonic-reads");
+            }
+            state.read.insert(record.key, versions.clone());
+        }
+        self.stats.stale_reads += u64::from(behind > 0);
+        self.stats.session_violations += u64::from(!violations.is_empty());
+        let record = &mut self.requests[id.0 as usize - 1];
+        record.versions = versions;
+        record.stale = behind > 0;
+        record.behind = behind;
+        record.violations = violations;
+    }
+}
+
+/// A key shortened for an error message.
+fn short(key: &str) -> String {
+    if key.chars().count() > 40 {
+        format!("{}…", key.chars().take(39).collect::<String>())
+    } else {
+        key.to_string()
+    }
+}

@@ -1,0 +1,275 @@
+//! Versions of a key and the rules that choose between them: arrival order (the tutorial),
+//! last writer wins (Cassandra) and version vectors with siblings (Dynamo, Riak).
+
+use std::rc::Rc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Time;
+use crate::clock::{Dot, Stamp, VersionVector};
+use crate::replica::{KeyId, Value, WriteId};
+
+/// One version of one key: what a replica stores and what replication carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Version {
+    /// Which client write made this version.
+    pub write: WriteId,
+    /// The key written.
+    pub key: KeyId,
+    /// The value written, or None for a delete (a tombstone).
+    pub value: Option<Value>,
+    /// The write's timestamp; its node and counter are also the write's dot.
+    pub stamp: Stamp,
+    /// What the writer knew of the key when it wrote: the versions it replaces. A client that
+    /// read first passes the context it read (Riak); a write without one replaces nothing.
+    pub context: VersionVector,
+    /// Virtual time of the write (tombstones are collected a grace period after it).
+    pub created: Time,
+}
+
+impl Version {
+    /// The write's name in version vectors.
+    pub fn dot(&self) -> Dot {
+        self.stamp.dot()
+    }
+
+    /// Whether this is a delete.
+    pub fn is_tombstone(&self) -> bool {
+        self.value.is_none()
+    }
+
+    /// Everything this version knows: its context and itself.
+    pub fn clock(&self) -> VersionVector {
+        let mut clock = self.context.clone();
+        clock.add(self.dot());
+        clock
+    }
+}
+
+/// How replicas choose between versions of a key.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+pub enum ConflictMode {
+    /// The tutorial's rule: keep whatever arrived last. Replicas can stay different forever.
+    #[default]
+    #[serde(rename = "arrival")]
+    ArrivalOrder,
+    /// Cassandra's rule: keep the version with the higher timestamp; ties go to the higher node id.
+    #[serde(rename = "lww")]
+    LastWriterWins,
+    /// Dynamo's and Riak's (allow_mult): keep every version no other version's context covers;
+    /// concurrent ones are siblings, for the client to reconcile.
+    #[serde(rename = "vv")]
+    VersionVectors,
+}
+
+/// What happened when a version reached a key's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Merge {
+    /// Whether the state now holds the version.
+    pub stored: bool,
+    /// If stored under last writer wins: the timestamp of the version it replaced.
+    pub replaced: Option<Stamp>,
+}
+
+const NOT_STORED: Merge = Merge {
+    stored: false,
+    replaced: None,
+};
+
+impl ConflictMode {
+    /// Merges `incoming` into `held` (the versions a replica holds for one key: one, or under
+    /// version vectors any number of siblings). `repair` is true for anti-entropy, which
+    /// under arrival order may only fill in a key a replica lacks.
+    pub fn merge(self, held: &mut Vec<Rc<Version>>, incoming: &Rc<Version>, repair: bool) -> Merge {
+        if held.iter().any(|v| v.write == incoming.write) {
+            return NOT_STORED;
+        }
+        let replaced = held.first().map(|v| v.stamp);
+        match self {
+            // Tutorial: `store[key] = value` on every /replicate call; a background
+            // reconciliation has no version to compare, so it only fills in what is missing.
+            ConflictMode::ArrivalOrder => {
+                if repair && !held.is_empty() {
+                    return NOT_STORED;
+                }
+                held.clear();
+                held.push(incoming.clone());
+                Merge {
+                    stored: true,
+                    replaced,
+                }
+            }
+            // Cassandra: the cell with the higher write timestamp wins.
+            ConflictMode::LastWriterWins => {
+                if held.first().is_some_and(|v| v.stamp >= incoming.stamp) {
+                    return NOT_STORED;
+                }
+                held.clear();
+                held.push(incoming.clone());
+                Merge {
+                    stored: true,
+                    replaced,
+                }
+            }
+            // Dotted version vectors (Riak 2.0): a version already covered by what the replica
+            // knows is old news; otherwise it joins, and replaces the siblings its context covers.
+            ConflictMode::VersionVectors => {
+                if held
+                    .iter()
+                    .any(|v| v.context.covers(incoming.dot()) || v.dot() == incoming.dot())
+                {
+                    return NOT_STORED;
+                }
+                held.retain(|v| !incoming.context.covers(v.dot()));
+                held.push(incoming.clone());
+                held.sort_by_key(|v| v.stamp.dot());
+                Merge {
+                    stored: true,
+                    replaced: None,
+                }
+            }
+        }
+    }
+
+    /// Whether a replica holding `held` already reflects the write `other`: it holds it, or
+    /// holds a version that replaced it knowingly, or under last writer wins one that beats it.
+    pub fn reflects(self, held: &[Rc<Version>], other: &Version) -> bool {
+        held.iter().any(|v| {
+            v.write == other.write
+                || v.context.covers(other.dot())
+                || (self == ConflictMode::LastWriterWins && v.stamp > other.stamp)
+        })
+    }
+
+    /// The versions of `mine` that `theirs` lacks or holds older: what anti-entropy sends back.
+    pub fn newer_than(self, mine: &[Rc<Version>], theirs: &[Rc<Version>]) -> Vec<Rc<Version>> {
+        match self {
+            // Without versions, only a key the other side lacks can be offered.
+            ConflictMode::ArrivalOrder if !theirs.is_empty() => Vec::new(),
+            _ => mine
+                .iter()
+                .filter(|v| !self.reflects(theirs, v))
+                .cloned()
+                .collect(),
+        }
+    }
+}
+
+/// The join of the clocks of `versions`: the context a read returns (Riak's vclock).
+pub fn context_of(versions: &[Rc<Version>]) -> VersionVector {
+    let mut clock = VersionVector::new();
+    for v in versions {
+        clock.join(&v.context);
+        clock.add(v.dot());
+    }
+    clock
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::replica::NodeId;
+
+    fn version(
+        write: u32,
+        node: u32,
+        seq: u32,
+        millis: i64,
+        context: &[(u32, u32)],
+    ) -> Rc<Version> {
+        Rc::new(Version {
+            write: WriteId(write),
+            key: KeyId(0),
+            value: Some(format!("v{write}").into()),
+            stamp: Stamp {
+                millis,
+                node: NodeId(node),
+                seq,
+            },
+            context: VersionVector::from_pairs(context.iter().map(|&(n, c)| (NodeId(n), c))),
+            created: 0,
+        })
+    }
+
+    fn writes(held: &[Rc<Version>]) -> Vec<u32> {
+        held.iter().map(|v| v.write.0).collect()
+    }
+
+    #[test]
+    fn arrival_order_takes_the_last_arrival_but_repairs_only_gaps() {
+        let mut held = Vec::new();
+        let (a, b) = (version(1, 1, 1, 10, &[]), version(2, 2, 1, 5, &[]));
+        assert!(
+            ConflictMode::ArrivalOrder
+                .merge(&mut held, &a, false)
+                .stored
+        );
+        assert!(
+            ConflictMode::ArrivalOrder
+                .merge(&mut held, &b, false)
+                .stored
+        );
+        assert_eq!(writes(&held), vec![2]);
+        assert!(!ConflictMode::ArrivalOrder.merge(&mut held, &a, true).stored);
+        assert!(
+            !ConflictMode::ArrivalOrder
+                .merge(&mut held, &b, false)
+                .stored,
+            "a duplicate"
+        );
+    }
+
+    #[test]
+    fn last_writer_wins_keeps_the_highest_stamp() {
+        let mut held = Vec::new();
+        let (old, new) = (version(1, 1, 1, 10, &[]), version(2, 2, 1, 20, &[]));
+        ConflictMode::LastWriterWins.merge(&mut held, &new, false);
+        let m = ConflictMode::LastWriterWins.merge(&mut held, &old, false);
+        assert!(!m.stored);
+        assert_eq!(writes(&held), vec![2]);
+    }
+
+    #[test]
+    fn version_vectors_keep_concurrent_writes_as_siblings_and_a_context_resolves_them() {
+        let vv = ConflictMode::VersionVectors;
+        let mut held = Vec::new();
+        let a = version(1, 1, 1, 10, &[]);
+        let b = version(2, 2, 1, 5, &[]);
+        vv.merge(&mut held, &a, false);
+        vv.merge(&mut held, &b, false);
+        assert_eq!(writes(&held), vec![1, 2], "siblings");
+        let ctx = context_of(&held);
+        assert_eq!(ctx.to_string(), "{n1:1, n2:1}");
+        let merged = version(3, 1, 2, 30, &[(1, 1), (2, 1)]);
+        assert!(vv.merge(&mut held, &merged, false).stored);
+        assert_eq!(writes(&held), vec![3], "the context covered both siblings");
+        assert!(!vv.merge(&mut held, &a, false).stored, "old news stays out");
+    }
+
+    #[test]
+    fn reflects_and_newer_than() {
+        let lww = ConflictMode::LastWriterWins;
+        let (old, new) = (version(1, 1, 1, 10, &[]), version(2, 2, 1, 20, &[]));
+        assert!(lww.reflects(&[new.clone()], &old));
+        assert!(
+            !ConflictMode::VersionVectors.reflects(&[new.clone()], &old),
+            "concurrent"
+        );
+        let knowing = version(3, 2, 2, 5, &[(1, 1)]);
+        assert!(ConflictMode::ArrivalOrder.reflects(&[knowing.clone()], &old));
+        assert_eq!(
+            writes(&lww.newer_than(&[new.clone()], &[old.clone()])),
+            vec![2]
+        );
+        assert!(lww.newer_than(&[old.clone()], &[new.clone()]).is_empty());
+        assert!(
+            ConflictMode::ArrivalOrder
+                .newer_than(&[new.clone()], &[old])
+                .is_empty()
+        );
+        assert_eq!(
+            writes(&ConflictMode::ArrivalOrder.newer_than(&[new], &[])),
+            vec![2]
+        );
+    }
+}
