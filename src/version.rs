@@ -250,21 +250,24 @@ mod tests {
     fn reflects_and_newer_than() {
         let lww = ConflictMode::LastWriterWins;
         let (old, new) = (version(1, 1, 1, 10, &[]), version(2, 2, 1, 20, &[]));
-        assert!(lww.reflects(&[new.clone()], &old));
+        assert!(lww.reflects(std::slice::from_ref(&new), &old));
         assert!(
-            !ConflictMode::VersionVectors.reflects(&[new.clone()], &old),
+            !ConflictMode::VersionVectors.reflects(std::slice::from_ref(&new), &old),
             "concurrent"
         );
         let knowing = version(3, 2, 2, 5, &[(1, 1)]);
-        assert!(ConflictMode::ArrivalOrder.reflects(&[knowing.clone()], &old));
+        assert!(ConflictMode::ArrivalOrder.reflects(std::slice::from_ref(&knowing), &old));
         assert_eq!(
-            writes(&lww.newer_than(&[new.clone()], &[old.clone()])),
+            writes(&lww.newer_than(std::slice::from_ref(&new), std::slice::from_ref(&old))),
             vec![2]
         );
-        assert!(lww.newer_than(&[old.clone()], &[new.clone()]).is_empty());
+        assert!(
+            lww.newer_than(std::slice::from_ref(&old), std::slice::from_ref(&new))
+                .is_empty()
+        );
         assert!(
             ConflictMode::ArrivalOrder
-                .newer_than(&[new.clone()], &[old])
+                .newer_than(std::slice::from_ref(&new), &[old])
                 .is_empty()
         );
         assert_eq!(

@@ -73,8 +73,11 @@ pub struct Live {
 pub enum WriteStatus {
     /// The coordinator has not answered yet.
     Pending,
-    /// The client was told it succeeded.
+    /// The client was told it succeeded, by a replica that took it.
     Acknowledged,
+    /// Without coordination, through a node that is not one of the key's replicas: the client
+    /// was answered, but the write was only sent on (no replica had it yet).
+    Sent,
     /// Too few replicas were reachable: nothing was written.
     Unavailable,
     /// W acknowledgements did not come in time (some replicas may still have it).
@@ -243,7 +246,8 @@ impl WriteLog {
         self.drop_complete(version.key);
     }
 
-    /// The client was answered: acknowledged, or not.
+    /// The client was answered: the write was acknowledged (by at least one replica that took
+    /// it), or sent on without any replica taking it yet, or it failed.
     pub fn set_status(&mut self, id: WriteId, status: WriteStatus, now: Time) {
         if let Some(record) = self.records.get_mut(id.0 as usize - 1) {
             record.status = status;
@@ -409,55 +413,47 @@ impl WriteLog {
         }
     }
 
-    /// Everything the replicas of `key` still account for: the join of the clocks of every
-    /// version they hold or keep as a hint, and of every collected tombstone.
-    fn accounted(&self, key: KeyId, stores: &[Replica]) -> VersionVector {
-        let mut clock = VersionVector::new();
-        for store in stores {
-            for v in store.get(key) {
+    /// Everything the cluster still accounts for, key by key: the join of the clocks of
+    /// every version a node holds or keeps as a hint, every version on its way in a message,
+    /// and every collected tombstone.
+    fn accounted<'a>(
+        &self,
+        stores: &'a [Replica],
+        in_flight: impl Iterator<Item = &'a Rc<Version>>,
+    ) -> Vec<VersionVector> {
+        let mut clocks = vec![VersionVector::new(); self.keys.len()];
+        let mut account = |v: &Version| {
+            if let Some(clock) = clocks.get_mut(v.key.index()) {
                 clock.join(&v.context);
                 clock.add(v.dot());
             }
-            for hint in store.hints().iter().filter(|h| h.version.key == key) {
-                clock.join(&hint.version.context);
-                clock.add(hint.version.dot());
+        };
+        for store in stores {
+            store.versions().for_each(|v| account(v));
+            store.hints().iter().for_each(|h| account(&h.version));
+        }
+        in_flight.for_each(|v| account(v));
+        for (clock, record) in clocks.iter_mut().zip(&self.keys) {
+            if let Some(record) = record {
+                clock.join(&record.collected);
             }
         }
-        if let Some(Some(record)) = self.keys.get(key.index()) {
-            clock.join(&record.collected);
-        }
-        clock
+        clocks
     }
 
-    /// Whether write `id` is lost (see [`WriteLog::lost`]).
-    pub fn is_lost(&self, id: WriteId, stores: &[Replica]) -> bool {
-        self.get(id).is_some_and(|r| {
-            r.status == WriteStatus::Acknowledged
-                && !self
-                    .accounted(r.version.key, stores)
-                    .covers(r.version.dot())
-        })
-    }
-
-    /// Acknowledged writes that no node holds (as a value or a hint) and that no held version,
-    /// nor a collected tombstone, knowingly replaced: the client was told they succeeded, and
-    /// they are gone. Down nodes count as holding what their store keeps.
-    pub fn lost(&self, stores: &[Replica]) -> Vec<WriteId> {
-        let clocks: Vec<Option<VersionVector>> = (0..self.keys.len())
-            .map(|k| {
-                self.keys[k]
-                    .as_ref()
-                    .map(|_| self.accounted(KeyId(k as u32), stores))
-            })
-            .collect();
+    /// Acknowledged writes that no node holds (as a value or a hint), that no message carries,
+    /// and that no held version nor collected tombstone knowingly replaced: the client was told
+    /// they succeeded, and they are gone. Down nodes count as holding what their store keeps.
+    pub fn lost<'a>(
+        &self,
+        stores: &'a [Replica],
+        in_flight: impl Iterator<Item = &'a Rc<Version>>,
+    ) -> Vec<WriteId> {
+        let clocks = self.accounted(stores, in_flight);
         self.records
             .iter()
             .filter(|r| r.status == WriteStatus::Acknowledged)
-            .filter(|r| {
-                clocks[r.version.key.index()]
-                    .as_ref()
-                    .is_some_and(|c| !c.covers(r.version.dot()))
-            })
+            .filter(|r| !clocks[r.version.key.index()].covers(r.version.dot()))
             .map(|r| r.version.write)
             .collect()
     }

@@ -138,6 +138,22 @@ impl Message {
         )
     }
 
+    /// The versions the message carries.
+    pub fn carried(&self) -> &[Rc<Version>] {
+        match self {
+            Message::Replicate(v) | Message::Rumor(v) | Message::Put { version: v, .. } => {
+                std::slice::from_ref(v)
+            }
+            Message::GetReply { versions, .. }
+            | Message::Repair { versions, .. }
+            | Message::Handoff(versions)
+            | Message::SyncRequest(versions)
+            | Message::SyncReply(versions)
+            | Message::MerkleSync { versions, .. } => versions,
+            _ => &[],
+        }
+    }
+
     /// How many versions the message carries.
     pub fn versions(&self) -> usize {
         match self {

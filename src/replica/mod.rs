@@ -570,10 +570,13 @@ impl Replica {
         });
         match self.protocol.coordination {
             Coordination::None => {
+                // The client is answered at once; the write counts as acknowledged by this node
+                // only if this node is one of the key's replicas and so took it.
+                let acks = u32::from(self.placement.is_replica(key, self.id));
                 self.write_uncoordinated(version.clone(), out);
                 out.push(Output::Respond {
                     request,
-                    outcome: Outcome::Written { acks: 1 },
+                    outcome: Outcome::Written { acks },
                 });
             }
             Coordination::Quorum => self.coordinate_write(env, request, version.clone(), w, out),

@@ -74,13 +74,13 @@ pub(super) struct RequestRecord {
 
 /// Whether a client that got `result` sees the write `w`: it got it, or a version whose writer
 /// knew it, or (except under version vectors, where that would be a sibling) a write made after
-/// it that replaced it by the store's rule.
+/// it (write ids follow the order writes were made) that replaced it by the store's rule.
 pub(super) fn reflects(conflict: ConflictMode, result: &[Rc<Version>], w: &Version) -> bool {
     result.iter().any(|v| {
         v.write == w.write
             || v.context.covers(w.dot())
             || (conflict != ConflictMode::VersionVectors
-                && v.created > w.created
+                && v.write > w.write
                 && (conflict == ConflictMode::ArrivalOrder || v.stamp > w.stamp))
     })
 }
@@ -291,7 +291,10 @@ impl Simulation {
         let latest = (record.kind == Kind::Read)
             .then(|| self.writes.latest(record.key))
             .flatten()
-            .map(|w| self.write_view(w.version.write));
+            .map(|w| {
+                let id = w.version.write;
+                self.write_view(id, self.lost_writes().contains(&id))
+            });
         let reading = record.kind == Kind::Read && record.status == RequestStatus::Ok;
         Some(RequestView {
             id,
@@ -337,14 +340,13 @@ impl Simulation {
 
     /// The last `count` client writes, oldest first.
     pub fn recent_writes(&self, count: usize) -> Vec<crate::WriteView> {
-        let lost = self.writes.lost(&self.replicas);
+        let lost = self.lost_writes();
         let all = self.writes.all();
         all[all.len().saturating_sub(count)..]
             .iter()
             .map(|r| {
-                let mut view = self.write_view(r.version.write);
-                view.lost = lost.binary_search(&r.version.write).is_ok();
-                view
+                let id = r.version.write;
+                self.write_view(id, lost.binary_search(&id).is_ok())
             })
             .collect()
     }
@@ -352,10 +354,10 @@ impl Simulation {
     /// The acknowledged writes that are lost: no node holds them and no held version replaced
     /// them knowingly.
     pub fn lost_writes(&self) -> Vec<WriteId> {
-        self.writes.lost(&self.replicas)
+        self.writes.lost(&self.replicas, self.in_flight_versions())
     }
 
-    fn write_view(&self, id: WriteId) -> crate::WriteView {
+    fn write_view(&self, id: WriteId, lost: bool) -> crate::WriteView {
         let r = self.writes.get(id).expect("write ids come from the log");
         crate::WriteView {
             id,
@@ -375,7 +377,7 @@ impl Simulation {
                 .collect(),
             all_live_after_ms: r.all_live_at.map(|t| t - r.issued_at),
             all_after_ms: r.all_at.map(|t| t - r.issued_at),
-            lost: self.writes.is_lost(id, &self.replicas),
+            lost,
         }
     }
 
@@ -471,6 +473,7 @@ impl Simulation {
         let record = self.requests[id.0 as usize - 1].clone();
         if let Some(version) = &record.write {
             let write_status = match status {
+                RequestStatus::Ok if got == 0 => WriteStatus::Sent,
                 RequestStatus::Ok => WriteStatus::Acknowledged,
                 RequestStatus::Unavailable => WriteStatus::Unavailable,
                 _ => WriteStatus::TimedOut,

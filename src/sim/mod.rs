@@ -136,7 +136,12 @@ fn reachability<'a>(
 
 impl Simulation {
     /// A fresh run: every node up with an empty store, every link healed, time zero.
-    pub fn new(settings: Settings) -> Result<Simulation, Error> {
+    /// Nodes without a clock skew in the settings get none.
+    pub fn new(mut settings: Settings) -> Result<Simulation, Error> {
+        if settings.clock_skew_ms.len() < settings.nodes as usize {
+            let nodes = settings.nodes.min(crate::settings::MAX_NODES) as usize;
+            settings.clock_skew_ms.resize(nodes, 0);
+        }
         settings.validate()?;
         let n = settings.nodes as usize;
         let seed = settings.seed;
@@ -407,7 +412,7 @@ impl Simulation {
         Stats {
             now: self.now,
             in_flight: self.in_flight as u64,
-            lost_writes: self.writes.lost(&self.replicas).len() as u64,
+            lost_writes: self.lost_writes().len() as u64,
             resurrections: self.writes.resurrections().len() as u64,
             ..self.stats
         }
@@ -432,6 +437,14 @@ impl Simulation {
             arrive_at: f.sent_at + Time::from(f.latency),
             lost_at: f.lost_at,
             duplicate: f.duplicate,
+        })
+    }
+
+    /// The versions carried by messages on their way.
+    fn in_flight_versions(&self) -> impl Iterator<Item = &Rc<Version>> {
+        self.queue.iter().flat_map(|(_, event)| match event {
+            Event::Flight(flight) => flight.message.carried(),
+            Event::Timer { .. } => &[],
         })
     }
 

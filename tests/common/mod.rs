@@ -67,3 +67,36 @@ pub fn all_replicas_equal(sim: &Simulation) -> bool {
         .collect();
     stores.windows(2).all(|w| w[0] == w[1])
 }
+
+/// Settings for a cluster of `nodes` with constant latency, changed by `patch`.
+pub fn settings(nodes: u32, latency_ms: u32, patch: SettingsPatch) -> Settings {
+    Settings {
+        nodes,
+        latency: Latency::Constant { ms: latency_ms },
+        clock_skew_ms: vec![0; nodes as usize],
+        ..Settings::default()
+    }
+    .patched(&patch)
+    .unwrap()
+}
+
+/// A cluster from [`settings`].
+pub fn cluster_with(nodes: u32, latency_ms: u32, patch: SettingsPatch) -> Simulation {
+    Simulation::new(settings(nodes, latency_ms, patch)).unwrap()
+}
+
+/// The outcome of request `id` once it is no longer pending.
+pub fn outcome(sim: &Simulation, id: converge::RequestId) -> converge::RequestView {
+    sim.request(id).expect("a request made by the test")
+}
+
+/// The values a read returned, sorted ("⊘" for a delete).
+pub fn read_values(view: &converge::RequestView) -> Vec<String> {
+    let mut values: Vec<String> = view
+        .versions
+        .iter()
+        .map(|v| v.value.clone().unwrap_or_else(|| "⊘".into()))
+        .collect();
+    values.sort();
+    values
+}

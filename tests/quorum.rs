@@ -1,0 +1,222 @@
+//! Coordinated quorum requests with R and W (Dynamo; Cassandra's ONE, QUORUM, ALL),
+//! and read repair (Cassandra, Riak).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use converge::settings::{Consistency, Coordination, ReadRepair, ReplicationFactor};
+use converge::{ClientOptions, ConflictMode, RequestStatus, SettingsPatch, Simulation};
+
+fn quorum(nodes: u32, n: u32, r: Consistency, w: Consistency) -> Simulation {
+    cluster_with(
+        nodes,
+        50,
+        SettingsPatch {
+            conflict: Some(ConflictMode::LastWriterWins),
+            coordination: Some(Coordination::Quorum),
+            replication_factor: Some(ReplicationFactor::N(n)),
+            read_quorum: Some(r),
+            write_quorum: Some(w),
+            request_timeout_ms: Some(400),
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn a_write_is_answered_after_w_acknowledgements() {
+    let mut sim = quorum(3, 3, Consistency::Quorum, Consistency::Quorum);
+    let out = sim.write(n(1), "k", "v").unwrap();
+    assert_eq!(out.status, RequestStatus::Pending, "1 of 2 acks: its own");
+    assert_eq!(sim.nodes()[0].pending.len(), 1);
+    assert_eq!(
+        (
+            sim.nodes()[0].pending[0].got,
+            sim.nodes()[0].pending[0].needed
+        ),
+        (1, 2)
+    );
+    sim.run_for(99);
+    assert_eq!(outcome(&sim, out.request).status, RequestStatus::Pending);
+    sim.run_for(1);
+    let done = outcome(&sim, out.request);
+    assert_eq!(
+        done.status,
+        RequestStatus::Ok,
+        "a put and its ack: 2 x 50 ms"
+    );
+    assert_eq!(done.latency_ms, Some(100));
+    assert_eq!(sim.writes()[0].acked_after_ms, Some(100));
+    assert!(sim.nodes()[0].pending.is_empty());
+}
+
+#[test]
+fn a_write_acknowledged_at_w2_survives_the_crash_of_one_replica() {
+    let mut sim = quorum(3, 3, Consistency::Count(2), Consistency::Count(2));
+    sim.crash(n(3)).unwrap();
+    let out = sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(500);
+    assert_eq!(outcome(&sim, out.request).status, RequestStatus::Ok);
+    sim.crash(n(2)).unwrap();
+    sim.recover(n(3), false).unwrap();
+    // Node 1 still has it; a read of R = 2 from nodes 1 and 3 returns it.
+    let read = sim.read(n(3), "k").unwrap();
+    sim.run_for(500);
+    let read = outcome(&sim, read.id);
+    assert_eq!(read.status, RequestStatus::Ok);
+    assert_eq!(read_values(&read), vec!["v"]);
+    assert!(sim.lost_writes().is_empty());
+}
+
+#[test]
+fn with_w_equal_to_n_a_partition_makes_writes_fail() {
+    let mut sim = quorum(3, 3, Consistency::One, Consistency::All);
+    sim.partition(&[vec![n(1), n(2)], vec![n(3)]]).unwrap();
+    let out = sim.write(n(1), "k", "v").unwrap();
+    assert_eq!(
+        out.status,
+        RequestStatus::Unavailable,
+        "node 3 is unreachable"
+    );
+    assert_eq!(out.messages, 0, "nothing is sent");
+    assert_eq!(sim.stats().unavailable, 1);
+    let view = outcome(&sim, out.request);
+    assert_eq!((view.got, view.needed), (2, 3));
+    assert_eq!(sim.writes()[0].status, converge::WriteStatus::Unavailable);
+}
+
+#[test]
+fn with_r_and_w_of_one_writes_succeed_in_a_partition_and_reads_go_stale() {
+    let mut sim = quorum(3, 3, Consistency::One, Consistency::One);
+    sim.partition(&[vec![n(1), n(2)], vec![n(3)]]).unwrap();
+    let write = sim.write(n(1), "k", "new").unwrap();
+    assert_eq!(
+        write.status,
+        RequestStatus::Ok,
+        "W = 1: its own copy is enough"
+    );
+    sim.run_for(500);
+    let read = sim.read(n(3), "k").unwrap();
+    assert_eq!(
+        read.status,
+        RequestStatus::Ok,
+        "R = 1: its own copy is enough"
+    );
+    assert!(read.versions.is_empty());
+    assert!(read.stale, "the acknowledged write is not there");
+    assert_eq!(read.behind, 1);
+}
+
+#[test]
+fn a_write_times_out_when_acknowledgements_are_lost() {
+    let mut sim = quorum(3, 3, Consistency::Quorum, Consistency::All);
+    sim.configure(&SettingsPatch {
+        loss: Some(1.0),
+        ..Default::default()
+    })
+    .unwrap();
+    let out = sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(1_000);
+    let view = outcome(&sim, out.request);
+    assert_eq!(view.status, RequestStatus::TimedOut);
+    assert_eq!(view.finished_at, Some(400));
+    assert_eq!((view.got, view.needed), (1, 3));
+    assert_eq!(sim.stats().timed_out, 1);
+}
+
+#[test]
+fn a_crashed_coordinator_leaves_its_requests_timed_out() {
+    let mut sim = quorum(3, 3, Consistency::Quorum, Consistency::All);
+    let out = sim.write(n(1), "k", "v").unwrap();
+    sim.crash(n(1)).unwrap();
+    assert_eq!(outcome(&sim, out.request).status, RequestStatus::TimedOut);
+}
+
+#[test]
+fn r_plus_w_above_n_reads_see_the_last_acknowledged_write_when_nothing_fails() {
+    let mut sim = quorum(5, 3, Consistency::Count(2), Consistency::Count(2));
+    for i in 0..20u32 {
+        let coordinator = n(i % 5 + 1);
+        let out = sim.write(coordinator, "k", &format!("v{i}")).unwrap();
+        sim.run_for(300);
+        assert_eq!(outcome(&sim, out.request).status, RequestStatus::Ok);
+        let reader = n((i * 3) % 5 + 1);
+        let read = sim.read(reader, "k").unwrap();
+        sim.run_for(300);
+        let read = outcome(&sim, read.id);
+        assert_eq!(read.status, RequestStatus::Ok);
+        assert!(!read.stale, "read {i} missed an acknowledged write");
+        assert_eq!(read_values(&read), vec![format!("v{i}")]);
+    }
+}
+
+#[test]
+fn r_or_w_larger_than_n_is_refused() {
+    let mut sim = quorum(3, 2, Consistency::One, Consistency::One);
+    let err = sim
+        .configure(&SettingsPatch {
+            write_quorum: Some(Consistency::Count(3)),
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("W = 3 does not fit N = 2"), "{err}");
+    let options = ClientOptions {
+        quorum: Some(Consistency::Count(5)),
+        ..Default::default()
+    };
+    let err = sim.read_with(n(1), "k", &options).unwrap_err().to_string();
+    assert!(err.contains("R = 5 does not fit N = 2"), "{err}");
+    assert_eq!(sim.stats().reads, 0);
+}
+
+fn repaired_after_read(mode: ReadRepair) -> (Simulation, converge::RequestId) {
+    let mut sim = quorum(3, 3, Consistency::All, Consistency::One);
+    sim.configure(&SettingsPatch {
+        read_repair: Some(mode),
+        ..Default::default()
+    })
+    .unwrap();
+    sim.cut(n(1), n(3)).unwrap();
+    sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(500);
+    sim.heal_all();
+    assert_eq!(value_at(&sim, 3, "k"), None);
+    let read = sim.read(n(2), "k").unwrap();
+    (sim, read.id)
+}
+
+#[test]
+fn async_read_repair_answers_then_repairs_the_stale_replica() {
+    let (mut sim, read) = repaired_after_read(ReadRepair::Async);
+    sim.run_for(100);
+    assert_eq!(outcome(&sim, read).status, RequestStatus::Ok);
+    assert_eq!(outcome(&sim, read).latency_ms, Some(100));
+    sim.run_for(100);
+    assert_eq!(value_at(&sim, 3, "k").as_deref(), Some("v"));
+    assert_eq!(sim.stats().sent_repair, 1);
+}
+
+#[test]
+fn blocking_read_repair_answers_once_the_stale_replica_has_it() {
+    let (mut sim, read) = repaired_after_read(ReadRepair::Blocking);
+    sim.run_for(150);
+    assert_eq!(
+        outcome(&sim, read).status,
+        RequestStatus::Pending,
+        "waiting for the repair ack"
+    );
+    sim.run_for(100);
+    let view = outcome(&sim, read);
+    assert_eq!(view.status, RequestStatus::Ok);
+    assert_eq!(view.latency_ms, Some(200));
+    assert_eq!(value_at(&sim, 3, "k").as_deref(), Some("v"));
+}
+
+#[test]
+fn without_read_repair_the_stale_replica_stays_stale() {
+    let (mut sim, _) = repaired_after_read(ReadRepair::Off);
+    sim.run_for(1_000);
+    assert_eq!(value_at(&sim, 3, "k"), None);
+}

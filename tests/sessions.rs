@@ -1,0 +1,63 @@
+//! Session guarantees (Terry et al., 1994): read your writes, monotonic reads.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use converge::{ClientOptions, ConflictMode, SettingsPatch};
+
+fn alice() -> ClientOptions {
+    ClientOptions {
+        session: Some("alice".into()),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn reading_from_a_replica_the_write_has_not_reached_breaks_read_your_writes() {
+    let mut sim = cluster_with(
+        3,
+        100,
+        SettingsPatch {
+            conflict: Some(ConflictMode::LastWriterWins),
+            ..Default::default()
+        },
+    );
+    sim.write_with(n(1), "k", Some("mine"), &alice()).unwrap();
+    let at_home = sim.read_with(n(1), "k", &alice()).unwrap();
+    assert!(at_home.violations.is_empty());
+    let elsewhere = sim.read_with(n(2), "k", &alice()).unwrap();
+    assert_eq!(
+        elsewhere.violations,
+        vec!["read-your-writes", "monotonic-reads"]
+    );
+    let anonymous = sim.read(n(2), "k").unwrap();
+    assert!(
+        anonymous.violations.is_empty(),
+        "no session, no guarantee to break"
+    );
+    sim.run_for(200);
+    let later = sim.read_with(n(2), "k", &alice()).unwrap();
+    assert!(later.violations.is_empty());
+    assert_eq!(sim.stats().session_violations, 1);
+}
+
+#[test]
+fn reading_an_older_replica_after_a_newer_one_breaks_monotonic_reads() {
+    let mut sim = cluster_with(
+        3,
+        100,
+        SettingsPatch {
+            conflict: Some(ConflictMode::LastWriterWins),
+            ..Default::default()
+        },
+    );
+    sim.write(n(1), "k", "old").unwrap();
+    sim.run_for(200);
+    sim.write(n(1), "k", "new").unwrap();
+    let first = sim.read_with(n(1), "k", &alice()).unwrap();
+    assert_eq!(first.value(), Some("new"));
+    let second = sim.read_with(n(3), "k", &alice()).unwrap();
+    assert_eq!(second.value(), Some("old"));
+    assert_eq!(second.violations, vec!["monotonic-reads"]);
+}

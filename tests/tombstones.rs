@@ -1,0 +1,90 @@
+//! Deletes and tombstones (Cassandra, Riak), and the resurrection of deleted values.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use converge::{ConflictMode, SettingsPatch, Simulation};
+
+fn cluster() -> Simulation {
+    cluster_with(
+        3,
+        50,
+        SettingsPatch {
+            conflict: Some(ConflictMode::LastWriterWins),
+            tombstone_grace_ms: Some(2_000),
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn a_delete_replicates_as_a_tombstone_and_is_collected_after_the_grace_period() {
+    let mut sim = cluster();
+    sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(100);
+    sim.delete(n(2), "k").unwrap();
+    sim.run_for(100);
+    assert!(sim.converged());
+    let read = sim.read(n(3), "k").unwrap();
+    assert_eq!(read.versions.len(), 1);
+    assert_eq!(read.versions[0].value, None, "a tombstone");
+    assert!(sim.keys(None)[0].deleted);
+    sim.run_for(3_000);
+    assert_eq!(sim.stats().tombstones_collected, 3);
+    assert!((1..=3).all(|i| sim.versions_at(n(i), "k").unwrap().is_empty()));
+    assert!(
+        sim.lost_writes().is_empty(),
+        "the value was deleted on purpose"
+    );
+    let read = sim.read(n(3), "k").unwrap();
+    assert!(read.versions.is_empty() && !read.stale);
+}
+
+#[test]
+fn a_tombstone_collected_before_every_replica_has_it_lets_the_value_come_back() {
+    let mut sim = cluster();
+    sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(100);
+    sim.crash(n(3)).unwrap();
+    sim.delete(n(1), "k").unwrap();
+    sim.run_for(3_000);
+    assert_eq!(
+        sim.stats().tombstones_collected,
+        2,
+        "nodes 1 and 2 purged the delete"
+    );
+    sim.recover(n(3), false).unwrap();
+    anti_entropy(&mut sim, 200);
+    sim.run_for(2_000);
+    assert_eq!(
+        values(&sim, "k"),
+        vec![Some("v".into()); 3],
+        "the deleted value is back"
+    );
+    let back = sim.resurrections();
+    assert!(!back.is_empty());
+    assert_eq!(back[0].key, "k");
+    assert!(sim.stats().resurrections >= 1);
+}
+
+#[test]
+fn with_a_grace_period_longer_than_the_outage_the_delete_wins() {
+    let mut sim = cluster();
+    sim.configure(&SettingsPatch {
+        tombstone_grace_ms: Some(60_000),
+        ..Default::default()
+    })
+    .unwrap();
+    sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(100);
+    sim.crash(n(3)).unwrap();
+    sim.delete(n(1), "k").unwrap();
+    sim.run_for(3_000);
+    sim.recover(n(3), false).unwrap();
+    anti_entropy(&mut sim, 200);
+    sim.run_for(2_000);
+    assert!(sim.converged());
+    assert!(sim.keys(None)[0].deleted);
+    assert!(sim.resurrections().is_empty());
+}

@@ -1,0 +1,135 @@
+//! Version vectors and siblings (Dynamo, Riak with allow_mult).
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use converge::{ClientOptions, ConflictMode, SettingsPatch, Simulation};
+
+fn vv_cluster() -> Simulation {
+    cluster_with(
+        3,
+        100,
+        SettingsPatch {
+            conflict: Some(ConflictMode::VersionVectors),
+            ..Default::default()
+        },
+    )
+}
+
+#[test]
+fn concurrent_writes_become_siblings_everywhere_and_nothing_is_lost() {
+    let mut sim = vv_cluster();
+    sim.write(n(1), "color", "red").unwrap();
+    sim.write(n(2), "color", "blue").unwrap();
+    sim.run_for(1_000);
+    assert!(sim.converged(), "{sim}");
+    assert_eq!(values(&sim, "color"), vec![Some("red|blue".into()); 3]);
+    let read = sim.read(n(3), "color").unwrap();
+    assert_eq!(read_values(&read), vec!["blue", "red"]);
+    assert_eq!(
+        read.context.as_ref().unwrap().clock.to_string(),
+        "{n1:1, n2:1}"
+    );
+    assert!(sim.lost_writes().is_empty());
+    assert!(sim.keys(None)[0].siblings);
+}
+
+#[test]
+fn a_write_with_the_context_it_read_replaces_exactly_what_it_read() {
+    let mut sim = vv_cluster();
+    sim.write(n(1), "color", "red").unwrap();
+    sim.write(n(2), "color", "blue").unwrap();
+    sim.run_for(1_000);
+    let read = sim.read(n(3), "color").unwrap();
+    // Meanwhile another blind write: it is not in the context, so it survives as a sibling.
+    sim.write(n(1), "color", "green").unwrap();
+    let options = ClientOptions {
+        context: read.context.clone(),
+        ..Default::default()
+    };
+    sim.write_with(n(3), "color", Some("purple"), &options)
+        .unwrap();
+    sim.run_for(1_000);
+    assert!(sim.converged());
+    assert_eq!(
+        read_values(&sim.read(n(2), "color").unwrap()),
+        vec!["green", "purple"]
+    );
+    assert!(
+        sim.lost_writes().is_empty(),
+        "red and blue were replaced knowingly"
+    );
+}
+
+#[test]
+fn resolve_merges_the_siblings_a_node_holds() {
+    let mut sim = vv_cluster();
+    sim.write(n(1), "cart", "milk").unwrap();
+    sim.write(n(2), "cart", "eggs").unwrap();
+    sim.run_for(1_000);
+    sim.resolve(n(1), "cart", "milk, eggs", &ClientOptions::default())
+        .unwrap();
+    sim.run_for(1_000);
+    assert_eq!(values(&sim, "cart"), vec![Some("milk, eggs".into()); 3]);
+    assert!(!sim.keys(None)[0].siblings);
+    assert!(sim.lost_writes().is_empty());
+}
+
+#[test]
+fn sequential_writes_through_one_node_still_make_siblings_without_a_context() {
+    // Riak: a blind write (no vclock) is concurrent with everything, even at the same node.
+    let mut sim = vv_cluster();
+    sim.write(n(1), "k", "a").unwrap();
+    sim.run_for(500);
+    sim.write(n(1), "k", "b").unwrap();
+    sim.run_for(500);
+    assert_eq!(values(&sim, "k")[0].as_deref(), Some("a|b"));
+}
+
+#[test]
+fn a_context_from_another_key_and_a_resolve_without_siblings_are_refused() {
+    let mut sim = vv_cluster();
+    sim.write(n(1), "a", "1").unwrap();
+    sim.write(n(1), "b", "2").unwrap();
+    sim.run_for(500);
+    let read = sim.read(n(1), "a").unwrap();
+    let before = sim.to_string();
+    let options = ClientOptions {
+        context: read.context,
+        ..Default::default()
+    };
+    let err = sim
+        .write_with(n(1), "b", Some("x"), &options)
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("read from key \"a\", not \"b\""), "{err}");
+    let err = sim
+        .resolve(n(1), "a", "x", &ClientOptions::default())
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("no siblings"), "{err}");
+    assert_eq!(sim.to_string(), before, "nothing changed");
+}
+
+#[test]
+fn last_writer_wins_loses_the_write_that_version_vectors_keep() {
+    for (conflict, lost) in [
+        (ConflictMode::LastWriterWins, 1),
+        (ConflictMode::VersionVectors, 0),
+    ] {
+        let mut sim = cluster_with(
+            3,
+            100,
+            SettingsPatch {
+                conflict: Some(conflict),
+                ..Default::default()
+            },
+        );
+        sim.write(n(1), "k", "first").unwrap();
+        sim.write(n(2), "k", "second").unwrap();
+        sim.run_for(1_000);
+        assert_eq!(sim.lost_writes().len(), lost, "{conflict:?}");
+        assert_eq!(sim.stats().lost_writes, lost as u64);
+    }
+}
