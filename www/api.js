@@ -19,8 +19,12 @@ export function createApi(app) {
 
   const api = {
     // ----- Clients -----
-    write: command((node, key, value) => core().write(node, key, value)),
-    read: command((node, key) => core().read(node, key)),
+    write: command((node, key, value, options) => core().write(node, key, value, options)),
+    read: command((node, key, options) => core().read(node, key, options)),
+    delete: command((node, key, options) => core().delete(node, key, options)),
+    resolve: command((node, key, value, options) => core().resolve(node, key, value, options)),
+    request: (id) => core().request(id),
+    requests: (last) => core().requests(last),
 
     // ----- Time -----
     now: () => core().now(),
@@ -51,6 +55,10 @@ export function createApi(app) {
     converged: () => core().converged(),
     divergentKeys: () => core().divergentKeys(),
     keys: () => core().keys(),
+    ring: () => core().ring(),
+    preferenceList: (key) => core().preferenceList(key),
+    recentRanges: () => core().recentRanges(),
+    resurrections: () => core().resurrections(),
     writes: (last) => core().writes(last),
     stats: () => core().stats(),
     inFlight: () => core().inFlight(),
@@ -98,13 +106,16 @@ function splitSettings(partial) {
 }
 
 const HELP = `converge: the simulation behind this page, for the console.
-  sim.write(1, 'name', 'Alice')      write at node 1; replicates to the others
-  sim.read(3, 'name')                read at node 3: {value, stale, latest, ...}
+  sim.write(1, 'name', 'Alice')      write through node 1: {request, write, status, ...}
+  sim.read(3, 'name')                read through node 3: {status, versions, context, stale, ...}
+  sim.request(id)                    a request's outcome, once its coordinator answers
+  sim.delete(1, 'name') / sim.resolve(2, 'cart', 'milk, eggs')
+  sim.write(1, 'k', 'v', {session: 'alice', context: r.context, w: 'all'})
   sim.runFor(500)                    advance virtual time by 500 ms
   sim.crash(3) / sim.recover(3, {wipe: true})
   sim.cut(1, 2) / sim.cut(1, 2, {oneWay: true}) / sim.heal(1, 2) / sim.healAll()
   sim.partition([[1, 2], [3]])       split the cluster into groups
   sim.converged() / sim.divergentKeys() / sim.keys() / sim.writes() / sim.stats()
-  sim.configure({conflict: 'lww', antiEntropy: true, loss: 0.1, speed: 2})
+  sim.configure({conflict: 'vv', coordination: 'quorum', readQuorum: 1, speed: 2})
   sim.reset({seed: 42, nodes: 5}) / sim.play() / sim.pause() / sim.step()
 The README lists every method and setting.`;

@@ -2,6 +2,10 @@
 // status, settings) from the views the loop hands over. User text only ever goes into the
 // page through textContent or attributes, never as HTML.
 
+import { ClientPanel, shorten, tag, text, versionsText } from './client.js';
+import { RingView } from './ring.js';
+import { fillSettings, readSettings } from './settings-form.js';
+
 const STATUS_KEYS_SHOWN = 5;
 
 export class Controls {
@@ -12,7 +16,9 @@ export class Controls {
     this.nodeCount = 0;
     this.settingsEdited = false;
     this.menuFor = null;
-    this.lastSeed = null;
+    this.client = new ClientPanel(this);
+    this.ring = new RingView(doc.getElementById('ring'));
+    this.selectedKey = null;
   }
 
   get app() {
@@ -60,12 +66,23 @@ export class Controls {
       this.app.setSpeed(this.app.clampSpeed(Number((10 ** Number($('speed').value)).toPrecision(2))));
     });
 
-    // Client
-    $('client-form').addEventListener('submit', (e) => {
-      e.preventDefault();
-      this.write();
+    this.client.attach();
+
+    // The ring: pick a key on it, in Replicas, or by name.
+    new ResizeObserver(() => this.ring.resize()).observe(this.$('ring'));
+    this.$('ring').addEventListener('click', (e) => {
+      const rect = this.$('ring').getBoundingClientRect();
+      const key = this.ring.keyAt(e.clientX - rect.left, e.clientY - rect.top);
+      if (key) this.selectKey(key.key);
     });
-    $('read').addEventListener('click', () => this.read());
+    $('ring-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.selectKey($('ring-key').value);
+    });
+    $('replicas').addEventListener('click', (e) => {
+      const header = e.target.closest('tbody th');
+      if (header) this.selectKey(header.dataset.key);
+    });
 
     // Nodes and links
     const node = () => Number($('node-pick').value);
@@ -142,74 +159,30 @@ export class Controls {
     return this.view.hit(e.clientX - rect.left, e.clientY - rect.top);
   }
 
-  write() {
-    const node = Number(this.$('client-node').value);
-    const key = this.$('client-key').value;
-    const value = this.$('client-value').value;
-    const out = this.$('client-result');
-    const result = this.act((core) => core.write(node, key, value), out);
-    if (!result) return;
-    const note = result.applied
-      ? ` applied at node ${node}, sent to ${result.messages} peer${result.messages === 1 ? '' : 's'}`
-      : ` not applied: node ${node} already holds a version with a later timestamp (its clock reads ${result.stampMs} ms). This write is lost.`;
-    out.replaceChildren(tag(result.applied ? 'fresh' : 'lost', `w${result.write}`), text(`${shorten(key, 60)} = ${shorten(value, 80)}`), text(note));
-  }
-
-  read() {
-    const node = Number(this.$('client-node').value);
-    const key = this.$('client-key').value;
-    const out = this.$('client-result');
-    const r = this.act((core) => core.read(node, key), out);
-    if (!r) return;
-    const never = r.value === null && r.latest === null;
-    const label = never ? 'not found' : r.stale ? 'stale' : 'fresh';
-    const parts = [tag(never ? 'none' : label, label), text(`node ${node}: `)];
-    const shortKey = shorten(key, 60);
-    parts.push(text(r.value === null ? `${shortKey} is not there` : `${shortKey} = ${shorten(r.value, 80)} (w${r.write})`));
-    if (never) parts.push(text(' (never written)'));
-    if (r.stale && r.latest) {
-      const lost = r.latest.lost ? ', since lost' : '';
-      parts.push(text(`; the newest write is ${shortKey} = ${shorten(r.latest.value, 80)} (w${r.latest.id} at node ${r.latest.node}${lost})`));
-    }
-    out.replaceChildren(...parts);
-  }
-
   applySettings() {
-    const $ = this.$;
-    const out = $('settings-result');
-    // An empty number field would read as 0: say so instead of applying it.
-    const blank = [...$('settings-form').querySelectorAll('input[type="number"]')]
-      .find((input) => !input.closest('[hidden]') && input.value.trim() === '');
-    if (blank) {
-      const name = blank.getAttribute('aria-label') ?? blank.closest('label')?.textContent.trim() ?? 'a field';
-      setResult(out, `${name.replace(/\s+/g, ' ')} is empty: give a number.`, true);
-      blank.focus();
+    const out = this.$('settings-result');
+    const { partial, error, field } = readSettings(this.doc, this.nodeCount);
+    if (error) {
+      setResult(out, error, true);
+      field.focus();
       return;
     }
-    const kind = $('set-latency').value;
-    const a = Number($('set-lat-a').value);
-    const b = Number($('set-lat-b').value);
-    const latency = kind === 'constant' ? { kind, ms: a } : kind === 'uniform' ? { kind, minMs: a, maxMs: b } : { kind, baseMs: a, meanMs: b };
-    const skews = {};
-    for (const input of $('skews').querySelectorAll('input')) skews[input.dataset.node] = Number(input.value);
-    const conflict = this.doc.querySelector('input[name="conflict"]:checked');
-    const partial = {
-      nodes: Number($('set-nodes').value),
-      seed: Number($('set-seed').value),
-      latency,
-      loss: Number($('set-loss').value),
-      duplication: Number($('set-dup').value),
-      conflict: conflict ? conflict.value : undefined,
-      antiEntropy: $('set-ae').checked,
-      antiEntropyIntervalMs: Number($('set-ae-ms').value),
-    };
-    // Skews name nodes of the current run; with a new node count they start at zero.
-    if (partial.nodes === this.nodeCount) partial.clockSkewMs = skews;
     const restarted = this.act((core) => core.configure(partial), out);
     if (restarted === undefined) return;
     this.settingsEdited = false;
     if (restarted) this.app.restarted();
     setResult(out, restarted ? 'Applied: a new run started.' : 'Applied to the running cluster.');
+  }
+
+  /** Shows `key` on the ring with its preference list (any key, written or not). */
+  selectKey(key) {
+    if (!key) return;
+    const place = this.act((core) => core.preferenceList(key));
+    if (!place) return;
+    this.selectedKey = key;
+    this.$('ring-key').value = key;
+    this.ring.select({ key, position: place.position, nodes: place.nodes });
+    for (const th of this.$('replicas').querySelectorAll('tbody th')) th.classList.toggle('selected', th.dataset.key === key);
   }
 
   showLatencyFields(kind) {
@@ -318,24 +291,35 @@ export class Controls {
   restarted() {
     this.settingsEdited = false;
     this.closeMenu();
+    this.ring.select(null);
+    this.selectedKey = null;
   }
 
   update(state) {
-    const { nodes, keys, stats, settings, writes, divergent } = state;
+    const { nodes, keys, stats, settings, writes, requests, divergent } = state;
     this.showTime(stats.now);
     this.showCounters(stats);
     if (nodes.length !== this.nodeCount) this.fillNodeSelects(nodes.length);
     this.$('seed-show').textContent = String(settings.seed);
     this.showStatus(keys, divergent, stats, nodes);
     this.fillReplicas(nodes, keys);
+    this.fillRequests(requests);
     this.fillWrites(writes);
-    if (!this.settingsEdited) this.fillSettings(settings);
+    this.client.update();
+    this.ring.setState({ ring: state.ring, keys, ranges: state.ranges, now: stats.now });
+    if (!this.settingsEdited) {
+      fillSettings(this.doc, settings);
+      this.showLatencyFields(settings.latency.kind);
+    }
   }
 
   showStatus(keys, divergent, stats, nodes) {
     const el = this.$('status');
     const down = nodes.filter((n) => !n.up).length;
-    const lost = stats.lostWrites > 0 ? ` · ${stats.lostWrites} write${stats.lostWrites === 1 ? '' : 's'} lost` : '';
+    const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+    const lost = (stats.lostWrites > 0 ? ` · ${plural(stats.lostWrites, 'write', 'writes')} lost` : '')
+      + (stats.resurrections > 0 ? ` · ${plural(stats.resurrections, 'deleted value', 'deleted values')} came back` : '')
+      + (stats.sessionViolations > 0 ? ` · ${plural(stats.sessionViolations, 'read', 'reads')} broke a session guarantee` : '');
     const downNote = down > 0 ? ` (${down} node${down === 1 ? '' : 's'} down)` : '';
     let text;
     if (divergent.length === 0) {
@@ -385,85 +369,107 @@ export class Controls {
     const head = ensureRow(thead, 0, nodes.length + 1, 'th');
     setCell(head.cells[0], 'key', 'key', '');
     nodes.forEach((node, i) => {
-      setCell(head.cells[i + 1], `${node.id}${node.up ? '' : ' ✕'}`, `Node ${node.id}${node.up ? '' : ' (down)'}`, node.up ? '' : 'down');
+      const hints = node.hints.length > 0 ? ` ◆${node.hints.length}` : '';
+      const title = `Node ${node.id}${node.up ? '' : ' (down)'}${hints ? `, keeping ${node.hints.length} hint(s) for other nodes` : ''}`;
+      setCell(head.cells[i + 1], `${node.id}${node.up ? '' : ' ✕'}${hints}`, title, node.up ? '' : 'down');
     });
     keys.forEach((k, r) => {
       const row = ensureRow(tbody, r, k.replicas.length + 1, 'td', true);
-      setCell(row.cells[0], k.key, `${k.key}: ${k.converged ? 'every live replica agrees' : 'replicas differ'}`, k.converged ? 'converged' : 'diverged');
+      const state = k.converged ? 'every live replica agrees' : 'replicas differ';
+      const place = `on ${k.preferenceList.map((n) => `n${n}`).join(', ')}`;
+      const status = `${k.converged ? 'converged' : 'diverged'}${k.key === this.selectedKey ? ' selected' : ''}`;
+      setCell(row.cells[0], k.key, `${k.key}: ${state}; ${place}${k.siblings ? '; siblings' : ''}`, status);
+      row.cells[0].dataset.key = k.key;
       k.replicas.forEach((cell, i) => {
         const down = cell.up ? '' : ' down';
-        if (cell.write === null) {
+        if (!cell.replica) {
+          setCell(row.cells[i + 1], '·', `Node ${cell.node} is not a replica of ${k.key}`, `not-replica${down}`);
+        } else if (cell.versions.length === 0) {
           setCell(row.cells[i + 1], 'missing', `Node ${cell.node} does not hold ${k.key}`, `missing stale${down}`);
         } else {
-          const title = `Node ${cell.node}: ${cell.value} (w${cell.write})${cell.stale ? ', not the newest write' : ''}`;
-          setCell(row.cells[i + 1], cell.value, title, `${cell.stale ? 'stale' : ''}${down}`);
+          const shown = versionsText(cell.versions);
+          const detail = cell.versions.map((v) => `${v.value === null ? 'deleted' : v.value} (w${v.write} ${clockText(v.clock)})`).join(' | ');
+          const title = `Node ${cell.node}: ${detail}${cell.stale ? ', not the newest write' : ''}`;
+          const classes = `${cell.stale ? 'stale' : ''}${cell.versions.length > 1 ? ' siblings' : ''}${down}`;
+          setCell(row.cells[i + 1], shown, title, classes.trim());
         }
       });
     });
     while (tbody.rows.length > keys.length) tbody.deleteRow(-1);
   }
 
+  /** The latest requests: what each asked, how it ended, how long it took. */
+  fillRequests(requests) {
+    const list = this.$('requests');
+    if (requests.length === 0) {
+      list.replaceChildren(emptyItem('No requests yet.'));
+      return;
+    }
+    list.replaceChildren(...requests.slice().reverse().map((r) => {
+      const li = this.doc.createElement('li');
+      li.value = r.id;
+      const what = this.doc.createElement('span');
+      what.className = 'what';
+      what.textContent = `${r.kind} ${shorten(r.key, 30)}`;
+      const labels = { pending: ['pending', 'waiting'], ok: ['fresh', 'ok'], unavailable: ['lost', 'unavailable'], timedOut: ['lost', 'timed out'] };
+      const [kind, label] = labels[r.status];
+      const unit = r.kind === 'read' ? 'replies' : 'acks';
+      const latency = r.latencyMs === null ? '' : ` in ${r.latencyMs} ms`;
+      const when = this.doc.createElement('span');
+      when.className = 'when';
+      when.textContent = ` via node ${r.node} · ${r.got}/${r.needed} ${unit}${latency}`;
+      li.append(tag(kind, label), what, when);
+      if (r.kind === 'read' && r.status === 'ok') {
+        const got = r.versions.length === 0 ? 'nothing' : versionsText(r.versions);
+        li.append(text(` → ${shorten(got, 40)}`));
+        if (r.stale) li.append(text(' '), tag('stale', `stale, behind ${r.behind}`));
+        for (const broken of r.violations) li.append(text(' '), tag('warn', broken));
+      }
+      return li;
+    }));
+  }
+
+  /** The latest writes: acknowledged when, reached which replica when, everywhere when. */
   fillWrites(writes) {
     const list = this.$('writes');
     if (writes.length === 0) {
-      const none = this.doc.createElement('li');
-      none.className = 'none';
-      none.textContent = 'No writes yet.';
-      list.replaceChildren(none);
+      list.replaceChildren(emptyItem('No writes yet.'));
       return;
     }
+    const open = new Set([...list.querySelectorAll('details[open]')].map((d) => d.dataset.write));
     const items = writes.slice().reverse().map((w) => {
       const li = this.doc.createElement('li');
       li.value = w.id;
+      const details = this.doc.createElement('details');
+      details.dataset.write = String(w.id);
+      details.open = open.has(String(w.id));
+      const summary = this.doc.createElement('summary');
       const what = this.doc.createElement('span');
       what.className = 'what';
-      what.textContent = `${shorten(w.key, 30)} = ${shorten(w.value, 30)}`;
+      what.textContent = w.value === null ? `delete ${shorten(w.key, 30)}` : `${shorten(w.key, 30)} = ${shorten(w.value, 30)}`;
       const when = this.doc.createElement('span');
       when.className = 'when';
       let status;
-      if (w.lost) status = 'overwritten everywhere by a write that never saw it';
-      else if (w.allAfterMs !== null) status = `everywhere after ${w.allAfterMs} ms`;
-      else if (w.allLiveAfterMs !== null) status = `at every live node after ${w.allLiveAfterMs} ms`;
-      else status = `not yet everywhere (${w.reached} of ${this.nodeCount})`;
-      when.textContent = ` at node ${w.node}, t=${(w.issuedAt / 1000).toFixed(3)} s · ${status}`;
-      li.append(what, when);
-      if (w.lost) li.prepend(tag('lost', 'LOST'));
+      if (w.lost) status = 'acknowledged, then overwritten everywhere by a write that never saw it';
+      else if (w.allAfterMs !== null) status = `at all ${w.reached} replicas after ${w.allAfterMs} ms`;
+      else if (w.allLiveAfterMs !== null) status = `at every live replica after ${w.allLiveAfterMs} ms`;
+      else status = `at ${w.reached} replica${w.reached === 1 ? '' : 's'} so far`;
+      const ack = { pending: 'waiting for acks', acknowledged: w.ackedAfterMs > 0 ? `acked after ${w.ackedAfterMs} ms` : 'acked at once', sent: 'sent on, not stored by its node', unavailable: 'unavailable', timedOut: 'timed out' }[w.status];
+      when.textContent = ` via node ${w.node}, t=${(w.issuedAt / 1000).toFixed(3)} s · ${ack} · ${status}`;
+      summary.append(what, when);
+      if (w.lost) summary.prepend(tag('lost', 'LOST'));
+      const arrivals = this.doc.createElement('div');
+      arrivals.className = 'arrivals';
+      arrivals.textContent = w.arrivals.length === 0
+        ? `Clock ${clockText(w.clock)}; no replica has it yet.`
+        : `Clock ${clockText(w.clock)}; reached ${w.arrivals.map((a) => `n${a.node} +${a.afterMs} ms`).join(', ')}`;
+      details.append(summary, arrivals);
+      li.append(details);
       return li;
     });
     list.replaceChildren(...items);
   }
 
-  fillSettings(s) {
-    const $ = this.$;
-    $('set-nodes').value = String(s.nodes);
-    $('set-seed').value = String(s.seed);
-    $('set-latency').value = s.latency.kind;
-    const [a, b] = s.latency.kind === 'constant' ? [s.latency.ms, ''] : s.latency.kind === 'uniform' ? [s.latency.minMs, s.latency.maxMs] : [s.latency.baseMs, s.latency.meanMs];
-    $('set-lat-a').value = String(a);
-    $('set-lat-b').value = String(b);
-    this.showLatencyFields(s.latency.kind);
-    $('set-loss').value = String(s.loss);
-    $('set-dup').value = String(s.duplication);
-    for (const radio of this.doc.querySelectorAll('input[name="conflict"]')) radio.checked = radio.value === s.conflict;
-    $('set-ae').checked = s.antiEntropy;
-    $('set-ae-ms').value = String(s.antiEntropyIntervalMs);
-    const skews = $('skews');
-    const entries = Object.entries(s.clockSkewMs);
-    if (skews.children.length !== entries.length) {
-      skews.replaceChildren(...entries.map(([node]) => {
-        const label = this.doc.createElement('label');
-        label.textContent = `${node}: `;
-        const input = this.doc.createElement('input');
-        input.type = 'number';
-        input.step = '10';
-        input.dataset.node = node;
-        input.setAttribute('aria-label', `Clock skew of node ${node} in milliseconds`);
-        label.append(input);
-        return label;
-      }));
-    }
-    for (const input of skews.querySelectorAll('input')) input.value = String(s.clockSkewMs[input.dataset.node]);
-  }
 }
 
 /** The cluster cut in two halves: [[1 .. ceil(n/2)], [the rest]]. */
@@ -477,30 +483,15 @@ function formatSpeed(speed) {
   return speed >= 10 ? speed.toFixed(0) : speed >= 1 ? speed.toFixed(1).replace(/\.0$/, '') : speed.toFixed(2).replace(/0$/, '');
 }
 
-function shorten(s, n) {
-  return s.length > n ? `${s.slice(0, n - 1)}…` : s;
-}
-
 function setResult(el, message, isError = false) {
   el.textContent = message;
   el.classList.toggle('error', isError);
-}
-
-function text(s) {
-  return document.createTextNode(String(s));
 }
 
 function bold(s) {
   const b = document.createElement('b');
   b.textContent = String(s);
   return b;
-}
-
-function tag(kind, label) {
-  const span = document.createElement('span');
-  span.className = `tag ${kind}`;
-  span.textContent = label;
-  return span;
 }
 
 /** Row `index` of `section` with exactly `cells` cells (the first a row header if `rowHeader`). */
@@ -521,6 +512,17 @@ function setCell(cell, text, title, className) {
   if (cell.textContent !== text) cell.textContent = text;
   if (cell.title !== title) cell.title = title;
   if (cell.className !== className) cell.className = className;
+}
+
+function emptyItem(message) {
+  const li = document.createElement('li');
+  li.className = 'none';
+  li.textContent = message;
+  return li;
+}
+
+function clockText(clock) {
+  return `{${Object.entries(clock).map(([n, c]) => `n${n}:${c}`).join(', ')}}`;
 }
 
 function caption(message) {

@@ -13,6 +13,11 @@ export const COLOURS = {
   downBorder: '#7a818c',
   replicate: '#0072b2',
   sync: '#e69f00',
+  read: '#56b4e9',
+  reply: '#009e73',
+  repair: '#f0e442',
+  repairEdge: '#7a6a00',
+  hint: '#cc79a7',
   drop: '#d55e00',
   cut: '#d55e00',
   stale: '#fff1c2',
@@ -21,8 +26,24 @@ export const COLOURS = {
   cardBorder: '#d5d9e0',
 };
 
+// Message kinds as the core numbers them, with a colour and a shape each: colour is never the
+// only sign of what a message is.
 const KIND_REPLICATE = 0;
 const KIND_SYNC_REQUEST = 1;
+const KIND_SYNC_REPLY = 2;
+const KIND_READ = 3;
+const KIND_REPLY = 4;
+const KIND_REPAIR = 5;
+const KIND_HINT = 6;
+export const MESSAGE_STYLES = [
+  { kind: KIND_REPLICATE, name: 'write', colour: COLOURS.replicate, shape: 'circle' },
+  { kind: KIND_SYNC_REQUEST, name: 'anti-entropy', colour: COLOURS.sync, shape: 'diamond' },
+  { kind: KIND_SYNC_REPLY, name: 'anti-entropy reply', colour: COLOURS.sync, shape: 'square' },
+  { kind: KIND_READ, name: 'read', colour: COLOURS.read, shape: 'triangle' },
+  { kind: KIND_REPLY, name: 'ack / reply', colour: COLOURS.reply, shape: 'small' },
+  { kind: KIND_REPAIR, name: 'read repair', colour: COLOURS.repair, shape: 'ring' },
+  { kind: KIND_HINT, name: 'hinted handoff', colour: COLOURS.hint, shape: 'diamond' },
+];
 const FLIGHT_STRIDE = 5;
 const DROP_STRIDE = 5;
 const DROP_SHOW_MS = 1400;
@@ -91,7 +112,13 @@ export class ClusterView {
   }
 
   /** New state from the simulation: nodes, keys with what each node holds, cut links. */
-  setState({ nodes, keys, cutLinks }) {
+  setState({ nodes, keys, cutLinks, settings }) {
+    // Gossip on a large cluster: a full mesh would hide the rumor, so draw only links in use.
+    const activeOnly = nodes.length > 24 && settings?.dissemination === 'gossip';
+    if (activeOnly !== this.activeLinksOnly) {
+      this.activeLinksOnly = activeOnly;
+      this.under.dirty = true;
+    }
     const relayout = nodes.length !== this.nodes.length;
     const cut = new Set(cutLinks.map(([a, b]) => `${a - 1}>${b - 1}`));
     if (cut.size !== this.cut.size || [...cut].some((link) => !this.cut.has(link))) this.under.dirty = true;
@@ -220,6 +247,7 @@ export class ClusterView {
       if (this.scale.cards) for (let i = 0; i < this.nodes.length; i++) this.drawCard(i);
     });
     ctx.drawImage(this.under.canvas, 0, 0, this.width, this.height);
+    if (this.activeLinksOnly) this.drawLinksInUse(flights);
     this.drawMessages(flights);
     this.drawDrops(realNow);
     ctx.drawImage(this.over.canvas, 0, 0, this.width, this.height);
@@ -261,7 +289,7 @@ export class ClusterView {
     const hover = this.hover;
     // Every healthy pair in one path: thousands of links cost one stroke.
     ctx.beginPath();
-    for (let a = 0; a < n; a++) {
+    for (let a = 0; a < n && !this.activeLinksOnly; a++) {
       for (let b = a + 1; b < n; b++) {
         if (this.isCut(a, b) || this.isCut(b, a)) continue;
         ctx.moveTo(this.positions[a].x, this.positions[a].y);
@@ -279,6 +307,22 @@ export class ClusterView {
       strokeLine(ctx, this.positions[hover.a - 1], this.positions[hover.b - 1], COLOURS.replicate, Math.max(6, s.link * 4), []);
       ctx.globalAlpha = 1;
     }
+  }
+
+  /** The links messages are on right now, faintly (when not every link is drawn). */
+  drawLinksInUse(flights) {
+    const ctx = this.ctx;
+    ctx.beginPath();
+    for (let o = 0; o + FLIGHT_STRIDE <= flights.length; o += FLIGHT_STRIDE) {
+      const a = this.positions[flights[o]];
+      const b = this.positions[flights[o + 1]];
+      if (!a || !b) continue;
+      ctx.moveTo(a.x, a.y);
+      ctx.lineTo(b.x, b.y);
+    }
+    ctx.strokeStyle = COLOURS.link;
+    ctx.lineWidth = 1;
+    ctx.stroke();
   }
 
   /** Cut links: dashed vermillion with a cross; a one-way cut shows its direction. */
@@ -327,32 +371,25 @@ export class ClusterView {
     const r = this.scale.msg;
     const p = { x: 0, y: 0 };
     const count = flights.length / FLIGHT_STRIDE;
-    const tiny = r < 4; // many nodes: replication as squares, cheaper than circles and as clear
-    for (const kind of [KIND_REPLICATE, KIND_SYNC_REQUEST, 2]) {
+    const tiny = r < 4; // many nodes: circles become squares, cheaper and as clear
+    for (const style of MESSAGE_STYLES) {
       ctx.beginPath();
+      let any = false;
       for (let i = 0; i < count; i++) {
         const o = i * FLIGHT_STRIDE;
-        if (flights[o + 2] !== kind) continue;
+        if (flights[o + 2] !== style.kind) continue;
+        any = true;
         this.lanePoint(flights[o], flights[o + 1], flights[o + 3], p);
-        if (tiny && kind === KIND_REPLICATE) {
-          ctx.rect(p.x - r, p.y - r, 2 * r, 2 * r);
-        } else if (kind === KIND_REPLICATE) {
-          ctx.moveTo(p.x + r, p.y);
-          ctx.arc(p.x, p.y, r, 0, 2 * Math.PI);
-        } else if (kind === KIND_SYNC_REQUEST || tiny) {
-          const d = r * 1.3;
-          ctx.moveTo(p.x, p.y - d);
-          ctx.lineTo(p.x + d, p.y);
-          ctx.lineTo(p.x, p.y + d);
-          ctx.lineTo(p.x - d, p.y);
-          ctx.closePath();
-        } else {
-          ctx.rect(p.x - r, p.y - r, 2 * r, 2 * r);
-        }
+        traceShape(ctx, tiny && style.shape !== 'diamond' && style.shape !== 'triangle' ? 'square' : style.shape, p.x, p.y, r);
       }
-      ctx.fillStyle = kind === KIND_REPLICATE ? COLOURS.replicate : COLOURS.sync;
+      if (!any) continue;
+      ctx.fillStyle = style.colour;
       ctx.fill();
-      if (r >= 5) {
+      if (style.kind === KIND_REPAIR) {
+        ctx.strokeStyle = COLOURS.repairEdge;
+        ctx.lineWidth = 1.5;
+        ctx.stroke();
+      } else if (r >= 5) {
         ctx.strokeStyle = '#ffffff';
         ctx.lineWidth = 1.5;
         ctx.stroke();
@@ -441,6 +478,55 @@ export class ClusterView {
     } else if (!up) {
       drawCross(ctx, x + s.boxW / 2 - 2, y - s.boxH / 2 + 2, 5, COLOURS.drop, 2.5);
     }
+    this.drawBadges(i);
+  }
+
+  /** Beside a node, toward the centre: the request it coordinates ("2 of 3 acks") and the
+   *  hints it keeps for other nodes. */
+  drawBadges(i) {
+    const node = this.nodes[i];
+    const s = this.scale;
+    const badges = [];
+    if (node.pending.length > 0) {
+      const p = node.pending[0];
+      const what = p.kind === 'read' ? 'replies' : 'acks';
+      const more = node.pending.length > 1 ? ` +${node.pending.length - 1}` : '';
+      const text = s.cards ? `waiting: ${p.got} of ${p.needed} ${what}${more}` : `${p.got}/${p.needed}${more}`;
+      badges.push({ text, colour: COLOURS.read, ink: '#0b4f73' });
+    }
+    if (node.hints.length > 0) {
+      const n = node.hints.length;
+      badges.push({ text: s.cards ? `◆ ${n} hint${n === 1 ? '' : 's'}` : `◆${n}`, colour: COLOURS.hint, ink: '#6b2852' });
+    }
+    if (badges.length === 0 || (!s.labels && s.shape === 'dot')) return;
+    const ctx = this.ctx;
+    const { x, y } = this.positions[i];
+    const cx = this.width / 2;
+    const cy = this.height / 2;
+    const d = Math.hypot(cx - x, cy - y) || 1;
+    const font = `700 ${s.cards ? 13 : 11}px ${FONT}`;
+    ctx.font = font;
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    // From the node's centre toward the cluster's, just past the edge of its box.
+    const ux = (cx - x) / d;
+    const uy = (cy - y) / d;
+    const edge = Math.min(Math.abs(ux) > 1e-6 ? s.boxW / 2 / Math.abs(ux) : Infinity, Math.abs(uy) > 1e-6 ? s.boxH / 2 / Math.abs(uy) : Infinity);
+    badges.forEach((badge, k) => {
+      const w = this.measure(badge.text, font) + 12;
+      const reach = edge + 12 + Math.abs(ux) * w / 2 + k * 22;
+      const bx = x + ux * reach;
+      const by = y + uy * reach;
+      ctx.beginPath();
+      roundRect(ctx, bx - w / 2, by - 9, w, 18, 9);
+      ctx.fillStyle = '#ffffff';
+      ctx.fill();
+      ctx.strokeStyle = badge.colour;
+      ctx.lineWidth = 2;
+      ctx.stroke();
+      ctx.fillStyle = badge.ink;
+      ctx.fillText(badge.text, bx, by + 0.5);
+    });
   }
 
   /** The node's key-value table, outward from the centre so that it never covers a link.
@@ -451,8 +537,10 @@ export class ClusterView {
     const { x, y, angle } = this.positions[i];
     const w = this.cardW;
     const lineH = 22;
-    const shown = this.keys.slice(0, CARD_ROWS);
-    const more = this.keys.length - shown.length;
+    // The keys this node is a replica of (with N below the cluster size, not every key).
+    const mine = this.keys.filter((k) => k.replicas[i].replica);
+    const shown = mine.slice(0, CARD_ROWS);
+    const more = mine.length - shown.length;
     const h = 12 + Math.max(1, shown.length + (more > 0 ? 1 : 0)) * lineH;
     const box = this.cardBox(x, y, angle, h);
     const left = Math.max(6, Math.min(this.width - w - 6, box.left));
@@ -477,7 +565,10 @@ export class ClusterView {
       const cell = k.replicas[i];
       const cy = top + 6 + row * lineH + lineH / 2;
       let cx = left + 8;
-      if (cell.stale) {
+      const plain = `400 15px ${FONT}`;
+      const bold = `600 15px ${FONT}`;
+      const marked = cell.stale;
+      if (marked) {
         ctx.fillStyle = COLOURS.stale;
         ctx.fillRect(left + 3, cy - lineH / 2 + 1, w - 6, lineH - 2);
         ctx.fillStyle = COLOURS.staleInk;
@@ -485,8 +576,6 @@ export class ClusterView {
         ctx.fillText('≠', cx, cy);
         cx += 14;
       }
-      const bold = `600 15px ${FONT}`;
-      const plain = `400 15px ${FONT}`;
       ctx.font = bold;
       ctx.fillStyle = COLOURS.ink;
       const key = this.fit(k.key, (w - (cx - left) - 10) * 0.5, bold);
@@ -496,13 +585,14 @@ export class ClusterView {
       ctx.fillStyle = COLOURS.muted;
       ctx.fillText('=', cx, cy);
       cx += this.measure('=', plain) + 4;
-      if (cell.write === null) {
+      const room = left + w - 8 - cx;
+      if (cell.versions.length === 0) {
         ctx.font = `italic 400 15px ${FONT}`;
         ctx.fillStyle = COLOURS.staleInk;
         ctx.fillText('missing', cx, cy);
       } else {
-        ctx.fillStyle = cell.stale ? COLOURS.staleInk : COLOURS.ink;
-        ctx.fillText(this.fit(cell.value, left + w - 8 - cx, plain), cx, cy);
+        ctx.fillStyle = marked ? COLOURS.staleInk : COLOURS.ink;
+        ctx.fillText(this.fit(versionsText(cell.versions), room, plain), cx, cy);
       }
     });
     if (more > 0) {
@@ -539,6 +629,11 @@ export class ClusterView {
   }
 }
 
+/** What a replica holds for a key, in a few characters: siblings joined by a bar, a delete as ⊘. */
+export function versionsText(versions) {
+  return versions.map((v) => (v.value === null ? '⊘ deleted' : v.value)).join(' | ');
+}
+
 /** A straight line from `a` to `b`; `dash` as for setLineDash (the dash is reset after). */
 function strokeLine(ctx, a, b, colour, width, dash) {
   ctx.setLineDash(dash);
@@ -549,6 +644,38 @@ function strokeLine(ctx, a, b, colour, width, dash) {
   ctx.lineWidth = width;
   ctx.stroke();
   ctx.setLineDash([]);
+}
+
+/** Adds one message's outline to the current path. */
+function traceShape(ctx, shape, x, y, r) {
+  switch (shape) {
+    case 'circle':
+    case 'ring':
+      ctx.moveTo(x + r, y);
+      ctx.arc(x, y, r, 0, 2 * Math.PI);
+      break;
+    case 'small':
+      ctx.moveTo(x + r * 0.7, y);
+      ctx.arc(x, y, r * 0.7, 0, 2 * Math.PI);
+      break;
+    case 'diamond': {
+      const d = r * 1.3;
+      ctx.moveTo(x, y - d);
+      ctx.lineTo(x + d, y);
+      ctx.lineTo(x, y + d);
+      ctx.lineTo(x - d, y);
+      ctx.closePath();
+      break;
+    }
+    case 'triangle':
+      ctx.moveTo(x, y - r * 1.2);
+      ctx.lineTo(x + r * 1.1, y + r * 0.8);
+      ctx.lineTo(x - r * 1.1, y + r * 0.8);
+      ctx.closePath();
+      break;
+    default:
+      ctx.rect(x - r, y - r, 2 * r, 2 * r);
+  }
 }
 
 function makeLayer() {

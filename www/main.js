@@ -10,6 +10,7 @@ const VIEW_REFRESH_MS = 100; // panels and cards refresh at most ten times a sec
 const MAX_FRAME_GAP_MS = 100; // a long pause (a background tab) is not replayed at once
 const PREVIEW_CHARS = 80;
 const RECENT_WRITES = 30;
+const RECENT_REQUESTS = 20;
 const MIN_SPEED = 0.1;
 const MAX_SPEED = 100;
 const DEFAULT_SPEED = 0.25;
@@ -75,8 +76,19 @@ class App {
       stats: core.stats(),
       settings: core.settings(),
       writes: core.writes(RECENT_WRITES),
+      requests: core.requests(RECENT_REQUESTS),
       divergent: core.divergentKeys(),
+      ranges: core.recentRanges(),
+      resurrections: core.resurrections(),
     };
+    // The ring changes only with a new run: fetch its tokens then.
+    const { seed, vnodes, replicationFactor } = state.settings;
+    const ringId = `${seed}:${state.nodes.length}:${vnodes}:${replicationFactor}`;
+    if (this.ringId !== ringId) {
+      this.ring = core.ring();
+      this.ringId = ringId;
+    }
+    state.ring = this.ring;
     this.view.setState(state);
     this.controls.update(state);
     this.seenChanges = core.changes();

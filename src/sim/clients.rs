@@ -306,7 +306,14 @@ impl Simulation {
             status: record.status,
             finished_at: record.finished,
             latency_ms: record.finished.map(|f| f - record.started),
-            got: record.got,
+            got: match record.status {
+                // Still waiting: what its coordinator has so far.
+                RequestStatus::Pending => self.replicas[record.node.index()]
+                    .pending()
+                    .find(|(r, _, _)| *r == id)
+                    .map_or(record.got, |(_, got, _)| got),
+                _ => record.got,
+            },
             needed: record.needed,
             write: record.write.as_ref().map(|v| v.write),
             versions: record
@@ -394,7 +401,8 @@ impl Simulation {
         id
     }
 
-    /// W or R for a request: its own level, or the setting's; checked against N.
+    /// W or R for a request: its own level, or the setting's; checked against N. Without
+    /// coordination one answer (the node's own) is all there is.
     fn quorum_for(&self, own: Option<Consistency>, name: &str) -> Result<u32, Error> {
         let n = self.settings.replicas();
         let level = own.unwrap_or(if name == "writeQuorum" {
@@ -408,6 +416,9 @@ impl Simulation {
             return Err(Error::InvalidCommand(format!(
                 "{letter} = {count} does not fit N = {n}: give 1 to {n}"
             )));
+        }
+        if self.settings.coordination == crate::settings::Coordination::None {
+            return Ok(1);
         }
         Ok(count)
     }
