@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use converge::queue::EventQueue;
 use converge::rng::Rng;
+use converge::settings::{Consistency, Coordination, ReadRepair, ReplicationFactor};
 use converge::{ConflictMode, Latency, NodeId, Settings, Simulation};
 
 /// Counts live heap bytes and their peak, to report the memory a run needs.
@@ -52,10 +53,20 @@ struct CoreRun {
     peak_bytes: usize,
 }
 
-/// A cluster of `nodes` under a steady stream of writes: `writes_per_ms` client writes every
+/// The traffic of a benchmark row.
+#[derive(Clone, Copy)]
+enum Traffic {
+    /// The foundation's: fire-and-forget writes to every node.
+    Broadcast,
+    /// Dynamo's: coordinated requests to N = 3 replicas, W = R = 2, half of them reads, with
+    /// asynchronous read repair.
+    Quorum,
+}
+
+/// A cluster of `nodes` under a steady stream of `ops_per_ms` client requests every
 /// millisecond at random nodes and keys, for `ms` milliseconds of virtual time.
-fn run_core(nodes: u32, writes_per_ms: u32, ms: u64) -> CoreRun {
-    let mut sim = Simulation::new(Settings {
+fn run_core(nodes: u32, traffic: Traffic, ops_per_ms: u32, ms: u64) -> CoreRun {
+    let mut settings = Settings {
         nodes,
         seed: 42,
         latency: Latency::Uniform {
@@ -63,10 +74,16 @@ fn run_core(nodes: u32, writes_per_ms: u32, ms: u64) -> CoreRun {
             max_ms: MAX_LATENCY_MS,
         },
         conflict: ConflictMode::LastWriterWins,
-        clock_skew_ms: vec![0; nodes as usize],
         ..Settings::default()
-    })
-    .expect("benchmark settings are valid");
+    };
+    if let Traffic::Quorum = traffic {
+        settings.coordination = Coordination::Quorum;
+        settings.replication_factor = ReplicationFactor::N(3);
+        settings.write_quorum = Consistency::Quorum;
+        settings.read_quorum = Consistency::Quorum;
+        settings.read_repair = ReadRepair::Async;
+    }
+    let mut sim = Simulation::new(settings).expect("benchmark settings are valid");
     sim.set_recording(false);
     let keys: Vec<String> = (0..KEYS).map(|k| format!("key{k}")).collect();
     let mut pick = Rng::new(7, 0);
@@ -75,11 +92,15 @@ fn run_core(nodes: u32, writes_per_ms: u32, ms: u64) -> CoreRun {
     let mut depth_sum = 0u64;
     let start = Instant::now();
     for _ in 0..ms {
-        for _ in 0..writes_per_ms {
+        for _ in 0..ops_per_ms {
             let node = NodeId(pick.below(u64::from(nodes)) as u32 + 1);
             let key = &keys[pick.below(u64::from(KEYS)) as usize];
-            sim.write(node, key, "a value of some thirty bytes..")
-                .expect("valid write");
+            if matches!(traffic, Traffic::Quorum) && pick.below(2) == 0 {
+                sim.read(node, key).expect("valid read");
+            } else {
+                sim.write(node, key, "a value of some thirty bytes..")
+                    .expect("valid write");
+            }
         }
         sim.run_for(1);
         depth_sum += sim.in_flight_count() as u64;
@@ -151,30 +172,43 @@ fn millions(rate: f64) -> String {
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let repeats = if quick { 1 } else { 3 };
-    // (nodes, writes per virtual ms, virtual ms): about two to three million events each.
-    let cases: [(u32, u32, u64); 3] = if quick {
-        [(3, 20, 5_000), (64, 1, 5_000), (1000, 1, 300)]
+    // (nodes, traffic, requests per virtual ms, virtual ms): two to three million events each.
+    let cases: [(u32, Traffic, u32, u64); 5] = if quick {
+        [
+            (3, Traffic::Broadcast, 20, 5_000),
+            (64, Traffic::Broadcast, 1, 5_000),
+            (1000, Traffic::Broadcast, 1, 300),
+            (64, Traffic::Quorum, 10, 5_000),
+            (1000, Traffic::Quorum, 10, 5_000),
+        ]
     } else {
-        [(3, 50, 30_000), (64, 2, 20_000), (1000, 1, 2_500)]
+        [
+            (3, Traffic::Broadcast, 50, 30_000),
+            (64, Traffic::Broadcast, 2, 20_000),
+            (1000, Traffic::Broadcast, 1, 2_500),
+            (64, Traffic::Quorum, 40, 10_000),
+            (1000, Traffic::Quorum, 40, 10_000),
+        ]
     };
     println!(
         "converge core benchmark (best of {repeats}; latency uniform {MIN_LATENCY_MS}-{MAX_LATENCY_MS} ms, last writer wins, {KEYS} keys)"
     );
     println!();
     println!(
-        "{:>6} {:>11} {:>11} {:>13} {:>13} {:>13} {:>9} {:>11}",
+        "{:>6} {:>9} {:>10} {:>10} {:>11} {:>11} {:>11} {:>9} {:>10}",
         "nodes",
+        "traffic",
         "events",
-        "mean depth",
+        "depth",
         "core",
         "bare heap",
         "same wheel",
         "core/heap",
         "peak heap"
     );
-    for (nodes, writes_per_ms, ms) in cases {
+    for (nodes, traffic, ops_per_ms, ms) in cases {
         let best = (0..repeats)
-            .map(|_| run_core(nodes, writes_per_ms, ms))
+            .map(|_| run_core(nodes, traffic, ops_per_ms, ms))
             .min_by_key(|run| run.elapsed)
             .expect("at least one repeat");
         let depth = best.mean_depth.round().max(1.0) as usize;
@@ -188,9 +222,14 @@ fn main() {
             .expect("at least one repeat");
         let core_rate = per_second(best.events, best.elapsed);
         let heap_rate = per_second(best.events, heap);
+        let name = match traffic {
+            Traffic::Broadcast => "broadcast",
+            Traffic::Quorum => "quorum",
+        };
         println!(
-            "{:>6} {:>11} {:>11.0} {:>13} {:>13} {:>13} {:>9.2} {:>8.1} MB",
+            "{:>6} {:>9} {:>10} {:>10.0} {:>11} {:>11} {:>11} {:>9.2} {:>7.1} MB",
             nodes,
+            name,
             best.events,
             best.mean_depth,
             millions(core_rate),
@@ -201,6 +240,10 @@ fn main() {
         );
     }
     println!();
+    println!("broadcast: fire-and-forget writes to every node (the foundation's traffic);");
+    println!(
+        "quorum: coordinated requests to N = 3 replicas, W = R = 2, half reads, async read repair."
+    );
     println!(
         "core: whole simulated events (deliveries, with replica logic, network model and tracking);"
     );

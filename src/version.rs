@@ -46,6 +46,53 @@ impl Version {
     }
 }
 
+/// The versions a replica holds for one key: none, one (always, but under version vectors),
+/// or siblings. One version is kept inline, without a list to follow on every delivery.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Held {
+    /// The key is not held.
+    #[default]
+    Nothing,
+    /// One version.
+    One(Rc<Version>),
+    /// Siblings (version vectors), ordered by dot.
+    Siblings(Vec<Rc<Version>>),
+}
+
+impl Held {
+    /// The versions, as a slice.
+    pub fn as_slice(&self) -> &[Rc<Version>] {
+        match self {
+            Held::Nothing => &[],
+            Held::One(v) => std::slice::from_ref(v),
+            Held::Siblings(vs) => vs,
+        }
+    }
+
+    /// Whether nothing is held.
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Held::Nothing)
+    }
+
+    /// Takes the versions out, leaving nothing.
+    pub fn take(&mut self) -> Vec<Rc<Version>> {
+        match std::mem::take(self) {
+            Held::Nothing => Vec::new(),
+            Held::One(v) => vec![v],
+            Held::Siblings(vs) => vs,
+        }
+    }
+
+    /// Holds `versions`.
+    pub fn set(&mut self, mut versions: Vec<Rc<Version>>) {
+        *self = match versions.len() {
+            0 => Held::Nothing,
+            1 => Held::One(versions.pop().expect("one version")),
+            _ => Held::Siblings(versions),
+        };
+    }
+}
+
 /// How replicas choose between versions of a key.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 pub enum ConflictMode {
@@ -80,20 +127,20 @@ impl ConflictMode {
     /// Merges `incoming` into `held` (the versions a replica holds for one key: one, or under
     /// version vectors any number of siblings). `repair` is true for anti-entropy, which
     /// under arrival order may only fill in a key a replica lacks.
-    pub fn merge(self, held: &mut Vec<Rc<Version>>, incoming: &Rc<Version>, repair: bool) -> Merge {
-        if held.iter().any(|v| v.write == incoming.write) {
+    pub fn merge(self, held: &mut Held, incoming: &Rc<Version>, repair: bool) -> Merge {
+        let versions = held.as_slice();
+        if versions.iter().any(|v| v.write == incoming.write) {
             return NOT_STORED;
         }
-        let replaced = held.first().map(|v| v.stamp);
+        let replaced = versions.first().map(|v| v.stamp);
         match self {
             // Tutorial: `store[key] = value` on every /replicate call; a background
             // reconciliation has no version to compare, so it only fills in what is missing.
             ConflictMode::ArrivalOrder => {
-                if repair && !held.is_empty() {
+                if repair && !versions.is_empty() {
                     return NOT_STORED;
                 }
-                held.clear();
-                held.push(incoming.clone());
+                *held = Held::One(incoming.clone());
                 Merge {
                     stored: true,
                     replaced,
@@ -101,11 +148,10 @@ impl ConflictMode {
             }
             // Cassandra: the cell with the higher write timestamp wins.
             ConflictMode::LastWriterWins => {
-                if held.first().is_some_and(|v| v.stamp >= incoming.stamp) {
+                if versions.first().is_some_and(|v| v.stamp >= incoming.stamp) {
                     return NOT_STORED;
                 }
-                held.clear();
-                held.push(incoming.clone());
+                *held = Held::One(incoming.clone());
                 Merge {
                     stored: true,
                     replaced,
@@ -114,15 +160,17 @@ impl ConflictMode {
             // Dotted version vectors (Riak 2.0): a version already covered by what the replica
             // knows is old news; otherwise it joins, and replaces the siblings its context covers.
             ConflictMode::VersionVectors => {
-                if held
+                if versions
                     .iter()
                     .any(|v| v.context.covers(incoming.dot()) || v.dot() == incoming.dot())
                 {
                     return NOT_STORED;
                 }
-                held.retain(|v| !incoming.context.covers(v.dot()));
-                held.push(incoming.clone());
-                held.sort_by_key(|v| v.stamp.dot());
+                let mut siblings = held.take();
+                siblings.retain(|v| !incoming.context.covers(v.dot()));
+                siblings.push(incoming.clone());
+                siblings.sort_by_key(|v| v.stamp.dot());
+                held.set(siblings);
                 Merge {
                     stored: true,
                     replaced: None,
@@ -197,7 +245,7 @@ mod tests {
 
     #[test]
     fn arrival_order_takes_the_last_arrival_but_repairs_only_gaps() {
-        let mut held = Vec::new();
+        let mut held = Held::Nothing;
         let (a, b) = (version(1, 1, 1, 10, &[]), version(2, 2, 1, 5, &[]));
         assert!(
             ConflictMode::ArrivalOrder
@@ -209,7 +257,7 @@ mod tests {
                 .merge(&mut held, &b, false)
                 .stored
         );
-        assert_eq!(writes(&held), vec![2]);
+        assert_eq!(writes(held.as_slice()), vec![2]);
         assert!(!ConflictMode::ArrivalOrder.merge(&mut held, &a, true).stored);
         assert!(
             !ConflictMode::ArrivalOrder
@@ -221,28 +269,32 @@ mod tests {
 
     #[test]
     fn last_writer_wins_keeps_the_highest_stamp() {
-        let mut held = Vec::new();
+        let mut held = Held::Nothing;
         let (old, new) = (version(1, 1, 1, 10, &[]), version(2, 2, 1, 20, &[]));
         ConflictMode::LastWriterWins.merge(&mut held, &new, false);
         let m = ConflictMode::LastWriterWins.merge(&mut held, &old, false);
         assert!(!m.stored);
-        assert_eq!(writes(&held), vec![2]);
+        assert_eq!(writes(held.as_slice()), vec![2]);
     }
 
     #[test]
     fn version_vectors_keep_concurrent_writes_as_siblings_and_a_context_resolves_them() {
         let vv = ConflictMode::VersionVectors;
-        let mut held = Vec::new();
+        let mut held = Held::Nothing;
         let a = version(1, 1, 1, 10, &[]);
         let b = version(2, 2, 1, 5, &[]);
         vv.merge(&mut held, &a, false);
         vv.merge(&mut held, &b, false);
-        assert_eq!(writes(&held), vec![1, 2], "siblings");
-        let ctx = context_of(&held);
+        assert_eq!(writes(held.as_slice()), vec![1, 2], "siblings");
+        let ctx = context_of(held.as_slice());
         assert_eq!(ctx.to_string(), "{n1:1, n2:1}");
         let merged = version(3, 1, 2, 30, &[(1, 1), (2, 1)]);
         assert!(vv.merge(&mut held, &merged, false).stored);
-        assert_eq!(writes(&held), vec![3], "the context covered both siblings");
+        assert_eq!(
+            writes(held.as_slice()),
+            vec![3],
+            "the context covered both siblings"
+        );
         assert!(!vv.merge(&mut held, &a, false).stored, "old news stays out");
     }
 

@@ -98,12 +98,12 @@ pub struct WriteRecord {
     /// How many of the key's replicas reflect it: they received it, or hold a version that
     /// replaced it knowingly, or (last writer wins) one that beats it.
     pub reached: u32,
-    /// Each replica that reflects it, with how long after the write that began.
-    pub arrivals: Vec<(NodeId, u32)>,
     /// The first moment every replica of the key that was up reflected it.
     pub all_live_at: Option<Time>,
     /// The first moment every replica of the key, up or down, reflected it.
     pub all_at: Option<Time>,
+    /// Where this write's replica times start in the log's flat array.
+    after: usize,
 }
 
 impl WriteRecord {
@@ -144,13 +144,18 @@ pub struct Resurrection {
 /// What the observer knows of one key.
 #[derive(Clone, Debug)]
 struct KeyRecord {
-    /// The key's replicas.
+    /// The key's replicas, as a set and in ring order.
     replicas: NodeSet,
+    replica_list: Rc<[NodeId]>,
     replica_count: u32,
+    /// Every write of the key, oldest first.
+    writes: Vec<WriteId>,
     /// Writes not yet reflected at every replica, sorted by timestamp.
     pending: Vec<(Stamp, WriteId)>,
     /// The most recent write.
     latest: WriteId,
+    /// The highest timestamp any write of the key carries.
+    highest: Stamp,
     /// Everything collected tombstones had deleted.
     collected: VersionVector,
 }
@@ -169,6 +174,10 @@ pub struct WriteLog {
     records: Vec<WriteRecord>,
     /// `words` words per write: bit `n` is set when node `n` reflects the write.
     reached: Vec<u64>,
+    /// For each write, one number per replica of its key (at `WriteRecord::after`): milliseconds
+    /// after the write when that replica began to reflect it (meaningful where its bit is set).
+    /// Flat, so a write costs no allocation of its own.
+    reached_after: Vec<u32>,
     keys: Vec<Option<KeyRecord>>,
     resurrections: Vec<Resurrection>,
 }
@@ -181,6 +190,7 @@ impl WriteLog {
             words: nodes.div_ceil(64),
             records: Vec::new(),
             reached: Vec::new(),
+            reached_after: Vec::new(),
             keys: Vec::new(),
             resurrections: Vec::new(),
         }
@@ -197,7 +207,7 @@ impl WriteLog {
         &mut self,
         now: Time,
         version: Rc<Version>,
-        replicas: &[NodeId],
+        replicas: &Rc<[NodeId]>,
         stores: &[Replica],
         conflict: ConflictMode,
         live: &Live,
@@ -216,34 +226,54 @@ impl WriteLog {
             });
             KeyRecord {
                 replicas: set,
+                // Sorted by id, so that a node finds its slot by binary search.
+                replica_list: {
+                    let mut sorted = replicas.to_vec();
+                    sorted.sort();
+                    sorted.into()
+                },
                 replica_count: replicas.len() as u32,
+                writes: Vec::new(),
                 pending: Vec::new(),
                 latest: id,
+                highest: version.stamp,
                 collected: VersionVector::new(),
             }
         });
+        let beaten = version.stamp < record.highest;
+        record.highest = record.highest.max(version.stamp);
         let at = record
             .pending
             .partition_point(|(stamp, _)| *stamp <= version.stamp);
         record.pending.insert(at, (version.stamp, id));
+        record.writes.push(id);
         record.latest = id;
         self.reached.extend(std::iter::repeat_n(0, self.words));
+        let after = self.reached_after.len();
+        self.reached_after
+            .extend(std::iter::repeat_n(0, replicas.len()));
         self.records.push(WriteRecord {
             version: version.clone(),
             issued_at: now,
             status: WriteStatus::Pending,
             acked_at: None,
             reached: 0,
-            arrivals: Vec::new(),
             all_live_at: None,
             all_at: None,
+            after,
         });
-        for node in replicas {
-            if conflict.reflects(stores[node.index()].get(version.key), &version) {
-                self.mark(id, *node, now, live);
+        // Nobody knows the new write's dot yet, so only last writer wins can make a replica
+        // reflect it already: one holding a later timestamp (a faster clock, or a concurrent
+        // write). The coordinator's own copy is reported by the replica like any other.
+        if conflict == ConflictMode::LastWriterWins && beaten {
+            for node in replicas.iter() {
+                let held = stores[node.index()].get(version.key);
+                if held.first().is_some_and(|h| h.stamp > version.stamp) {
+                    self.mark(id, *node, now, live);
+                }
             }
+            self.drop_complete(version.key);
         }
-        self.drop_complete(version.key);
     }
 
     /// The client was answered: the write was acknowledged (by at least one replica that took
@@ -273,9 +303,52 @@ impl WriteLog {
         self.get(record.latest)
     }
 
-    /// The writes of `key`, oldest first.
-    pub fn of_key(&self, key: KeyId) -> impl Iterator<Item = &WriteRecord> {
-        self.records.iter().filter(move |r| r.version.key == key)
+    /// The writes of `key` not yet reflected at every replica.
+    pub fn pending(&self, key: KeyId) -> impl Iterator<Item = WriteId> + '_ {
+        let pending = match self.keys.get(key.index()) {
+            Some(Some(record)) => record.pending.as_slice(),
+            _ => &[],
+        };
+        pending.iter().map(|(_, id)| *id)
+    }
+
+    /// The writes of `key` made after `after` (all if None), oldest first.
+    pub fn of_key_after(
+        &self,
+        key: KeyId,
+        after: Option<WriteId>,
+    ) -> impl Iterator<Item = &WriteRecord> {
+        let ids = match self.keys.get(key.index()) {
+            Some(Some(record)) => record.writes.as_slice(),
+            _ => &[],
+        };
+        let from = after.map_or(0, |a| ids.partition_point(|id| *id <= a));
+        ids[from..]
+            .iter()
+            .map(|id| &self.records[id.0 as usize - 1])
+    }
+
+    /// Each node that reflects write `id`, with how many milliseconds after the write, in the
+    /// order they began to.
+    pub fn arrivals(&self, id: WriteId) -> Vec<Arrival> {
+        let index = id.0 as usize - 1;
+        let record = &self.records[index];
+        let bits = &self.reached[index * self.words..(index + 1) * self.words];
+        let Some(Some(key)) = self.keys.get(record.version.key.index()) else {
+            return Vec::new();
+        };
+        let mut arrivals: Vec<Arrival> = key
+            .replica_list
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| bits[n.index() / 64] & (1 << (n.index() % 64)) != 0)
+            .map(|(slot, n)| Arrival {
+                node: *n,
+                after_ms: self.reached_after[record.after + slot],
+            })
+            .collect();
+        arrivals.sort_by_key(|a| (a.after_ms, a.node));
+        arrivals
     }
 
     /// Deleted values that came back, oldest first.
@@ -314,28 +387,32 @@ impl WriteLog {
                 key: version.key,
             });
         }
-        let pending = &record.pending;
-        let mut newly: Vec<WriteId> = Vec::new();
+        let mut completed = false;
         if !stored {
             // Old news, a duplicate or a loser: the node has seen this write.
-            newly.push(version.write);
-        } else if conflict == ConflictMode::LastWriterWins {
-            // The node now reflects every write up to the stored timestamp.
-            let from = replaced.map_or(0, |p| pending.partition_point(|(s, _)| *s <= p));
-            let to = pending.partition_point(|(s, _)| *s <= version.stamp);
-            newly.extend(pending[from..to].iter().map(|(_, id)| *id));
+            completed = self.mark(version.write, node, now, live);
         } else {
-            // The version itself, and every write its writer knew and so replaced.
-            newly.extend(
-                pending
-                    .iter()
-                    .filter(|(s, id)| *id == version.write || version.context.covers(s.dot()))
-                    .map(|(_, id)| *id),
-            );
-        }
-        let mut completed = false;
-        for id in newly {
-            completed |= self.mark(id, node, now, live);
+            // Lent out while marking (mark needs the whole log), so nothing is allocated per
+            // delivery; put back right after.
+            let key = version.key.index();
+            let pending =
+                std::mem::take(&mut self.keys[key].as_mut().expect("checked above").pending);
+            if conflict == ConflictMode::LastWriterWins {
+                // The node now reflects every write up to the stored timestamp.
+                let from = replaced.map_or(0, |p| pending.partition_point(|(s, _)| *s <= p));
+                let to = pending.partition_point(|(s, _)| *s <= version.stamp);
+                for (_, id) in &pending[from..to] {
+                    completed |= self.mark(*id, node, now, live);
+                }
+            } else {
+                // The version itself, and every write its writer knew and so replaced.
+                for (stamp, id) in &pending {
+                    if *id == version.write || version.context.covers(stamp.dot()) {
+                        completed |= self.mark(*id, node, now, live);
+                    }
+                }
+            }
+            self.keys[key].as_mut().expect("checked above").pending = pending;
         }
         if completed {
             self.drop_complete(version.key);
@@ -375,7 +452,19 @@ impl WriteLog {
             let after = now
                 .saturating_sub(record.issued_at)
                 .min(u64::from(u32::MAX)) as u32;
-            record.arrivals.push((node, after));
+            let list = &self.keys[record.version.key.index()]
+                .as_ref()
+                .expect("a recorded write's key")
+                .replica_list;
+            // With every node a replica the slot is the node's index; else look it up.
+            let slot = if list.len() == self.nodes {
+                Ok(node.index())
+            } else {
+                list.binary_search(&node)
+            };
+            if let Ok(slot) = slot {
+                self.reached_after[record.after + slot] = after;
+            }
             self.update_completion(id, now, live);
         }
         self.records[index].all_at.is_some()
@@ -387,7 +476,10 @@ impl WriteLog {
         let Some(Some(key)) = self.keys.get(record.version.key.index()) else {
             return;
         };
-        if record.all_live_at.is_none() {
+        // Fewer reached than the replicas that could be up: not complete, no need to look.
+        let down = self.nodes - live.count;
+        let could_be_live = (key.replica_count as usize).saturating_sub(down);
+        if record.all_live_at.is_none() && record.reached as usize >= could_be_live {
             let bits = &self.reached[index * self.words..(index + 1) * self.words];
             let everywhere = bits
                 .iter()
@@ -439,6 +531,48 @@ impl WriteLog {
             }
         }
         clocks
+    }
+
+    /// Whether write `id` is lost (see [`WriteLog::lost`]), looking at its key's replicas, every
+    /// node's hints and, only if those do not account for it, the messages in flight.
+    pub fn is_lost<'a>(
+        &self,
+        id: WriteId,
+        stores: &'a [Replica],
+        in_flight: impl FnOnce() -> Box<dyn Iterator<Item = &'a Rc<Version>> + 'a>,
+    ) -> bool {
+        let Some(record) = self.get(id) else {
+            return false;
+        };
+        let Some(Some(key)) = self.keys.get(record.version.key.index()) else {
+            return false;
+        };
+        if record.status != WriteStatus::Acknowledged {
+            return false;
+        }
+        let (dot, k) = (record.version.dot(), record.version.key);
+        let mut clock = key.collected.clone();
+        let account = |clock: &mut VersionVector, v: &Version| {
+            if v.key == k {
+                clock.join(&v.context);
+                clock.add(v.dot());
+            }
+        };
+        for node in key.replica_list.iter() {
+            for v in stores[node.index()].get(k) {
+                account(&mut clock, v);
+            }
+        }
+        for hint in stores.iter().flat_map(|s| s.hints()) {
+            account(&mut clock, &hint.version);
+        }
+        if clock.covers(dot) {
+            return false;
+        }
+        for v in in_flight() {
+            account(&mut clock, v);
+        }
+        !clock.covers(dot)
     }
 
     /// Acknowledged writes that no node holds (as a value or a hint), that no message carries,

@@ -166,7 +166,8 @@ impl Replica {
         let alive: Vec<NodeId> = self
             .placement
             .replicas(key)
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|n| self.reaches(env, *n))
             .collect();
         if (alive.len() as u32) < r {
@@ -324,12 +325,13 @@ impl Replica {
                 if result.is_none() && replies.len() as u32 >= *needed {
                     // The coordinator merges the replies by the conflict rule: under version
                     // vectors the client sees every sibling (Dynamo §4.4).
-                    let mut merged = Vec::new();
+                    let mut held = crate::version::Held::Nothing;
                     for (_, versions) in replies.iter() {
                         for version in versions {
-                            conflict.merge(&mut merged, version, false);
+                            conflict.merge(&mut held, version, false);
                         }
                     }
+                    let merged = held.take();
                     if read_repair != ReadRepair::Off {
                         let blocking = read_repair == ReadRepair::Blocking;
                         for (node, versions) in replies.iter() {

@@ -28,7 +28,7 @@ use crate::rng::Rng;
 use crate::settings::{
     AntiEntropyKind, Coordination, Dissemination, HintedHandoff, ReadRepair, Settings,
 };
-pub use crate::version::{ConflictMode, Version};
+pub use crate::version::{ConflictMode, Held, Version};
 use coordinator::Pending;
 use merkle::Tree;
 
@@ -155,6 +155,8 @@ struct KeyPlace {
     hash: u64,
     /// Every node, clockwise from the key: its replicas first, then its fallbacks.
     walk: Rc<[NodeId]>,
+    /// The first N of the walk.
+    replicas: Rc<[NodeId]>,
 }
 
 /// Where keys live: the ring, N, and each key's walk. Every node could compute it from the ring;
@@ -180,9 +182,11 @@ impl Placement {
     pub fn register(&self, key: KeyId, hash: u64) {
         let mut keys = self.keys.borrow_mut();
         debug_assert_eq!(key.index(), keys.len());
+        let walk: Rc<[NodeId]> = self.ring.walk(hash).into();
         keys.push(KeyPlace {
             hash,
-            walk: self.ring.walk(hash).into(),
+            replicas: walk[..self.n].into(),
+            walk,
         });
     }
 
@@ -207,8 +211,8 @@ impl Placement {
     }
 
     /// The key's replicas: its preference list.
-    pub fn replicas(&self, key: KeyId) -> Vec<NodeId> {
-        self.keys.borrow()[key.index()].walk[..self.n].to_vec()
+    pub fn replicas(&self, key: KeyId) -> Rc<[NodeId]> {
+        self.keys.borrow()[key.index()].replicas.clone()
     }
 
     /// Whether `node` is one of the key's replicas.
@@ -361,7 +365,7 @@ pub struct Replica {
     placement: Rc<Placement>,
     clock_skew: i64,
     /// The versions held for each key, by key id (siblings under version vectors).
-    store: Vec<Vec<Rc<Version>>>,
+    store: Vec<Held>,
     held: usize,
     writes_made: u32,
     rng: Rng,
@@ -416,12 +420,12 @@ impl Replica {
 
     /// The versions held for `key` (empty if none).
     pub fn get(&self, key: KeyId) -> &[Rc<Version>] {
-        self.store.get(key.index()).map_or(&[], Vec::as_slice)
+        self.store.get(key.index()).map_or(&[], Held::as_slice)
     }
 
     /// Every version held, in key order.
     pub fn versions(&self) -> impl Iterator<Item = &Rc<Version>> {
-        self.store.iter().flatten()
+        self.store.iter().flat_map(Held::as_slice)
     }
 
     /// Every key held with its versions, in key order.
@@ -623,7 +627,7 @@ impl Replica {
                         });
                     }
                 } else {
-                    for to in self.placement.replicas(key) {
+                    for &to in self.placement.replicas(key).iter() {
                         if to != self.id {
                             out.push(Output::Send {
                                 to,
@@ -769,9 +773,9 @@ impl Replica {
     // ----- The store -----
 
     /// The store's versions of `key`, growing the store to reach it.
-    fn slot(&mut self, key: KeyId) -> &mut Vec<Rc<Version>> {
+    fn slot(&mut self, key: KeyId) -> &mut Held {
         if key.index() >= self.store.len() {
-            self.store.resize_with(key.index() + 1, Vec::new);
+            self.store.resize_with(key.index() + 1, Held::default);
         }
         &mut self.store[key.index()]
     }
@@ -1003,7 +1007,8 @@ impl Replica {
         let mut peers: Vec<NodeId> = self
             .placement
             .replicas(version.key)
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|p| *p != self.id)
             .collect();
         for _ in 0..self.protocol.gossip_fanout.min(peers.len() as u32) {
@@ -1047,12 +1052,13 @@ impl Replica {
         self.armed.gc = false;
         let grace = self.protocol.tombstone_grace;
         let mut remaining = false;
-        for versions in &mut self.store {
+        for held in &mut self.store {
+            let versions = held.as_slice();
             if versions.is_empty() || !versions.iter().all(|v| v.is_tombstone()) {
                 continue;
             }
             if versions.iter().all(|v| v.created + grace <= env.now) {
-                for version in versions.drain(..) {
+                for version in held.take() {
                     out.push(Output::Collected { version });
                 }
                 self.held -= 1;

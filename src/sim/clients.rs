@@ -288,12 +288,15 @@ impl Simulation {
     pub fn request(&self, id: RequestId) -> Option<RequestView> {
         let record = self.requests.get((id.0 as usize).checked_sub(1)?)?;
         let key = self.keys.name(record.key).to_string();
-        let latest = (record.kind == Kind::Read)
+        let latest = (record.kind == Kind::Read && record.status != RequestStatus::Pending)
             .then(|| self.writes.latest(record.key))
             .flatten()
             .map(|w| {
                 let id = w.version.write;
-                self.write_view(id, self.lost_writes().contains(&id))
+                let in_flight = || -> Box<dyn Iterator<Item = &Rc<Version>> + '_> {
+                    Box::new(self.in_flight_versions())
+                };
+                self.write_view(id, self.writes.is_lost(id, &self.replicas, in_flight))
             });
         let reading = record.kind == Kind::Read && record.status == RequestStatus::Ok;
         Some(RequestView {
@@ -377,11 +380,7 @@ impl Simulation {
             status: r.status,
             acked_after_ms: r.acked_at.map(|t| t - r.issued_at),
             reached: r.reached,
-            arrivals: r
-                .arrivals
-                .iter()
-                .map(|&(node, after_ms)| crate::writes::Arrival { node, after_ms })
-                .collect(),
+            arrivals: self.writes.arrivals(id),
             all_live_after_ms: r.all_live_at.map(|t| t - r.issued_at),
             all_after_ms: r.all_at.map(|t| t - r.issued_at),
             lost,
@@ -511,9 +510,31 @@ impl Simulation {
         let conflict = self.settings.conflict;
         // Stale: an acknowledged write, acknowledged before the read began, that the result
         // does not show (Dynamo's R + W > N promise is about exactly these).
-        let behind = self
-            .writes
-            .of_key(record.key)
+        // Which writes could the result miss? A write every replica reflects is reflected by
+        // any replica's answer (unless a store was wiped), so only writes still on their way,
+        // and (but under version vectors) writes newer than the newest returned, need checking.
+        let candidates: Vec<WriteId> = if versions.is_empty() || self.wiped {
+            self.writes
+                .of_key_after(record.key, None)
+                .map(|w| w.version.write)
+                .collect()
+        } else {
+            let newest = versions.iter().map(|v| v.write).max();
+            let mut ids: Vec<WriteId> = self.writes.pending(record.key).collect();
+            if conflict != ConflictMode::VersionVectors {
+                ids.extend(
+                    self.writes
+                        .of_key_after(record.key, newest)
+                        .map(|w| w.version.write),
+                );
+            }
+            ids.sort();
+            ids.dedup();
+            ids
+        };
+        let behind = candidates
+            .iter()
+            .filter_map(|id| self.writes.get(*id))
             .filter(|w| w.acked_at.is_some_and(|t| t <= record.started))
             .filter(|w| !reflects(conflict, &versions, &w.version))
             .filter(|w| !self.writes.deleted_away(&w.version))

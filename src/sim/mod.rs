@@ -120,6 +120,9 @@ pub struct Simulation {
     trace: Trace,
     drops: Vec<DropView>,
     ranges: VecDeque<RangesView>,
+    /// Whether a node ever came back with an empty store (stale reads are then looked for
+    /// among every write, not only those still spreading).
+    wiped: bool,
     /// Bumped whenever anything a view shows may have changed.
     changes: u64,
     out: Vec<Output>,
@@ -189,6 +192,7 @@ impl Simulation {
             trace: Trace::default(),
             drops: Vec::new(),
             ranges: VecDeque::new(),
+            wiped: false,
             changes: 0,
             out: Vec::new(),
             settings,
@@ -352,12 +356,11 @@ impl Simulation {
                 .map(|v| v.write)
                 .collect::<Vec<_>>()
         };
-        let mut held = self
-            .placement
-            .replicas(key)
-            .into_iter()
-            .filter(|n| self.live.nodes.contains(*n))
-            .map(|n| write_ids(&n));
+        let replicas = self.placement.replicas(key);
+        let mut held = replicas
+            .iter()
+            .filter(|n| self.live.nodes.contains(**n))
+            .map(write_ids);
         match held.next() {
             None => true,
             Some(first) => held.all(|w| w == first),
@@ -396,7 +399,7 @@ impl Simulation {
                 Some(KeyStatus {
                     key: name.to_string(),
                     ring_position: fraction(self.placement.hash(key)),
-                    preference_list: replicas,
+                    preference_list: replicas.to_vec(),
                     converged: self.key_converged(key),
                     siblings: self.replicas.iter().any(|r| r.get(key).len() > 1),
                     deleted: latest.version.is_tombstone(),
@@ -654,6 +657,7 @@ impl Simulation {
         self.live.count += 1;
         if wipe {
             self.replicas[node.index()].wipe();
+            self.wiped = true;
         }
         let time = self.now;
         self.trace
