@@ -327,3 +327,116 @@ fn a_view_of_flights_reflects_lost_and_duplicate_messages() {
     assert!(flags.contains(&1.0), "the original: lost");
     assert!(flags.contains(&3.0), "the duplicate: lost and a duplicate");
 }
+
+#[wasm_bindgen_test]
+fn coordinated_requests_are_pending_until_their_quorum_answers() {
+    let mut sim = sim(
+        r#"{"seed": 2, "nodes": 5, "replicationFactor": 3, "coordination": "quorum",
+            "writeQuorum": "all", "readQuorum": 2, "latency": {"kind": "constant", "ms": 10},
+            "conflict": "vv"}"#,
+    );
+    let place = sim.preference_list(s("cart")).unwrap();
+    let replicas = Array::from(&get(&place, "nodes"));
+    assert_eq!(replicas.length(), 3);
+    let coordinator = replicas.get(0);
+    let out = sim
+        .write(
+            coordinator.clone(),
+            s("cart"),
+            s("milk"),
+            js(r#"{"session": "ann"}"#),
+        )
+        .unwrap();
+    assert_eq!(get(&out, "status").as_string().as_deref(), Some("pending"));
+    let request = get(&out, "request");
+    let nodes = Array::from(&sim.nodes().unwrap());
+    let me = nodes.get(coordinator.as_f64().unwrap() as u32 - 1);
+    let waiting = Array::from(&get(&me, "pending"));
+    assert_eq!(get(&waiting.get(0), "got").as_f64(), Some(1.0));
+    assert_eq!(get(&waiting.get(0), "needed").as_f64(), Some(3.0));
+    sim.run_for(num(20.0)).unwrap();
+    let done = sim.request(request).unwrap();
+    assert_eq!(get(&done, "status").as_string().as_deref(), Some("ok"));
+    assert_eq!(get(&done, "latencyMs").as_f64(), Some(20.0));
+    let read = sim
+        .read(
+            coordinator.clone(),
+            s("cart"),
+            js(r#"{"session": "ann", "r": "one"}"#),
+        )
+        .unwrap();
+    assert_eq!(
+        get(&read, "status").as_string().as_deref(),
+        Some("ok"),
+        "R = 1: its own copy"
+    );
+    let versions = Array::from(&get(&read, "versions"));
+    assert_eq!(
+        get(&versions.get(0), "value").as_string().as_deref(),
+        Some("milk")
+    );
+    // The context a read returns replaces exactly what it saw.
+    let options = Object::new();
+    Reflect::set(&options, &s("context"), &get(&read, "context")).unwrap();
+    sim.write(
+        coordinator.clone(),
+        s("cart"),
+        s("milk, eggs"),
+        options.into(),
+    )
+    .unwrap();
+    sim.run_for(num(100.0)).unwrap();
+    assert!(sim.converged());
+    let requests = Array::from(&sim.requests(JsValue::UNDEFINED).unwrap());
+    assert_eq!(requests.length(), 3);
+    assert_eq!(Array::from(&sim.ring().unwrap()).length(), 5 * 8);
+}
+
+#[wasm_bindgen_test]
+fn siblings_deletes_and_bad_options_through_the_api() {
+    let mut sim =
+        sim(r#"{"seed": 3, "conflict": "vv", "latency": {"kind": "constant", "ms": 10}}"#);
+    sim.write(num(1.0), s("k"), s("red"), JsValue::UNDEFINED)
+        .unwrap();
+    sim.write(num(2.0), s("k"), s("blue"), JsValue::UNDEFINED)
+        .unwrap();
+    sim.run_for(num(50.0)).unwrap();
+    let keys = Array::from(&sim.keys(JsValue::UNDEFINED).unwrap());
+    assert_eq!(get(&keys.get(0), "siblings").as_bool(), Some(true));
+    let before = sim.trace_hash();
+    let err = message(
+        sim.write(num(1.0), s("k"), s("x"), js(r#"{"sesion": "a"}"#))
+            .unwrap_err(),
+    );
+    assert!(err.contains("unknown field `sesion`"), "{err}");
+    let err = message(
+        sim.write(num(1.0), s("k"), s("x"), js(r#"{"w": "most"}"#))
+            .unwrap_err(),
+    );
+    assert!(err.contains("not a consistency level"), "{err}");
+    let err = message(
+        sim.write(
+            num(1.0),
+            s("k"),
+            s("x"),
+            js(r#"{"context": {"key": "other", "clock": {}}}"#),
+        )
+        .unwrap_err(),
+    );
+    assert!(err.contains("read from key \"other\""), "{err}");
+    let err = message(sim.read(num(1.0), s("k"), js(r#"{"r": 4}"#)).unwrap_err());
+    assert!(err.contains("R = 4 does not fit N = 3"), "{err}");
+    let err = message(
+        sim.resolve(num(1.0), s("nothing"), s("x"), JsValue::UNDEFINED)
+            .unwrap_err(),
+    );
+    assert!(err.contains("no siblings"), "{err}");
+    assert_eq!(sim.trace_hash(), before, "nothing changed");
+    sim.resolve(num(1.0), s("k"), s("purple"), JsValue::UNDEFINED)
+        .unwrap();
+    sim.delete(num(2.0), s("k"), JsValue::UNDEFINED).unwrap();
+    sim.run_for(num(50.0)).unwrap();
+    let keys = Array::from(&sim.keys(JsValue::UNDEFINED).unwrap());
+    assert_eq!(get(&keys.get(0), "deleted").as_bool(), Some(true));
+    assert_eq!(get(&sim.stats().unwrap(), "lostWrites").as_f64(), Some(0.0));
+}
