@@ -514,9 +514,10 @@ export class ClusterView {
     const edge = Math.min(Math.abs(ux) > 1e-6 ? s.boxW / 2 / Math.abs(ux) : Infinity, Math.abs(uy) > 1e-6 ? s.boxH / 2 / Math.abs(uy) : Infinity);
     badges.forEach((badge, k) => {
       const w = this.measure(badge.text, font) + 12;
-      const reach = edge + 12 + Math.abs(ux) * w / 2 + k * 22;
+      const reach = edge + 12 + Math.abs(ux) * w / 2;
       const bx = x + ux * reach;
-      const by = y + uy * reach;
+      // A node's second badge goes under its first (over it in the lower half), never on it.
+      const by = y + uy * reach + k * 22 * (uy < -0.3 ? -1 : 1);
       ctx.beginPath();
       roundRect(ctx, bx - w / 2, by - 9, w, 18, 9);
       ctx.fillStyle = '#ffffff';

@@ -211,8 +211,9 @@ async function boot() {
   const { settings, speed, problems } = settingsFromUrl(location.search);
   const core = simulationFrom(settings, problems);
   const view = new ClusterView(document.getElementById('cluster'));
-  window.converge = Object.freeze({ view }); // read-only hook for tests: view.nodePosition(id)
   const controls = new Controls(document, () => app);
+  // Read-only hooks for tests: view.nodePosition(id); ring.selected, ring.point(position, radius).
+  window.converge = Object.freeze({ view, ring: controls.ring });
   app = new App(core, view, controls);
   controls.attach(view);
   if (speed !== undefined) {

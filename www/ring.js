@@ -9,6 +9,7 @@ import { COLOURS } from './draw.js';
 const NODE_COLOURS = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#7a818c'];
 const LEAVES = 64;
 const RANGE_SHOW_MS = 4000;
+const KEY_INSET = 18; // keys sit this far inside the rim: drawn there, and clicked there
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
 export function nodeColour(id) {
@@ -76,7 +77,7 @@ export class RingView {
     let best = null;
     let bestDistance = 10;
     for (const k of this.keys) {
-      const p = this.point(k.ringPosition, r);
+      const p = this.point(k.ringPosition, r - KEY_INSET);
       const d = Math.hypot(p.x - x, p.y - y);
       if (d < bestDistance) {
         bestDistance = d;
@@ -128,7 +129,7 @@ export class RingView {
     this.drawRanges();
     // Keys as dots inside the rim.
     for (const k of this.keys) {
-      const p = this.point(k.ringPosition, r - 18);
+      const p = this.point(k.ringPosition, r - KEY_INSET);
       ctx.beginPath();
       ctx.arc(p.x, p.y, 3.5, 0, 2 * Math.PI);
       ctx.fillStyle = k.converged ? COLOURS.muted : COLOURS.drop;
@@ -171,7 +172,7 @@ export class RingView {
     if (!place) return;
     const ctx = this.ctx;
     const { cx, cy, r } = this.geometry;
-    const at = this.point(place.position, r - 18);
+    const at = this.point(place.position, r - KEY_INSET);
     const rim = this.point(place.position, r);
     ctx.beginPath();
     ctx.moveTo(cx, cy);

@@ -4,7 +4,9 @@
 // move virtual time (sim.runFor) while the animation is paused, so that runs are deterministic.
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { serve, browser, openPage } from './helpers.mjs';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { serve, browser, openPage, SCREENSHOTS } from './helpers.mjs';
 
 /** Default time limit of one test: the machine is shared and slow. */
 export const TEST_TIMEOUT_MS = 90_000;
@@ -57,6 +59,12 @@ export async function pause(page) {
   await page.waitForFunction(() => !sim.playing() && document.getElementById('play').textContent === 'Play');
 }
 
+/** Clicks Restart: the same seed from time zero, so that what follows replays exactly. */
+export async function restart(page) {
+  await page.click('#reset');
+  await page.waitForFunction(() => sim.now() === 0 && sim.stats().events === 0 && document.getElementById('clock').textContent === '0.000 s');
+}
+
 /** Moves virtual time by `ms` (the animation should be paused), then lets the panels refresh. */
 export async function runFor(page, ms) {
   await page.evaluate((t) => sim.runFor(t), ms);
@@ -69,21 +77,47 @@ export function stats(page) {
 
 // ----- Client form -----
 
-/** Picks a node in the Client form, fills key (and value), and clicks Write or Read. */
-async function useClient(page, button, { node = 1, key, value }) {
+/**
+ * Picks a node in the Client form, fills key (and value, and session if given), sets the
+ * "use the context I read" box if `context` is given, and clicks Write, Read or Delete.
+ */
+async function useClient(page, button, { node = 1, key, value, session, context }) {
   await page.selectOption('#client-node', String(node));
-  await page.fill('#client-key', key);
+  await page.fill('#client-key', key); // typing a key unticks "use the context I read"
   if (value !== undefined) await page.fill('#client-value', value);
+  if (session !== undefined) await page.fill('#client-session', session);
+  if (context !== undefined) await page.setChecked('#client-context', context);
   await page.click(button);
   return result(page, '#client-result');
 }
 
-export function writeViaForm(page, { node, key, value }) {
-  return useClient(page, '#write', { node, key, value });
+export function writeViaForm(page, { node, key, value, session, context }) {
+  return useClient(page, '#write', { node, key, value, session, context });
 }
 
-export function readViaForm(page, { node, key }) {
-  return useClient(page, '#read', { node, key });
+export function readViaForm(page, { node, key, session }) {
+  return useClient(page, '#read', { node, key, session });
+}
+
+export function deleteViaForm(page, { node, key, session, context }) {
+  return useClient(page, '#delete', { node, key, session, context });
+}
+
+/** Waits until #client-result's text matches `pattern`; returns the result line. */
+export async function waitForClientResult(page, pattern) {
+  await page.waitForFunction(
+    ([source, flags]) => new RegExp(source, flags).test(document.getElementById('client-result').textContent),
+    [pattern.source, pattern.flags],
+  );
+  return result(page, '#client-result');
+}
+
+/** The Requests panel, newest first: each item's text and its tags' kinds. */
+export function requestItems(page) {
+  return page.$$eval('#requests li:not(.none)', (items) => items.map((li) => ({
+    text: li.textContent,
+    tags: [...li.querySelectorAll('.tag')].map((t) => t.className.replace('tag', '').trim()),
+  })));
 }
 
 /** What a result line (#client-result, #settings-result) says, and whether it is an error. */
@@ -129,7 +163,7 @@ export async function waitForRow(page, key, texts) {
 // ----- The drawing: nodes, links and their menu -----
 
 /** Where node `id` is drawn, in page coordinates (asked of the view through window.converge). */
-function nodePoint(page, id) {
+export function nodePoint(page, id) {
   return page.evaluate((n) => {
     const rect = document.getElementById('cluster').getBoundingClientRect();
     const p = window.converge.view.nodePosition(n);
@@ -168,28 +202,86 @@ export async function chooseFromMenu(page, label) {
 
 // ----- Settings form -----
 
-/** Opens the Settings card, changes the given fields and clicks Apply; returns the result line. */
-export async function applySettings(page, { antiEntropy, conflict, loss } = {}) {
+// Settings form fields by the names the tests use: text and number inputs, selects, radios.
+const SETTINGS_INPUTS = {
+  nodes: '#set-nodes', seed: '#set-seed', n: '#set-n', vnodes: '#set-vnodes', loss: '#set-loss',
+  w: '#set-w', r: '#set-r', timeoutMs: '#set-timeout', hintMs: '#set-hint-ms',
+  fanout: '#set-fanout', interest: '#set-interest', gossipMs: '#set-gossip-ms',
+  antiEntropyMs: '#set-ae-ms', graceMs: '#set-grace',
+};
+const SETTINGS_SELECTS = { readRepair: '#set-repair', handoff: '#set-handoff', antiEntropyKind: '#set-ae-kind' };
+const SETTINGS_RADIOS = ['conflict', 'coordination', 'dissemination'];
+
+/**
+ * Opens the Settings card, changes the given fields and clicks Apply; returns the result line.
+ * Fields: antiEntropy (checkbox); conflict, coordination, dissemination (radios); readRepair,
+ * handoff, antiEntropyKind (selects); and the inputs named in SETTINGS_INPUTS (nodes, n, w, r...).
+ * A new node count or N starts a new run: this waits until the panels show its nodes.
+ */
+export async function applySettings(page, fields = {}) {
   if (!(await page.$eval('#settings-card', (d) => d.open))) await page.click('#settings-card summary');
-  if (antiEntropy !== undefined) await page.setChecked('#set-ae', antiEntropy);
-  if (conflict !== undefined) await page.check(`input[name="conflict"][value="${conflict}"]`);
-  if (loss !== undefined) await page.fill('#set-loss', String(loss));
+  for (const [name, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    if (name === 'antiEntropy') await page.setChecked('#set-ae', value);
+    else if (SETTINGS_RADIOS.includes(name)) await page.check(`input[name="${name}"][value="${value}"]`);
+    else if (name in SETTINGS_SELECTS) await page.selectOption(SETTINGS_SELECTS[name], value);
+    else if (name in SETTINGS_INPUTS) await page.fill(SETTINGS_INPUTS[name], String(value));
+    else throw new Error(`applySettings: no field ${name}`);
+  }
   await page.click('#settings-form button[type="submit"]');
-  return result(page, '#settings-result');
+  const shown = await result(page, '#settings-result');
+  if (fields.nodes !== undefined && !shown.error) {
+    await page.waitForFunction((n) => document.querySelectorAll('#client-node option').length === n && sim.nodes().length === n, Number(fields.nodes));
+    await nextFrames(page);
+  }
+  return shown;
 }
 
 // ----- Canvas pixels -----
 
-/** How many canvas pixels are within `tolerance` of the colour `hex` (#rrggbb) on every channel. */
-export function countCanvasPixels(page, hex, tolerance = 8) {
-  return page.evaluate(([colour, tol]) => {
-    const canvas = document.getElementById('cluster');
-    const { data } = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+/**
+ * How many pixels of a canvas (#cluster unless `canvas` names another id) are mostly opaque
+ * and within `tolerance` of the colour `hex` (#rrggbb) on every channel; only within `near.radius` CSS
+ * pixels of (`near.x`, `near.y`) if `near` is given.
+ */
+export function countCanvasPixels(page, hex, tolerance = 8, { canvas = 'cluster', near = null } = {}) {
+  return page.evaluate(([colour, tol, id, around]) => {
+    const el = document.getElementById(id);
+    const dpr = el.width / el.getBoundingClientRect().width;
+    const { data, width } = el.getContext('2d').getImageData(0, 0, el.width, el.height);
     const want = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
     let count = 0;
     for (let i = 0; i < data.length; i += 4) {
-      if (Math.abs(data[i] - want[0]) <= tol && Math.abs(data[i + 1] - want[1]) <= tol && Math.abs(data[i + 2] - want[2]) <= tol) count++;
+      if (around) {
+        const px = (i / 4) % width;
+        const py = Math.floor(i / 4 / width);
+        if (Math.hypot(px / dpr - around.x, py / dpr - around.y) > around.radius) continue;
+      }
+      if (data[i + 3] >= 128 && Math.abs(data[i] - want[0]) <= tol && Math.abs(data[i + 1] - want[1]) <= tol && Math.abs(data[i + 2] - want[2]) <= tol) count++;
     }
     return count;
-  }, [hex, tolerance]);
+  }, [hex, tolerance, canvas, near]);
+}
+
+/** How many pixels of a canvas are painted at all (not transparent and not near white). */
+export function countPaintedPixels(page, canvas = 'cluster') {
+  return page.evaluate((id) => {
+    const el = document.getElementById(id);
+    const { data } = el.getContext('2d').getImageData(0, 0, el.width, el.height);
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      if (data[i + 3] > 24 && Math.min(data[i], data[i + 1], data[i + 2]) < 235) count++;
+    }
+    return count;
+  }, canvas);
+}
+
+// ----- Screenshots of one part of the page -----
+
+/** Saves a screenshot of the element `selector` alone as screenshots/`name`.png. */
+export async function screenshotOf(page, selector, name) {
+  await mkdir(SCREENSHOTS, { recursive: true });
+  const path = join(SCREENSHOTS, `${name}.png`);
+  await page.locator(selector).screenshot({ path });
+  return path;
 }
