@@ -356,6 +356,14 @@ impl WriteLog {
         &self.resurrections
     }
 
+    /// How many different deleted writes came back (each once, wherever it came back).
+    pub fn resurrected_writes(&self) -> usize {
+        let mut writes: Vec<WriteId> = self.resurrections.iter().map(|r| r.write).collect();
+        writes.sort();
+        writes.dedup();
+        writes.len()
+    }
+
     /// Whether a collected tombstone deleted `w` (it is gone on purpose, not stale).
     pub fn deleted_away(&self, w: &Version) -> bool {
         matches!(self.keys.get(w.key.index()), Some(Some(k)) if k.collected.covers(w.dot()))

@@ -325,7 +325,7 @@ export class Controls {
     if (divergent.length === 0) {
       text = keys.length === 0
         ? 'Converged: nothing written yet. Write a key to start.'
-        : `Converged: every live replica holds the same version of every key${downNote}${lost}`;
+        : `Converged: every live replica holds the same version of every key${stats.inFlight > 0 ? ', for now (messages in flight)' : ''}${downNote}${lost}`;
     } else {
       const shown = divergent.slice(0, STATUS_KEYS_SHOWN).map((k) => `“${shorten(k, 40)}”`).join(', ');
       const more = divergent.length > STATUS_KEYS_SHOWN ? ` and ${divergent.length - STATUS_KEYS_SHOWN} more` : '';
@@ -384,6 +384,9 @@ export class Controls {
         const down = cell.up ? '' : ' down';
         if (!cell.replica) {
           setCell(row.cells[i + 1], '·', `Node ${cell.node} is not a replica of ${k.key}`, `not-replica${down}`);
+        } else if (cell.versions.length === 0 && !cell.stale) {
+          // Deleted, and its tombstone collected here: nothing left, as it should be.
+          setCell(row.cells[i + 1], '⊘ collected', `Node ${cell.node} collected the delete of ${k.key}`, `missing${down}`);
         } else if (cell.versions.length === 0) {
           setCell(row.cells[i + 1], 'missing', `Node ${cell.node} does not hold ${k.key}`, `missing stale${down}`);
         } else {
@@ -417,7 +420,9 @@ export class Controls {
       const latency = r.latencyMs === null ? '' : ` in ${r.latencyMs} ms`;
       const when = this.doc.createElement('span');
       when.className = 'when';
-      when.textContent = ` via node ${r.node} · ${r.got}/${r.needed} ${unit}${latency}`;
+      // Without coordination a request is answered by its node at once: no acks to count.
+      const coordinated = this.app.core.settings().coordination === 'quorum';
+      when.textContent = coordinated ? ` via node ${r.node} · ${r.got}/${r.needed} ${unit}${latency}` : ` at node ${r.node}, answered at once`;
       li.append(tag(kind, label), what, when);
       if (r.kind === 'read' && r.status === 'ok') {
         const got = r.versions.length === 0 ? 'nothing' : versionsText(r.versions);

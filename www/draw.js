@@ -589,8 +589,8 @@ export class ClusterView {
       const room = left + w - 8 - cx;
       if (cell.versions.length === 0) {
         ctx.font = `italic 400 15px ${FONT}`;
-        ctx.fillStyle = COLOURS.staleInk;
-        ctx.fillText('missing', cx, cy);
+        ctx.fillStyle = cell.stale ? COLOURS.staleInk : COLOURS.muted;
+        ctx.fillText(cell.stale ? 'missing' : '⊘ collected', cx, cy);
       } else {
         ctx.fillStyle = marked ? COLOURS.staleInk : COLOURS.ink;
         ctx.fillText(this.fit(versionsText(cell.versions), room, plain), cx, cy);

@@ -173,15 +173,6 @@ export class RingView {
     const ctx = this.ctx;
     const { cx, cy, r } = this.geometry;
     const at = this.point(place.position, r - KEY_INSET);
-    const rim = this.point(place.position, r);
-    ctx.beginPath();
-    ctx.moveTo(cx, cy);
-    ctx.lineTo(rim.x, rim.y);
-    ctx.strokeStyle = COLOURS.ink;
-    ctx.lineWidth = 1;
-    ctx.setLineDash([3, 3]);
-    ctx.stroke();
-    ctx.setLineDash([]);
     ctx.beginPath();
     ctx.arc(at.x, at.y, 6, 0, 2 * Math.PI);
     ctx.fillStyle = COLOURS.ink;

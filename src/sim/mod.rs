@@ -374,6 +374,11 @@ impl Simulation {
             .sorted()
             .filter_map(|(name, key)| {
                 let latest = self.writes.latest(key)?;
+                // A key deleted and collected everywhere is gone: no row for it.
+                let held_anywhere = self.replicas.iter().any(|r| !r.get(key).is_empty());
+                if latest.version.is_tombstone() && !held_anywhere {
+                    return None;
+                }
                 let replicas = self.placement.replicas(key);
                 let cells = self
                     .replicas
@@ -388,11 +393,16 @@ impl Simulation {
                                 .iter()
                                 .map(|v| version_view(v, preview_chars))
                                 .collect(),
-                            stale: !clients::reflects(
-                                self.settings.conflict,
-                                held,
-                                &latest.version,
-                            ),
+                            // Holding nothing after a delete is as up to date as holding its tombstone.
+                            stale: {
+                                let collected = latest.version.is_tombstone() && held.is_empty();
+                                let reflects = clients::reflects(
+                                    self.settings.conflict,
+                                    held,
+                                    &latest.version,
+                                );
+                                !reflects && !collected
+                            },
                         }
                     })
                     .collect::<Vec<_>>();
@@ -416,7 +426,7 @@ impl Simulation {
             now: self.now,
             in_flight: self.in_flight as u64,
             lost_writes: self.lost_writes().len() as u64,
-            resurrections: self.writes.resurrections().len() as u64,
+            resurrections: self.writes.resurrected_writes() as u64,
             ..self.stats
         }
     }
