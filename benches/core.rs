@@ -2,7 +2,8 @@
 //! steady stream of writes, beside a bare `BinaryHeap` event queue doing the same number of
 //! pushes and pops at the same queue depth, in the same run. Prints figures; never fails.
 //!
-//! `cargo bench --bench core` (add `-- --quick` for a short run).
+//! `cargo bench --bench core` (add `-- --quick` for a short run, `-- --only quorum` for one kind of
+//! traffic).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Reverse;
@@ -206,7 +207,20 @@ fn main() {
         "core/heap",
         "peak heap"
     );
+    // `-- --only quorum` (or `broadcast`) runs just those rows, for profiling.
+    let args: Vec<String> = std::env::args().collect();
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1).cloned());
     for (nodes, traffic, ops_per_ms, ms) in cases {
+        let name = match traffic {
+            Traffic::Broadcast => "broadcast",
+            Traffic::Quorum => "quorum",
+        };
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let best = (0..repeats)
             .map(|_| run_core(nodes, traffic, ops_per_ms, ms))
             .min_by_key(|run| run.elapsed)
@@ -222,10 +236,6 @@ fn main() {
             .expect("at least one repeat");
         let core_rate = per_second(best.events, best.elapsed);
         let heap_rate = per_second(best.events, heap);
-        let name = match traffic {
-            Traffic::Broadcast => "broadcast",
-            Traffic::Quorum => "quorum",
-        };
         println!(
             "{:>6} {:>9} {:>10} {:>10.0} {:>11} {:>11} {:>11} {:>9.2} {:>7.1} MB",
             nodes,

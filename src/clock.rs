@@ -122,9 +122,52 @@ impl VersionVector {
 
     /// Everything `other` knows is now known here too.
     pub fn join(&mut self, other: &VersionVector) {
-        for &(node, counter) in &other.entries {
-            self.add(Dot { node, counter });
+        if other.entries.is_empty() {
+            return;
         }
+        if self.entries.is_empty() {
+            self.entries.extend_from_slice(&other.entries);
+            return;
+        }
+        // Both lists are sorted by node: merge passes, not a search per entry. Usually `other`
+        // names no node this vector lacks, and the counters are raised in place.
+        let (mut i, mut fresh) = (0, false);
+        for &(node, counter) in &other.entries {
+            while i < self.entries.len() && self.entries[i].0 < node {
+                i += 1;
+            }
+            match self.entries.get_mut(i) {
+                Some((n, c)) if *n == node => *c = (*c).max(counter),
+                _ => fresh = true,
+            }
+        }
+        if !fresh {
+            return;
+        }
+        let (mine, theirs) = (&self.entries, &other.entries);
+        let mut joined = Vec::with_capacity(mine.len().max(theirs.len()));
+        let (mut i, mut j) = (0, 0);
+        while i < mine.len() && j < theirs.len() {
+            let ((a, x), (b, y)) = (mine[i], theirs[j]);
+            joined.push(match a.cmp(&b) {
+                std::cmp::Ordering::Less => {
+                    i += 1;
+                    (a, x)
+                }
+                std::cmp::Ordering::Greater => {
+                    j += 1;
+                    (b, y)
+                }
+                std::cmp::Ordering::Equal => {
+                    i += 1;
+                    j += 1;
+                    (a, x.max(y))
+                }
+            });
+        }
+        joined.extend_from_slice(&mine[i..]);
+        joined.extend_from_slice(&theirs[j..]);
+        self.entries = joined;
     }
 
     /// Whether this vector knows everything `other` knows.

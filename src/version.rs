@@ -47,7 +47,8 @@ impl Version {
 }
 
 /// The versions a replica holds for one key: none, one (always, but under version vectors),
-/// or siblings. One version is kept inline, without a list to follow on every delivery.
+/// or siblings. One version is kept inline, without a list to follow on every delivery; so it
+/// also carries a key's versions in replies, repairs and answers without an allocation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Held {
     /// The key is not held.
@@ -84,12 +85,26 @@ impl Held {
     }
 
     /// Holds `versions`.
-    pub fn set(&mut self, mut versions: Vec<Rc<Version>>) {
-        *self = match versions.len() {
+    pub fn set(&mut self, versions: Vec<Rc<Version>>) {
+        *self = Held::from(versions);
+    }
+}
+
+impl From<Vec<Rc<Version>>> for Held {
+    fn from(mut versions: Vec<Rc<Version>>) -> Held {
+        match versions.len() {
             0 => Held::Nothing,
             1 => Held::One(versions.pop().expect("one version")),
             _ => Held::Siblings(versions),
-        };
+        }
+    }
+}
+
+impl std::ops::Deref for Held {
+    type Target = [Rc<Version>];
+
+    fn deref(&self) -> &[Rc<Version>] {
+        self.as_slice()
     }
 }
 

@@ -311,3 +311,25 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    /// Joining two version vectors knows, for every node, the larger of the two counters.
+    #[test]
+    fn a_join_keeps_the_larger_counter_of_every_node(
+        a in prop::collection::vec((1u32..12, 0u32..6), 0..10),
+        b in prop::collection::vec((1u32..12, 0u32..6), 0..10),
+    ) {
+        let vector = |pairs: &[(u32, u32)]| {
+            converge::VersionVector::from_pairs(pairs.iter().map(|(n, c)| (NodeId(*n), *c)))
+        };
+        let (left, right) = (vector(&a), vector(&b));
+        let mut joined = left.clone();
+        joined.join(&right);
+        for node in (1..12).map(NodeId) {
+            prop_assert_eq!(joined.get(node), left.get(node).max(right.get(node)));
+        }
+        prop_assert!(joined.entries().windows(2).all(|w| w[0].0 < w[1].0), "sorted by node");
+        prop_assert!(joined.entries().iter().all(|(_, c)| *c > 0), "no empty entries");
+        prop_assert!(joined.dominates(&left) && joined.dominates(&right));
+    }
+}

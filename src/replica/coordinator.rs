@@ -7,7 +7,7 @@ use std::rc::Rc;
 use super::{Env, Message, NodeId, Outcome, Output, Replica, RequestId, Timer};
 use crate::replica::KeyId;
 use crate::settings::{HintedHandoff, ReadRepair};
-use crate::version::Version;
+use crate::version::{ConflictMode, Held, Version};
 
 /// A request this node coordinates.
 #[derive(Clone, Debug)]
@@ -21,10 +21,10 @@ pub(super) enum Pending {
     },
     Read {
         needed: u32,
-        replies: Vec<(NodeId, Vec<Rc<Version>>)>,
+        replies: Vec<(NodeId, Held)>,
         outstanding: u32,
         /// Once R replies came: what the read returns.
-        result: Option<Vec<Rc<Version>>>,
+        result: Option<Held>,
         /// Blocking read repair: repairs sent and not yet acknowledged.
         repairs: u32,
         answered: bool,
@@ -85,29 +85,21 @@ impl Replica {
     ) {
         let key = version.key;
         let replicas = self.placement.replicas(key);
-        let (alive, down): (Vec<NodeId>, Vec<NodeId>) =
-            replicas.iter().partition(|n| self.reaches(env, **n));
-        let mut targets: Vec<(NodeId, Option<NodeId>)> = alive.iter().map(|n| (*n, None)).collect();
-        let mut strict_hints = Vec::new();
-        match self.protocol.hinted_handoff {
-            HintedHandoff::Off => {}
-            // Dynamo §4.6 (sloppy quorum): the next healthy nodes on the ring stand in, each
-            // keeping the write with a hint naming the replica it was meant for.
-            HintedHandoff::Sloppy => {
+        let me = self.id;
+        let reaches = |n: &&NodeId| **n == me || (env.reachable)(**n);
+        let alive = replicas.iter().filter(reaches).count();
+        let down = || replicas.iter().filter(|n| !reaches(n));
+        // Dynamo §4.6 (sloppy quorum): the next healthy nodes on the ring stand in, each
+        // keeping the write with a hint naming the replica it was meant for.
+        let stand_ins: Vec<(NodeId, NodeId)> =
+            if alive < replicas.len() && self.protocol.hinted_handoff == HintedHandoff::Sloppy {
                 let walk = self.placement.walk(key);
-                let mut fallbacks = walk[replicas.len()..]
-                    .iter()
-                    .filter(|n| self.reaches(env, **n));
-                for owner in &down {
-                    if let Some(stand_in) = fallbacks.next() {
-                        targets.push((*stand_in, Some(*owner)));
-                    }
-                }
-            }
-            // Cassandra: the coordinator keeps the hints itself; they do not count toward W.
-            HintedHandoff::Strict => strict_hints = down,
-        }
-        let possible = targets.len() as u32;
+                let fallbacks = walk[replicas.len()..].iter().filter(reaches);
+                fallbacks.zip(down()).map(|(s, o)| (*s, *o)).collect()
+            } else {
+                Vec::new()
+            };
+        let possible = (alive + stand_ins.len()) as u32;
         if possible < w {
             // Cassandra's UnavailableException: nothing is written.
             out.push(Output::Respond {
@@ -119,9 +111,18 @@ impl Replica {
             });
             return;
         }
-        for owner in strict_hints {
-            self.add_hint(owner, version.clone(), out);
+        // Cassandra: the coordinator keeps the hints itself; they do not count toward W.
+        if self.protocol.hinted_handoff == HintedHandoff::Strict {
+            let owners: Vec<NodeId> = down().copied().collect();
+            for owner in owners {
+                self.add_hint(owner, version.clone(), out);
+            }
         }
+        let targets = replicas
+            .iter()
+            .filter(reaches)
+            .map(|n| (*n, None))
+            .chain(stand_ins.iter().map(|(to, owner)| (*to, Some(*owner))));
         let mut acks = 0;
         let mut outstanding = 0;
         for (to, hint) in targets {
@@ -163,28 +164,20 @@ impl Replica {
         r: u32,
         out: &mut Vec<Output>,
     ) {
-        let alive: Vec<NodeId> = self
-            .placement
-            .replicas(key)
-            .iter()
-            .copied()
-            .filter(|n| self.reaches(env, *n))
-            .collect();
-        if (alive.len() as u32) < r {
+        let replicas = self.placement.replicas(key);
+        let alive = replicas.iter().filter(|n| self.reaches(env, **n)).count() as u32;
+        if alive < r {
             out.push(Output::Respond {
                 request,
-                outcome: Outcome::Unavailable {
-                    alive: alive.len() as u32,
-                    needed: r,
-                },
+                outcome: Outcome::Unavailable { alive, needed: r },
             });
             return;
         }
-        let mut replies = Vec::new();
+        let mut replies = Vec::with_capacity(replicas.len());
         let mut outstanding = 0;
-        for to in alive {
+        for &to in replicas.iter().filter(|n| self.reaches(env, **n)) {
             if to == self.id {
-                replies.push((to, self.get(key).to_vec()));
+                replies.push((to, self.held(key)));
             } else {
                 outstanding += 1;
                 out.push(Output::Send {
@@ -231,9 +224,11 @@ impl Replica {
         &mut self,
         from: NodeId,
         request: RequestId,
-        versions: Vec<Rc<Version>>,
+        versions: Held,
         out: &mut Vec<Output>,
     ) {
+        let conflict = self.protocol.conflict;
+        let read_repair = self.protocol.read_repair;
         let Some(Pending::Read {
             replies,
             outstanding,
@@ -244,16 +239,16 @@ impl Replica {
             return;
         };
         *outstanding = outstanding.saturating_sub(1);
-        match result.clone() {
+        match result {
             // A reply after the answer: Cassandra still repairs the replica in the background.
             Some(result) => {
-                let stale = !self.reflects_all(&versions, &result);
-                if stale && self.protocol.read_repair != ReadRepair::Off {
+                let stale = !reflects_all(conflict, &versions, result);
+                if stale && read_repair != ReadRepair::Off {
                     out.push(Output::Send {
                         to: from,
                         message: Message::Repair {
                             request: None,
-                            versions: Rc::new(result),
+                            versions: result.clone(),
                         },
                     });
                 }
@@ -282,13 +277,6 @@ impl Replica {
                 },
             });
         }
-    }
-
-    /// Whether `held` reflects every version of `result`.
-    fn reflects_all(&self, held: &[Rc<Version>], result: &[Rc<Version>]) -> bool {
-        result
-            .iter()
-            .all(|v| self.protocol.conflict.reflects(held, v))
     }
 
     /// Answers the request if it has what it needs; forgets it once nothing more can come.
@@ -325,18 +313,16 @@ impl Replica {
                 if result.is_none() && replies.len() as u32 >= *needed {
                     // The coordinator merges the replies by the conflict rule: under version
                     // vectors the client sees every sibling (Dynamo §4.4).
-                    let mut held = crate::version::Held::Nothing;
+                    let mut merged = Held::Nothing;
                     for (_, versions) in replies.iter() {
-                        for version in versions {
-                            conflict.merge(&mut held, version, false);
+                        for version in versions.iter() {
+                            conflict.merge(&mut merged, version, false);
                         }
                     }
-                    let merged = held.take();
                     if read_repair != ReadRepair::Off {
                         let blocking = read_repair == ReadRepair::Blocking;
                         for (node, versions) in replies.iter() {
-                            let stale = !merged.iter().all(|v| conflict.reflects(versions, v));
-                            if !stale {
+                            if reflects_all(conflict, versions, &merged) {
                                 continue;
                             }
                             if *node == self.id {
@@ -347,7 +333,7 @@ impl Replica {
                                     to: *node,
                                     message: Message::Repair {
                                         request: blocking.then_some(request),
-                                        versions: Rc::new(merged.clone()),
+                                        versions: merged.clone(),
                                     },
                                 });
                             }
@@ -372,7 +358,7 @@ impl Replica {
         }
         let done = pending.done();
         if let Some(versions) = local_repair {
-            for version in &versions {
+            for version in versions.iter() {
                 self.store_version(version, false, out);
             }
         }
@@ -380,4 +366,9 @@ impl Replica {
             self.requests.remove(&request);
         }
     }
+}
+
+/// Whether `held` reflects every version of `result`.
+fn reflects_all(conflict: ConflictMode, held: &[Rc<Version>], result: &[Rc<Version>]) -> bool {
+    result.iter().all(|v| conflict.reflects(held, v))
 }

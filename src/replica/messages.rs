@@ -5,7 +5,7 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use super::{KeyId, NodeId, RequestId, WriteId};
-use crate::version::Version;
+use crate::version::{Held, Version};
 
 /// The kinds of message, as the page draws them (the numbers are what it receives).
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
@@ -60,7 +60,7 @@ pub enum Message {
         /// The client request.
         request: RequestId,
         /// The versions.
-        versions: Rc<Vec<Rc<Version>>>,
+        versions: Held,
     },
     /// Read repair: the newest versions of a key for a stale replica; acknowledged if
     /// `request` is set (blocking read repair).
@@ -68,7 +68,7 @@ pub enum Message {
         /// The read waiting for this repair, if any.
         request: Option<RequestId>,
         /// The versions.
-        versions: Rc<Vec<Rc<Version>>>,
+        versions: Held,
     },
     /// A replica acknowledges a blocking repair.
     RepairAck {
@@ -144,9 +144,8 @@ impl Message {
             Message::Replicate(v) | Message::Rumor(v) | Message::Put { version: v, .. } => {
                 std::slice::from_ref(v)
             }
-            Message::GetReply { versions, .. }
-            | Message::Repair { versions, .. }
-            | Message::Handoff(versions)
+            Message::GetReply { versions, .. } | Message::Repair { versions, .. } => versions,
+            Message::Handoff(versions)
             | Message::SyncRequest(versions)
             | Message::SyncReply(versions)
             | Message::MerkleSync { versions, .. } => versions,
@@ -156,16 +155,7 @@ impl Message {
 
     /// How many versions the message carries.
     pub fn versions(&self) -> usize {
-        match self {
-            Message::Replicate(_) | Message::Rumor(_) | Message::Put { .. } => 1,
-            Message::GetReply { versions, .. }
-            | Message::Repair { versions, .. }
-            | Message::Handoff(versions)
-            | Message::SyncRequest(versions)
-            | Message::SyncReply(versions)
-            | Message::MerkleSync { versions, .. } => versions.len(),
-            _ => 0,
-        }
+        self.carried().len()
     }
 
     /// An estimate of the message's size on the wire: framing, and for each version its ids,
@@ -177,11 +167,12 @@ impl Message {
                 Message::Replicate(v) | Message::Rumor(v) | Message::Put { version: v, .. } => {
                     version_bytes(v)
                 }
-                Message::GetReply { versions: vs, .. }
-                | Message::Repair { versions: vs, .. }
-                | Message::Handoff(vs)
-                | Message::SyncRequest(vs)
-                | Message::SyncReply(vs) => versions(vs),
+                Message::GetReply { versions: vs, .. } | Message::Repair { versions: vs, .. } => {
+                    versions(vs)
+                }
+                Message::Handoff(vs) | Message::SyncRequest(vs) | Message::SyncReply(vs) => {
+                    versions(vs)
+                }
                 Message::MerkleSync {
                     leaves,
                     versions: vs,

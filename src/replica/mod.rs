@@ -260,7 +260,7 @@ pub enum Outcome {
     /// The read got R replies: the versions it returns (several if they are siblings).
     Read {
         /// The versions, after the coordinator merged the replies.
-        versions: Vec<Rc<Version>>,
+        versions: Held,
         /// How many replicas replied by then.
         replies: u32,
     },
@@ -421,6 +421,11 @@ impl Replica {
     /// The versions held for `key` (empty if none).
     pub fn get(&self, key: KeyId) -> &[Rc<Version>] {
         self.store.get(key.index()).map_or(&[], Held::as_slice)
+    }
+
+    /// The versions held for `key`, as a value to send or keep (no allocation for one).
+    pub fn held(&self, key: KeyId) -> Held {
+        self.store.get(key.index()).cloned().unwrap_or_default()
     }
 
     /// Every version held, in key order.
@@ -602,7 +607,7 @@ impl Replica {
             Coordination::None => out.push(Output::Respond {
                 request,
                 outcome: Outcome::Read {
-                    versions: self.get(key).to_vec(),
+                    versions: self.held(key),
                     replies: 1,
                 },
             }),
@@ -686,7 +691,7 @@ impl Replica {
                 to: from,
                 message: Message::GetReply {
                     request,
-                    versions: Rc::new(self.get(key).to_vec()),
+                    versions: self.held(key),
                 },
             }),
             Message::Repair { request, versions } => {
@@ -702,7 +707,7 @@ impl Replica {
             }
             Message::PutAck { request } => self.on_put_ack(request, out),
             Message::GetReply { request, versions } => {
-                self.on_get_reply(from, request, versions.to_vec(), out)
+                self.on_get_reply(from, request, versions, out)
             }
             Message::RepairAck { request } => self.on_repair_ack(request, out),
             Message::Handoff(versions) => {

@@ -11,7 +11,7 @@ use crate::replica::{Env, KeyId, NodeId, Outcome, Output, RequestId, WriteId};
 use crate::ring::key_hash;
 use crate::settings::Consistency;
 use crate::trace::{RequestStatus, TraceEvent};
-use crate::version::{ConflictMode, Version};
+use crate::version::{ConflictMode, Held, Version};
 use crate::writes::WriteStatus;
 use crate::{MAX_VALUE_CHARS, Time};
 
@@ -32,7 +32,7 @@ pub struct Session {
     /// The session's latest acknowledged write of each key.
     wrote: BTreeMap<KeyId, Rc<Version>>,
     /// What the session's latest read of each key returned.
-    read: BTreeMap<KeyId, Vec<Rc<Version>>>,
+    read: BTreeMap<KeyId, Held>,
 }
 
 /// The kinds of client request.
@@ -66,7 +66,7 @@ pub(super) struct RequestRecord {
     got: u32,
     needed: u32,
     write: Option<Rc<Version>>,
-    versions: Vec<Rc<Version>>,
+    versions: Held,
     stale: bool,
     behind: u32,
     violations: Vec<&'static str>,
@@ -441,7 +441,7 @@ impl Simulation {
             got: 0,
             needed,
             write: None,
-            versions: Vec::new(),
+            versions: Held::Nothing,
             stale: false,
             behind: 0,
             violations: Vec::new(),
@@ -480,8 +480,10 @@ impl Simulation {
             status,
         });
         self.changes += 1;
-        let record = self.requests[id.0 as usize - 1].clone();
-        if let Some(version) = &record.write {
+        let record = &self.requests[id.0 as usize - 1];
+        let (key, started) = (record.key, record.started);
+        let (write, session) = (record.write.clone(), record.session.clone());
+        if let Some(version) = &write {
             let write_status = match status {
                 RequestStatus::Ok if got == 0 => WriteStatus::Sent,
                 RequestStatus::Ok => WriteStatus::Acknowledged,
@@ -491,68 +493,74 @@ impl Simulation {
             self.writes
                 .set_status(version.write, write_status, self.now);
             if status == RequestStatus::Ok
-                && let Some(session) = &record.session
+                && let Some(session) = &session
             {
                 self.sessions
                     .entry(session.clone())
                     .or_default()
                     .wrote
-                    .insert(record.key, version.clone());
+                    .insert(key, version.clone());
             }
         }
         if let Outcome::Read { versions, .. } = outcome {
-            self.finish_read(id, record, versions);
+            self.finish_read(id, key, started, session, versions);
         }
     }
 
     /// A read's result: is it stale, by how much, and does it keep its session's guarantees?
-    fn finish_read(&mut self, id: RequestId, record: RequestRecord, versions: Vec<Rc<Version>>) {
+    fn finish_read(
+        &mut self,
+        id: RequestId,
+        key: KeyId,
+        started: Time,
+        session: Option<String>,
+        versions: Held,
+    ) {
         let conflict = self.settings.conflict;
         // Stale: an acknowledged write, acknowledged before the read began, that the result
         // does not show (Dynamo's R + W > N promise is about exactly these).
         // Which writes could the result miss? A write every replica reflects is reflected by
         // any replica's answer (unless a store was wiped), so only writes still on their way,
         // and (but under version vectors) writes newer than the newest returned, need checking.
-        let candidates: Vec<WriteId> = if versions.is_empty() || self.wiped {
-            self.writes
-                .of_key_after(record.key, None)
-                .map(|w| w.version.write)
-                .collect()
+        let mut candidates = std::mem::take(&mut self.scratch_writes);
+        candidates.clear();
+        if versions.is_empty() || self.wiped {
+            candidates.extend(self.writes.of_key_after(key, None).map(|w| w.version.write));
         } else {
             let newest = versions.iter().map(|v| v.write).max();
-            let mut ids: Vec<WriteId> = self.writes.pending(record.key).collect();
+            candidates.extend(self.writes.pending(key));
             if conflict != ConflictMode::VersionVectors {
-                ids.extend(
+                candidates.extend(
                     self.writes
-                        .of_key_after(record.key, newest)
+                        .of_key_after(key, newest)
                         .map(|w| w.version.write),
                 );
             }
-            ids.sort();
-            ids.dedup();
-            ids
-        };
+            candidates.sort_unstable();
+            candidates.dedup();
+        }
         let behind = candidates
             .iter()
             .filter_map(|id| self.writes.get(*id))
-            .filter(|w| w.acked_at.is_some_and(|t| t <= record.started))
+            .filter(|w| w.acked_at.is_some_and(|t| t <= started))
             .filter(|w| !reflects(conflict, &versions, &w.version))
             .filter(|w| !self.writes.deleted_away(&w.version))
             .count() as u32;
+        self.scratch_writes = candidates;
         let mut violations = Vec::new();
-        if let Some(session) = &record.session {
-            let state = self.sessions.entry(session.clone()).or_default();
-            if let Some(own) = state.wrote.get(&record.key)
+        if let Some(session) = session {
+            let state = self.sessions.entry(session).or_default();
+            if let Some(own) = state.wrote.get(&key)
                 && !reflects(conflict, &versions, own)
             {
                 violations.push("read-your-writes");
             }
-            if let Some(before) = state.read.get(&record.key)
+            if let Some(before) = state.read.get(&key)
                 && !before.iter().all(|v| reflects(conflict, &versions, v))
             {
                 violations.push("monotonic-reads");
             }
-            state.read.insert(record.key, versions.clone());
+            state.read.insert(key, versions.clone());
         }
         self.stats.stale_reads += u64::from(behind > 0);
         self.stats.session_violations += u64::from(!violations.is_empty());

@@ -123,6 +123,8 @@ pub struct Simulation {
     /// Whether a node ever came back with an empty store (stale reads are then looked for
     /// among every write, not only those still spreading).
     wiped: bool,
+    /// A list reused by every read's staleness check (no allocation per read).
+    scratch_writes: Vec<crate::WriteId>,
     /// Bumped whenever anything a view shows may have changed.
     changes: u64,
     out: Vec<Output>,
@@ -193,6 +195,7 @@ impl Simulation {
             drops: Vec::new(),
             ranges: VecDeque::new(),
             wiped: false,
+            scratch_writes: Vec::new(),
             changes: 0,
             out: Vec::new(),
             settings,
