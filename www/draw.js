@@ -138,6 +138,7 @@ export class ClusterView {
     this.scale = scaleFor(n, this.width, this.height);
     const s = this.scale;
     this.cardW = Math.min(260, Math.max(150, this.width * 0.24));
+    this.cardRows = CARD_ROWS;
     this.cardH = 12 + CARD_ROWS * 22;
     const angles = Array.from({ length: n }, (_, i) => -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, n));
     const margin = 8;
@@ -146,30 +147,52 @@ export class ClusterView {
     let rx;
     let ry;
     if (s.cards) {
+      const at = (r, i) => (n === 1 ? { x: 0, y: 0 } : { x: Math.cos(angles[i]) * r, y: Math.sin(angles[i]) * r });
       // The largest circle whose nodes and cards all fit, then centred by their bounding box.
-      const bounds = (r) => {
+      const bounds = (r, h) => {
         const box = { left: Infinity, right: -Infinity, top: Infinity, bottom: -Infinity };
         angles.forEach((angle, i) => {
-          const x = n === 1 ? 0 : Math.cos(angle) * r;
-          const y = n === 1 ? 0 : Math.sin(angle) * r;
-          const card = this.cardBox(x, y, angle, this.cardH);
+          const { x, y } = at(r, i);
+          const card = this.cardBox(x, y, angle, h);
           box.left = Math.min(box.left, x - s.boxW / 2, card.left);
           box.right = Math.max(box.right, x + s.boxW / 2, card.left + this.cardW);
           box.top = Math.min(box.top, y - s.boxH / 2, card.top);
-          box.bottom = Math.max(box.bottom, y + s.boxH / 2, card.top + this.cardH);
+          box.bottom = Math.max(box.bottom, y + s.boxH / 2, card.top + h);
         });
         return box;
       };
       const fits = (box) => box.right - box.left <= this.width - 2 * margin && box.bottom - box.top <= this.height - 2 * margin;
-      let lo = 20;
-      let hi = Math.max(this.width, this.height);
-      for (let k = 0; k < 30; k++) {
-        const mid = (lo + hi) / 2;
-        if (fits(bounds(mid))) lo = mid;
-        else hi = mid;
+      const largest = (h) => {
+        let lo = 20;
+        let hi = Math.max(this.width, this.height);
+        for (let k = 0; k < 30; k++) {
+          const mid = (lo + hi) / 2;
+          if (fits(bounds(mid, h))) lo = mid;
+          else hi = mid;
+        }
+        return Math.min(lo, 1.4 * Math.min(this.width, this.height));
+      };
+      // Cards of neighbouring nodes must not cover each other: on a short stage they get fewer
+      // rows (the rest is counted, and listed in the Replicas table).
+      const cardsClear = (r, h) => {
+        const rects = angles.map((angle, i) => {
+          const { x, y } = at(r, i);
+          const c = this.cardBox(x, y, angle, h);
+          return { left: c.left, top: c.top, right: c.left + this.cardW, bottom: c.top + h };
+        });
+        return rects.every((a, i) => rects.slice(i + 1).every((b) =>
+          a.right + 4 <= b.left || b.right + 4 <= a.left || a.bottom + 4 <= b.top || b.bottom + 4 <= a.top));
+      };
+      let rows = CARD_ROWS;
+      rx = largest(12 + rows * 22);
+      while (rows > 1 && !cardsClear(rx, 12 + rows * 22)) {
+        rows -= 1;
+        rx = largest(12 + rows * 22);
       }
-      rx = ry = Math.min(lo, 1.4 * Math.min(this.width, this.height));
-      const box = bounds(rx);
+      this.cardRows = rows;
+      this.cardH = 12 + rows * 22;
+      ry = rx;
+      const box = bounds(rx, this.cardH);
       cx = this.width / 2 - (box.left + box.right) / 2;
       cy = this.height / 2 - (box.top + box.bottom) / 2;
     } else {
@@ -244,7 +267,9 @@ export class ClusterView {
     this.paint(this.under, () => this.drawLinks());
     this.paint(this.over, () => {
       for (let i = 0; i < this.nodes.length; i++) this.drawNode(i);
+      this.cardRects = [];
       if (this.scale.cards) for (let i = 0; i < this.nodes.length; i++) this.drawCard(i);
+      this.drawBadges();
     });
     ctx.drawImage(this.under.canvas, 0, 0, this.width, this.height);
     if (this.activeLinksOnly) this.drawLinksInUse(flights);
@@ -478,12 +503,11 @@ export class ClusterView {
     } else if (!up) {
       drawCross(ctx, x + s.boxW / 2 - 2, y - s.boxH / 2 + 2, 5, COLOURS.drop, 2.5);
     }
-    this.drawBadges(i);
   }
 
-  /** Beside a node, toward the centre: the request it coordinates ("2 of 3 acks") and the
-   *  hints it keeps for other nodes. */
-  drawBadges(i) {
+  /** The badges of node `i`: the request it coordinates ("waiting: 2 of 3 acks") and the hints
+   *  it keeps for other nodes. */
+  badgesOf(i) {
     const node = this.nodes[i];
     const s = this.scale;
     const badges = [];
@@ -498,35 +522,71 @@ export class ClusterView {
       const n = node.hints.length;
       badges.push({ text: s.cards ? `◆ ${n} hint${n === 1 ? '' : 's'}` : `◆${n}`, colour: COLOURS.hint, ink: '#6b2852' });
     }
-    if (badges.length === 0 || (!s.labels && s.shape === 'dot')) return;
+    return badges;
+  }
+
+  /** Every node's badges, each node's stacked in a block beside its box: toward the centre if
+   *  that spot is free, else below, above or to a side, wherever no box, card or other badge is. */
+  drawBadges() {
+    const s = this.scale;
+    if (!s.labels && s.shape === 'dot') return;
     const ctx = this.ctx;
-    const { x, y } = this.positions[i];
+    const font = `700 ${s.cards ? 13 : 11}px ${FONT}`;
+    const rowH = 18;
+    const gap = 4;
+    const pad = 3;
+    const obstacles = this.positions.map(({ x, y }) => ({
+      left: x - s.boxW / 2, top: y - s.boxH / 2, right: x + s.boxW / 2, bottom: y + s.boxH / 2,
+    }));
+    for (const r of this.cardRects) if (r) obstacles.push(r);
+    const free = (r) => r.left >= 2 && r.top >= 2 && r.right <= this.width - 2 && r.bottom <= this.height - 2
+      && obstacles.every((o) => r.right + pad <= o.left || r.left - pad >= o.right || r.bottom + pad <= o.top || r.top - pad >= o.bottom);
     const cx = this.width / 2;
     const cy = this.height / 2;
-    const d = Math.hypot(cx - x, cy - y) || 1;
-    const font = `700 ${s.cards ? 13 : 11}px ${FONT}`;
-    ctx.font = font;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'middle';
-    // From the node's centre toward the cluster's, just past the edge of its box.
-    const ux = (cx - x) / d;
-    const uy = (cy - y) / d;
-    const edge = Math.min(Math.abs(ux) > 1e-6 ? s.boxW / 2 / Math.abs(ux) : Infinity, Math.abs(uy) > 1e-6 ? s.boxH / 2 / Math.abs(uy) : Infinity);
-    badges.forEach((badge, k) => {
-      const w = this.measure(badge.text, font) + 12;
-      const reach = edge + 12 + Math.abs(ux) * w / 2;
-      const bx = x + ux * reach;
-      // A node's second badge goes under its first (over it in the lower half), never on it.
-      const by = y + uy * reach + k * 22 * (uy < -0.3 ? -1 : 1);
-      ctx.beginPath();
-      roundRect(ctx, bx - w / 2, by - 9, w, 18, 9);
-      ctx.fillStyle = '#ffffff';
-      ctx.fill();
-      ctx.strokeStyle = badge.colour;
-      ctx.lineWidth = 2;
-      ctx.stroke();
-      ctx.fillStyle = badge.ink;
-      ctx.fillText(badge.text, bx, by + 0.5);
+    // Where each block went (read by the end-to-end tests).
+    this.badgeRects = [];
+    this.nodes.forEach((node, i) => {
+      const badges = this.badgesOf(i);
+      if (badges.length === 0) return;
+      const widths = badges.map((b) => this.measure(b.text, font) + 12);
+      const w = Math.max(...widths);
+      const h = badges.length * rowH + (badges.length - 1) * gap;
+      const { x, y } = this.positions[i];
+      const d = Math.hypot(cx - x, cy - y) || 1;
+      const ux = (cx - x) / d;
+      const uy = d < 1 ? 1 : (cy - y) / d;
+      // Toward the centre: just past the edge of the box, the whole block clear of it.
+      const edge = Math.min(Math.abs(ux) > 1e-6 ? s.boxW / 2 / Math.abs(ux) : Infinity, Math.abs(uy) > 1e-6 ? s.boxH / 2 / Math.abs(uy) : Infinity);
+      const reach = edge + 10 + Math.abs(ux) * w / 2 + Math.abs(uy) * h / 2;
+      const centres = [
+        [x + ux * reach, y + uy * reach],
+        [x, y + s.boxH / 2 + 6 + h / 2],
+        [x, y - s.boxH / 2 - 6 - h / 2],
+        [x + s.boxW / 2 + 8 + w / 2, y],
+        [x - s.boxW / 2 - 8 - w / 2, y],
+        [x + ux * (reach + h + gap), y + uy * (reach + h + gap)],
+      ];
+      const rects = centres.map(([bx, by]) => ({ left: bx - w / 2, top: by - h / 2, right: bx + w / 2, bottom: by + h / 2 }));
+      const rect = rects.find(free) ?? rects[0];
+      obstacles.push(rect);
+      this.badgeRects.push({ node: node.id, ...rect });
+      ctx.textAlign = 'center';
+      ctx.textBaseline = 'middle';
+      ctx.font = font;
+      badges.forEach((badge, k) => {
+        const bx = (rect.left + rect.right) / 2;
+        const by = rect.top + rowH / 2 + k * (rowH + gap);
+        const bw = widths[k];
+        ctx.beginPath();
+        roundRect(ctx, bx - bw / 2, by - rowH / 2, bw, rowH, rowH / 2);
+        ctx.fillStyle = '#ffffff';
+        ctx.fill();
+        ctx.strokeStyle = badge.colour;
+        ctx.lineWidth = 2;
+        ctx.stroke();
+        ctx.fillStyle = badge.ink;
+        ctx.fillText(badge.text, bx, by + 0.5);
+      });
     });
   }
 
@@ -540,12 +600,14 @@ export class ClusterView {
     const lineH = 22;
     // The keys this node is a replica of (with N below the cluster size, not every key).
     const mine = this.keys.filter((k) => k.replicas[i].replica);
-    const shown = mine.slice(0, CARD_ROWS);
+    // At most cardRows lines, the last one saying how many more there are if they do not fit.
+    const shown = mine.length > this.cardRows ? mine.slice(0, this.cardRows - 1) : mine;
     const more = mine.length - shown.length;
     const h = 12 + Math.max(1, shown.length + (more > 0 ? 1 : 0)) * lineH;
     const box = this.cardBox(x, y, angle, h);
     const left = Math.max(6, Math.min(this.width - w - 6, box.left));
     const top = Math.max(6, Math.min(this.height - h - 6, box.top));
+    this.cardRects[i] = { left, top, right: left + w, bottom: top + h };
 
     ctx.globalAlpha = node.up ? 1 : 0.6;
     ctx.beginPath();

@@ -107,10 +107,11 @@ export class RingView {
       ctx.stroke();
     });
     ctx.globalAlpha = 1;
-    // Token ticks, numbered while there is room.
+    // Token ticks, each numbered with its node where the number does not crowd the previous one.
     ctx.font = `600 11px ${FONT}`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
+    const labelled = [];
     for (const t of tokens) {
       const inner = this.point(t.position, r - 9);
       const outer = this.point(t.position, r + 9);
@@ -120,8 +121,9 @@ export class RingView {
       ctx.strokeStyle = COLOURS.ink;
       ctx.lineWidth = 1.5;
       ctx.stroke();
-      if (tokens.length <= 48) {
-        const label = this.point(t.position, r + 18);
+      const label = this.point(t.position, r + 18);
+      if (labelled.every((l) => Math.hypot(l.x - label.x, l.y - label.y) >= 14)) {
+        labelled.push(label);
         ctx.fillStyle = COLOURS.ink;
         ctx.fillText(String(t.node), label.x, label.y);
       }
@@ -182,11 +184,27 @@ export class RingView {
     const after = sorted.findIndex((t) => t.position >= place.position);
     const first = after < 0 ? 0 : after; // past the last token the walk wraps to the first
     const seen = new Set();
+    const markers = [];
     for (let i = 0; i < sorted.length && seen.size < place.nodes.length; i++) {
       const t = sorted[(first + i) % sorted.length];
       if (!place.nodes.includes(t.node) || seen.has(t.node)) continue;
       seen.add(t.node);
-      const p = this.point(t.position, r);
+      // On the rim at its token; moved inward (with a line back to the token) if it would
+      // cover an earlier marker.
+      const onRim = this.point(t.position, r);
+      let p = onRim;
+      for (let out = 1; out <= 3 && markers.some((m) => Math.hypot(m.x - p.x, m.y - p.y) < 19); out++) {
+        p = this.point(t.position, r - out * 21);
+      }
+      markers.push(p);
+      if (p !== onRim) {
+        ctx.beginPath();
+        ctx.moveTo(onRim.x, onRim.y);
+        ctx.lineTo(p.x, p.y);
+        ctx.strokeStyle = nodeColour(t.node);
+        ctx.lineWidth = 2;
+        ctx.stroke();
+      }
       ctx.beginPath();
       ctx.arc(p.x, p.y, 9, 0, 2 * Math.PI);
       ctx.fillStyle = '#ffffff';

@@ -359,3 +359,47 @@ test('hinted handoff: with an owner down, another node keeps a hint and hands it
   await nextFrames(page);
   assert.equal(await pixelsNearNode(page, HINT_PINK, holder, 200), 0, 'the hint badge is gone');
 }));
+
+test('badges of neighbouring nodes never cover each other, a node box or a card', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=7' }, async (page) => {
+  await pause(page);
+  // Six nodes; a partition leaves hints on three of them; a read and a write wait at two.
+  await page.evaluate(() => {
+    sim.reset({ seed: 7, nodes: 6, replicationFactor: 3, coordination: 'quorum', conflict: 'vv', hintedHandoff: 'sloppy' });
+    sim.pause();
+    sim.write(1, 'cart', 'milk');
+    sim.runFor(400);
+    sim.partition([[1, 2, 3], [4, 5, 6]]);
+    sim.write(2, 'cart', 'eggs');
+    sim.write(5, 'cart', 'bread');
+    sim.runFor(400);
+    sim.healAll();
+    sim.read(3, 'cart');
+    sim.runFor(120);
+    sim.crash(4);
+    sim.write(1, 'user', 'ann');
+    sim.runFor(60);
+  });
+  await nextFrames(page);
+  const { badges, boxes, cards } = await page.evaluate(() => {
+    const view = window.converge.view;
+    const s = view.scale;
+    return {
+      badges: view.badgeRects,
+      boxes: view.positions.map(({ x, y }, i) => ({ node: i + 1, left: x - s.boxW / 2, top: y - s.boxH / 2, right: x + s.boxW / 2, bottom: y + s.boxH / 2 })),
+      cards: view.cardRects.map((r, i) => ({ node: i + 1, ...r })),
+    };
+  });
+  const waiting = await page.evaluate(() => sim.nodes().filter((n) => n.pending.length > 0 || n.hints.length > 0).map((n) => n.id));
+  assert.ok(waiting.length >= 3, `several nodes have badges: ${waiting}`);
+  assert.deepEqual(badges.map((b) => b.node), waiting, 'one block of badges per node with something to show');
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  for (const [k, badge] of badges.entries()) {
+    for (const other of [...badges.slice(k + 1), ...boxes, ...cards]) {
+      assert.ok(!overlap(badge, other), `node ${badge.node}'s badges clear ${JSON.stringify(other)}`);
+    }
+    const box = boxes[badge.node - 1];
+    const gap = Math.max(badge.left - box.right, box.left - badge.right, badge.top - box.bottom, box.top - badge.bottom);
+    assert.ok(gap <= 80, `node ${badge.node}'s badges are beside it (${gap.toFixed(0)} px away)`);
+  }
+  await screenshot(page, 'dynamo-badges');
+}));
