@@ -56,8 +56,9 @@ pub enum Held {
     Nothing,
     /// One version.
     One(Rc<Version>),
-    /// Siblings (version vectors), ordered by dot.
-    Siblings(Vec<Rc<Version>>),
+    /// Siblings (version vectors), ordered by dot. Boxed, so that a key's slot, and a message
+    /// carrying one, stays two words.
+    Siblings(Box<Vec<Rc<Version>>>),
 }
 
 impl Held {
@@ -66,7 +67,7 @@ impl Held {
         match self {
             Held::Nothing => &[],
             Held::One(v) => std::slice::from_ref(v),
-            Held::Siblings(vs) => vs,
+            Held::Siblings(vs) => vs.as_slice(),
         }
     }
 
@@ -80,7 +81,7 @@ impl Held {
         match std::mem::take(self) {
             Held::Nothing => Vec::new(),
             Held::One(v) => vec![v],
-            Held::Siblings(vs) => vs,
+            Held::Siblings(vs) => *vs,
         }
     }
 
@@ -95,7 +96,7 @@ impl From<Vec<Rc<Version>>> for Held {
         match versions.len() {
             0 => Held::Nothing,
             1 => Held::One(versions.pop().expect("one version")),
-            _ => Held::Siblings(versions),
+            _ => Held::Siblings(Box::new(versions)),
         }
     }
 }
@@ -180,6 +181,16 @@ impl ConflictMode {
                     .any(|v| v.context.covers(incoming.dot()) || v.dot() == incoming.dot())
                 {
                     return NOT_STORED;
+                }
+                // The common case, a write that knew the one version held, replaces it in place.
+                if let Held::One(only) = held
+                    && incoming.context.covers(only.dot())
+                {
+                    *held = Held::One(incoming.clone());
+                    return Merge {
+                        stored: true,
+                        replaced: None,
+                    };
                 }
                 let mut siblings = held.take();
                 siblings.retain(|v| !incoming.context.covers(v.dot()));

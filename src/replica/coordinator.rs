@@ -67,6 +67,48 @@ impl Pending {
     }
 }
 
+/// The requests a node coordinates, by id. A handful at a time, made in increasing id order:
+/// a sorted list beats a tree here (found by binary search, new ones go at the end).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Requests(Vec<(RequestId, Pending)>);
+
+impl Requests {
+    fn find(&self, id: RequestId) -> Result<usize, usize> {
+        self.0.binary_search_by_key(&id, |(r, _)| *r)
+    }
+
+    fn insert(&mut self, id: RequestId, pending: Pending) {
+        match self.find(id) {
+            Ok(i) => self.0[i].1 = pending,
+            Err(i) => self.0.insert(i, (id, pending)),
+        }
+    }
+
+    fn contains(&self, id: RequestId) -> bool {
+        self.find(id).is_ok()
+    }
+
+    fn get_mut(&mut self, id: RequestId) -> Option<&mut Pending> {
+        let i = self.find(id).ok()?;
+        Some(&mut self.0[i].1)
+    }
+
+    fn remove(&mut self, id: RequestId) -> Option<Pending> {
+        let i = self.find(id).ok()?;
+        Some(self.0.remove(i).1)
+    }
+
+    /// Every request, by id.
+    pub(super) fn iter(&self) -> impl Iterator<Item = &(RequestId, Pending)> {
+        self.0.iter()
+    }
+
+    /// Takes every request out, by id.
+    pub(super) fn take(&mut self) -> Vec<(RequestId, Pending)> {
+        std::mem::take(&mut self.0)
+    }
+}
+
 impl Replica {
     /// Whether this node can reach `node` (itself always).
     fn reaches(&self, env: &Env, node: NodeId) -> bool {
@@ -201,7 +243,7 @@ impl Replica {
     fn track(&mut self, request: RequestId, pending: Pending, out: &mut Vec<Output>) {
         self.requests.insert(request, pending);
         self.progress(request, out);
-        if self.requests.contains_key(&request) {
+        if self.requests.contains(request) {
             out.push(Output::Timer {
                 after: self.protocol.request_timeout,
                 timer: Timer::RequestTimeout(request),
@@ -212,7 +254,7 @@ impl Replica {
     pub(super) fn on_put_ack(&mut self, request: RequestId, out: &mut Vec<Output>) {
         if let Some(Pending::Write {
             acks, outstanding, ..
-        }) = self.requests.get_mut(&request)
+        }) = self.requests.get_mut(request)
         {
             *acks += 1;
             *outstanding = outstanding.saturating_sub(1);
@@ -234,7 +276,7 @@ impl Replica {
             outstanding,
             result,
             ..
-        }) = self.requests.get_mut(&request)
+        }) = self.requests.get_mut(request)
         else {
             return;
         };
@@ -259,14 +301,14 @@ impl Replica {
     }
 
     pub(super) fn on_repair_ack(&mut self, request: RequestId, out: &mut Vec<Output>) {
-        if let Some(Pending::Read { repairs, .. }) = self.requests.get_mut(&request) {
+        if let Some(Pending::Read { repairs, .. }) = self.requests.get_mut(request) {
             *repairs = repairs.saturating_sub(1);
             self.progress(request, out);
         }
     }
 
     pub(super) fn on_timeout(&mut self, request: RequestId, out: &mut Vec<Output>) {
-        if let Some(pending) = self.requests.remove(&request)
+        if let Some(pending) = self.requests.remove(request)
             && !pending.answered()
         {
             out.push(Output::Respond {
@@ -283,7 +325,7 @@ impl Replica {
     fn progress(&mut self, request: RequestId, out: &mut Vec<Output>) {
         let conflict = self.protocol.conflict;
         let read_repair = self.protocol.read_repair;
-        let Some(pending) = self.requests.get_mut(&request) else {
+        let Some(pending) = self.requests.get_mut(request) else {
             return;
         };
         let mut local_repair = None;
@@ -363,7 +405,7 @@ impl Replica {
             }
         }
         if done {
-            self.requests.remove(&request);
+            self.requests.remove(request);
         }
     }
 }

@@ -13,7 +13,6 @@ pub mod merkle;
 mod messages;
 
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -29,7 +28,6 @@ use crate::settings::{
     AntiEntropyKind, Coordination, Dissemination, HintedHandoff, ReadRepair, Settings,
 };
 pub use crate::version::{ConflictMode, Held, Version};
-use coordinator::Pending;
 use merkle::Tree;
 
 /// A node's id as people see it: 1 for "Node 1". Ids run from 1 to the cluster size.
@@ -370,7 +368,7 @@ pub struct Replica {
     writes_made: u32,
     rng: Rng,
     hints: Vec<Hint>,
-    requests: BTreeMap<RequestId, Pending>,
+    requests: coordinator::Requests,
     rumors: Vec<Rc<Version>>,
     /// Timers armed and not yet fired (hint delivery, gossip, tombstone collection).
     armed: Armed,
@@ -404,7 +402,7 @@ impl Replica {
             writes_made: 0,
             rng,
             hints: Vec::new(),
-            requests: BTreeMap::new(),
+            requests: coordinator::Requests::default(),
             rumors: Vec::new(),
             armed: Armed::default(),
             anti_entropy_generation: 0,
@@ -504,7 +502,7 @@ impl Replica {
     /// The node crashed: requests it coordinated fail (their clients time out), rumors are
     /// forgotten, and every timer is gone. The store and hints stay, as on disk.
     pub fn crash(&mut self, out: &mut Vec<Output>) {
-        for (request, pending) in std::mem::take(&mut self.requests) {
+        for (request, pending) in self.requests.take() {
             if !pending.answered() {
                 out.push(Output::Respond {
                     request,

@@ -3,7 +3,7 @@
 mod clients;
 mod views;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
@@ -62,7 +62,8 @@ struct Flight {
 #[derive(Clone, Debug, Default)]
 pub struct KeyTable {
     names: Vec<Rc<str>>,
-    ids: BTreeMap<Rc<str>, KeyId>,
+    /// Looked up on every request; never iterated (its order is arbitrary).
+    ids: HashMap<Rc<str>, KeyId>,
 }
 
 impl KeyTable {
@@ -76,9 +77,21 @@ impl KeyTable {
         &self.names[id.index()]
     }
 
+    /// Every key's id, in order of first use.
+    pub fn all(&self) -> impl Iterator<Item = KeyId> {
+        (0..self.names.len() as u32).map(KeyId)
+    }
+
     /// Every key with its id, in alphabetical order.
     pub fn sorted(&self) -> impl Iterator<Item = (&Rc<str>, KeyId)> {
-        self.ids.iter().map(|(name, id)| (name, *id))
+        let mut sorted: Vec<_> = self
+            .names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| (name, KeyId(i as u32)))
+            .collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        sorted.into_iter()
     }
 }
 
@@ -339,7 +352,7 @@ impl Simulation {
 
     /// Whether, for every key, every live replica of it holds the same versions.
     pub fn converged(&self) -> bool {
-        self.keys.sorted().all(|(_, key)| self.key_converged(key))
+        self.keys.all().all(|key| self.key_converged(key))
     }
 
     /// The keys whose live replicas hold different versions, in order.
