@@ -187,8 +187,8 @@ fn main() {
             (3, Traffic::Broadcast, 50, 30_000),
             (64, Traffic::Broadcast, 2, 20_000),
             (1000, Traffic::Broadcast, 1, 2_500),
-            (64, Traffic::Quorum, 40, 10_000),
-            (1000, Traffic::Quorum, 40, 10_000),
+            (64, Traffic::Quorum, 20, 20_000),
+            (1000, Traffic::Quorum, 20, 20_000),
         ]
     };
     println!(

@@ -131,5 +131,12 @@ fn last_writer_wins_loses_the_write_that_version_vectors_keep() {
         sim.run_for(1_000);
         assert_eq!(sim.lost_writes().len(), lost, "{conflict:?}");
         assert_eq!(sim.stats().lost_writes, lost as u64);
+        // The panel's few recent writes are checked one by one, the full list in one pass:
+        // the same answer either way.
+        let flags = |views: Vec<converge::WriteView>| -> Vec<bool> {
+            views.iter().map(|w| w.lost).collect()
+        };
+        assert_eq!(flags(sim.recent_writes(2)), flags(sim.writes()));
+        assert_eq!(flags(sim.writes()).iter().filter(|l| **l).count(), lost);
     }
 }

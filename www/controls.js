@@ -7,6 +7,8 @@ import { RingView } from './ring.js';
 import { fillSettings, readSettings } from './settings-form.js';
 
 const STATUS_KEYS_SHOWN = 5;
+// Above this many nodes the Replicas table keeps fixed column widths (see style.css).
+const FIXED_TABLE_NODES = 8;
 
 export class Controls {
   constructor(doc, getApp) {
@@ -364,7 +366,17 @@ export class Controls {
     if (!thead || !tbody) {
       thead = this.doc.createElement('thead');
       tbody = this.doc.createElement('tbody');
-      table.replaceChildren(thead, tbody);
+      table.replaceChildren(this.doc.createElement('colgroup'), thead, tbody);
+    }
+    const cols = table.querySelector('colgroup');
+    if (cols.children.length !== nodes.length + 1) {
+      cols.replaceChildren(...Array.from({ length: nodes.length + 1 }, (_, i) => {
+        const col = this.doc.createElement('col');
+        col.className = i === 0 ? 'key' : 'node';
+        return col;
+      }));
+      table.classList.toggle('fixed', nodes.length > FIXED_TABLE_NODES);
+      table.style.setProperty('--nodes', String(nodes.length));
     }
     const head = ensureRow(thead, 0, nodes.length + 1, 'th');
     setCell(head.cells[0], 'key', 'key', '');
@@ -408,7 +420,9 @@ export class Controls {
       list.replaceChildren(emptyItem('No requests yet.'));
       return;
     }
-    list.replaceChildren(...requests.slice().reverse().map((r) => {
+    // Without coordination a request is answered by its node at once: no acks to count.
+    const coordinated = this.app.core.settings().coordination === 'quorum';
+    syncList(list, requests.slice().reverse(), (r) => `${r.id}`, (r) => `${coordinated}${JSON.stringify(r)}`, (r) => {
       const li = this.doc.createElement('li');
       li.value = r.id;
       const what = this.doc.createElement('span');
@@ -420,8 +434,6 @@ export class Controls {
       const latency = r.latencyMs === null ? '' : ` in ${r.latencyMs} ms`;
       const when = this.doc.createElement('span');
       when.className = 'when';
-      // Without coordination a request is answered by its node at once: no acks to count.
-      const coordinated = this.app.core.settings().coordination === 'quorum';
       when.textContent = coordinated ? ` via node ${r.node} · ${r.got}/${r.needed} ${unit}${latency}` : ` at node ${r.node}, answered at once`;
       li.append(tag(kind, label), what, when);
       if (r.kind === 'read' && r.status === 'ok') {
@@ -431,7 +443,7 @@ export class Controls {
         for (const broken of r.violations) li.append(text(' '), tag('warn', broken));
       }
       return li;
-    }));
+    });
   }
 
   /** The latest writes: acknowledged when, reached which replica when, everywhere when. */
@@ -442,7 +454,7 @@ export class Controls {
       return;
     }
     const open = new Set([...list.querySelectorAll('details[open]')].map((d) => d.dataset.write));
-    const items = writes.slice().reverse().map((w) => {
+    syncList(list, writes.slice().reverse(), (w) => `${w.id}`, (w) => JSON.stringify(w), (w) => {
       const li = this.doc.createElement('li');
       li.value = w.id;
       const details = this.doc.createElement('details');
@@ -472,7 +484,6 @@ export class Controls {
       li.append(details);
       return li;
     });
-    list.replaceChildren(...items);
   }
 
 }
@@ -510,6 +521,28 @@ function ensureRow(section, index, cells, tag, rowHeader = false) {
     row.appendChild(cell);
   }
   return row;
+}
+
+/** Makes `list` show one item per entry, in order, touching the DOM only where something
+ *  changed: an item whose entry is the same as last time stays (and keeps its open details). */
+function syncList(list, entries, keyOf, signatureOf, build) {
+  const old = new Map();
+  for (const li of list.children) if (li.dataset.key !== undefined) old.set(li.dataset.key, li);
+  const items = entries.map((entry) => {
+    const key = keyOf(entry);
+    const signature = signatureOf(entry);
+    const kept = old.get(key);
+    if (kept && kept.dataset.signature === signature) return kept;
+    const li = build(entry);
+    li.dataset.key = key;
+    li.dataset.signature = signature;
+    return li;
+  });
+  const wanted = new Set(items);
+  for (const li of [...list.children]) if (!wanted.has(li)) li.remove();
+  items.forEach((li, i) => {
+    if (list.children[i] !== li) list.insertBefore(li, list.children[i] ?? null);
+  });
 }
 
 /** Sets a cell's text, tooltip and classes, touching the DOM only where they changed. */

@@ -25,6 +25,9 @@ export class RingView {
     this.ranges = [];
     this.selected = null; // { key, position, nodes }
     this.now = 0;
+    // The arcs, ticks and numbers change only with the ring: drawn once into this layer.
+    this.base = document.createElement('canvas');
+    this.baseFor = null;
   }
 
   /** Matches the canvas to its box and the screen's pixel density. */
@@ -91,6 +94,41 @@ export class RingView {
     const ctx = this.ctx;
     if (!this.width) return;
     ctx.clearRect(0, 0, this.width, this.height);
+    const { cx, cy } = this.geometry;
+    const tokens = this.tokens;
+    const dpr = window.devicePixelRatio || 1;
+    const key = `${this.width}x${this.height}@${dpr}`;
+    if (this.baseFor?.tokens !== tokens || this.baseFor?.key !== key) {
+      this.base.width = this.canvas.width;
+      this.base.height = this.canvas.height;
+      const main = this.ctx;
+      this.ctx = this.base.getContext('2d');
+      this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+      this.drawTokens();
+      this.ctx = main;
+      this.baseFor = { tokens, key };
+    }
+    ctx.drawImage(this.base, 0, 0, this.width, this.height);
+    ctx.textAlign = 'center';
+    ctx.textBaseline = 'middle';
+    this.drawRanges();
+    this.drawKeys();
+    this.drawSelected();
+    ctx.fillStyle = COLOURS.muted;
+    ctx.font = `400 12px ${FONT}`;
+    ctx.fillText(`${tokens.length} tokens`, cx, cy + (this.selected ? 34 : 0));
+    const last = this.ranges.at(-1);
+    if (last) {
+      ctx.fillStyle = '#8a5a00';
+      ctx.font = `600 12px ${FONT}`;
+      const n = last.leaves.length;
+      ctx.fillText(`Merkle: n${last.node} ⇄ n${last.peer} differ in ${n} of ${LEAVES} ranges`, cx, this.height - 8);
+    }
+  }
+
+  /** The arcs each node owns, and the tokens as ticks numbered with their node. */
+  drawTokens() {
+    const ctx = this.ctx;
     const { cx, cy, r } = this.geometry;
     const tokens = this.tokens;
     // Each arc (previous token, token] belongs to the token's node (Dynamo, Cassandra).
@@ -111,7 +149,9 @@ export class RingView {
     ctx.font = `600 11px ${FONT}`;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
-    const labelled = [];
+    let first = null;
+    let previous = null;
+    const far = (a, b) => !a || Math.hypot(a.x - b.x, a.y - b.y) >= 14;
     for (const t of tokens) {
       const inner = this.point(t.position, r - 9);
       const outer = this.point(t.position, r + 9);
@@ -121,32 +161,27 @@ export class RingView {
       ctx.strokeStyle = COLOURS.ink;
       ctx.lineWidth = 1.5;
       ctx.stroke();
+      // In ring order, a number can only crowd the one before it (or, last, the first).
       const label = this.point(t.position, r + 18);
-      if (labelled.every((l) => Math.hypot(l.x - label.x, l.y - label.y) >= 14)) {
-        labelled.push(label);
+      if (far(previous, label) && far(first, label)) {
+        first ??= label;
+        previous = label;
         ctx.fillStyle = COLOURS.ink;
         ctx.fillText(String(t.node), label.x, label.y);
       }
     }
-    this.drawRanges();
-    // Keys as dots inside the rim.
+  }
+
+  /** Keys as dots inside the rim: grey once their replicas agree. */
+  drawKeys() {
+    const ctx = this.ctx;
+    const { r } = this.geometry;
     for (const k of this.keys) {
       const p = this.point(k.ringPosition, r - KEY_INSET);
       ctx.beginPath();
       ctx.arc(p.x, p.y, 3.5, 0, 2 * Math.PI);
       ctx.fillStyle = k.converged ? COLOURS.muted : COLOURS.drop;
       ctx.fill();
-    }
-    this.drawSelected();
-    ctx.fillStyle = COLOURS.muted;
-    ctx.font = `400 12px ${FONT}`;
-    ctx.fillText(`${tokens.length} tokens`, cx, cy + (this.selected ? 34 : 0));
-    const last = this.ranges.at(-1);
-    if (last) {
-      ctx.fillStyle = '#8a5a00';
-      ctx.font = `600 12px ${FONT}`;
-      const n = last.leaves.length;
-      ctx.fillText(`Merkle: n${last.node} ⇄ n${last.peer} differ in ${n} of ${LEAVES} ranges`, cx, this.height - 8);
     }
   }
 

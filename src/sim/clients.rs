@@ -350,13 +350,22 @@ impl Simulation {
 
     /// The last `count` client writes, oldest first.
     pub fn recent_writes(&self, count: usize) -> Vec<crate::WriteView> {
-        let lost = self.lost_writes();
         let all = self.writes.all();
-        all[all.len().saturating_sub(count)..]
+        let shown = &all[all.len().saturating_sub(count)..];
+        // A few (the page's panel): each checked alone, which rarely needs the messages in
+        // flight. Many: one pass over every write and message.
+        let lost = (shown.len() > 100).then(|| self.lost_writes());
+        shown
             .iter()
             .map(|r| {
                 let id = r.version.write;
-                self.write_view(id, lost.binary_search(&id).is_ok())
+                let is_lost = match &lost {
+                    Some(lost) => lost.binary_search(&id).is_ok(),
+                    None => self
+                        .writes
+                        .is_lost(id, &self.replicas, || Box::new(self.in_flight_versions())),
+                };
+                self.write_view(id, is_lost)
             })
             .collect()
     }
