@@ -18,6 +18,18 @@ fn cluster() -> Simulation {
     )
 }
 
+/// `k` written everywhere, then deleted while node 3 was down, and the tombstone collected by
+/// nodes 1 and 2 after the grace period; node 3 is still down.
+fn deleted_and_collected_while_node_3_was_down() -> Simulation {
+    let mut sim = cluster();
+    sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(100);
+    sim.crash(n(3)).unwrap();
+    sim.delete(n(1), "k").unwrap();
+    sim.run_for(3_000);
+    sim
+}
+
 #[test]
 fn a_delete_replicates_as_a_tombstone_and_is_collected_after_the_grace_period() {
     let mut sim = cluster();
@@ -47,12 +59,7 @@ fn a_delete_replicates_as_a_tombstone_and_is_collected_after_the_grace_period() 
 
 #[test]
 fn a_replica_that_collected_the_tombstone_is_not_stale_beside_one_that_still_holds_it() {
-    let mut sim = cluster();
-    sim.write(n(1), "k", "v").unwrap();
-    sim.run_for(100);
-    sim.crash(n(3)).unwrap();
-    sim.delete(n(1), "k").unwrap();
-    sim.run_for(3_000);
+    let mut sim = deleted_and_collected_while_node_3_was_down();
     let key = &sim.keys(None)[0];
     assert!(key.deleted);
     let cells: Vec<_> = key
@@ -69,12 +76,7 @@ fn a_replica_that_collected_the_tombstone_is_not_stale_beside_one_that_still_hol
 
 #[test]
 fn a_tombstone_collected_before_every_replica_has_it_lets_the_value_come_back() {
-    let mut sim = cluster();
-    sim.write(n(1), "k", "v").unwrap();
-    sim.run_for(100);
-    sim.crash(n(3)).unwrap();
-    sim.delete(n(1), "k").unwrap();
-    sim.run_for(3_000);
+    let mut sim = deleted_and_collected_while_node_3_was_down();
     assert_eq!(
         sim.stats().tombstones_collected,
         2,
