@@ -59,7 +59,7 @@ fn a_delete_replicates_as_a_tombstone_and_is_collected_after_the_grace_period() 
 
 #[test]
 fn a_replica_that_collected_the_tombstone_is_not_stale_beside_one_that_still_holds_it() {
-    let mut sim = deleted_and_collected_while_node_3_was_down();
+    let sim = deleted_and_collected_while_node_3_was_down();
     let key = &sim.keys(None)[0];
     assert!(key.deleted);
     let cells: Vec<_> = key
