@@ -44,6 +44,12 @@ impl Version {
         clock.add(self.dot());
         clock
     }
+
+    /// Adds what this version knows (its context and itself) to `clock`.
+    pub fn known_into(&self, clock: &mut VersionVector) {
+        clock.join(&self.context);
+        clock.add(self.dot());
+    }
 }
 
 /// The versions a replica holds for one key: none, one (always, but under version vectors),
@@ -233,8 +239,7 @@ impl ConflictMode {
 pub fn context_of(versions: &[Rc<Version>]) -> VersionVector {
     let mut clock = VersionVector::new();
     for v in versions {
-        clock.join(&v.context);
-        clock.add(v.dot());
+        v.known_into(&mut clock);
     }
     clock
 }

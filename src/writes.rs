@@ -524,8 +524,7 @@ impl WriteLog {
         let mut clocks = vec![VersionVector::new(); self.keys.len()];
         let mut account = |v: &Version| {
             if let Some(clock) = clocks.get_mut(v.key.index()) {
-                clock.join(&v.context);
-                clock.add(v.dot());
+                v.known_into(clock);
             }
         };
         for store in stores {
@@ -562,8 +561,7 @@ impl WriteLog {
         let mut clock = key.collected.clone();
         let account = |clock: &mut VersionVector, v: &Version| {
             if v.key == k {
-                clock.join(&v.context);
-                clock.add(v.dot());
+                v.known_into(clock);
             }
         };
         for node in key.replica_list.iter() {

@@ -305,7 +305,7 @@ export class Controls {
     this.$('seed-show').textContent = String(settings.seed);
     this.showStatus(keys, divergent, stats, nodes);
     this.fillReplicas(nodes, keys);
-    this.fillRequests(requests);
+    this.fillRequests(requests, settings);
     this.fillWrites(writes);
     this.client.update();
     this.ring.setState({ ring: state.ring, keys, ranges: state.ranges, now: stats.now });
@@ -414,14 +414,14 @@ export class Controls {
   }
 
   /** The latest requests: what each asked, how it ended, how long it took. */
-  fillRequests(requests) {
+  fillRequests(requests, settings) {
     const list = this.$('requests');
     if (requests.length === 0) {
       list.replaceChildren(emptyItem('No requests yet.'));
       return;
     }
     // Without coordination a request is answered by its node at once: no acks to count.
-    const coordinated = this.app.core.settings().coordination === 'quorum';
+    const coordinated = settings.coordination === 'quorum';
     syncList(list, requests.slice().reverse(), (r) => `${r.id}`, (r) => `${coordinated}${JSON.stringify(r)}`, (r) => {
       const li = this.doc.createElement('li');
       li.value = r.id;

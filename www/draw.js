@@ -50,7 +50,7 @@ const DROP_SHOW_MS = 1400;
 const DROP_REASONS = ['lost', 'link cut', 'node down'];
 const CARD_ROWS = 6;
 const CUT_DASH = [7, 6];
-const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
+export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
 /** How big things are for a cluster of `n` nodes: boxes and cards for a few, dots for many. */
 function scaleFor(n, width, height) {
@@ -280,14 +280,7 @@ export class ClusterView {
 
   /** Repaints `layer` with `draw` if something it shows changed. */
   paint(layer, draw) {
-    if (!layer.dirty) return;
-    const main = this.ctx;
-    this.ctx = layer.ctx;
-    this.ctx.setTransform(this.dpr, 0, 0, this.dpr, 0, 0);
-    this.ctx.clearRect(0, 0, this.width, this.height);
-    draw();
-    this.ctx = main;
-    layer.dirty = false;
+    paintLayer(this, layer, draw);
   }
 
   isCut(from, to) {
@@ -741,9 +734,23 @@ function traceShape(ctx, shape, x, y, r) {
   }
 }
 
-function makeLayer() {
+/** An offscreen canvas that keeps what changes rarely, repainted only when marked dirty. */
+export function makeLayer() {
   const canvas = document.createElement('canvas');
   return { canvas, ctx: canvas.getContext('2d'), dirty: true };
+}
+
+/** Repaints `layer` with `draw` if it is dirty: `draw` paints on `view.ctx`, which points at
+ *  the layer meanwhile. `view` has ctx, dpr, width and height. */
+export function paintLayer(view, layer, draw) {
+  if (!layer.dirty) return;
+  const main = view.ctx;
+  view.ctx = layer.ctx;
+  view.ctx.setTransform(view.dpr, 0, 0, view.dpr, 0, 0);
+  view.ctx.clearRect(0, 0, view.width, view.height);
+  draw();
+  view.ctx = main;
+  layer.dirty = false;
 }
 
 function roundRect(ctx, x, y, w, h, r) {

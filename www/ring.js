@@ -3,14 +3,13 @@
 // clockwise from it. Ranges a Merkle comparison found different light up on the rim.
 // A read-only view of the simulation, like draw.js.
 
-import { COLOURS } from './draw.js';
+import { COLOURS, FONT, makeLayer, paintLayer } from './draw.js';
 
 // Okabe-Ito, then greys: node i gets NODE_COLOURS[(i - 1) % length]; numbers say the rest.
 const NODE_COLOURS = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#7a818c'];
 const LEAVES = 64;
 const RANGE_SHOW_MS = 4000;
 const KEY_INSET = 18; // keys sit this far inside the rim: drawn there, and clicked there
-const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
 export function nodeColour(id) {
   return NODE_COLOURS[(id - 1) % NODE_COLOURS.length];
@@ -26,8 +25,8 @@ export class RingView {
     this.selected = null; // { key, position, nodes }
     this.now = 0;
     // The arcs, ticks and numbers change only with the ring: drawn once into this layer.
-    this.base = document.createElement('canvas');
-    this.baseFor = null;
+    this.base = makeLayer();
+    this.baseTokens = null;
   }
 
   /** Matches the canvas to its box and the screen's pixel density. */
@@ -36,9 +35,13 @@ export class RingView {
     const dpr = window.devicePixelRatio || 1;
     this.width = Math.max(1, rect.width);
     this.height = Math.max(1, rect.height);
-    this.canvas.width = Math.round(this.width * dpr);
-    this.canvas.height = Math.round(this.height * dpr);
+    this.dpr = dpr;
+    for (const c of [this.canvas, this.base.canvas]) {
+      c.width = Math.round(this.width * dpr);
+      c.height = Math.round(this.height * dpr);
+    }
     this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    this.base.dirty = true;
     this.render();
   }
 
@@ -96,19 +99,12 @@ export class RingView {
     ctx.clearRect(0, 0, this.width, this.height);
     const { cx, cy } = this.geometry;
     const tokens = this.tokens;
-    const dpr = window.devicePixelRatio || 1;
-    const key = `${this.width}x${this.height}@${dpr}`;
-    if (this.baseFor?.tokens !== tokens || this.baseFor?.key !== key) {
-      this.base.width = this.canvas.width;
-      this.base.height = this.canvas.height;
-      const main = this.ctx;
-      this.ctx = this.base.getContext('2d');
-      this.ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
-      this.drawTokens();
-      this.ctx = main;
-      this.baseFor = { tokens, key };
+    if (this.baseTokens !== tokens) {
+      this.baseTokens = tokens;
+      this.base.dirty = true;
     }
-    ctx.drawImage(this.base, 0, 0, this.width, this.height);
+    paintLayer(this, this.base, () => this.drawTokens());
+    ctx.drawImage(this.base.canvas, 0, 0, this.width, this.height);
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
     this.drawRanges();

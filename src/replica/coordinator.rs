@@ -110,11 +110,6 @@ impl Requests {
 }
 
 impl Replica {
-    /// Whether this node can reach `node` (itself always).
-    fn reaches(&self, env: &Env, node: NodeId) -> bool {
-        node == self.id || (env.reachable)(node)
-    }
-
     /// Dynamo §4.5: send the write to every replica of the key (Cassandra too: writes always go
     /// to all N), answer once W have it.
     pub(super) fn coordinate_write(
@@ -128,7 +123,7 @@ impl Replica {
         let key = version.key;
         let replicas = self.placement.replicas(key);
         let me = self.id;
-        let reaches = |n: &&NodeId| **n == me || (env.reachable)(**n);
+        let reaches = |n: &&NodeId| env.reaches(me, **n);
         let alive = replicas.iter().filter(reaches).count();
         let down = || replicas.iter().filter(|n| !reaches(n));
         // Dynamo §4.6 (sloppy quorum): the next healthy nodes on the ring stand in, each
@@ -207,7 +202,9 @@ impl Replica {
         out: &mut Vec<Output>,
     ) {
         let replicas = self.placement.replicas(key);
-        let alive = replicas.iter().filter(|n| self.reaches(env, **n)).count() as u32;
+        let me = self.id;
+        let reaches = |n: &&NodeId| env.reaches(me, **n);
+        let alive = replicas.iter().filter(reaches).count() as u32;
         if alive < r {
             out.push(Output::Respond {
                 request,
@@ -217,7 +214,7 @@ impl Replica {
         }
         let mut replies = Vec::with_capacity(replicas.len());
         let mut outstanding = 0;
-        for &to in replicas.iter().filter(|n| self.reaches(env, **n)) {
+        for &to in replicas.iter().filter(reaches) {
             if to == self.id {
                 replies.push((to, self.held(key)));
             } else {

@@ -346,6 +346,13 @@ pub struct Env<'a> {
     pub reachable: &'a dyn Fn(NodeId) -> bool,
 }
 
+impl Env<'_> {
+    /// Whether node `from` can reach `to` now (itself always).
+    pub fn reaches(&self, from: NodeId, to: NodeId) -> bool {
+        to == from || (self.reachable)(to)
+    }
+}
+
 /// A write kept for another node (Dynamo's hinted handoff).
 #[derive(Clone, Debug)]
 pub struct Hint {
