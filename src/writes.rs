@@ -322,7 +322,7 @@ impl WriteLog {
             Some(Some(record)) => record.writes.as_slice(),
             _ => &[],
         };
-        let from = after.map_or(0, |a| ids.partition_point(|id| *id <= a));
+        let from = after.map_or(0, |a| first_after(ids, a));
         ids[from..]
             .iter()
             .map(|id| &self.records[id.0 as usize - 1])
@@ -641,4 +641,43 @@ pub struct Arrival {
     pub node: NodeId,
     /// Milliseconds after the write.
     pub after_ms: u32,
+}
+
+/// Where the ids after `a` begin in ascending `ids`. Searched from the end, doubling the step
+/// (an exponential search): the caller asks about a recent write, so the answer is nearly
+/// always in the last cache line, where a plain binary search would miss the cache at every
+/// probe of a long history.
+fn first_after(ids: &[WriteId], a: WriteId) -> usize {
+    let mut hi = ids.len();
+    let mut step = 1;
+    // Every id in ids[hi..] is after `a`.
+    while hi > 0 {
+        let lo = hi.saturating_sub(step);
+        if ids[lo] <= a {
+            return lo + ids[lo..hi].partition_point(|id| *id <= a);
+        }
+        hi = lo;
+        step *= 2;
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn searching_from_the_end_finds_what_a_binary_search_finds(
+            mut ids in proptest::collection::vec(1u32..500, 0..200),
+            a in 0u32..520,
+        ) {
+            ids.sort_unstable();
+            ids.dedup();
+            let ids: Vec<WriteId> = ids.into_iter().map(WriteId).collect();
+            let a = WriteId(a);
+            prop_assert_eq!(first_after(&ids, a), ids.partition_point(|id| *id <= a));
+        }
+    }
 }

@@ -6,7 +6,9 @@ mod common;
 
 use common::*;
 use converge::settings::{Consistency, Coordination, ReadRepair, ReplicationFactor};
-use converge::{ClientOptions, ConflictMode, RequestStatus, SettingsPatch, Simulation};
+use converge::{
+    ClientOptions, ConflictMode, LinkOverride, RequestStatus, SettingsPatch, Simulation,
+};
 
 fn quorum(nodes: u32, n: u32, r: Consistency, w: Consistency) -> Simulation {
     cluster_with(
@@ -123,6 +125,66 @@ fn a_write_times_out_when_acknowledgements_are_lost() {
     assert_eq!(view.finished_at, Some(400));
     assert_eq!((view.got, view.needed), (1, 3));
     assert_eq!(sim.stats().timed_out, 1);
+}
+
+#[test]
+fn each_waiting_request_times_out_at_its_own_deadline_among_requests_that_finish() {
+    // One timer per coordinator stands for all its requests: finished ones must not delay or
+    // hide the deadline of those still waiting, whatever order they were made in.
+    let mut sim = quorum(3, 3, Consistency::Quorum, Consistency::All);
+    let fine = sim.write(n(1), "a", "1").unwrap();
+    sim.run_for(100);
+    // Node 3's acknowledgements to node 1 are lost on the way (node 1 cannot tell).
+    let lossy = LinkOverride {
+        loss: Some(1.0),
+        ..Default::default()
+    };
+    sim.set_link(n(3), n(1), Some(lossy)).unwrap();
+    let stuck_early = sim.write(n(1), "b", "2").unwrap();
+    sim.run_for(50);
+    sim.set_link(n(3), n(1), None).unwrap();
+    let fine_too = sim.write(n(1), "c", "3").unwrap();
+    sim.run_for(50);
+    sim.set_link(n(3), n(1), Some(lossy)).unwrap();
+    let stuck_late = sim.write(n(1), "d", "4").unwrap();
+    sim.run_for(1_000);
+    for (id, started, status) in [
+        (fine.request, 0, RequestStatus::Ok),
+        (stuck_early.request, 100, RequestStatus::TimedOut),
+        (fine_too.request, 150, RequestStatus::Ok),
+        (stuck_late.request, 200, RequestStatus::TimedOut),
+    ] {
+        let view = outcome(&sim, id);
+        assert_eq!(
+            (view.started_at, view.status),
+            (started, status),
+            "{view:?}"
+        );
+        if status == RequestStatus::TimedOut {
+            assert_eq!(view.finished_at, Some(started + 400), "{view:?}");
+        }
+    }
+}
+
+#[test]
+fn a_shorter_timeout_applies_to_requests_made_after_the_change() {
+    let mut sim = quorum(3, 3, Consistency::Quorum, Consistency::All);
+    let lossy = LinkOverride {
+        loss: Some(1.0),
+        ..Default::default()
+    };
+    sim.set_link(n(3), n(1), Some(lossy)).unwrap();
+    let long = sim.write(n(1), "a", "1").unwrap();
+    sim.run_for(10);
+    sim.configure(&SettingsPatch {
+        request_timeout_ms: Some(100),
+        ..Default::default()
+    })
+    .unwrap();
+    let short = sim.write(n(1), "b", "2").unwrap();
+    sim.run_for(1_000);
+    assert_eq!(outcome(&sim, short.request).finished_at, Some(110));
+    assert_eq!(outcome(&sim, long.request).finished_at, Some(400));
 }
 
 #[test]

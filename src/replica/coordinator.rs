@@ -2,9 +2,11 @@
 //! request to the key's replicas and answers the client once W acknowledge a write or R reply to
 //! a read, or says "unavailable" at once, or "timed out" when the wait is over.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::rc::Rc;
 
-use super::{Env, Message, NodeId, Outcome, Output, Replica, RequestId, Timer};
+use super::{Env, Message, NodeId, Outcome, Output, Replica, RequestId, Time, Timer};
 use crate::replica::KeyId;
 use crate::settings::{HintedHandoff, ReadRepair};
 use crate::version::{ConflictMode, Held, Version};
@@ -67,20 +69,48 @@ impl Pending {
     }
 }
 
-/// The requests a node coordinates, by id. A handful at a time, made in increasing id order:
-/// a sorted list beats a tree here (found by binary search, new ones go at the end).
+/// The requests a node coordinates, by id, and when each times out.
+///
+/// A handful are pending at a time, made in increasing id order: a sorted list beats a tree
+/// here (found by binary search, new ones go at the end). Most finish long before their
+/// deadline, so one timer per node stands for all of them (as Cassandra's coordinator checks
+/// its callbacks on one expiring map): it fires at the earliest deadline of a request still
+/// pending, and deadlines of finished requests are skipped without an event each.
 #[derive(Clone, Debug, Default)]
-pub(super) struct Requests(Vec<(RequestId, Pending)>);
+pub(super) struct Requests {
+    /// The pending requests' ids, ascending, each with the slot of its state: a search reads a
+    /// cache line or two, and removing one shifts eight bytes an entry, not the whole state.
+    ids: Vec<(RequestId, u32)>,
+    /// Request states by slot; a finished request's slot is reused.
+    slots: Vec<Pending>,
+    free: Vec<u32>,
+    /// Every request's deadline, earliest first; finished ones are dropped lazily.
+    deadlines: BinaryHeap<Reverse<(Time, RequestId)>>,
+    /// When the earliest armed timeout timer fires, if one is armed.
+    armed: Option<Time>,
+}
 
 impl Requests {
     fn find(&self, id: RequestId) -> Result<usize, usize> {
-        self.0.binary_search_by_key(&id, |(r, _)| *r)
+        self.ids.binary_search_by_key(&id, |(r, _)| *r)
     }
 
     fn insert(&mut self, id: RequestId, pending: Pending) {
         match self.find(id) {
-            Ok(i) => self.0[i].1 = pending,
-            Err(i) => self.0.insert(i, (id, pending)),
+            Ok(i) => self.slots[self.ids[i].1 as usize] = pending,
+            Err(i) => {
+                let slot = match self.free.pop() {
+                    Some(slot) => {
+                        self.slots[slot as usize] = pending;
+                        slot
+                    }
+                    None => {
+                        self.slots.push(pending);
+                        self.slots.len() as u32 - 1
+                    }
+                };
+                self.ids.insert(i, (id, slot));
+            }
         }
     }
 
@@ -88,24 +118,81 @@ impl Requests {
         self.find(id).is_ok()
     }
 
+    pub(super) fn get(&self, id: RequestId) -> Option<&Pending> {
+        let i = self.find(id).ok()?;
+        Some(&self.slots[self.ids[i].1 as usize])
+    }
+
     fn get_mut(&mut self, id: RequestId) -> Option<&mut Pending> {
         let i = self.find(id).ok()?;
-        Some(&mut self.0[i].1)
+        Some(&mut self.slots[self.ids[i].1 as usize])
     }
 
     fn remove(&mut self, id: RequestId) -> Option<Pending> {
         let i = self.find(id).ok()?;
-        Some(self.0.remove(i).1)
+        let (_, slot) = self.ids.remove(i);
+        self.free.push(slot);
+        // The slot keeps a finished write's state until reused; a read's replies go now.
+        let done = Pending::Write {
+            needed: 0,
+            acks: 0,
+            outstanding: 0,
+            answered: true,
+        };
+        Some(std::mem::replace(&mut self.slots[slot as usize], done))
     }
 
     /// Every request, by id.
-    pub(super) fn iter(&self) -> impl Iterator<Item = &(RequestId, Pending)> {
-        self.0.iter()
+    pub(super) fn iter(&self) -> impl Iterator<Item = (RequestId, &Pending)> {
+        self.ids
+            .iter()
+            .map(|&(id, slot)| (id, &self.slots[slot as usize]))
     }
 
-    /// Takes every request out, by id.
+    /// Takes every request out, by id, and forgets their deadlines and the armed timer.
     pub(super) fn take(&mut self) -> Vec<(RequestId, Pending)> {
-        std::mem::take(&mut self.0)
+        self.deadlines.clear();
+        self.armed = None;
+        self.free.clear();
+        let mut slots: Vec<Option<Pending>> = std::mem::take(&mut self.slots)
+            .into_iter()
+            .map(Some)
+            .collect();
+        std::mem::take(&mut self.ids)
+            .into_iter()
+            .filter_map(|(id, slot)| Some((id, slots[slot as usize].take()?)))
+            .collect()
+    }
+
+    /// Notes that `id` times out at `deadline`.
+    fn expire_at(&mut self, id: RequestId, deadline: Time) {
+        self.deadlines.push(Reverse((deadline, id)));
+    }
+
+    /// Takes out the next request whose deadline is at or before `now`, if any.
+    fn next_expired(&mut self, now: Time) -> Option<RequestId> {
+        let &Reverse((deadline, id)) = self.deadlines.peek()?;
+        (deadline <= now).then(|| {
+            self.deadlines.pop();
+            id
+        })
+    }
+
+    /// When a timeout timer should fire that is not armed yet: at the earliest deadline of a
+    /// request still pending, unless a timer armed for no later than that exists.
+    fn timer_due(&mut self) -> Option<Time> {
+        while let Some(&Reverse((deadline, id))) = self.deadlines.peek() {
+            if self.find(id).is_err() {
+                self.deadlines.pop();
+                continue;
+            }
+            if self.armed.is_some_and(|armed| armed <= deadline) {
+                return None;
+            }
+            self.armed = Some(deadline);
+            return Some(deadline);
+        }
+        None
     }
 }
 
@@ -189,7 +276,7 @@ impl Replica {
             outstanding,
             answered: false,
         };
-        self.track(request, pending, out);
+        self.track(env, request, pending, out);
     }
 
     /// Dynamo §4.5: ask every reachable replica, answer with what R of them hold.
@@ -233,17 +320,26 @@ impl Replica {
             repairs: 0,
             answered: false,
         };
-        self.track(request, pending, out);
+        self.track(env, request, pending, out);
     }
 
     /// Starts waiting for `request`: answers at once if enough answers are in already.
-    fn track(&mut self, request: RequestId, pending: Pending, out: &mut Vec<Output>) {
+    fn track(&mut self, env: &Env, request: RequestId, pending: Pending, out: &mut Vec<Output>) {
         self.requests.insert(request, pending);
         self.progress(request, out);
         if self.requests.contains(request) {
+            let deadline = env.now + self.protocol.request_timeout;
+            self.requests.expire_at(request, deadline);
+            self.arm_timeouts(env.now, out);
+        }
+    }
+
+    /// Arms the timeout timer for the earliest pending deadline, if it is not armed already.
+    fn arm_timeouts(&mut self, now: Time, out: &mut Vec<Output>) {
+        if let Some(at) = self.requests.timer_due() {
             out.push(Output::Timer {
-                after: self.protocol.request_timeout,
-                timer: Timer::RequestTimeout(request),
+                after: at.saturating_sub(now),
+                timer: Timer::RequestTimeouts,
             });
         }
     }
@@ -304,18 +400,26 @@ impl Replica {
         }
     }
 
-    pub(super) fn on_timeout(&mut self, request: RequestId, out: &mut Vec<Output>) {
-        if let Some(pending) = self.requests.remove(request)
-            && !pending.answered()
-        {
-            out.push(Output::Respond {
-                request,
-                outcome: Outcome::TimedOut {
-                    got: pending.got(),
-                    needed: pending.needed(),
-                },
-            });
+    /// The timeout timer fires: every request past its deadline times out (unless it was
+    /// answered and only waits for late replies), and the timer is armed for the next one.
+    pub(super) fn on_timeouts(&mut self, now: Time, out: &mut Vec<Output>) {
+        if self.requests.armed == Some(now) {
+            self.requests.armed = None;
         }
+        while let Some(request) = self.requests.next_expired(now) {
+            if let Some(pending) = self.requests.remove(request)
+                && !pending.answered()
+            {
+                out.push(Output::Respond {
+                    request,
+                    outcome: Outcome::TimedOut {
+                        got: pending.got(),
+                        needed: pending.needed(),
+                    },
+                });
+            }
+        }
+        self.arm_timeouts(now, out);
     }
 
     /// Answers the request if it has what it needs; forgets it once nothing more can come.

@@ -237,8 +237,8 @@ pub enum Timer {
     /// Time for the next anti-entropy round (of this generation of the schedule: a change of
     /// settings starts a new one and the old one dies out).
     AntiEntropy(u32),
-    /// A coordinated request has waited long enough.
-    RequestTimeout(RequestId),
+    /// The earliest deadline of a coordinated request is here.
+    RequestTimeouts,
     /// Time to offer hints to their owners.
     HintDelivery,
     /// Time for the next gossip round.
@@ -467,7 +467,14 @@ impl Replica {
         self.requests
             .iter()
             .filter(|(_, p)| !p.answered())
-            .map(|(id, p)| (*id, p.got(), p.needed()))
+            .map(|(id, p)| (id, p.got(), p.needed()))
+    }
+
+    /// How far the unanswered request `id` got, if this node coordinates it: (acks or replies
+    /// so far, needed).
+    pub fn pending_request(&self, id: RequestId) -> Option<(u32, u32)> {
+        let p = self.requests.get(id)?;
+        (!p.answered()).then(|| (p.got(), p.needed()))
     }
 
     /// This node's clock offset.
@@ -773,7 +780,7 @@ impl Replica {
                     self.anti_entropy_round(out);
                 }
             }
-            Timer::RequestTimeout(request) => self.on_timeout(request, out),
+            Timer::RequestTimeouts => self.on_timeouts(env.now, out),
             Timer::HintDelivery => self.deliver_hints(env, out),
             Timer::GossipRound => self.gossip_round(out),
             Timer::TombstoneGc => self.collect_tombstones(env, out),

@@ -260,7 +260,7 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
         3,
         &mut out,
     );
-    r.handle_timer(&env(1010), Timer::RequestTimeout(RequestId(8)), &mut out);
+    r.handle_timer(&env(1010), Timer::RequestTimeouts, &mut out);
     assert!(out.iter().any(|o| matches!(
         o,
         Output::Respond {

@@ -312,9 +312,8 @@ impl Simulation {
             got: match record.status {
                 // Still waiting: what its coordinator has so far.
                 RequestStatus::Pending => self.replicas[record.node.index()]
-                    .pending()
-                    .find(|(r, _, _)| *r == id)
-                    .map_or(record.got, |(_, got, _)| got),
+                    .pending_request(id)
+                    .map_or(record.got, |(got, _)| got),
                 _ => record.got,
             },
             needed: record.needed,
