@@ -34,6 +34,10 @@ pub enum Error {
     },
     /// A command whose arguments do not fit together (e.g. a link from a node to itself).
     InvalidCommand(String),
+    /// A saved session (a file, a link) that cannot be loaded; nothing was changed.
+    InvalidSession(String),
+    /// A place in time that a run cannot go to.
+    InvalidTime(String),
 }
 
 impl Error {
@@ -64,6 +68,10 @@ impl fmt::Display for Error {
             ),
             Error::InvalidSetting { name, problem } => write!(f, "setting {name}: {problem}"),
             Error::InvalidCommand(problem) => f.write_str(problem),
+            Error::InvalidSession(problem) => {
+                write!(f, "this session cannot be loaded: {problem}")
+            }
+            Error::InvalidTime(problem) => f.write_str(problem),
         }
     }
 }

@@ -24,6 +24,7 @@ pub mod ring;
 pub mod rng;
 pub mod settings;
 pub mod sim;
+pub mod timeline;
 pub mod trace;
 pub mod version;
 pub mod writes;
@@ -40,6 +41,7 @@ pub use sim::{
     ClientOptions, Context, DropView, FlightView, KeyStatus, KeyTable, NodeView, ReadOutcome,
     ReplicaCell, RequestView, Simulation, Stats, VersionView, WriteOutcome,
 };
+pub use timeline::{Command, Done, Logged, Session, Timeline};
 pub use trace::{DropReason, RequestStatus, TraceEvent};
 pub use version::{ConflictMode, Version};
 pub use writes::{WriteStatus, WriteView};

@@ -32,7 +32,23 @@ pub struct EventQueue<T> {
     pushed: u64,
 }
 
+impl<T: Clone> Clone for EventQueue<T> {
+    /// A copy of every queued event (for snapshots); spare buffers are not copied.
+    fn clone(&self) -> Self {
+        EventQueue {
+            cursor: self.cursor,
+            buckets: self.buckets.clone(),
+            spare: Vec::new(),
+            occupied: self.occupied,
+            in_wheel: self.in_wheel,
+            far: self.far.clone(),
+            pushed: self.pushed,
+        }
+    }
+}
+
 /// An event beyond the wheel's horizon, ordered by (time, push order).
+#[derive(Clone)]
 struct Far<T> {
     time: Time,
     seq: u64,

@@ -315,14 +315,16 @@ fn skew_by_node_id<S: Serializer>(skews: &[i64], serializer: S) -> Result<S::Ok,
 macro_rules! patch {
     ($($field:ident: $type:ty),* $(,)?) => {
         /// A partial change to [`Settings`]: every field is optional; unknown fields are refused.
-        #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+        #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
         #[serde(rename_all = "camelCase", deny_unknown_fields)]
         pub struct SettingsPatch {
             $(
                 #[doc = concat!("See [`Settings::", stringify!($field), "`].")]
+                #[serde(default, skip_serializing_if = "Option::is_none")]
                 pub $field: Option<$type>,
             )*
             /// Skews to change, keyed by node id; nodes not named keep theirs.
+            #[serde(default, skip_serializing_if = "Option::is_none")]
             pub clock_skew_ms: Option<BTreeMap<String, i64>>,
         }
 
@@ -378,6 +380,12 @@ impl SettingsPatch {
 }
 
 impl Settings {
+    /// Every setting, as a patch that turns the defaults into these settings.
+    pub fn as_patch(&self) -> SettingsPatch {
+        let value = serde_json::to_value(self).expect("settings always serialize");
+        serde_json::from_value(value).expect("every setting is a field of the patch")
+    }
+
     /// The link model every link follows.
     pub fn link_model(&self) -> LinkModel {
         LinkModel {

@@ -363,6 +363,25 @@ impl Trace {
         self.recent.push_back(event);
     }
 
+    /// Takes the kept events out (the count and hash stay).
+    pub(crate) fn take_events(&mut self) -> VecDeque<TraceEvent> {
+        std::mem::take(&mut self.recent)
+    }
+
+    /// Puts back events taken by [`Self::take_events`].
+    pub(crate) fn restore_events(&mut self, events: VecDeque<TraceEvent>) {
+        self.recent = events;
+    }
+
+    /// This trace is an earlier point of the run `later` records: takes `later`'s kept events
+    /// that were recorded by then.
+    pub(crate) fn take_earlier_events_of(&mut self, later: &mut Trace) {
+        let mut events = std::mem::take(&mut later.recent);
+        let first = later.count - events.len() as u64;
+        events.truncate(self.count.saturating_sub(first) as usize);
+        self.recent = events;
+    }
+
     /// How many events were recorded in all.
     pub fn count(&self) -> u64 {
         self.count

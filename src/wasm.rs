@@ -12,6 +12,7 @@ use wasm_bindgen::prelude::*;
 
 use crate::settings::{Consistency, Settings, SettingsPatch};
 use crate::sim::{ClientOptions, Context};
+use crate::timeline::{Command, Done, LessonPlace, Session, Timeline};
 use crate::{Error, LinkOverride, NodeId, RequestId, Time};
 
 /// The most nodes the page draws.
@@ -234,7 +235,7 @@ fn random_seed() -> u64 {
 /// was wrong, and then nothing has changed.
 #[wasm_bindgen(js_name = "Simulation")]
 pub struct Sim {
-    inner: crate::Simulation,
+    inner: Timeline,
     flights: Vec<f32>,
 }
 
@@ -247,38 +248,47 @@ impl Sim {
         let mut patch = patch_from_js(settings)?;
         patch.seed = patch.seed.or_else(|| Some(random_seed()));
         let settings = Settings::default().patched(&patch).map_err(js_error)?;
-        let inner = crate::Simulation::new(settings).map_err(js_error)?;
+        let inner = Timeline::new(settings).map_err(js_error)?;
         Ok(Sim {
             inner,
             flights: Vec::new(),
         })
     }
 
+    /// Gives `command` through the timeline (logged, so time travel and sessions replay it).
+    fn act(&mut self, command: Command) -> Result<JsValue, JsError> {
+        match self.inner.execute(command).map_err(js_error)? {
+            Done::Write(outcome) => to_js(&outcome),
+            Done::Read(view) => to_js(&view),
+            Done::Nothing => Ok(JsValue::UNDEFINED),
+        }
+    }
+
     fn node(&self, value: &JsValue) -> Result<NodeId, JsError> {
-        node_id(value, self.inner.node_count())
+        node_id(value, self.inner.sim().node_count())
     }
 
     // ----- Ask -----
 
     /// Virtual time now, in milliseconds.
     pub fn now(&self) -> f64 {
-        self.inner.now() as f64
+        self.inner.sim().now() as f64
     }
 
     /// Every setting, under the names the README documents.
     pub fn settings(&self) -> Result<JsValue, JsError> {
-        to_js(self.inner.settings())
+        to_js(self.inner.sim().settings())
     }
 
     /// Whether every live replica holds the same version of every key.
     pub fn converged(&self) -> bool {
-        self.inner.converged()
+        self.inner.sim().converged()
     }
 
     /// The keys whose live replicas differ.
     #[wasm_bindgen(js_name = "divergentKeys")]
     pub fn divergent_keys(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.divergent_keys())
+        to_js(&self.inner.sim().divergent_keys())
     }
 
     /// Every key with what each node holds; values longer than `previewChars` are shortened.
@@ -288,12 +298,12 @@ impl Sim {
         } else {
             Some(whole_number("previewChars", &preview_chars)?.clamp(1.0, 1e6) as usize)
         };
-        to_js(&self.inner.keys(limit))
+        to_js(&self.inner.sim().keys(limit))
     }
 
     /// Every node: `{id, up, isolated, clockSkewMs, keys}`.
     pub fn nodes(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.nodes())
+        to_js(&self.inner.sim().nodes())
     }
 
     /// Every write (or the `last` few) with its propagation: `{id, node, key, value, stampMs,
@@ -305,7 +315,7 @@ impl Sim {
         } else {
             whole_number("last", &last)?.max(0.0) as usize
         };
-        to_js(&self.inner.recent_writes(count))
+        to_js(&self.inner.sim().recent_writes(count))
     }
 
     /// A client request and its outcome: `{id, kind, node, key, session, startedAt, status,
@@ -314,7 +324,7 @@ impl Sim {
     pub fn request(&self, id: JsValue) -> Result<JsValue, JsError> {
         let id = whole_number("a request id", &id)?;
         let view = (id >= 1.0 && id <= f64::from(u32::MAX))
-            .then(|| self.inner.request(RequestId(id as u32)))
+            .then(|| self.inner.sim().request(RequestId(id as u32)))
             .flatten();
         match view {
             Some(view) => to_js(&view),
@@ -329,19 +339,19 @@ impl Sim {
         } else {
             whole_number("last", &last)?.max(0.0) as usize
         };
-        to_js(&self.inner.requests(count))
+        to_js(&self.inner.sim().requests(count))
     }
 
     /// Every token on the ring, clockwise: `[{position (0 to 1), node}]`.
     pub fn ring(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.ring())
+        to_js(&self.inner.sim().ring())
     }
 
     /// Where `key` lives: `{nodes: its preference list, position: its place on the ring (0 to 1)}`.
     #[wasm_bindgen(js_name = "preferenceList")]
     pub fn preference_list(&self, key: JsValue) -> Result<JsValue, JsError> {
         let key = text("key", &key)?;
-        let (nodes, position) = self.inner.preference_list(&key).map_err(js_error)?;
+        let (nodes, position) = self.inner.sim().preference_list(&key).map_err(js_error)?;
         #[derive(Serialize)]
         struct Place {
             nodes: Vec<NodeId>,
@@ -353,24 +363,24 @@ impl Sim {
     /// The latest Merkle comparisons that found differing ranges: `[{time, node, peer, leaves}]`.
     #[wasm_bindgen(js_name = "recentRanges")]
     pub fn recent_ranges(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.recent_ranges())
+        to_js(&self.inner.sim().recent_ranges())
     }
 
     /// Deleted values that came back: `[{time, node, key, write}]`.
     pub fn resurrections(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.resurrections())
+        to_js(&self.inner.sim().resurrections())
     }
 
     /// Running totals: messages sent, delivered, dropped (and why), duplicated, in flight,
     /// bytes, unavailable and timed-out requests, stale reads, lost writes...
     pub fn stats(&self) -> Result<JsValue, JsError> {
-        to_js(&self.inner.stats())
+        to_js(&self.inner.sim().stats())
     }
 
     /// How many message copies are on their way (cheap, unlike `stats`).
     #[wasm_bindgen(js_name = "inFlight")]
     pub fn in_flight(&self) -> f64 {
-        self.inner.in_flight_count() as f64
+        self.inner.sim().in_flight_count() as f64
     }
 
     /// Every cut directed link as `[from, to]`.
@@ -378,6 +388,7 @@ impl Sim {
     pub fn cut_links(&self) -> Result<JsValue, JsError> {
         let links: Vec<[u32; 2]> = self
             .inner
+            .sim()
             .cut_links()
             .into_iter()
             .map(|(a, b)| [a.0, b.0])
@@ -388,13 +399,13 @@ impl Sim {
     /// The model of the link from → to: `{latency, loss, duplication}`.
     pub fn link(&self, from: JsValue, to: JsValue) -> Result<JsValue, JsError> {
         let (from, to) = (self.node(&from)?, self.node(&to)?);
-        to_js(&self.inner.link(from, to).map_err(js_error)?)
+        to_js(&self.inner.sim().link(from, to).map_err(js_error)?)
     }
 
     /// Recorded events numbered `since` and later (all that are still kept if omitted),
     /// as `{index, event, time, ...}` objects.
     pub fn events(&self, since: JsValue) -> Result<JsValue, JsError> {
-        let trace = self.inner.trace();
+        let trace = self.inner.sim().trace();
         let first = trace.count() - trace.recent().len() as u64;
         let since = if since.is_undefined() || since.is_null() {
             first
@@ -424,24 +435,24 @@ impl Sim {
     /// How many events have been recorded in all.
     #[wasm_bindgen(js_name = "eventCount")]
     pub fn event_count(&self) -> f64 {
-        self.inner.trace().count() as f64
+        self.inner.sim().trace().count() as f64
     }
 
     /// A hash of every event so far, as 16 hex digits: equal runs have equal hashes.
     #[wasm_bindgen(js_name = "traceHash")]
     pub fn trace_hash(&self) -> String {
-        format!("{:016x}", self.inner.trace().hash())
+        format!("{:016x}", self.inner.sim().trace().hash())
     }
 
     /// A number that moves whenever something a view shows may have changed.
     pub fn changes(&self) -> f64 {
-        self.inner.changes() as f64
+        self.inner.sim().changes() as f64
     }
 
     /// The time of the next event, or undefined if none waits.
     #[wasm_bindgen(js_name = "nextEventTime")]
     pub fn next_event_time(&self) -> Option<f64> {
-        self.inner.next_event_time().map(|t| t as f64)
+        self.inner.sim().next_event_time().map(|t| t as f64)
     }
 
     // ----- Per frame -----
@@ -454,7 +465,7 @@ impl Sim {
     /// the next call into the simulation.
     pub fn flights(&mut self, t: f64) -> js_sys::Float32Array {
         self.flights.clear();
-        for f in self.inner.in_flight() {
+        for f in self.inner.sim().in_flight() {
             let span = (f.arrive_at - f.sent_at) as f64;
             let progress = if span <= 0.0 {
                 1.0
@@ -481,6 +492,7 @@ impl Sim {
     pub fn drain_drops(&mut self) -> js_sys::Float32Array {
         let drops: Vec<f32> = self
             .inner
+            .sim_mut()
             .drain_drops()
             .into_iter()
             .flat_map(|d| {
@@ -509,8 +521,12 @@ impl Sim {
         let node = self.node(&node)?;
         let (key, value) = (text("key", &key)?, text("value", &value)?);
         let options: ClientOptions = options_from_js::<WriteOptions>(options)?.into();
-        let outcome = self.inner.write_with(node, &key, Some(&value), &options);
-        to_js(&outcome.map_err(js_error)?)
+        self.act(Command::Write {
+            node,
+            key,
+            value,
+            options,
+        })
     }
 
     /// A client deletes `key` through `node` (a tombstone); options `{session, context, w}`.
@@ -523,8 +539,7 @@ impl Sim {
         let node = self.node(&node)?;
         let key = text("key", &key)?;
         let options: ClientOptions = options_from_js::<WriteOptions>(options)?.into();
-        let outcome = self.inner.write_with(node, &key, None, &options);
-        to_js(&outcome.map_err(js_error)?)
+        self.act(Command::Delete { node, key, options })
     }
 
     /// A client reads `key` through `node`; options `{session, r}`. With coordination the
@@ -538,12 +553,7 @@ impl Sim {
         let node = self.node(&node)?;
         let key = text("key", &key)?;
         let options: ClientOptions = options_from_js::<ReadOptions>(options)?.into();
-        to_js(
-            &self
-                .inner
-                .read_with(node, &key, &options)
-                .map_err(js_error)?,
-        )
+        self.act(Command::Read { node, key, options })
     }
 
     /// Resolves the siblings `node` holds for `key` by writing `value` with their context;
@@ -558,30 +568,26 @@ impl Sim {
         let node = self.node(&node)?;
         let (key, value) = (text("key", &key)?, text("value", &value)?);
         let options: ClientOptions = options_from_js::<WriteOptions>(options)?.into();
-        let outcome = self.inner.resolve(node, &key, &value, &options);
-        to_js(&outcome.map_err(js_error)?)
+        self.act(Command::Resolve {
+            node,
+            key,
+            value,
+            options,
+        })
     }
 
     /// Cuts the links between `a` and `b`; with `{oneWay: true}` only a → b.
     pub fn cut(&mut self, a: JsValue, b: JsValue, options: JsValue) -> Result<(), JsError> {
         let (a, b) = (self.node(&a)?, self.node(&b)?);
-        if one_way(&options)? {
-            self.inner.cut_one_way(a, b)
-        } else {
-            self.inner.cut(a, b)
-        }
-        .map_err(js_error)
+        let one_way = one_way(&options)?;
+        self.act(Command::Cut { a, b, one_way }).map(drop)
     }
 
     /// Heals the links between `a` and `b`; with `{oneWay: true}` only a → b.
     pub fn heal(&mut self, a: JsValue, b: JsValue, options: JsValue) -> Result<(), JsError> {
         let (a, b) = (self.node(&a)?, self.node(&b)?);
-        if one_way(&options)? {
-            self.inner.heal_one_way(a, b)
-        } else {
-            self.inner.heal(a, b)
-        }
-        .map_err(js_error)
+        let one_way = one_way(&options)?;
+        self.act(Command::Heal { a, b, one_way }).map(drop)
     }
 
     /// Splits the cluster: `groups` is an array of arrays of node ids, every node once.
@@ -606,25 +612,25 @@ impl Sim {
                 .collect::<Result<Vec<_>, _>>()?;
             parsed.push(ids);
         }
-        self.inner.partition(&parsed).map_err(js_error)
+        self.act(Command::Partition { groups: parsed }).map(drop)
     }
 
     /// Heals every link.
     #[wasm_bindgen(js_name = "healAll")]
-    pub fn heal_all(&mut self) {
-        self.inner.heal_all();
+    pub fn heal_all(&mut self) -> Result<(), JsError> {
+        self.act(Command::HealAll).map(drop)
     }
 
     /// Cuts every link to and from `node`.
     pub fn isolate(&mut self, node: JsValue) -> Result<(), JsError> {
         let node = self.node(&node)?;
-        self.inner.isolate(node).map_err(js_error)
+        self.act(Command::Isolate { node }).map(drop)
     }
 
     /// Heals every link to and from `node`.
     pub fn reconnect(&mut self, node: JsValue) -> Result<(), JsError> {
         let node = self.node(&node)?;
-        self.inner.reconnect(node).map_err(js_error)
+        self.act(Command::Reconnect { node }).map(drop)
     }
 
     /// Gives the link from → to its own `{latency, loss, duplication}` (any of them; the rest
@@ -637,20 +643,25 @@ impl Sim {
         } else {
             Some(from_js("link", own)?)
         };
-        self.inner.set_link(from, to, own).map_err(js_error)
+        self.act(Command::SetLink {
+            from,
+            to,
+            link: own,
+        })
+        .map(drop)
     }
 
     /// Crashes `node`.
     pub fn crash(&mut self, node: JsValue) -> Result<(), JsError> {
         let node = self.node(&node)?;
-        self.inner.crash(node).map_err(js_error)
+        self.act(Command::Crash { node }).map(drop)
     }
 
     /// Recovers `node`; with `{wipe: true}` it comes back with an empty store.
     pub fn recover(&mut self, node: JsValue, options: JsValue) -> Result<(), JsError> {
         let node = self.node(&node)?;
         let wipe = flag(&options, "wipe")?;
-        self.inner.recover(node, wipe).map_err(js_error)
+        self.act(Command::Recover { node, wipe }).map(drop)
     }
 
     /// Changes settings. A new `nodes` or `seed` starts a new run; returns whether it did.
@@ -668,7 +679,7 @@ impl Sim {
     /// Turns event recording on or off.
     #[wasm_bindgen(js_name = "setRecording")]
     pub fn set_recording(&mut self, on: bool) {
-        self.inner.set_recording(on);
+        self.inner.sim_mut().set_recording(on);
     }
 
     // ----- Move time -----
@@ -692,7 +703,7 @@ impl Sim {
                 )));
             }
         };
-        let now = self.inner.now() as f64;
+        let now = self.inner.sim().now() as f64;
         if target - now > MAX_RUN_MS {
             return Err(js_error(format!(
                 "runUntil({target}) is more than one day ({MAX_RUN_MS} ms) ahead of now ({now})"
@@ -704,6 +715,78 @@ impl Sim {
     /// Handles the next event; returns its time, or undefined if nothing waits.
     pub fn step(&mut self) -> Option<f64> {
         self.inner.step().map(|t| t as f64)
+    }
+
+    // ----- Time travel -----
+
+    /// How many events have been handled: the position of the moment shown.
+    #[wasm_bindgen(js_name = "eventsHandled")]
+    pub fn events_handled(&self) -> f64 {
+        self.inner.sim().events() as f64
+    }
+
+    /// The furthest moment the run has reached (after going back, the end of the timeline).
+    pub fn end(&self) -> f64 {
+        self.inner.end() as f64
+    }
+
+    /// Shows the moment `t` (ms): back from the nearest snapshot, or forward by running on.
+    /// Running on from the past replays the remembered future; a command there starts a new one.
+    pub fn seek(&mut self, t: JsValue) -> Result<(), JsError> {
+        let t = milliseconds(&t)?;
+        self.inner.seek(t).map_err(js_error)
+    }
+
+    /// Shows the moment just after event number `events`.
+    #[wasm_bindgen(js_name = "seekEvent")]
+    pub fn seek_event(&mut self, events: JsValue) -> Result<(), JsError> {
+        let events = whole_number("events", &events)?.max(0.0) as u64;
+        self.inner.seek_event(events).map_err(js_error)
+    }
+
+    /// Goes back one event; returns false at the start.
+    #[wasm_bindgen(js_name = "stepBack")]
+    pub fn step_back(&mut self) -> Result<bool, JsError> {
+        self.inner.step_back().map_err(js_error)
+    }
+
+    /// The commands given so far, `{at, events, command}` each; `applied` of them are in the
+    /// moment shown (the rest are the remembered future).
+    pub fn commands(&self) -> Result<JsValue, JsError> {
+        #[derive(Serialize)]
+        struct Commands<'a> {
+            applied: usize,
+            commands: &'a [crate::timeline::Logged],
+        }
+        to_js(&Commands {
+            applied: self.inner.applied(),
+            commands: self.inner.log(),
+        })
+    }
+
+    /// The whole session as JSON text: settings, commands, the moment shown, and `lesson`
+    /// (`{id, step}`, optional) for the page.
+    pub fn session(&self, lesson: JsValue) -> Result<String, JsError> {
+        let lesson: Option<LessonPlace> = if lesson.is_undefined() || lesson.is_null() {
+            None
+        } else {
+            Some(from_js("lesson", lesson)?)
+        };
+        Ok(self.inner.session(lesson).to_json())
+    }
+
+    /// Replaces this run with the session in `text` (JSON), replayed to its moment. Returns
+    /// its lesson place, if any. If the text is not a session that replays, this throws and
+    /// nothing changes.
+    #[wasm_bindgen(js_name = "loadSession")]
+    pub fn load_session(&mut self, text: &str) -> Result<JsValue, JsError> {
+        let session = Session::from_json(text).map_err(js_error)?;
+        let mut timeline = Timeline::from_session(&session).map_err(js_error)?;
+        timeline
+            .sim_mut()
+            .set_recording(self.inner.sim().trace().enabled());
+        self.inner = timeline;
+        to_js(&session.lesson)
     }
 }
 

@@ -662,7 +662,7 @@ fn first_after(ids: &[WriteId], a: WriteId) -> usize {
     0
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(target_arch = "wasm32")))]
 mod tests {
     use super::*;
     use proptest::prelude::*;

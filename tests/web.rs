@@ -261,7 +261,7 @@ fn faults_through_the_api() {
     assert!(!sim.converged());
     let divergent = Array::from(&sim.divergent_keys().unwrap());
     assert_eq!(divergent.get(0).as_string().as_deref(), Some("k"));
-    sim.heal_all();
+    sim.heal_all().unwrap();
     sim.set_link(num(1.0), num(2.0), js(r#"{"loss": 0.5}"#))
         .unwrap();
     assert_eq!(
@@ -439,4 +439,48 @@ fn siblings_deletes_and_bad_options_through_the_api() {
     let keys = Array::from(&sim.keys(JsValue::UNDEFINED).unwrap());
     assert_eq!(get(&keys.get(0), "deleted").as_bool(), Some(true));
     assert_eq!(get(&sim.stats().unwrap(), "lostWrites").as_f64(), Some(0.0));
+}
+
+#[wasm_bindgen_test]
+fn time_travel_and_sessions_through_the_api() {
+    let settings = r#"{"seed": 9, "nodes": 4, "antiEntropy": true, "antiEntropyIntervalMs": 300}"#;
+    let mut a = sim(settings);
+    a.write(num(1.0), s("k"), s("one"), JsValue::UNDEFINED).unwrap();
+    a.run_for(num(400.0)).unwrap();
+    a.crash(num(2.0)).unwrap();
+    a.write(num(3.0), s("k"), s("two"), JsValue::UNDEFINED).unwrap();
+    a.run_for(num(1_600.0)).unwrap();
+    let (hash_end, events_end) = (a.trace_hash(), a.events_handled());
+
+    // Back to 1 s, then forward again: the remembered future replays, crash and write included.
+    a.seek(num(1_000.0)).unwrap();
+    assert_eq!(a.now(), 1_000.0);
+    let hash_then = a.trace_hash();
+    assert_eq!(get(&a.commands().unwrap(), "applied").as_f64(), Some(3.0));
+    assert!(a.step_back().unwrap());
+    a.seek(num(2_000.0)).unwrap();
+    assert_eq!((a.trace_hash(), a.events_handled()), (hash_end.clone(), events_end));
+    assert_eq!(a.end(), 2_000.0);
+
+    // A session saved at 1 s loads elsewhere at that moment, with the same future.
+    a.seek(num(1_000.0)).unwrap();
+    let text = a.session(JsValue::UNDEFINED).unwrap();
+    let mut b = sim("{}");
+    b.load_session(&text).unwrap();
+    assert_eq!((b.now(), b.trace_hash(), b.end()), (1_000.0, hash_then, 2_000.0));
+    b.seek(num(2_000.0)).unwrap();
+    assert_eq!(b.trace_hash(), hash_end);
+
+    // Bad session text: a clear message, and the run stays as it was.
+    let before = (b.now(), b.trace_hash());
+    for (bad, says) in [
+        ("{\"format\": \"converge-session\", \"vers", "not JSON"),
+        ("{\"format\": \"converge-session\", \"version\": 99}", "newer converge"),
+        ("{\"hello\": 1}", "not a converge session"),
+    ] {
+        let err = message(b.load_session(bad).unwrap_err());
+        assert!(err.contains(says), "{err}");
+        assert_eq!((b.now(), b.trace_hash()), before);
+    }
+    assert!(message(b.seek(num(-5.0)).unwrap_err()).contains("milliseconds"));
 }

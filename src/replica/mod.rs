@@ -16,7 +16,7 @@ use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use messages::{Message, MessageKind};
 
@@ -31,7 +31,7 @@ pub use crate::version::{ConflictMode, Held, Version};
 use merkle::Tree;
 
 /// A node's id as people see it: 1 for "Node 1". Ids run from 1 to the cluster size.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct NodeId(pub u32);
 
@@ -176,16 +176,25 @@ impl Placement {
         }
     }
 
-    /// Places key `key` (the next id) by its hash.
+    /// Places key `key` (the next id of the simulation's key table) by its hash.
+    ///
+    /// A snapshot of the simulation shares this placement with the run it was taken from. When
+    /// time travel goes back to it and a different future names different keys, an id is
+    /// placed again: the old future that placed it first is gone, and every snapshot still
+    /// kept knows fewer keys.
     pub fn register(&self, key: KeyId, hash: u64) {
         let mut keys = self.keys.borrow_mut();
-        debug_assert_eq!(key.index(), keys.len());
+        debug_assert!(key.index() <= keys.len());
         let walk: Rc<[NodeId]> = self.ring.walk(hash).into();
-        keys.push(KeyPlace {
+        let place = KeyPlace {
             hash,
             replicas: walk[..self.n].into(),
             walk,
-        });
+        };
+        match keys.get_mut(key.index()) {
+            Some(old) => *old = place,
+            None => keys.push(place),
+        }
     }
 
     /// The ring.

@@ -16,13 +16,17 @@ use crate::writes::WriteStatus;
 use crate::{MAX_VALUE_CHARS, Time};
 
 /// What a client may add to a request.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClientOptions {
     /// The client session the request belongs to (its guarantees are checked).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session: Option<String>,
     /// For a write: the context of an earlier read of the key; it replaces what that read saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Context>,
     /// W or R for this request instead of the setting (Cassandra's per-request level).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub quorum: Option<Consistency>,
 }
 

@@ -113,6 +113,7 @@ impl KeyTable {
 ///
 /// Every command takes effect at [`now`](Self::now), after every event due at that moment.
 /// A command that returns an error has changed nothing.
+#[derive(Clone)]
 pub struct Simulation {
     settings: Settings,
     protocol: Rc<Protocol>,
@@ -752,6 +753,57 @@ impl Simulation {
         }
         self.now = self.now.max(time);
         handled
+    }
+
+    /// Handles events due up to `time` until `events` have been handled since the run began,
+    /// then moves the clock to `time` if every event due by then was handled. Returns whether
+    /// it was (the time travel of [`crate::timeline`] stops at exact event counts).
+    pub(crate) fn run_bounded(&mut self, time: Time, events: u64) -> bool {
+        while self.stats.events < events {
+            match self.queue.pop_until(time) {
+                Some((at, event)) => {
+                    self.now = at;
+                    self.handle(event);
+                }
+                None => {
+                    self.now = self.now.max(time);
+                    return true;
+                }
+            }
+        }
+        if self.queue.peek_time().is_none_or(|next| next > time) {
+            self.now = self.now.max(time);
+            return true;
+        }
+        false
+    }
+
+    /// Moves the clock to `time` without handling anything (a logged command happened then).
+    /// Nothing can be due before it: the log was made by a run in which it was not.
+    pub(crate) fn advance_to(&mut self, time: Time) {
+        self.now = self.now.max(time);
+    }
+
+    /// How many events have been handled since the run began: a position in the run.
+    pub fn events(&self) -> u64 {
+        self.stats.events
+    }
+
+    /// A copy of the run as it is now, for going back to later, without the recorded events
+    /// (they are long, and the run's own copy holds them: see [`Self::resume_history`]).
+    pub(crate) fn snapshot(&mut self) -> Simulation {
+        let events = self.trace.take_events();
+        let drops = std::mem::take(&mut self.drops);
+        let copy = self.clone();
+        self.trace.restore_events(events);
+        self.drops = drops;
+        copy
+    }
+
+    /// After going back to a snapshot of this run: takes the events `later` recorded that
+    /// this (earlier) point of the same run had recorded too.
+    pub(crate) fn resume_history(&mut self, later: &mut Simulation) {
+        self.trace.take_earlier_events_of(&mut later.trace);
     }
 
     /// Runs for `ms` milliseconds of virtual time. Returns how many events were handled.

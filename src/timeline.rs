@@ -1,0 +1,779 @@
+//! Time travel: a run remembered as its settings and the commands given to it, so that any
+//! earlier moment can be shown again, and a saved session (a file, a link) replays exactly.
+//!
+//! A [`Simulation`] is deterministic: the same settings and the same commands at the same
+//! places give the same run, event for event. A [`Timeline`] keeps the command log, each
+//! command stamped with the virtual time it was given at and how many events had been handled
+//! by then (commands can come between two events of one millisecond, after a single step).
+//! Going back restores the nearest earlier snapshot and replays from it; snapshots are taken
+//! every few thousand events and thinned as a run grows, so a jump replays a bounded stretch.
+//! Running forward from the past replays the remembered future, commands included; giving a
+//! command in the past discards that future and starts a new one from there (as RaftScope).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::Time;
+use crate::error::Error;
+use crate::network::LinkOverride;
+use crate::replica::NodeId;
+use crate::settings::{Settings, SettingsPatch};
+use crate::sim::{ClientOptions, RequestView, Simulation, WriteOutcome};
+
+/// What a saved session says it is.
+pub const SESSION_FORMAT: &str = "converge-session";
+/// The version of the session format this build writes and reads.
+pub const SESSION_VERSION: u32 = 1;
+/// The longest session text read, in bytes.
+pub const MAX_SESSION_BYTES: usize = 2_000_000;
+/// The most commands a session may hold.
+pub const MAX_COMMANDS: usize = 20_000;
+/// The furthest point in virtual time a session may reach (one day).
+pub const MAX_SESSION_MS: Time = 24 * 60 * 60 * 1000;
+/// The most events replaying a session may take; beyond it the page would hang.
+pub const MAX_REPLAY_EVENTS: u64 = 30_000_000;
+
+/// Events between snapshots at first; doubled whenever [`MAX_SNAPSHOTS`] are kept.
+const SNAPSHOT_EVERY: u64 = 4_000;
+/// The most snapshots kept.
+const MAX_SNAPSHOTS: usize = 48;
+
+/// Something a person (or a script, or a lesson) did to the cluster.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "do", rename_all = "camelCase", deny_unknown_fields)]
+pub enum Command {
+    /// A client writes `value` to `key` through `node`.
+    Write {
+        /// The node.
+        node: NodeId,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+        /// Session, context, W.
+        #[serde(default, skip_serializing_if = "is_default")]
+        options: ClientOptions,
+    },
+    /// A client deletes `key` through `node`.
+    Delete {
+        /// The node.
+        node: NodeId,
+        /// The key.
+        key: String,
+        /// Session, context, W.
+        #[serde(default, skip_serializing_if = "is_default")]
+        options: ClientOptions,
+    },
+    /// A client reads `key` through `node`.
+    Read {
+        /// The node.
+        node: NodeId,
+        /// The key.
+        key: String,
+        /// Session, R.
+        #[serde(default, skip_serializing_if = "is_default")]
+        options: ClientOptions,
+    },
+    /// A client resolves the siblings `node` holds for `key` by writing `value`.
+    Resolve {
+        /// The node.
+        node: NodeId,
+        /// The key.
+        key: String,
+        /// The value.
+        value: String,
+        /// Session, W.
+        #[serde(default, skip_serializing_if = "is_default")]
+        options: ClientOptions,
+    },
+    /// Cuts the link between two nodes (only `a` → `b` if `one_way`).
+    #[serde(rename_all = "camelCase")]
+    Cut {
+        /// One end.
+        a: NodeId,
+        /// The other end.
+        b: NodeId,
+        /// Whether only messages from `a` to `b` are lost.
+        #[serde(default, skip_serializing_if = "is_default")]
+        one_way: bool,
+    },
+    /// Heals the link between two nodes (only `a` → `b` if `one_way`).
+    #[serde(rename_all = "camelCase")]
+    Heal {
+        /// One end.
+        a: NodeId,
+        /// The other end.
+        b: NodeId,
+        /// Whether only the direction `a` → `b` heals.
+        #[serde(default, skip_serializing_if = "is_default")]
+        one_way: bool,
+    },
+    /// Splits the cluster into groups that cannot reach each other.
+    Partition {
+        /// The groups.
+        groups: Vec<Vec<NodeId>>,
+    },
+    /// Heals every link.
+    HealAll,
+    /// Cuts every link of a node.
+    Isolate {
+        /// The node.
+        node: NodeId,
+    },
+    /// Heals every link of a node.
+    Reconnect {
+        /// The node.
+        node: NodeId,
+    },
+    /// Gives one direction of a link its own model, or (None) returns it to the common one.
+    SetLink {
+        /// From.
+        from: NodeId,
+        /// To.
+        to: NodeId,
+        /// The link's own latency, loss or duplication.
+        link: Option<LinkOverride>,
+    },
+    /// Crashes a node.
+    Crash {
+        /// The node.
+        node: NodeId,
+    },
+    /// Recovers a node, with an empty store if `wipe`.
+    Recover {
+        /// The node.
+        node: NodeId,
+        /// Whether its store is lost.
+        #[serde(default, skip_serializing_if = "is_default")]
+        wipe: bool,
+    },
+    /// Changes settings that a running cluster can change (not nodes, seed, N or vnodes: they
+    /// start a new run, see [`Timeline::configure`]).
+    Configure {
+        /// The changes.
+        settings: SettingsPatch,
+    },
+}
+
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
+}
+
+/// What a command gave back.
+#[derive(Clone, Debug)]
+pub enum Done {
+    /// A write, delete or resolve.
+    Write(WriteOutcome),
+    /// A read.
+    Read(Box<RequestView>),
+    /// Anything else.
+    Nothing,
+}
+
+impl Command {
+    /// Gives this command to `sim`, as a [`Timeline`] does (without logging it). A command
+    /// that fails changes nothing.
+    pub fn apply(&self, sim: &mut Simulation) -> Result<Done, Error> {
+        Ok(match self {
+            Command::Write {
+                node,
+                key,
+                value,
+                options,
+            } => Done::Write(sim.write_with(*node, key, Some(value), options)?),
+            Command::Delete { node, key, options } => {
+                Done::Write(sim.write_with(*node, key, None, options)?)
+            }
+            Command::Read { node, key, options } => {
+                Done::Read(Box::new(sim.read_with(*node, key, options)?))
+            }
+            Command::Resolve {
+                node,
+                key,
+                value,
+                options,
+            } => Done::Write(sim.resolve(*node, key, value, options)?),
+            Command::Cut { a, b, one_way } => {
+                if *one_way {
+                    sim.cut_one_way(*a, *b)?;
+                } else {
+                    sim.cut(*a, *b)?;
+                }
+                Done::Nothing
+            }
+            Command::Heal { a, b, one_way } => {
+                if *one_way {
+                    sim.heal_one_way(*a, *b)?;
+                } else {
+                    sim.heal(*a, *b)?;
+                }
+                Done::Nothing
+            }
+            Command::Partition { groups } => {
+                sim.partition(groups)?;
+                Done::Nothing
+            }
+            Command::HealAll => {
+                sim.heal_all();
+                Done::Nothing
+            }
+            Command::Isolate { node } => {
+                sim.isolate(*node)?;
+                Done::Nothing
+            }
+            Command::Reconnect { node } => {
+                sim.reconnect(*node)?;
+                Done::Nothing
+            }
+            Command::SetLink { from, to, link } => {
+                sim.set_link(*from, *to, *link)?;
+                Done::Nothing
+            }
+            Command::Crash { node } => {
+                sim.crash(*node)?;
+                Done::Nothing
+            }
+            Command::Recover { node, wipe } => {
+                sim.recover(*node, *wipe)?;
+                Done::Nothing
+            }
+            Command::Configure { settings } => {
+                if settings.needs_restart(sim.settings()) {
+                    return Err(Error::InvalidCommand(
+                        "a change of nodes, seed, replicationFactor or vnodes starts a new run: \
+                         it cannot be a step of this one"
+                            .into(),
+                    ));
+                }
+                sim.configure(settings)?;
+                Done::Nothing
+            }
+        })
+    }
+}
+
+/// A command where it happened in a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logged {
+    /// Virtual time when it was given.
+    pub at: Time,
+    /// How many events had been handled by then.
+    pub events: u64,
+    /// The command.
+    pub command: Command,
+}
+
+/// A whole session: everything needed to show again exactly what was on screen.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Session {
+    /// Always [`SESSION_FORMAT`].
+    pub format: String,
+    /// [`SESSION_VERSION`] when written by this build.
+    pub version: u32,
+    /// The settings the run began with (every one, so later defaults cannot change it).
+    pub settings: SettingsPatch,
+    /// Every command, in order.
+    pub commands: Vec<Logged>,
+    /// The moment shown.
+    pub time: Time,
+    /// How far the run had gone (the moment shown may be earlier, after going back).
+    pub end: Time,
+    /// The lesson open, if any, and its step (the page's business; kept as given).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lesson: Option<LessonPlace>,
+}
+
+/// Where in a lesson a session is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LessonPlace {
+    /// The lesson's id (its file name without `.json`).
+    pub id: String,
+    /// The step shown, from 0.
+    pub step: u32,
+}
+
+impl Session {
+    /// Reads a session from JSON, checking its form; nothing runs yet.
+    pub fn from_json(text: &str) -> Result<Session, Error> {
+        if text.len() > MAX_SESSION_BYTES {
+            return Err(Error::InvalidSession(format!(
+                "it is {} bytes long; sessions may be at most {MAX_SESSION_BYTES}",
+                text.len()
+            )));
+        }
+        // The format and version first, so that a newer file gets the right message.
+        #[derive(Deserialize)]
+        struct Header {
+            format: Option<serde_json::Value>,
+            version: Option<serde_json::Value>,
+        }
+        let header: Header = serde_json::from_str(text).map_err(|e| {
+            Error::InvalidSession(format!("it is not a converge session (not JSON: {e})"))
+        })?;
+        if header.format.as_ref().and_then(|f| f.as_str()) != Some(SESSION_FORMAT) {
+            return Err(Error::InvalidSession(format!(
+                "it does not say \"format\": \"{SESSION_FORMAT}\", so it is not a converge session"
+            )));
+        }
+        match header.version.as_ref().and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(SESSION_VERSION) => {}
+            Some(v) if v > u64::from(SESSION_VERSION) => {
+                return Err(Error::InvalidSession(format!(
+                    "it was saved by a newer converge (session version {v}); this page reads \
+                     version {SESSION_VERSION}"
+                )));
+            }
+            _ => {
+                return Err(Error::InvalidSession(format!(
+                    "its version is {}, and this page reads version {SESSION_VERSION}",
+                    header
+                        .version
+                        .map_or("missing".to_string(), |v| v.to_string())
+                )));
+            }
+        }
+        let session: Session =
+            serde_json::from_str(text).map_err(|e| Error::InvalidSession(format!("{e}")))?;
+        session.check()?;
+        Ok(session)
+    }
+
+    /// The session as JSON.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("a session always serializes")
+    }
+
+    /// Checks what can be checked without running: sizes and order.
+    fn check(&self) -> Result<(), Error> {
+        let bad = |problem: String| Err(Error::InvalidSession(problem));
+        if self.commands.len() > MAX_COMMANDS {
+            return bad(format!(
+                "it has {} commands; sessions may have at most {MAX_COMMANDS}",
+                self.commands.len()
+            ));
+        }
+        if self.end > MAX_SESSION_MS || self.time > self.end {
+            return bad(format!(
+                "its time ({} ms) and end ({} ms) must satisfy time <= end <= {MAX_SESSION_MS}",
+                self.time, self.end
+            ));
+        }
+        let mut last = (0, 0);
+        for (i, logged) in self.commands.iter().enumerate() {
+            if logged.at < last.0 || logged.events < last.1 {
+                return bad(format!(
+                    "command {} comes before the one ahead of it (at {} ms after event {})",
+                    i + 1,
+                    logged.at,
+                    logged.events
+                ));
+            }
+            if logged.at > self.end {
+                return bad(format!(
+                    "command {} is at {} ms, after the session's end ({} ms)",
+                    i + 1,
+                    logged.at,
+                    self.end
+                ));
+            }
+            if logged.events > MAX_REPLAY_EVENTS {
+                return bad(format!(
+                    "command {} comes after {} events; a session may replay at most {MAX_REPLAY_EVENTS}",
+                    i + 1,
+                    logged.events
+                ));
+            }
+            last = (logged.at, logged.events);
+        }
+        Ok(())
+    }
+}
+
+/// A saved copy of the run at some point, with how much of the log it had applied.
+#[derive(Clone)]
+struct Snapshot {
+    sim: Simulation,
+    next: usize,
+}
+
+/// A run with its history: commands, time travel, sessions.
+pub struct Timeline {
+    sim: Simulation,
+    /// The settings the run began with.
+    start: Settings,
+    log: Vec<Logged>,
+    /// How many commands of the log the run has applied; the rest are its remembered future.
+    next: usize,
+    /// The furthest moment of the remembered future.
+    end: Time,
+    snapshots: Vec<Snapshot>,
+    snapshot_every: u64,
+}
+
+impl fmt::Debug for Timeline {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Timeline")
+            .field("now", &self.sim.now())
+            .field("events", &self.sim.events())
+            .field("commands", &self.log.len())
+            .field("next", &self.next)
+            .field("end", &self.end)
+            .field("snapshots", &self.snapshots.len())
+            .finish()
+    }
+}
+
+impl Timeline {
+    /// A new run.
+    pub fn new(settings: Settings) -> Result<Timeline, Error> {
+        Ok(Timeline::around(Simulation::new(settings)?))
+    }
+
+    fn around(sim: Simulation) -> Timeline {
+        let mut timeline = Timeline {
+            start: sim.settings().clone(),
+            log: Vec::new(),
+            next: 0,
+            end: 0,
+            snapshots: Vec::new(),
+            snapshot_every: SNAPSHOT_EVERY,
+            sim,
+        };
+        timeline.begin();
+        timeline
+    }
+
+    /// The run has just begun: no history yet but its first moment.
+    fn begin(&mut self) {
+        self.start = self.sim.settings().clone();
+        self.log.clear();
+        self.next = 0;
+        self.end = self.sim.now();
+        self.snapshot_every = SNAPSHOT_EVERY;
+        self.snapshots = vec![Snapshot {
+            sim: self.sim.snapshot(),
+            next: 0,
+        }];
+    }
+
+    /// The run at the moment shown.
+    pub fn sim(&self) -> &Simulation {
+        &self.sim
+    }
+
+    /// The run, for what time travel does not concern: draining the drops the page animates,
+    /// turning recording on or off. Commands and time go through the timeline.
+    pub fn sim_mut(&mut self) -> &mut Simulation {
+        &mut self.sim
+    }
+
+    /// The commands given, in order (those after [`Self::applied`] are the remembered future).
+    pub fn log(&self) -> &[Logged] {
+        &self.log
+    }
+
+    /// How many commands of the log the moment shown includes.
+    pub fn applied(&self) -> usize {
+        self.next
+    }
+
+    /// The furthest moment reached (the end of the timeline).
+    pub fn end(&self) -> Time {
+        self.end.max(self.sim.now())
+    }
+
+    /// Gives `command` now. In the past, this discards the remembered future first.
+    pub fn execute(&mut self, command: Command) -> Result<Done, Error> {
+        let done = command.apply(&mut self.sim)?;
+        self.forget_future();
+        self.log.push(Logged {
+            at: self.sim.now(),
+            events: self.sim.events(),
+            command,
+        });
+        self.next = self.log.len();
+        self.end = self.sim.now();
+        Ok(done)
+    }
+
+    /// Changes settings: those a running cluster can change are a command like any other;
+    /// nodes, seed, N or vnodes start a new run (returns true), with a new timeline.
+    pub fn configure(&mut self, patch: &SettingsPatch) -> Result<bool, Error> {
+        if patch.needs_restart(self.sim.settings()) {
+            self.reset(patch)?;
+            return Ok(true);
+        }
+        self.execute(Command::Configure {
+            settings: patch.clone(),
+        })?;
+        Ok(false)
+    }
+
+    /// Starts a new run with the current settings changed by `patch`; history is cleared.
+    pub fn reset(&mut self, patch: &SettingsPatch) -> Result<(), Error> {
+        self.sim.reset(patch)?;
+        self.begin();
+        Ok(())
+    }
+
+    /// The future after the moment shown is discarded: the log after it, and snapshots of it.
+    fn forget_future(&mut self) {
+        self.log.truncate(self.next);
+        let (next, events) = (self.next, self.sim.events());
+        self.snapshots
+            .retain(|s| s.next <= next && s.sim.events() <= events);
+    }
+
+    // ----- Moving forward -----
+
+    /// Runs to `time`, replaying remembered commands on the way. Returns events handled.
+    pub fn run_until(&mut self, time: Time) -> u64 {
+        let before = self.sim.events();
+        self.forward(time, u64::MAX)
+            .expect("a log made by this run replays");
+        self.sim.events() - before
+    }
+
+    /// Runs `ms` milliseconds.
+    pub fn run_for(&mut self, ms: Time) -> u64 {
+        self.run_until(self.sim.now().saturating_add(ms))
+    }
+
+    /// Handles the next event, and then any remembered command given right after it (before
+    /// the one after). Returns the time of the event, or None if nothing waits.
+    pub fn step(&mut self) -> Option<Time> {
+        self.apply_due_commands()
+            .expect("a log made by this run replays");
+        let time = self.sim.step();
+        self.apply_due_commands()
+            .expect("a log made by this run replays");
+        self.after_moving();
+        time
+    }
+
+    /// Applies every remembered command given before the next event.
+    fn apply_due_commands(&mut self) -> Result<(), Error> {
+        self.apply_commands_until(Time::MAX)
+    }
+
+    /// Applies every remembered command given before the next event and by `time`.
+    fn apply_commands_until(&mut self, time: Time) -> Result<(), Error> {
+        while let Some(logged) = self.log.get(self.next) {
+            if logged.events != self.sim.events() || logged.at > time {
+                break;
+            }
+            if self.sim.next_event_time().is_some_and(|t| t < logged.at) {
+                return Err(Error::InvalidSession(format!(
+                    "command {} is said to come after event {} at {} ms, but events due \
+                     earlier were still waiting",
+                    self.next + 1,
+                    logged.events,
+                    logged.at
+                )));
+            }
+            self.sim.advance_to(logged.at);
+            logged.command.apply(&mut self.sim).map_err(|e| {
+                Error::InvalidSession(format!(
+                    "command {} ({}) fails where it was given: {e}",
+                    self.next + 1,
+                    serde_json::to_string(&logged.command).unwrap_or_default()
+                ))
+            })?;
+            self.next += 1;
+        }
+        Ok(())
+    }
+
+    /// Runs to `time` (and at most to `max_events` events), applying remembered commands at
+    /// their places and taking snapshots on the way.
+    fn forward(&mut self, time: Time, max_events: u64) -> Result<(), Error> {
+        loop {
+            let boundary = self.last_snapshot_events() + self.snapshot_every;
+            let command = self
+                .log
+                .get(self.next)
+                .filter(|c| c.at <= time)
+                .map(|c| (c.at, c.events));
+            let (until, limit) = match command {
+                Some((at, events)) => (at, events),
+                None => (time, u64::MAX),
+            };
+            let limit = limit.min(boundary).min(max_events);
+            let reached = self.sim.run_bounded(until, limit);
+            if self.sim.events() >= boundary {
+                self.take_snapshot();
+            }
+            if self.sim.events() >= max_events && !reached {
+                break;
+            }
+            match command {
+                Some((at, events)) if self.sim.events() == events => {
+                    self.sim.advance_to(at);
+                    self.apply_commands_until(time)?;
+                }
+                Some((at, events)) if reached || self.sim.events() > events => {
+                    return Err(Error::InvalidSession(format!(
+                        "command {} is said to come after event {events} at {at} ms, but the \
+                         run had handled {} events by then",
+                        self.next + 1,
+                        self.sim.events()
+                    )));
+                }
+                Some(_) => {}
+                None if reached => break,
+                None => {}
+            }
+        }
+        self.after_moving();
+        Ok(())
+    }
+
+    fn after_moving(&mut self) {
+        self.end = self.end.max(self.sim.now());
+        if self.sim.events() >= self.last_snapshot_events() + self.snapshot_every {
+            self.take_snapshot();
+        }
+    }
+
+    fn last_snapshot_events(&self) -> u64 {
+        self.snapshots.last().map_or(0, |s| s.sim.events())
+    }
+
+    fn take_snapshot(&mut self) {
+        if self
+            .snapshots
+            .last()
+            .is_some_and(|s| s.sim.events() >= self.sim.events())
+        {
+            return;
+        }
+        self.snapshots.push(Snapshot {
+            sim: self.sim.snapshot(),
+            next: self.next,
+        });
+        if self.snapshots.len() > MAX_SNAPSHOTS {
+            // Keep the first and every other one after it; space later ones twice as far.
+            let mut i = 0;
+            self.snapshots.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.snapshot_every *= 2;
+        }
+    }
+
+    // ----- Going back -----
+
+    /// Shows the run at `time`: every event due by then handled, every command given by then
+    /// applied. Earlier than now, from the nearest snapshot; later, by running on.
+    pub fn seek(&mut self, time: Time) -> Result<(), Error> {
+        if time > MAX_SESSION_MS {
+            return Err(Error::InvalidTime(format!(
+                "{time} ms is more than a day into the run"
+            )));
+        }
+        if time < self.sim.now() {
+            let from = self
+                .snapshots
+                .iter()
+                .rposition(|s| s.sim.now() <= time)
+                .unwrap_or(0);
+            self.restore(from);
+        }
+        self.forward(time, u64::MAX)
+    }
+
+    /// Shows the run just after its `events`-th event, with the commands given before the
+    /// next one.
+    pub fn seek_event(&mut self, events: u64) -> Result<(), Error> {
+        if events < self.sim.events() {
+            let from = self
+                .snapshots
+                .iter()
+                .rposition(|s| s.sim.events() <= events)
+                .unwrap_or(0);
+            self.restore(from);
+        }
+        self.apply_due_commands()?;
+        while self.sim.events() < events {
+            if self.sim.step().is_none() {
+                break;
+            }
+            self.apply_due_commands()?;
+            if self.sim.events() >= self.last_snapshot_events() + self.snapshot_every {
+                self.take_snapshot();
+            }
+        }
+        self.after_moving();
+        if self.sim.events() < events {
+            return Err(Error::InvalidTime(format!(
+                "the run has only {} events so far",
+                self.sim.events()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Goes one event back: to just before the last event handled. Returns false at the start.
+    pub fn step_back(&mut self) -> Result<bool, Error> {
+        let events = self.sim.events();
+        if events == 0 {
+            return Ok(false);
+        }
+        self.seek_event(events - 1)?;
+        Ok(true)
+    }
+
+    fn restore(&mut self, index: usize) {
+        let snapshot = &self.snapshots[index];
+        let mut sim = snapshot.sim.clone();
+        sim.resume_history(&mut self.sim);
+        sim.set_recording(self.sim.trace().enabled());
+        self.sim = sim;
+        self.next = snapshot.next;
+    }
+
+    // ----- Sessions -----
+
+    /// The session: settings, commands, the moment shown and the end.
+    pub fn session(&self, lesson: Option<LessonPlace>) -> Session {
+        Session {
+            format: SESSION_FORMAT.to_string(),
+            version: SESSION_VERSION,
+            settings: self.start.as_patch(),
+            commands: self.log.clone(),
+            time: self.sim.now(),
+            end: self.end(),
+            lesson,
+        }
+    }
+
+    /// Replays `session` to its end, then goes to its moment. Every command must apply where
+    /// it was given; if one does not, or replaying would take too long, this says why.
+    pub fn from_session(session: &Session) -> Result<Timeline, Error> {
+        session.check()?;
+        let settings = Settings::default()
+            .patched(&session.settings)
+            .map_err(|e| Error::InvalidSession(format!("its settings are refused: {e}")))?;
+        let mut timeline = Timeline::new(settings)?;
+        timeline.log = session.commands.clone();
+        timeline.forward(session.end, MAX_REPLAY_EVENTS)?;
+        if timeline.sim.now() < session.end {
+            return Err(Error::InvalidSession(format!(
+                "replaying it would take more than {MAX_REPLAY_EVENTS} events"
+            )));
+        }
+        if timeline.next < timeline.log.len() {
+            return Err(Error::InvalidSession(format!(
+                "command {} was never reached",
+                timeline.next + 1
+            )));
+        }
+        timeline.seek(session.time)?;
+        Ok(timeline)
+    }
+}

@@ -1,0 +1,387 @@
+//! Time travel and sessions: going back shows exactly what a fresh run shows at that moment;
+//! acting in the past forks a new future; a saved session replays to the same state; bad
+//! session text is refused with a clear message and changes nothing.
+#![cfg(not(target_arch = "wasm32"))]
+
+mod common;
+
+use common::*;
+use converge::settings::{Consistency, Coordination, ReplicationFactor};
+use converge::timeline::{MAX_COMMANDS, SESSION_VERSION};
+use converge::{
+    ClientOptions, Command, Error, Latency, Session, Settings, SettingsPatch, Simulation, Time,
+    Timeline,
+};
+use proptest::prelude::*;
+
+/// Everything a page could show of a run, as text: equal text, equal state.
+fn fingerprint(sim: &Simulation) -> String {
+    format!(
+        "now {} events {} trace {} {:016x}\nstats {:?}\nkeys {:?}\nnodes {:?}\nrequests {:?}\nwrites {:?}\nflights {:?}",
+        sim.now(),
+        sim.events(),
+        sim.trace().count(),
+        sim.trace().hash(),
+        sim.stats(),
+        sim.keys(None),
+        sim.nodes(),
+        sim.requests(usize::MAX),
+        sim.recent_writes(usize::MAX),
+        sim.in_flight().collect::<Vec<_>>(),
+    )
+}
+
+fn settings(quorum: bool) -> Settings {
+    let mut s = Settings {
+        nodes: 4,
+        seed: 11,
+        latency: Latency::Uniform {
+            min_ms: 20,
+            max_ms: 180,
+        },
+        loss: 0.05,
+        duplication: 0.05,
+        anti_entropy: true,
+        anti_entropy_interval_ms: 700,
+        clock_skew_ms: vec![0, 30, -40, 0],
+        ..Settings::default()
+    };
+    if quorum {
+        s.coordination = Coordination::Quorum;
+        s.replication_factor = ReplicationFactor::N(3);
+        s.write_quorum = Consistency::Quorum;
+        s.read_quorum = Consistency::Quorum;
+    }
+    s
+}
+
+/// The run straight through, without a timeline: commands given at their times, up to `t`.
+fn straight(settings: &Settings, schedule: &[(Time, Command)], t: Time) -> String {
+    let mut sim = Simulation::new(settings.clone()).unwrap();
+    for (at, command) in schedule.iter().filter(|(at, _)| *at <= t) {
+        sim.run_until(*at);
+        let _ = command.apply(&mut sim);
+    }
+    sim.run_until(t);
+    fingerprint(&sim)
+}
+
+/// The same commands given through a timeline, which then runs on to `end`.
+fn recorded(settings: &Settings, schedule: &[(Time, Command)], end: Time) -> Timeline {
+    let mut timeline = Timeline::new(settings.clone()).unwrap();
+    for (at, command) in schedule {
+        timeline.run_until(*at);
+        let _ = timeline.execute(command.clone());
+    }
+    timeline.run_until(end);
+    timeline
+}
+
+fn write(node: u32, key: &str, value: &str) -> Command {
+    Command::Write {
+        node: n(node),
+        key: key.into(),
+        value: value.into(),
+        options: ClientOptions::default(),
+    }
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    let node = 1u32..=4;
+    let key = prop::sample::select(vec!["a", "b", "c"]);
+    prop_oneof![
+        4 => (node.clone(), key.clone(), 0u32..100)
+            .prop_map(|(n, k, v)| write(n, k, &v.to_string())),
+        2 => (node.clone(), key.clone()).prop_map(|(n, k)| Command::Read {
+            node: converge::NodeId(n),
+            key: k.into(),
+            options: ClientOptions::default(),
+        }),
+        1 => (node.clone(), key).prop_map(|(n, k)| Command::Delete {
+            node: converge::NodeId(n),
+            key: k.into(),
+            options: ClientOptions::default(),
+        }),
+        1 => node.clone().prop_map(|n| Command::Crash { node: converge::NodeId(n) }),
+        1 => (node.clone(), any::<bool>())
+            .prop_map(|(n, wipe)| Command::Recover { node: converge::NodeId(n), wipe }),
+        1 => (node.clone(), node).prop_map(|(a, b)| Command::Cut {
+            a: converge::NodeId(a),
+            b: converge::NodeId(b),
+            one_way: a % 2 == 0,
+        }),
+        1 => Just(Command::HealAll),
+        1 => (0u32..30).prop_map(|p| Command::Configure {
+            settings: SettingsPatch {
+                loss: Some(f64::from(p) / 100.0),
+                ..SettingsPatch::default()
+            },
+        }),
+    ]
+}
+
+/// Commands at non-decreasing times (several at one millisecond, too).
+fn schedule() -> impl Strategy<Value = Vec<(Time, Command)>> {
+    prop::collection::vec((0u64..300, command()), 1..25).prop_map(|steps| {
+        let mut t = 0;
+        steps
+            .into_iter()
+            .map(|(gap, c)| {
+                t += gap;
+                (t, c)
+            })
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    #[test]
+    fn going_back_shows_what_a_fresh_run_shows_at_that_moment(
+        schedule in schedule(),
+        quorum in any::<bool>(),
+        targets in prop::collection::vec(0u64..8_000, 1..6),
+    ) {
+        let settings = settings(quorum);
+        let end = 8_000;
+        let mut timeline = recorded(&settings, &schedule, end);
+        prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, end));
+        for t in targets {
+            timeline.seek(t).unwrap();
+            prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, t));
+        }
+        // Running on from the past replays the remembered future, commands included.
+        timeline.run_until(end);
+        prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, end));
+    }
+
+    #[test]
+    fn acting_in_the_past_forks_a_new_future(
+        schedule in schedule(),
+        back in 0u64..3_000,
+        node in 1u32..=4,
+    ) {
+        let settings = settings(true);
+        let mut timeline = recorded(&settings, &schedule, 6_000);
+        timeline.seek(back).unwrap();
+        let up = (node..node + 4).map(|i| i % 4 + 1).find(|&i| timeline.sim().is_up(n(i)).unwrap());
+        let fork = match up {
+            Some(node) => write(node, "fork", "new future"),
+            None => Command::HealAll,
+        };
+        timeline.execute(fork.clone()).unwrap();
+        timeline.run_until(6_000);
+        let mut forked: Vec<(Time, Command)> =
+            schedule.iter().filter(|(at, _)| *at <= back).cloned().collect();
+        forked.push((back, fork));
+        prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &forked, 6_000));
+        prop_assert!(timeline.log().iter().all(|l| l.at <= back));
+    }
+
+    #[test]
+    fn a_saved_session_replays_to_the_same_moment(
+        schedule in schedule(),
+        quorum in any::<bool>(),
+        back in 0u64..5_000,
+    ) {
+        let settings = settings(quorum);
+        let mut timeline = recorded(&settings, &schedule, 5_000);
+        timeline.seek(back).unwrap();
+        let text = timeline.session(None).to_json();
+        let loaded = Timeline::from_session(&Session::from_json(&text).unwrap()).unwrap();
+        prop_assert_eq!(fingerprint(loaded.sim()), fingerprint(timeline.sim()));
+        prop_assert_eq!(loaded.end(), 5_000);
+        prop_assert_eq!(loaded.log(), timeline.log());
+    }
+}
+
+#[test]
+fn stepping_back_event_by_event_retraces_the_steps_forward() {
+    let settings = settings(true);
+    let mut timeline = Timeline::new(settings).unwrap();
+    timeline.execute(write(1, "k", "v1")).unwrap();
+    timeline.run_until(150);
+    timeline.step().unwrap(); // from here on, every moment is just after an event
+    let mut seen = vec![fingerprint(timeline.sim())];
+    for i in 0..40 {
+        if i == 7 {
+            // A command between two events of the same moment, after a single step.
+            timeline.execute(write(2, "k", "v2")).unwrap();
+            seen.pop();
+            seen.push(fingerprint(timeline.sim()));
+        }
+        timeline.step().unwrap();
+        seen.push(fingerprint(timeline.sim()));
+    }
+    seen.pop();
+    while let Some(expected) = seen.pop() {
+        assert!(timeline.step_back().unwrap());
+        assert_eq!(fingerprint(timeline.sim()), expected);
+    }
+}
+
+#[test]
+fn a_long_run_jumps_back_from_nearby_snapshots() {
+    // Ten minutes of steady traffic on 16 nodes: every jump replays a bounded stretch.
+    let settings = Settings {
+        nodes: 16,
+        anti_entropy: true,
+        clock_skew_ms: vec![0; 16],
+        ..Settings::default()
+    };
+    let mut timeline = Timeline::new(settings).unwrap();
+    for tick in 0..6_000u32 {
+        timeline.run_until(Time::from(tick) * 100);
+        timeline
+            .execute(write(tick % 16 + 1, &format!("k{}", tick % 20), "v"))
+            .unwrap();
+    }
+    timeline.run_until(600_000);
+    let events = timeline.sim().events();
+    assert!(events > 100_000, "a long run: {events} events");
+    let at_end = fingerprint(timeline.sim());
+    let started = std::time::Instant::now();
+    for t in [300_000, 10_000, 599_000, 123_456] {
+        timeline.seek(t).unwrap();
+        assert_eq!(timeline.sim().now(), t);
+    }
+    timeline.seek(600_000).unwrap();
+    assert_eq!(fingerprint(timeline.sim()), at_end);
+    // Printed, not asserted: speed is for the benchmark, and machines differ.
+    println!("5 jumps over {events} events took {:?}", started.elapsed());
+}
+
+#[test]
+fn a_session_names_every_setting_so_new_defaults_cannot_change_it() {
+    let timeline = Timeline::new(settings(true)).unwrap();
+    let session = timeline.session(None);
+    let text = session.to_json();
+    for name in [
+        "nodes",
+        "seed",
+        "latency",
+        "writeQuorum",
+        "clockSkewMs",
+        "tombstoneGraceMs",
+    ] {
+        assert!(
+            text.contains(&format!("\"{name}\"")),
+            "{name} missing from {text}"
+        );
+    }
+    assert_eq!(
+        Settings::default().patched(&session.settings).unwrap(),
+        settings(true)
+    );
+}
+
+fn refused(text: &str) -> String {
+    match Session::from_json(text).and_then(|s| Timeline::from_session(&s)) {
+        Err(Error::InvalidSession(problem)) => problem,
+        Err(other) => panic!("expected a session error, got {other:?}"),
+        Ok(_) => panic!("expected {text:.200} to be refused"),
+    }
+}
+
+fn saved() -> String {
+    let mut timeline = Timeline::new(settings(false)).unwrap();
+    timeline.execute(write(1, "k", "v")).unwrap();
+    timeline.run_until(500);
+    timeline.session(None).to_json()
+}
+
+#[test]
+fn malformed_sessions_are_refused_with_a_reason() {
+    let good = saved();
+    assert!(refused(&good[..good.len() / 2]).contains("not JSON"));
+    assert!(
+        refused("[1, 2]").contains("not JSON")
+            || refused("[1, 2]").contains("not a converge session")
+    );
+    assert!(
+        refused(r#"{"format": "something-else", "version": 1}"#).contains("not a converge session")
+    );
+    let newer = good.replace(
+        &format!("\"version\":{SESSION_VERSION}"),
+        &format!("\"version\":{}", SESSION_VERSION + 1),
+    );
+    assert!(refused(&newer).contains("newer converge"));
+    let older = good.replace(&format!("\"version\":{SESSION_VERSION}"), "\"version\":0");
+    assert!(refused(&older).contains("version is 0"));
+    let huge = format!("{}{}", good, " ".repeat(2_000_001));
+    assert!(refused(&huge).contains("at most"));
+    let unknown = good.replace("\"commands\"", "\"extra\":1,\"commands\"");
+    assert!(refused(&unknown).contains("unknown field"));
+}
+
+#[test]
+fn sessions_whose_commands_do_not_fit_the_run_are_refused() {
+    let good = saved();
+    let session = Session::from_json(&good).unwrap();
+
+    let mut bad_node = session.clone();
+    bad_node.commands[0].command = write(9, "k", "v");
+    let problem = refused(&bad_node.to_json());
+    assert!(problem.contains("there is no node 9"), "{problem}");
+
+    let mut too_early = session.clone();
+    too_early.commands[0].events = 1_000;
+    assert!(refused(&too_early.to_json()).contains("after event 1000"));
+
+    let mut out_of_order = session.clone();
+    out_of_order.commands.push(out_of_order.commands[0].clone());
+    out_of_order.commands[1].at = 0;
+    out_of_order.commands[0].at = 10;
+    assert!(refused(&out_of_order.to_json()).contains("comes before"));
+
+    let mut many = session.clone();
+    many.commands = vec![session.commands[0].clone(); MAX_COMMANDS + 1];
+    assert!(refused(&many.to_json()).contains("at most"));
+
+    let mut restart = session.clone();
+    restart.commands[0].command = Command::Configure {
+        settings: SettingsPatch {
+            nodes: Some(5),
+            ..SettingsPatch::default()
+        },
+    };
+    assert!(refused(&restart.to_json()).contains("new run"));
+
+    let mut far = session;
+    far.end = 10 * 24 * 60 * 60 * 1000;
+    assert!(refused(&far.to_json()).contains("end"));
+}
+
+#[test]
+fn script_in_a_key_is_only_text() {
+    let mut timeline = Timeline::new(settings(false)).unwrap();
+    let key = "<script>alert('x')</script>";
+    timeline
+        .execute(write(1, key, "<img src=x onerror=alert(1)>"))
+        .unwrap();
+    timeline.run_until(1_000);
+    let text = timeline.session(None).to_json();
+    let loaded = Timeline::from_session(&Session::from_json(&text).unwrap()).unwrap();
+    assert_eq!(
+        value_at(loaded.sim(), 3, key).as_deref(),
+        Some("<img src=x onerror=alert(1)>")
+    );
+}
+
+#[test]
+fn a_new_node_count_starts_a_new_timeline() {
+    let mut timeline = Timeline::new(settings(false)).unwrap();
+    timeline.execute(write(1, "k", "v")).unwrap();
+    timeline.run_until(1_000);
+    let restarted = timeline
+        .configure(&SettingsPatch {
+            nodes: Some(5),
+            ..SettingsPatch::default()
+        })
+        .unwrap();
+    assert!(restarted);
+    assert!(timeline.log().is_empty());
+    assert_eq!((timeline.sim().now(), timeline.end()), (0, 0));
+    assert_eq!(timeline.sim().node_count(), 5);
+}
