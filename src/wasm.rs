@@ -764,6 +764,19 @@ impl Sim {
         })
     }
 
+    /// The virtual time of every command given, in order (for marking them on a timeline).
+    #[wasm_bindgen(js_name = "commandTimes")]
+    pub fn command_times(&self) -> js_sys::Float64Array {
+        let times: Vec<f64> = self.inner.log().iter().map(|l| l.at as f64).collect();
+        js_sys::Float64Array::from(times.as_slice())
+    }
+
+    /// How many of the commands given are in the moment shown (the rest are its future).
+    #[wasm_bindgen(js_name = "commandsApplied")]
+    pub fn commands_applied(&self) -> f64 {
+        self.inner.applied() as f64
+    }
+
     /// The whole session as JSON text: settings, commands, the moment shown, and `lesson`
     /// (`{id, step}`, optional) for the page.
     pub fn session(&self, lesson: JsValue) -> Result<String, JsError> {

@@ -6,6 +6,8 @@
 // between two frames; afterwards the page redraws at once. Bad arguments throw an Error that
 // says what was wrong, and nothing changes. The README documents every method.
 
+import { linkTo, packSession } from './session.js';
+
 const PAGE_SETTINGS = ['speed'];
 
 export function createApi(app) {
@@ -31,6 +33,25 @@ export function createApi(app) {
     runFor: command((ms) => core().runFor(ms)),
     runUntil: command((t) => core().runUntil(t)),
     step: command(() => core().step()),
+    // ----- Time travel and sessions -----
+    seek: (t) => app.seek(t),
+    seekEvent: (n) => {
+      app.setPlaying(false);
+      core().seekEvent(n);
+      app.travelled();
+    },
+    stepBack: () => app.stepBack(),
+    end: () => core().end(),
+    eventsHandled: () => core().eventsHandled(),
+    commands: () => core().commands(),
+    session: () => JSON.parse(core().session(null)),
+    loadSession: (session) => {
+      const text = typeof session === 'string' ? session : JSON.stringify(session);
+      if (text === undefined) throw new Error('loadSession takes a session object or its JSON text');
+      app.loadSession(text);
+    },
+    shareLink: async () => linkTo(await packSession(core().session(null)), window.location),
+
     play: () => app.setPlaying(true),
     pause: () => app.setPlaying(false),
     playing: () => app.playing,
@@ -118,4 +139,6 @@ const HELP = `converge: the simulation behind this page, for the console.
   sim.converged() / sim.divergentKeys() / sim.keys() / sim.writes() / sim.stats()
   sim.configure({conflict: 'vv', coordination: 'quorum', readQuorum: 1, speed: 2})
   sim.reset({seed: 42, nodes: 5}) / sim.play() / sim.pause() / sim.step()
+  sim.seek(1500) / sim.stepBack() / sim.end()   go back in time; acting there forks a new future
+  sim.session() / sim.loadSession(s) / await sim.shareLink()   save, reopen and share this moment
 The README lists every method and setting.`;

@@ -5,6 +5,7 @@
 import { ClientPanel, shorten, tag, text, versionsText } from './client.js';
 import { RingView } from './ring.js';
 import { fillSettings, readSettings } from './settings-form.js';
+import { linkTo, packSession, readFile, saveFile } from './session.js';
 
 const STATUS_KEYS_SHOWN = 5;
 // Above this many nodes the Replicas table keeps fixed column widths (see style.css).
@@ -69,6 +70,7 @@ export class Controls {
     });
 
     this.client.attach();
+    this.attachSession();
 
     // The ring: pick a key on it, in Replicas, or by name.
     new ResizeObserver(() => this.ring.resize()).observe(this.$('ring'));
@@ -134,6 +136,49 @@ export class Controls {
     });
   }
 
+  /** Copy link, Save and Open: the whole session (settings, seed, actions, moment shown). */
+  attachSession() {
+    const $ = this.$;
+    $('share').addEventListener('click', async () => {
+      try {
+        const link = linkTo(await packSession(this.core.session(null)), window.location);
+        $('share-link').value = link;
+        $('share-box').hidden = false;
+        $('share-link').select();
+        try {
+          await navigator.clipboard.writeText(link);
+          this.toast('Link copied: it reopens this exact moment, paused.');
+        } catch {
+          // No clipboard here (an insecure page, a refusal): the box shows the link to copy.
+        }
+      } catch (err) {
+        this.toast(err.message);
+      }
+    });
+    $('share-close').addEventListener('click', () => {
+      $('share-box').hidden = true;
+    });
+    $('save-session').addEventListener('click', () => {
+      try {
+        const now = (this.core.now() / 1000).toFixed(1);
+        saveFile(this.core.session(null), `converge-seed${this.core.settings().seed}-at-${now}s.json`);
+      } catch (err) {
+        this.toast(err.message);
+      }
+    });
+    $('open-session').addEventListener('change', async (e) => {
+      const file = e.target.files[0];
+      e.target.value = '';
+      if (!file) return;
+      try {
+        this.app.loadSession(await readFile(file));
+        this.toast(`Opened "${file.name}" at ${(this.core.now() / 1000).toFixed(3)} s.`);
+      } catch (err) {
+        this.toast(`"${file.name}" could not be opened, so nothing changed: ${err.message}`);
+      }
+    });
+  }
+
   key(e) {
     const typing = e.target.closest && e.target.closest('input, select, textarea, [contenteditable]');
     if (e.key === 'Escape') {
@@ -144,15 +189,20 @@ export class Controls {
     if (e.key === ' ' && !(e.target instanceof HTMLButtonElement)) {
       e.preventDefault();
       this.app.setPlaying(!this.app.playing);
-    } else if (e.key === 's' || e.key === 'S') {
+    } else if (e.key === 's' || e.key === 'S' || e.key === 'ArrowRight') {
+      e.preventDefault();
       this.step();
+    } else if (e.key === 'ArrowLeft') {
+      e.preventDefault();
+      this.act(() => {
+        if (!this.app.stepBack()) this.toast('This is the start of the run.');
+      });
     }
   }
 
   step() {
-    this.app.setPlaying(false);
-    this.act((core) => {
-      if (core.step() === undefined) this.toast('Nothing is scheduled: no message is in flight and no timer is set.');
+    this.act(() => {
+      if (!this.app.stepForward()) this.toast('Nothing is scheduled: no message is in flight and no timer is set.');
     });
   }
 

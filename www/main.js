@@ -5,6 +5,8 @@ import init, { Simulation } from './pkg/converge.js';
 import { ClusterView } from './draw.js';
 import { Controls } from './controls.js';
 import { createApi } from './api.js';
+import { TimelineBar } from './timeline.js';
+import { sessionInHash, unpackSession } from './session.js';
 
 const VIEW_REFRESH_MS = 100; // panels and cards refresh at most ten times a second
 const MAX_FRAME_GAP_MS = 100; // a long pause (a background tab) is not replayed at once
@@ -16,10 +18,11 @@ const MAX_SPEED = 100;
 const DEFAULT_SPEED = 0.25;
 
 class App {
-  constructor(core, view, controls) {
+  constructor(core, view, controls, timeline) {
     this.core = core;
     this.view = view;
     this.controls = controls;
+    this.timeline = timeline;
     this.vt = core.now(); // virtual time being drawn: may run up to 1 ms ahead of the core
     this.playing = true;
     this.speed = DEFAULT_SPEED;
@@ -57,6 +60,46 @@ class App {
     const now = this.core.now();
     if (this.vt < now || this.vt >= now + 1) this.vt = now;
     this.forceRefresh = true;
+  }
+
+  /** Shows the moment `t` (ms): playback pauses, and the whole page follows. */
+  seek(t) {
+    this.setPlaying(false);
+    this.core.seek(t);
+    this.travelled();
+  }
+
+  /** Back one event; false at the start. */
+  stepBack() {
+    this.setPlaying(false);
+    const moved = this.core.stepBack();
+    this.travelled();
+    return moved;
+  }
+
+  /** Forward one event (replaying the remembered future, if any); false if nothing waits. */
+  stepForward() {
+    this.setPlaying(false);
+    const moved = this.core.step() !== undefined;
+    this.travelled();
+    return moved;
+  }
+
+  /** After a jump in time: drops from the replay are not news, and every view redraws. */
+  travelled() {
+    this.core.drainDrops();
+    this.view.drops = [];
+    this.vt = this.core.now();
+    this.forceRefresh = true;
+  }
+
+  /** Replaces the run with a saved session (JSON text), shown paused at its moment. */
+  loadSession(text) {
+    const lesson = this.core.loadSession(text);
+    this.setPlaying(false);
+    this.restarted();
+    this.travelled();
+    return lesson;
   }
 
   /** A new run began (reset, or a new node count or seed). */
@@ -112,6 +155,7 @@ class App {
     } else {
       this.controls.showTime(core.now());
     }
+    this.timeline.show(core);
     // Last call into wasm this frame: the view it returns is read before any other call.
     const flights = core.flights(this.vt);
     this.view.render(flights, realNow);
@@ -212,10 +256,12 @@ async function boot() {
   const core = simulationFrom(settings, problems);
   const view = new ClusterView(document.getElementById('cluster'));
   const controls = new Controls(document, () => app);
+  const timeline = new TimelineBar(document, () => app);
   // Read-only hooks for tests: view.nodePosition(id); ring.selected, ring.point(position, radius).
   window.converge = Object.freeze({ view, ring: controls.ring });
-  app = new App(core, view, controls);
+  app = new App(core, view, controls, timeline);
   controls.attach(view);
+  timeline.attach();
   if (speed !== undefined) {
     try {
       app.setSpeed(speed);
@@ -228,6 +274,15 @@ async function boot() {
   window.sim = createApi(app);
   if (problems.length > 0) {
     controls.toast(`The page address has settings that could not be used, so they were left out: ${problems.join('; ')}.`);
+  }
+  // A shared link: the session it carries replaces the run (nothing runs if it is bad).
+  const packed = sessionInHash(location.hash);
+  if (packed) {
+    try {
+      app.loadSession(await unpackSession(packed));
+    } catch (err) {
+      controls.toast(`The link's session could not be opened, so a new run started instead: ${err.message}`);
+    }
   }
   new ResizeObserver(() => {
     view.resize();

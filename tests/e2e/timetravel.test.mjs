@@ -1,0 +1,190 @@
+// Time travel and sessions on the page: drag the timeline back and the whole page shows that
+// moment; forward again replays the same future; acting in the past forks a new one. A copied
+// link and a saved file reopen exactly the same moment in a fresh browser; damaged ones are
+// refused with a message and change nothing.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { screenshot, openPage, browser } from './helpers.mjs';
+import {
+  pageSuite, TEST_TIMEOUT_MS, pause, restart, runFor, nextFrames, writeViaForm, waitForRow, replicaRow,
+} from './steps.mjs';
+
+const withPage = pageSuite();
+
+const state = (page) => page.evaluate(() => ({
+  now: sim.now(),
+  events: sim.eventsHandled(),
+  hash: sim.traceHash(),
+  end: sim.end(),
+  playing: sim.playing(),
+}));
+
+/** Three actions through the page: Alice at node 1, node 3 crashes, Bob at node 2; then 3 recovers. */
+async function story(page) {
+  await pause(page);
+  await restart(page);
+  await writeViaForm(page, { node: 1, key: 'name', value: 'Alice' });
+  await runFor(page, 300);
+  await page.selectOption('#node-pick', '3');
+  await page.click('#node-crash');
+  await writeViaForm(page, { node: 2, key: 'name', value: 'Bob' });
+  await runFor(page, 600);
+  await page.click('#node-recover');
+  await runFor(page, 400);
+  const atOne = await state(page); // t = 1.3 s: node 3 is back but missed Bob
+  await runFor(page, 1700);
+  return atOne;
+}
+
+/** Drags the timeline's slider to `t` (ms), as a person would with the mouse or keys. */
+async function dragTo(page, t) {
+  await page.locator('#tl-range').fill(String(t));
+  await page.waitForFunction((want) => sim.now() === want, t);
+  await nextFrames(page);
+}
+
+test('dragging the timeline back shows the past; forward replays the same future', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=4' }, async (page) => {
+  const atPast = await story(page);
+  const atEnd = await state(page);
+  assert.equal(atEnd.end, atEnd.now);
+  assert.equal(await page.textContent('#tl-note'), '');
+
+  await dragTo(page, atPast.now);
+  assert.deepEqual(await state(page), { ...atPast, end: atEnd.end, playing: false }, 'the same run as it was at that moment');
+  assert.match(await page.textContent('#tl-note'), /^Looking back at 1\.300 s of 3\.000 s/);
+  assert.equal(await page.textContent('#clock'), '1.300 s');
+  const row = await waitForRow(page, 'name', ['Bob', 'Bob', 'Alice']);
+  assert.ok(row[2].stale, 'node 3 is shown missing the newest write, as it was then');
+  await screenshot(page, 'timeline-looking-back');
+
+  // Event by event: the button and the left arrow go back one event each, the right arrow forward.
+  await page.click('#tl-back');
+  await nextFrames(page);
+  assert.equal((await state(page)).events, atPast.events - 1);
+  await page.locator('#cluster').focus();
+  await page.keyboard.press('ArrowLeft');
+  assert.equal((await state(page)).events, atPast.events - 2);
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('ArrowRight');
+  assert.equal((await state(page)).events, atPast.events);
+
+  // Forward to the end again: the same future, actions included.
+  await page.click('#tl-end');
+  await nextFrames(page);
+  assert.deepEqual(await state(page), atEnd);
+  await waitForRow(page, 'name', ['Bob', 'Bob', 'Alice']);
+  assert.equal(await page.textContent('#tl-note'), '');
+}));
+
+test('an action in the past starts a new future and forgets the old one', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=4' }, async (page) => {
+  await story(page);
+  await dragTo(page, 500);
+  const before = await page.evaluate(() => sim.commands());
+  assert.equal(before.commands.length, 4);
+  assert.equal(before.applied, 3, 'by 0.5 s Alice and Bob were written and node 3 had crashed');
+  await writeViaForm(page, { node: 1, key: 'name', value: 'Carol' });
+  const after = await page.evaluate(() => sim.commands());
+  assert.deepEqual(after.commands.map((c) => c.command.do), ['write', 'crash', 'write', 'write']);
+  assert.equal(after.applied, 4);
+  const s = await state(page);
+  assert.equal(s.end, s.now, 'the old future is gone');
+  await nextFrames(page);
+  assert.equal(await page.textContent('#tl-note'), '');
+  await runFor(page, 1000);
+  const row = await replicaRow(page, 'name');
+  assert.ok(row[2].down, 'node 3 stays down: its recovery was in the old future');
+  assert.ok(row.slice(0, 2).some((c) => c.text === 'Carol'), 'the new write is there');
+  const writes = await page.evaluate(() => sim.writes().map((w) => w.value));
+  assert.deepEqual(writes.sort(), ['Alice', 'Bob', 'Carol']);
+}));
+
+test('a copied link reopens the same moment in a fresh browser', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=4' }, async (page) => {
+  const atPast = await story(page);
+  await dragTo(page, atPast.now);
+  await page.click('#share');
+  await page.waitForSelector('#share-box:not([hidden])');
+  const link = await page.inputValue('#share-link');
+  assert.match(link, /#session=z[A-Za-z0-9_-]+$/);
+  const shown = await replicaRow(page, 'name');
+
+  const other = await browser(); // another browser: nothing shared but the link
+  try {
+    const url = new URL(link);
+    const { page: fresh, errors, context } = await openPage(other, `${url.origin}${url.pathname}`, { query: `${url.search}${url.hash}` });
+    await fresh.waitForFunction((t) => sim.now() === t, atPast.now);
+    assert.deepEqual(await state(fresh), { ...atPast, end: 3000, playing: false });
+    await nextFrames(fresh);
+    assert.deepEqual(await replicaRow(fresh, 'name'), shown);
+    assert.match(await fresh.textContent('#tl-note'), /^Looking back at 1\.300 s/);
+    // The remembered future comes with it.
+    await fresh.click('#tl-end');
+    assert.equal((await state(fresh)).now, 3000);
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await other.close();
+  }
+}));
+
+test('saving a session then opening it gives the same session', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=4' }, async (page) => {
+  await story(page);
+  await dragTo(page, 2000);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save-session')]);
+  assert.match(download.suggestedFilename(), /^converge-seed4-at-2\.0s\.json$/);
+  const path = join(tmpdir(), `converge-e2e-${process.pid}.json`);
+  await download.saveAs(path);
+  const saved = JSON.parse(await readFile(path, 'utf8'));
+  assert.equal(saved.format, 'converge-session');
+  assert.equal(saved.time, 2000);
+  assert.equal(saved.commands.length, 4);
+  const original = await state(page);
+
+  await page.evaluate(() => sim.reset({ seed: 99 }));
+  await page.setInputFiles('#open-session', path);
+  await page.waitForFunction(() => sim.now() === 2000);
+  assert.deepEqual(await state(page), original);
+  assert.deepEqual(await page.evaluate(() => sim.session()), saved);
+  assert.match(await page.textContent('#toast'), /^Opened "converge-e2e-\d+\.json" at 2\.000 s/);
+}));
+
+test('a damaged link or file is refused with a message and changes nothing', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=4#session=zNotReallyDeflate' }, async (page) => {
+  assert.match(await page.textContent('#toast'), /The link's session could not be opened, so a new run started instead: the session in the link is damaged/);
+  await pause(page);
+  await restart(page);
+  await writeViaForm(page, { node: 1, key: 'k', value: 'v' });
+  await runFor(page, 500);
+  const before = await state(page);
+  const bad = join(tmpdir(), `converge-bad-${process.pid}.json`);
+  for (const [text, says] of [
+    ['{"format": "converge-session", "version": 7}', /newer converge/],
+    ['{"format": "converge-sess', /not JSON/],
+    ['<html>not a session</html>', /not JSON/],
+  ]) {
+    await writeFile(bad, text);
+    await page.setInputFiles('#open-session', bad);
+    await page.waitForFunction((source) => new RegExp(source).test(document.getElementById('toast').textContent), says.source);
+    assert.match(await page.textContent('#toast'), /could not be opened, so nothing changed/);
+    assert.deepEqual(await state(page), before);
+  }
+}));
+
+test('a session whose keys and values hold markup shows them as text', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=4' }, async (page) => {
+  await pause(page);
+  await restart(page);
+  const key = '<img src=x onerror="window.pwned=1">';
+  await page.evaluate((k) => sim.write(1, k, '<script>window.pwned=2</script>'), key);
+  await runFor(page, 500);
+  const link = await page.evaluate(() => sim.shareLink());
+  const url = new URL(link);
+  await page.goto(`${url.origin}${url.pathname}${url.hash}`);
+  await page.reload(); // the fragment alone does not reload a page
+  await page.waitForSelector('html[data-ready="true"]');
+  await page.waitForFunction(() => sim.now() === 500);
+  await nextFrames(page);
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  const row = await replicaRow(page, key);
+  assert.deepEqual(row.map((c) => c.text), Array(3).fill('<script>window.pwned=2</script>'));
+}));

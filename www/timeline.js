@@ -1,0 +1,88 @@
+// The timeline under the cluster: drag back to any earlier moment, step event by event, and
+// see where commands were given. The core replays from its nearest snapshot (see
+// src/timeline.rs); this bar only asks it to, and shows where the run stands.
+
+const MARK_COLOUR = '#d55e00';
+const FUTURE_COLOUR = '#aab1bd';
+
+export class TimelineBar {
+  constructor(doc, getApp) {
+    this.$ = (id) => doc.getElementById(id);
+    this.getApp = getApp;
+    this.dragging = false;
+    this.shown = { now: -1, end: -1, applied: -1 };
+    this.marksKey = '';
+  }
+
+  get app() {
+    return this.getApp();
+  }
+
+  attach() {
+    const range = this.$('tl-range');
+    range.addEventListener('pointerdown', () => {
+      this.dragging = true;
+    });
+    const release = () => {
+      this.dragging = false;
+    };
+    range.addEventListener('pointerup', release);
+    range.addEventListener('pointercancel', release);
+    range.addEventListener('input', () => this.app.seek(Number(range.value)));
+    this.$('tl-back').addEventListener('click', () => this.app.stepBack());
+    this.$('tl-forward').addEventListener('click', () => this.app.stepForward());
+    this.$('tl-end').addEventListener('click', () => this.app.seek(this.app.core.end()));
+    new ResizeObserver(() => {
+      this.marksKey = '';
+    }).observe(this.$('tl-marks'));
+  }
+
+  /** Called every frame: cheap unless something changed. */
+  show(core) {
+    const now = core.now();
+    const end = core.end();
+    const applied = core.commandsApplied();
+    const s = this.shown;
+    if (now === s.now && end === s.end && applied === s.applied) return;
+    this.shown = { now, end, applied };
+    const range = this.$('tl-range');
+    range.max = String(Math.max(end, 1));
+    if (!this.dragging || Number(range.value) !== now) range.value = String(now);
+    range.setAttribute('aria-valuetext', `${seconds(now)} of ${seconds(end)}`);
+    this.$('tl-end').disabled = now >= end;
+    const past = now < end;
+    this.$('tl-note').textContent = past
+      ? `Looking back at ${seconds(now)} of ${seconds(end)}. Play replays what happened next; any action here starts a new future.`
+      : '';
+    this.$('timeline').classList.toggle('in-past', past);
+    this.drawMarks(core, end, applied);
+  }
+
+  /** Ticks where commands were given: solid up to the moment shown, grey after it. */
+  drawMarks(core, end, applied) {
+    const canvas = this.$('tl-marks');
+    const key = `${end}:${applied}:${canvas.clientWidth}:${core.commandTimes().length}`;
+    if (key === this.marksKey) return;
+    this.marksKey = key;
+    const ratio = window.devicePixelRatio || 1;
+    const w = canvas.clientWidth;
+    const h = canvas.clientHeight;
+    canvas.width = Math.round(w * ratio);
+    canvas.height = Math.round(h * ratio);
+    const g = canvas.getContext('2d');
+    g.setTransform(ratio, 0, 0, ratio, 0, 0);
+    g.clearRect(0, 0, w, h);
+    const times = core.commandTimes();
+    // The range's thumb travels inside its width less the thumb itself (about 16 px).
+    const inset = 8;
+    const x = (t) => inset + (w - 2 * inset) * (end > 0 ? t / end : 0);
+    times.forEach((t, i) => {
+      g.fillStyle = i < applied ? MARK_COLOUR : FUTURE_COLOUR;
+      g.fillRect(Math.round(x(t)) - 1, 0, 2, h);
+    });
+  }
+}
+
+function seconds(ms) {
+  return `${(ms / 1000).toFixed(3)} s`;
+}
