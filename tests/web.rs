@@ -445,10 +445,12 @@ fn siblings_deletes_and_bad_options_through_the_api() {
 fn time_travel_and_sessions_through_the_api() {
     let settings = r#"{"seed": 9, "nodes": 4, "antiEntropy": true, "antiEntropyIntervalMs": 300}"#;
     let mut a = sim(settings);
-    a.write(num(1.0), s("k"), s("one"), JsValue::UNDEFINED).unwrap();
+    a.write(num(1.0), s("k"), s("one"), JsValue::UNDEFINED)
+        .unwrap();
     a.run_for(num(400.0)).unwrap();
     a.crash(num(2.0)).unwrap();
-    a.write(num(3.0), s("k"), s("two"), JsValue::UNDEFINED).unwrap();
+    a.write(num(3.0), s("k"), s("two"), JsValue::UNDEFINED)
+        .unwrap();
     a.run_for(num(1_600.0)).unwrap();
     let (hash_end, events_end) = (a.trace_hash(), a.events_handled());
 
@@ -459,7 +461,10 @@ fn time_travel_and_sessions_through_the_api() {
     assert_eq!(get(&a.commands().unwrap(), "applied").as_f64(), Some(3.0));
     assert!(a.step_back().unwrap());
     a.seek(num(2_000.0)).unwrap();
-    assert_eq!((a.trace_hash(), a.events_handled()), (hash_end.clone(), events_end));
+    assert_eq!(
+        (a.trace_hash(), a.events_handled()),
+        (hash_end.clone(), events_end)
+    );
     assert_eq!(a.end(), 2_000.0);
 
     // A session saved at 1 s loads elsewhere at that moment, with the same future.
@@ -467,7 +472,10 @@ fn time_travel_and_sessions_through_the_api() {
     let text = a.session(JsValue::UNDEFINED).unwrap();
     let mut b = sim("{}");
     b.load_session(&text).unwrap();
-    assert_eq!((b.now(), b.trace_hash(), b.end()), (1_000.0, hash_then, 2_000.0));
+    assert_eq!(
+        (b.now(), b.trace_hash(), b.end()),
+        (1_000.0, hash_then, 2_000.0)
+    );
     b.seek(num(2_000.0)).unwrap();
     assert_eq!(b.trace_hash(), hash_end);
 
@@ -475,7 +483,10 @@ fn time_travel_and_sessions_through_the_api() {
     let before = (b.now(), b.trace_hash());
     for (bad, says) in [
         ("{\"format\": \"converge-session\", \"vers", "not JSON"),
-        ("{\"format\": \"converge-session\", \"version\": 99}", "newer converge"),
+        (
+            "{\"format\": \"converge-session\", \"version\": 99}",
+            "newer converge",
+        ),
         ("{\"hello\": 1}", "not a converge session"),
     ] {
         let err = message(b.load_session(bad).unwrap_err());
