@@ -15,6 +15,7 @@
 //! assert_eq!(sim.read(NodeId(3), "name").unwrap().value(), Some("Alice"));
 //! ```
 
+pub mod chunked;
 pub mod clock;
 pub mod error;
 pub mod network;

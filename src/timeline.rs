@@ -37,7 +37,7 @@ pub const MAX_REPLAY_EVENTS: u64 = 30_000_000;
 /// Events between snapshots at first; doubled whenever [`MAX_SNAPSHOTS`] are kept.
 const SNAPSHOT_EVERY: u64 = 4_000;
 /// The most snapshots kept.
-const MAX_SNAPSHOTS: usize = 48;
+const MAX_SNAPSHOTS: usize = 128;
 
 /// Something a person (or a script, or a lesson) did to the cluster.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -676,12 +676,15 @@ impl Timeline {
                 "{time} ms is more than a day into the run"
             )));
         }
-        if time < self.sim.now() {
-            let from = self
-                .snapshots
-                .iter()
-                .rposition(|s| s.sim.now() <= time)
-                .unwrap_or(0);
+        // The nearest snapshot at or before `time`: behind now, or ahead of it in the
+        // remembered future (a jump forward need not replay everything in between).
+        let from = self
+            .snapshots
+            .iter()
+            .rposition(|s| s.sim.now() <= time)
+            .unwrap_or(0);
+        let snapshot = &self.snapshots[from].sim;
+        if time < self.sim.now() || snapshot.events() > self.sim.events() {
             self.restore(from);
         }
         self.forward(time, u64::MAX)
@@ -690,12 +693,13 @@ impl Timeline {
     /// Shows the run just after its `events`-th event, with the commands given before the
     /// next one.
     pub fn seek_event(&mut self, events: u64) -> Result<(), Error> {
-        if events < self.sim.events() {
-            let from = self
-                .snapshots
-                .iter()
-                .rposition(|s| s.sim.events() <= events)
-                .unwrap_or(0);
+        let from = self
+            .snapshots
+            .iter()
+            .rposition(|s| s.sim.events() <= events)
+            .unwrap_or(0);
+        let ahead = self.snapshots[from].sim.events() > self.sim.events();
+        if events < self.sim.events() || ahead {
             self.restore(from);
         }
         self.apply_due_commands()?;

@@ -373,9 +373,14 @@ impl Trace {
         self.recent = events;
     }
 
-    /// This trace is an earlier point of the run `later` records: takes `later`'s kept events
-    /// that were recorded by then.
+    /// This trace is another point of the run `other` records: takes `other`'s kept events
+    /// that were recorded by then. If this point is later than `other`'s, the events in
+    /// between were never kept here: the kept events start afresh (numbering stays right).
     pub(crate) fn take_earlier_events_of(&mut self, later: &mut Trace) {
+        if later.count < self.count {
+            self.recent.clear();
+            return;
+        }
         let mut events = std::mem::take(&mut later.recent);
         let first = later.count - events.len() as u64;
         events.truncate(self.count.saturating_sub(first) as usize);

@@ -9,9 +9,13 @@ use std::rc::Rc;
 use serde::Serialize;
 
 use crate::Time;
+use crate::chunked::Chunked;
 use crate::clock::{Stamp, VersionVector};
 use crate::replica::{KeyId, NodeId, Replica, WriteId};
 use crate::version::{ConflictMode, Version};
+
+/// Writes per chunk of the log's shared storage (see [`Chunked`]).
+const RECORDS_PER_CHUNK: usize = 1024;
 
 /// A set of nodes, one bit each.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -171,13 +175,14 @@ struct KeyRecord {
 pub struct WriteLog {
     nodes: usize,
     words: usize,
-    records: Vec<WriteRecord>,
+    /// In shared chunks, so that a snapshot of the run copies pointers (see [`Chunked`]).
+    records: Chunked<WriteRecord>,
     /// `words` words per write: bit `n` is set when node `n` reflects the write.
-    reached: Vec<u64>,
+    reached: Chunked<u64>,
     /// For each write, one number per replica of its key (at `WriteRecord::after`): milliseconds
     /// after the write when that replica began to reflect it (meaningful where its bit is set).
     /// Flat, so a write costs no allocation of its own.
-    reached_after: Vec<u32>,
+    reached_after: Chunked<u32>,
     keys: Vec<Option<KeyRecord>>,
     resurrections: Vec<Resurrection>,
 }
@@ -188,9 +193,9 @@ impl WriteLog {
         WriteLog {
             nodes,
             words: nodes.div_ceil(64),
-            records: Vec::new(),
-            reached: Vec::new(),
-            reached_after: Vec::new(),
+            records: Chunked::new(RECORDS_PER_CHUNK),
+            reached: Chunked::new(RECORDS_PER_CHUNK * nodes.div_ceil(64)),
+            reached_after: Chunked::new((RECORDS_PER_CHUNK * 8).max(nodes)),
             keys: Vec::new(),
             resurrections: Vec::new(),
         }
@@ -248,10 +253,12 @@ impl WriteLog {
         record.pending.insert(at, (version.stamp, id));
         record.writes.push(id);
         record.latest = id;
-        self.reached.extend(std::iter::repeat_n(0, self.words));
-        let after = self.reached_after.len();
-        self.reached_after
-            .extend(std::iter::repeat_n(0, replicas.len()));
+        for _ in 0..self.words {
+            self.reached.push(0);
+        }
+        let after = self
+            .reached_after
+            .push_group(std::iter::repeat_n(0, replicas.len()), || 0);
         self.records.push(WriteRecord {
             version: version.clone(),
             issued_at: now,
@@ -288,8 +295,19 @@ impl WriteLog {
     }
 
     /// Every write, oldest first.
-    pub fn all(&self) -> &[WriteRecord] {
-        &self.records
+    pub fn all(&self) -> impl DoubleEndedIterator<Item = &WriteRecord> + '_ {
+        self.records.iter()
+    }
+
+    /// The last `count` writes, oldest first.
+    pub fn last(&self, count: usize) -> impl Iterator<Item = &WriteRecord> + '_ {
+        self.records
+            .iter_from(self.records.len().saturating_sub(count))
+    }
+
+    /// How many writes were made.
+    pub fn count(&self) -> usize {
+        self.records.len()
     }
 
     /// One write.
@@ -333,7 +351,9 @@ impl WriteLog {
     pub fn arrivals(&self, id: WriteId) -> Vec<Arrival> {
         let index = id.0 as usize - 1;
         let record = &self.records[index];
-        let bits = &self.reached[index * self.words..(index + 1) * self.words];
+        let bits = self
+            .reached
+            .slice(index * self.words..(index + 1) * self.words);
         let Some(Some(key)) = self.keys.get(record.version.key.index()) else {
             return Vec::new();
         };
@@ -488,7 +508,9 @@ impl WriteLog {
         let down = self.nodes - live.count;
         let could_be_live = (key.replica_count as usize).saturating_sub(down);
         if record.all_live_at.is_none() && record.reached as usize >= could_be_live {
-            let bits = &self.reached[index * self.words..(index + 1) * self.words];
+            let bits = self
+                .reached
+                .slice(index * self.words..(index + 1) * self.words);
             let everywhere = bits
                 .iter()
                 .zip(&live.nodes.words)

@@ -353,8 +353,7 @@ impl Simulation {
 
     /// The last `count` client writes, oldest first.
     pub fn recent_writes(&self, count: usize) -> Vec<crate::WriteView> {
-        let all = self.writes.all();
-        let shown = &all[all.len().saturating_sub(count)..];
+        let shown: Vec<&crate::writes::WriteRecord> = self.writes.last(count).collect();
         // A few (the page's panel): each checked alone, which rarely needs the messages in
         // flight. Many: one pass over every write and message.
         let lost = (shown.len() > 100).then(|| self.lost_writes());

@@ -10,6 +10,7 @@ use std::rc::Rc;
 pub use clients::{ClientOptions, Session};
 pub use views::*;
 
+use crate::chunked::Chunked;
 use crate::error::Error;
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
@@ -128,7 +129,8 @@ pub struct Simulation {
     in_flight: usize,
     keys: KeyTable,
     writes: WriteLog,
-    requests: Vec<clients::RequestRecord>,
+    /// Every client request, in shared chunks (a snapshot copies pointers: see [`Chunked`]).
+    requests: Chunked<clients::RequestRecord>,
     sessions: BTreeMap<String, Session>,
     stats: Stats,
     trace: Trace,
@@ -202,7 +204,7 @@ impl Simulation {
             in_flight: 0,
             keys: KeyTable::default(),
             writes: WriteLog::new(n),
-            requests: Vec::new(),
+            requests: Chunked::new(1024),
             sessions: BTreeMap::new(),
             stats: Stats::default(),
             trace: Trace::default(),
