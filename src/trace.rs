@@ -323,6 +323,11 @@ impl TraceEvent {
 pub struct Trace {
     enabled: bool,
     recent: VecDeque<TraceEvent>,
+    /// For each kept event, where in the run it happened: how many events the simulation had
+    /// handled (the handling of event `k` records at `k`; a command given after it, too).
+    positions: VecDeque<u64>,
+    /// The position events are recorded at now.
+    position: u64,
     count: u64,
     hash: Fnv,
 }
@@ -332,9 +337,117 @@ impl Default for Trace {
         Trace {
             enabled: true,
             recent: VecDeque::new(),
+            positions: VecDeque::new(),
+            position: 0,
             count: 0,
             hash: Fnv(0xCBF2_9CE4_8422_2325),
         }
+    }
+}
+
+/// Which events a person wants to see in the event log.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EventFilter {
+    /// Only events at or between this node (as the node, the sender or the receiver).
+    #[serde(default)]
+    pub node: Option<NodeId>,
+    /// Only events that name this key (client writes and reads).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// Only events of these kinds (`write`, `read`, `answer`, `send`, `deliver`, `drop`,
+    /// `timer`, `hint`, `collect`, `crash`, `recover`, `link`, `configure`).
+    #[serde(default)]
+    pub kinds: Option<Vec<String>>,
+}
+
+/// Every kind of event, as [`TraceEvent::kind`] names them.
+pub const EVENT_KINDS: [&str; 13] = [
+    "write",
+    "read",
+    "answer",
+    "send",
+    "deliver",
+    "drop",
+    "timer",
+    "hint",
+    "collect",
+    "crash",
+    "recover",
+    "link",
+    "configure",
+];
+
+impl EventFilter {
+    /// Refuses kinds that do not exist (a typo would otherwise hide every event).
+    pub fn check(&self) -> Result<(), crate::Error> {
+        for kind in self.kinds.iter().flatten() {
+            if !EVENT_KINDS.contains(&kind.as_str()) {
+                return Err(crate::Error::InvalidCommand(format!(
+                    "there is no event kind \"{kind}\": kinds are {}",
+                    EVENT_KINDS.join(", ")
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl TraceEvent {
+    /// The event's kind, as the event log and JSON name it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            TraceEvent::Write { .. } => "write",
+            TraceEvent::Read { .. } => "read",
+            TraceEvent::Answer { .. } => "answer",
+            TraceEvent::Hint { .. } => "hint",
+            TraceEvent::Collect { .. } => "collect",
+            TraceEvent::Send { .. } => "send",
+            TraceEvent::Deliver { .. } => "deliver",
+            TraceEvent::Drop { .. } => "drop",
+            TraceEvent::Timer { .. } => "timer",
+            TraceEvent::Crash { .. } => "crash",
+            TraceEvent::Recover { .. } => "recover",
+            TraceEvent::Link { .. } => "link",
+            TraceEvent::Configure { .. } => "configure",
+        }
+    }
+
+    /// The nodes the event happened at or between.
+    pub fn nodes(&self) -> [Option<NodeId>; 2] {
+        match self {
+            TraceEvent::Write { node, .. }
+            | TraceEvent::Read { node, .. }
+            | TraceEvent::Answer { node, .. }
+            | TraceEvent::Collect { node, .. }
+            | TraceEvent::Timer { node, .. }
+            | TraceEvent::Crash { node, .. }
+            | TraceEvent::Recover { node, .. } => [Some(*node), None],
+            TraceEvent::Hint { node, owner, .. } => [Some(*node), Some(*owner)],
+            TraceEvent::Send { from, to, .. }
+            | TraceEvent::Deliver { from, to, .. }
+            | TraceEvent::Drop { from, to, .. }
+            | TraceEvent::Link { from, to, .. } => [Some(*from), Some(*to)],
+            TraceEvent::Configure { .. } => [None, None],
+        }
+    }
+
+    /// The key the event names, if any.
+    pub fn key(&self) -> Option<&str> {
+        match self {
+            TraceEvent::Write { key, .. } | TraceEvent::Read { key, .. } => Some(key),
+            _ => None,
+        }
+    }
+
+    /// Whether the event passes `filter`.
+    pub fn passes(&self, filter: &EventFilter) -> bool {
+        filter.node.is_none_or(|n| self.nodes().contains(&Some(n)))
+            && filter.key.as_deref().is_none_or(|k| self.key() == Some(k))
+            && filter
+                .kinds
+                .as_ref()
+                .is_none_or(|kinds| kinds.iter().any(|k| k == self.kind()))
     }
 }
 
@@ -359,18 +472,37 @@ impl Trace {
         self.count += 1;
         if self.recent.len() == TRACE_KEEP {
             self.recent.pop_front();
+            self.positions.pop_front();
         }
         self.recent.push_back(event);
+        self.positions.push_back(self.position);
+    }
+
+    /// Events recorded from now on happened after `handled` events of the run.
+    pub(crate) fn set_position(&mut self, handled: u64) {
+        self.position = handled;
+    }
+
+    /// Where each kept event happened (see [`Self::recent`]): how many events had been handled.
+    pub fn positions(&self) -> &VecDeque<u64> {
+        &self.positions
     }
 
     /// Takes the kept events out (the count and hash stay).
-    pub(crate) fn take_events(&mut self) -> VecDeque<TraceEvent> {
-        std::mem::take(&mut self.recent)
+    pub(crate) fn take_events(&mut self) -> (VecDeque<TraceEvent>, VecDeque<u64>) {
+        (
+            std::mem::take(&mut self.recent),
+            std::mem::take(&mut self.positions),
+        )
     }
 
     /// Puts back events taken by [`Self::take_events`].
-    pub(crate) fn restore_events(&mut self, events: VecDeque<TraceEvent>) {
+    pub(crate) fn restore_events(
+        &mut self,
+        (events, positions): (VecDeque<TraceEvent>, VecDeque<u64>),
+    ) {
         self.recent = events;
+        self.positions = positions;
     }
 
     /// This trace is another point of the run `other` records: takes `other`'s kept events
@@ -379,12 +511,16 @@ impl Trace {
     pub(crate) fn take_earlier_events_of(&mut self, later: &mut Trace) {
         if later.count < self.count {
             self.recent.clear();
+            self.positions.clear();
             return;
         }
-        let mut events = std::mem::take(&mut later.recent);
+        let (mut events, mut positions) = later.take_events();
         let first = later.count - events.len() as u64;
-        events.truncate(self.count.saturating_sub(first) as usize);
+        let keep = self.count.saturating_sub(first) as usize;
+        events.truncate(keep);
+        positions.truncate(keep);
         self.recent = events;
+        self.positions = positions;
     }
 
     /// How many events were recorded in all.

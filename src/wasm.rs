@@ -13,6 +13,7 @@ use wasm_bindgen::prelude::*;
 use crate::settings::{Consistency, Settings, SettingsPatch};
 use crate::sim::{ClientOptions, Context};
 use crate::timeline::{Command, Done, LessonPlace, Session, Timeline};
+use crate::trace::EventFilter;
 use crate::{Error, LinkOverride, NodeId, RequestId, Time};
 
 /// The most nodes the page draws.
@@ -413,23 +414,72 @@ impl Sim {
             whole_number("since", &since)?.max(0.0) as u64
         };
         let skip = since.saturating_sub(first).min(trace.recent().len() as u64) as usize;
-        #[derive(Serialize)]
-        struct Numbered<'a> {
-            index: u64,
-            #[serde(flatten)]
-            event: &'a crate::TraceEvent,
-        }
-        let events: Vec<Numbered> = trace
-            .recent()
-            .iter()
-            .enumerate()
-            .skip(skip)
-            .map(|(i, event)| Numbered {
-                index: first + i as u64,
-                event,
-            })
-            .collect();
+        let events: Vec<Numbered> = numbered(trace).skip(skip).collect();
         to_js(&events)
+    }
+
+    /// The event log: the last `limit` (default 200) kept events that pass `filter`
+    /// (`{node, key, kinds}`, each optional), oldest first, and how many pass in all:
+    /// `{matching, kept, events: [{index, position, event, time, ...}]}`.
+    #[wasm_bindgen(js_name = "eventLog")]
+    pub fn event_log(&self, filter: JsValue, limit: JsValue) -> Result<JsValue, JsError> {
+        let filter = event_filter(filter)?;
+        let limit = if limit.is_undefined() || limit.is_null() {
+            200
+        } else {
+            whole_number("limit", &limit)?.clamp(0.0, 100_000.0) as usize
+        };
+        let trace = self.inner.sim().trace();
+        let matching: Vec<Numbered> = numbered(trace)
+            .filter(|n| n.event.passes(&filter))
+            .collect();
+        #[derive(Serialize)]
+        struct Log<'a> {
+            matching: usize,
+            kept: usize,
+            events: &'a [Numbered<'a>],
+        }
+        to_js(&Log {
+            matching: matching.len(),
+            kept: trace.recent().len(),
+            events: &matching[matching.len().saturating_sub(limit)..],
+        })
+    }
+
+    /// Every kept event that passes `filter`, as JSON text for a file:
+    /// `{format: "converge-events", version: 1, settings, events: [...]}`.
+    #[wasm_bindgen(js_name = "eventsJson")]
+    pub fn events_json(&self, filter: JsValue) -> Result<String, JsError> {
+        let filter = event_filter(filter)?;
+        let trace = self.inner.sim().trace();
+        #[derive(Serialize)]
+        struct File<'a> {
+            format: &'static str,
+            version: u32,
+            settings: &'a Settings,
+            filter: EventFilterView<'a>,
+            events: Vec<Numbered<'a>>,
+        }
+        #[derive(Serialize)]
+        struct EventFilterView<'a> {
+            node: Option<NodeId>,
+            key: Option<&'a str>,
+            kinds: Option<&'a [String]>,
+        }
+        let file = File {
+            format: "converge-events",
+            version: 1,
+            settings: self.inner.sim().settings(),
+            filter: EventFilterView {
+                node: filter.node,
+                key: filter.key.as_deref(),
+                kinds: filter.kinds.as_deref(),
+            },
+            events: numbered(trace)
+                .filter(|n| n.event.passes(&filter))
+                .collect(),
+        };
+        serde_json::to_string(&file).map_err(js_error)
     }
 
     /// How many events have been recorded in all.
@@ -828,4 +878,36 @@ fn flag(options: &JsValue, name: &str) -> Result<bool, JsError> {
 
 fn one_way(options: &JsValue) -> Result<bool, JsError> {
     flag(options, "oneWay")
+}
+
+/// A kept event with its number in the run's trace and its position (events handled by then).
+#[derive(Serialize)]
+struct Numbered<'a> {
+    index: u64,
+    position: u64,
+    #[serde(flatten)]
+    event: &'a crate::TraceEvent,
+}
+
+fn numbered(trace: &crate::trace::Trace) -> impl Iterator<Item = Numbered<'_>> {
+    let first = trace.count() - trace.recent().len() as u64;
+    trace
+        .recent()
+        .iter()
+        .zip(trace.positions())
+        .enumerate()
+        .map(move |(i, (event, position))| Numbered {
+            index: first + i as u64,
+            position: *position,
+            event,
+        })
+}
+
+fn event_filter(value: JsValue) -> Result<EventFilter, JsError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(EventFilter::default());
+    }
+    let filter: EventFilter = from_js("filter", value)?;
+    filter.check().map_err(js_error)?;
+    Ok(filter)
 }

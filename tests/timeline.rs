@@ -403,3 +403,68 @@ fn a_new_node_count_starts_a_new_timeline() {
     assert_eq!((timeline.sim().now(), timeline.end()), (0, 0));
     assert_eq!(timeline.sim().node_count(), 5);
 }
+
+#[test]
+fn every_kept_event_leads_back_to_the_moment_it_happened() {
+    let mut timeline = Timeline::new(settings(true)).unwrap();
+    timeline.execute(write(1, "k", "v")).unwrap();
+    timeline.run_until(300);
+    timeline.execute(Command::Crash { node: n(2) }).unwrap();
+    timeline.run_until(2_000);
+    let trace = timeline.sim().trace().clone();
+    assert_eq!(trace.recent().len(), trace.positions().len());
+    assert!(trace.positions().iter().is_sorted());
+    let first = trace.count() - trace.recent().len() as u64;
+    for (i, (event, position)) in trace
+        .recent()
+        .iter()
+        .zip(trace.positions())
+        .enumerate()
+        .step_by(7)
+    {
+        timeline.seek_event(*position).unwrap();
+        let now = timeline.sim();
+        // The event is among those recorded by then, and at that moment's time.
+        assert!(now.trace().count() > first + i as u64, "{event:?}");
+        assert_eq!(now.trace().recent().get(i), Some(event));
+        assert_eq!(now.now(), event.time());
+    }
+}
+
+#[test]
+fn an_event_filter_picks_by_node_key_and_kind() {
+    use converge::trace::EventFilter;
+    let mut timeline = Timeline::new(settings(false)).unwrap();
+    timeline.execute(write(1, "a", "1")).unwrap();
+    timeline.execute(write(2, "b", "2")).unwrap();
+    timeline.run_until(1_000);
+    let events = timeline.sim().trace().recent();
+    let pick = |filter: EventFilter| events.iter().filter(|e| e.passes(&filter)).count();
+    let writes = EventFilter {
+        kinds: Some(vec!["write".into()]),
+        ..Default::default()
+    };
+    assert_eq!(pick(writes.clone()), 2);
+    assert_eq!(
+        pick(EventFilter {
+            key: Some("b".into()),
+            ..writes
+        }),
+        1
+    );
+    let at_3 = pick(EventFilter {
+        node: Some(n(3)),
+        ..Default::default()
+    });
+    assert!(at_3 > 0 && at_3 < events.len());
+    let typo = EventFilter {
+        kinds: Some(vec!["wrote".into()]),
+        ..Default::default()
+    };
+    assert!(
+        typo.check()
+            .unwrap_err()
+            .to_string()
+            .contains("no event kind \"wrote\"")
+    );
+}

@@ -35,11 +35,9 @@ export function createApi(app) {
     step: command(() => core().step()),
     // ----- Time travel and sessions -----
     seek: (t) => app.seek(t),
-    seekEvent: (n) => {
-      app.setPlaying(false);
-      core().seekEvent(n);
-      app.travelled();
-    },
+    seekEvent: (n) => app.seekEvent(n),
+    eventLog: (filter, limit) => core().eventLog(filter, limit),
+    eventsJson: (filter) => core().eventsJson(filter),
     stepBack: () => app.stepBack(),
     end: () => core().end(),
     eventsHandled: () => core().eventsHandled(),

@@ -6,6 +6,7 @@ import { ClusterView } from './draw.js';
 import { Controls } from './controls.js';
 import { createApi } from './api.js';
 import { TimelineBar } from './timeline.js';
+import { EventLog } from './events.js';
 import { sessionInHash, unpackSession } from './session.js';
 
 const VIEW_REFRESH_MS = 100; // panels and cards refresh at most ten times a second
@@ -18,11 +19,12 @@ const MAX_SPEED = 100;
 const DEFAULT_SPEED = 0.25;
 
 class App {
-  constructor(core, view, controls, timeline) {
+  constructor(core, view, controls, timeline, events) {
     this.core = core;
     this.view = view;
     this.controls = controls;
     this.timeline = timeline;
+    this.events = events;
     this.vt = core.now(); // virtual time being drawn: may run up to 1 ms ahead of the core
     this.playing = true;
     this.speed = DEFAULT_SPEED;
@@ -66,6 +68,13 @@ class App {
   seek(t) {
     this.setPlaying(false);
     this.core.seek(t);
+    this.travelled();
+  }
+
+  /** Shows the moment just after event number `n` (how many events had been handled). */
+  seekEvent(n) {
+    this.setPlaying(false);
+    this.core.seekEvent(n);
     this.travelled();
   }
 
@@ -134,6 +143,7 @@ class App {
     state.ring = this.ring;
     this.view.setState(state);
     this.controls.update(state);
+    this.events.update(core, state.nodes.length);
     this.seenChanges = core.changes();
     this.lastRefresh = realNow;
     this.forceRefresh = false;
@@ -257,11 +267,13 @@ async function boot() {
   const view = new ClusterView(document.getElementById('cluster'));
   const controls = new Controls(document, () => app);
   const timeline = new TimelineBar(document, () => app);
+  const events = new EventLog(document, () => app);
   // Read-only hooks for tests: view.nodePosition(id); ring.selected, ring.point(position, radius).
   window.converge = Object.freeze({ view, ring: controls.ring });
-  app = new App(core, view, controls, timeline);
+  app = new App(core, view, controls, timeline, events);
   controls.attach(view);
   timeline.attach();
+  events.attach((message) => controls.toast(message));
   if (speed !== undefined) {
     try {
       app.setSpeed(speed);

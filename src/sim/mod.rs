@@ -844,6 +844,7 @@ impl Simulation {
 
     fn handle(&mut self, event: Event) {
         self.stats.events += 1;
+        self.trace.set_position(self.stats.events);
         match event {
             Event::Flight(flight) => {
                 self.in_flight -= 1;

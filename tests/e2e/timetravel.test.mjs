@@ -188,3 +188,53 @@ test('a session whose keys and values hold markup shows them as text', { timeout
   const row = await replicaRow(page, key);
   assert.deepEqual(row.map((c) => c.text), Array(3).fill('<script>window.pwned=2</script>'));
 }));
+
+test('the event log lists every event, filters by node, kind and key, jumps, and exports', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=4' }, async (page) => {
+  await story(page);
+  await nextFrames(page);
+  const all = await page.evaluate(() => sim.eventLog(undefined, 100000));
+  assert.equal(all.matching, all.kept);
+  const rows = () => page.$$eval('#events button.event', (bs) => bs.map((b) => ({
+    position: Number(b.dataset.position), kind: b.querySelector('.ev-kind').textContent, what: b.querySelector('.ev-what').textContent, now: b.classList.contains('now'),
+  })));
+  const shown = await rows();
+  assert.equal(shown.length, Math.min(120, all.matching));
+  assert.equal(shown[0].position, all.events.at(-1).position, 'newest first');
+
+  // Faults only: the crash and the recovery of node 3, in words.
+  await page.selectOption('#ev-kind', 'crash,recover,link,configure');
+  await page.waitForFunction(() => document.querySelectorAll('#events button.event').length === 2);
+  assert.deepEqual((await rows()).map((r) => r.what), ['node 3 recovers', 'node 3 crashes']);
+  // Client requests of one key at one node.
+  await page.selectOption('#ev-kind', 'write,read,answer');
+  await page.selectOption('#ev-node', '2');
+  await page.fill('#ev-key', 'name');
+  await page.waitForFunction(() => document.querySelectorAll('#events button.event').length === 1);
+  assert.deepEqual((await rows()).map((r) => [r.kind, r.what]), [['write', 'write name at node 2 (w2)']]);
+  await page.fill('#ev-key', 'nothing-like-it');
+  await page.waitForFunction(() => document.getElementById('ev-count').textContent === 'No recorded event matches.');
+
+  // Click a delivery: the page shows the moment just after it.
+  await page.selectOption('#ev-node', '');
+  await page.fill('#ev-key', '');
+  await page.selectOption('#ev-kind', 'send,deliver,drop');
+  await page.waitForFunction(() => document.querySelectorAll('#events button.event.ev-deliver').length > 0);
+  const deliver = (await rows()).findLast((r) => r.kind === 'deliver');
+  await page.click(`#events button.event.ev-deliver[data-position="${deliver.position}"]`);
+  await page.waitForFunction((p) => sim.eventsHandled() === p, deliver.position);
+  await nextFrames(page, 3);
+  assert.equal((await rows())[0].position, deliver.position, 'the log now ends at that moment');
+  assert.ok((await rows())[0].now, 'and marks it');
+  assert.equal(await page.evaluate(() => sim.playing()), false);
+
+  // Export: the events that match, as JSON.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#ev-export')]);
+  const file = JSON.parse(await readFile(await download.path(), 'utf8'));
+  assert.equal(file.format, 'converge-events');
+  assert.deepEqual(file.filter.kinds, ['send', 'deliver', 'drop']);
+  assert.ok(file.events.length > 0 && file.events.every((e) => ['send', 'deliver', 'drop'].includes(e.event)));
+  assert.equal(file.events.at(-1).position, deliver.position);
+  await screenshot(page, 'event-log-jumped');
+
+  await assert.rejects(page.evaluate(() => sim.eventLog({ kinds: ['wrote'] })), /no event kind "wrote"/);
+}));
