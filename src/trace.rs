@@ -101,6 +101,9 @@ pub enum TraceEvent {
         versions: u32,
         /// Whether the network made a second copy.
         duplicated: bool,
+        /// The message's number in the run (its copies share it): pairs a send with its
+        /// delivery or drop.
+        id: u32,
     },
     /// A message arrived and was handled.
     Deliver {
@@ -112,6 +115,8 @@ pub enum TraceEvent {
         to: NodeId,
         /// What kind.
         message: MessageKind,
+        /// The message's number (as its send).
+        id: u32,
     },
     /// A message was dropped.
     Drop {
@@ -125,6 +130,10 @@ pub enum TraceEvent {
         message: MessageKind,
         /// Why.
         reason: DropReason,
+        /// The message's number (as its send).
+        id: u32,
+        /// How far along the link it got, in thousandths (1000: at the receiver).
+        progress: u16,
     },
     /// A node's anti-entropy timer fired.
     Timer {
@@ -207,7 +216,7 @@ impl TraceEvent {
     /// Feeds every field, tagged by variant, into `h`.
     fn hash_into(&self, h: &mut Fnv) {
         let n = |node: &NodeId| u64::from(node.0);
-        let (fields, key): ([u64; 7], Option<&str>) = match self {
+        let (fields, key): ([u64; 8], Option<&str>) = match self {
             TraceEvent::Write {
                 time,
                 node,
@@ -217,7 +226,7 @@ impl TraceEvent {
                 delete,
             } => {
                 let (w, r, d) = (u64::from(write.0), u64::from(request.0), u64::from(*delete));
-                ([0, *time, n(node), w, r, d, 0], Some(key))
+                ([0, *time, n(node), w, r, d, 0, 0], Some(key))
             }
             TraceEvent::Read {
                 time,
@@ -225,7 +234,7 @@ impl TraceEvent {
                 request,
                 key,
             } => (
-                [1, *time, n(node), u64::from(request.0), 0, 0, 0],
+                [1, *time, n(node), u64::from(request.0), 0, 0, 0, 0],
                 Some(key),
             ),
             TraceEvent::Answer {
@@ -235,7 +244,7 @@ impl TraceEvent {
                 status,
             } => {
                 let r = u64::from(request.0);
-                ([10, *time, n(node), r, *status as u64, 0, 0], None)
+                ([10, *time, n(node), r, *status as u64, 0, 0, 0], None)
             }
             TraceEvent::Hint {
                 time,
@@ -243,11 +252,11 @@ impl TraceEvent {
                 owner,
                 write,
             } => (
-                [11, *time, n(node), n(owner), u64::from(write.0), 0, 0],
+                [11, *time, n(node), n(owner), u64::from(write.0), 0, 0, 0],
                 None,
             ),
             TraceEvent::Collect { time, node, write } => {
-                ([12, *time, n(node), u64::from(write.0), 0, 0, 0], None)
+                ([12, *time, n(node), u64::from(write.0), 0, 0, 0, 0], None)
             }
             TraceEvent::Send {
                 time,
@@ -256,41 +265,47 @@ impl TraceEvent {
                 message,
                 versions,
                 duplicated,
+                id,
             } => {
-                let (kind, dup) = (*message as u64, u64::from(*duplicated));
-                (
-                    [2, *time, n(from), n(to), kind, u64::from(*versions), dup],
-                    None,
-                )
+                let (kind, dup, id) = (*message as u64, u64::from(*duplicated), u64::from(*id));
+                let v = u64::from(*versions);
+                ([2, *time, n(from), n(to), kind, v, dup, id], None)
             }
             TraceEvent::Deliver {
                 time,
                 from,
                 to,
                 message,
-            } => ([3, *time, n(from), n(to), *message as u64, 0, 0], None),
+                id,
+            } => {
+                let (kind, id) = (*message as u64, u64::from(*id));
+                ([3, *time, n(from), n(to), kind, id, 0, 0], None)
+            }
             TraceEvent::Drop {
                 time,
                 from,
                 to,
                 message,
                 reason,
-            } => (
-                [4, *time, n(from), n(to), *message as u64, *reason as u64, 0],
-                None,
-            ),
-            TraceEvent::Timer { time, node } => ([5, *time, n(node), 0, 0, 0, 0], None),
-            TraceEvent::Crash { time, node } => ([6, *time, n(node), 0, 0, 0, 0], None),
+                id,
+                progress,
+            } => {
+                let (kind, why) = (*message as u64, *reason as u64);
+                let (id, progress) = (u64::from(*id), u64::from(*progress));
+                ([4, *time, n(from), n(to), kind, why, id, progress], None)
+            }
+            TraceEvent::Timer { time, node } => ([5, *time, n(node), 0, 0, 0, 0, 0], None),
+            TraceEvent::Crash { time, node } => ([6, *time, n(node), 0, 0, 0, 0, 0], None),
             TraceEvent::Recover { time, node, wipe } => {
-                ([7, *time, n(node), u64::from(*wipe), 0, 0, 0], None)
+                ([7, *time, n(node), u64::from(*wipe), 0, 0, 0, 0], None)
             }
             TraceEvent::Link {
                 time,
                 from,
                 to,
                 cut,
-            } => ([8, *time, n(from), n(to), u64::from(*cut), 0, 0], None),
-            TraceEvent::Configure { time } => ([9, *time, 0, 0, 0, 0, 0], None),
+            } => ([8, *time, n(from), n(to), u64::from(*cut), 0, 0, 0], None),
+            TraceEvent::Configure { time } => ([9, *time, 0, 0, 0, 0, 0, 0], None),
         };
         fields.into_iter().for_each(|x| h.feed(x));
         if let Some(key) = key {

@@ -418,6 +418,120 @@ impl Sim {
         to_js(&events)
     }
 
+    /// The messages in flight at (fractional) time `t` as pairs `id, progress` (0 to 1), for
+    /// the space-time diagram's open arrows.
+    #[wasm_bindgen(js_name = "flightProgress")]
+    pub fn flight_progress(&self, t: f64) -> js_sys::Float64Array {
+        let pairs: Vec<f64> = self
+            .inner
+            .sim()
+            .in_flight()
+            .flat_map(|f| {
+                let span = (f.arrive_at - f.sent_at) as f64;
+                let progress = if span <= 0.0 {
+                    1.0
+                } else {
+                    ((t - f.sent_at as f64) / span).clamp(0.0, 1.0)
+                };
+                [f64::from(f.id), progress]
+            })
+            .collect();
+        js_sys::Float64Array::from(pairs.as_slice())
+    }
+
+    /// The events of the space-time diagram from time `from` (ms) on, at most the last 20,000,
+    /// nine numbers each: `code, time, node, peer, id, extra, progress, position, index`.
+    /// Codes: 0 write, 1 read, 2 answer, 3 send, 4 deliver, 5 drop, 6 timer, 7 hint,
+    /// 8 collect, 9 crash, 10 recover, 11 link, 12 configure. `node` and `peer` are node ids
+    /// (`peer` 0 if none: for messages and links the receiver, for a hint the owner). `id`:
+    /// the message's number (send, deliver, drop), the write's (write, hint, collect), or the
+    /// request's (read, answer). `extra`: the message kind (as in `flights`), a write's delete
+    /// flag, an answer's status (1 ok, 2 unavailable, 3 timed out), a drop's reason (added as
+    /// 10 × reason to the kind), a link's cut flag. `progress`: how far a dropped message got
+    /// (0 to 1). `position`: events handled by then. `index`: the event's number in the trace.
+    pub fn diagram(&self, from: JsValue) -> Result<js_sys::Float64Array, JsError> {
+        use crate::TraceEvent as E;
+        const MOST: usize = 20_000;
+        let from = milliseconds(&from)?;
+        let trace = self.inner.sim().trace();
+        let events = trace.recent();
+        let start = events
+            .partition_point(|e| e.time() < from)
+            .max(events.len().saturating_sub(MOST));
+        let first = trace.count() - events.len() as u64;
+        let mut out = Vec::with_capacity((events.len() - start) * 9);
+        let kept = events.iter().zip(trace.positions()).enumerate().skip(start);
+        for (i, (event, position)) in kept {
+            let n = |node: &NodeId| f64::from(node.0);
+            let (code, node, peer, id, extra, progress) = match event {
+                E::Write {
+                    node,
+                    write,
+                    delete,
+                    ..
+                } => (0, n(node), 0.0, write.0, u32::from(*delete), 0.0),
+                E::Read { node, request, .. } => (1, n(node), 0.0, request.0, 0, 0.0),
+                E::Answer {
+                    node,
+                    request,
+                    status,
+                    ..
+                } => (2, n(node), 0.0, request.0, *status as u32, 0.0),
+                E::Send {
+                    from,
+                    to,
+                    message,
+                    id,
+                    ..
+                } => (3, n(from), n(to), *id, *message as u32, 0.0),
+                E::Deliver {
+                    from,
+                    to,
+                    message,
+                    id,
+                    ..
+                } => (4, n(from), n(to), *id, *message as u32, 1.0),
+                E::Drop {
+                    from,
+                    to,
+                    message,
+                    reason,
+                    id,
+                    progress,
+                    ..
+                } => (
+                    5,
+                    n(from),
+                    n(to),
+                    *id,
+                    *message as u32 + 10 * *reason as u32,
+                    f64::from(*progress) / 1000.0,
+                ),
+                E::Timer { node, .. } => (6, n(node), 0.0, 0, 0, 0.0),
+                E::Hint {
+                    node, owner, write, ..
+                } => (7, n(node), n(owner), write.0, 0, 0.0),
+                E::Collect { node, write, .. } => (8, n(node), 0.0, write.0, 0, 0.0),
+                E::Crash { node, .. } => (9, n(node), 0.0, 0, 0, 0.0),
+                E::Recover { node, wipe, .. } => (10, n(node), 0.0, 0, u32::from(*wipe), 0.0),
+                E::Link { from, to, cut, .. } => (11, n(from), n(to), 0, u32::from(*cut), 0.0),
+                E::Configure { .. } => (12, 0.0, 0.0, 0, 0, 0.0),
+            };
+            out.extend_from_slice(&[
+                f64::from(code),
+                event.time() as f64,
+                node,
+                peer,
+                f64::from(id),
+                f64::from(extra),
+                progress,
+                *position as f64,
+                (first + i as u64) as f64,
+            ]);
+        }
+        Ok(js_sys::Float64Array::from(out.as_slice()))
+    }
+
     /// The event log: the last `limit` (default 200) kept events that pass `filter`
     /// (`{node, key, kinds}`, each optional), oldest first, and how many pass in all:
     /// `{matching, kept, events: [{index, position, event, time, ...}]}`.

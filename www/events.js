@@ -26,6 +26,7 @@ export class EventLog {
     this.getApp = getApp;
     this.nodeCount = 0;
     this.shownKey = '';
+    this.selected = null;
   }
 
   get app() {
@@ -54,6 +55,14 @@ export class EventLog {
     });
   }
 
+  /** Marks event number `index` (from the diagram) and shows it in the list. */
+  select(index) {
+    this.selected = index;
+    this.shownKey = '';
+    this.app.forceRefresh = true;
+    this.scrollTo = index;
+  }
+
   /** The filter the controls describe, as the core takes it. */
   filter() {
     const node = this.$('ev-node').value;
@@ -80,6 +89,11 @@ export class EventLog {
       : `${log.matching} event${log.matching === 1 ? '' : 's'} match${log.matching === 1 ? 'es' : ''}${log.matching > log.events.length ? `; the latest ${log.events.length} are shown` : ''}. Click one to see the moment after it.`;
     const rows = log.events.slice().reverse().map((e) => this.row(e, handled));
     this.$('events').replaceChildren(...rows);
+    if (this.scrollTo !== undefined) {
+      const row = this.$('events').querySelector(`button[data-index="${this.scrollTo}"]`);
+      if (row) row.scrollIntoView({ block: 'nearest' });
+      this.scrollTo = undefined;
+    }
   }
 
   fillNodes(n) {
@@ -97,8 +111,10 @@ export class EventLog {
     const button = this.doc.createElement('button');
     button.type = 'button';
     button.dataset.position = String(e.position);
+    button.dataset.index = String(e.index);
     button.className = `event ev-${e.event}`;
     if (e.position === handled) button.classList.add('now');
+    if (e.index === this.selected) button.classList.add('selected');
     const time = this.doc.createElement('span');
     time.className = 'ev-time';
     time.textContent = `${(e.time / 1000).toFixed(3)} s`;

@@ -7,6 +7,7 @@ import { Controls } from './controls.js';
 import { createApi } from './api.js';
 import { TimelineBar } from './timeline.js';
 import { EventLog } from './events.js';
+import { SpaceTimeDiagram } from './diagram.js';
 import { sessionInHash, unpackSession } from './session.js';
 
 const VIEW_REFRESH_MS = 100; // panels and cards refresh at most ten times a second
@@ -19,7 +20,9 @@ const MAX_SPEED = 100;
 const DEFAULT_SPEED = 0.25;
 
 class App {
-  constructor(core, view, controls, timeline, events) {
+  constructor(core, view, controls, timeline, events, diagram) {
+    this.diagram = diagram;
+    this.nodes = [];
     this.core = core;
     this.view = view;
     this.controls = controls;
@@ -144,6 +147,8 @@ class App {
     this.view.setState(state);
     this.controls.update(state);
     this.events.update(core, state.nodes.length);
+    if (state.nodes.length !== this.nodes.length) this.diagram.fit(state.nodes.length);
+    this.nodes = state.nodes;
     this.seenChanges = core.changes();
     this.lastRefresh = realNow;
     this.forceRefresh = false;
@@ -169,6 +174,7 @@ class App {
     // Last call into wasm this frame: the view it returns is read before any other call.
     const flights = core.flights(this.vt);
     this.view.render(flights, realNow);
+    this.diagram.render(core, this.vt, this.nodes);
   }
 
   start() {
@@ -268,12 +274,15 @@ async function boot() {
   const controls = new Controls(document, () => app);
   const timeline = new TimelineBar(document, () => app);
   const events = new EventLog(document, () => app);
-  // Read-only hooks for tests: view.nodePosition(id); ring.selected, ring.point(position, radius).
-  window.converge = Object.freeze({ view, ring: controls.ring });
-  app = new App(core, view, controls, timeline, events);
+  const diagram = new SpaceTimeDiagram(document.getElementById('diagram'), () => app);
+  // Read-only hooks for tests: view.nodePosition(id); ring.selected, ring.point(position, radius);
+  // diagram.pointOf(index), diagram.lit().
+  window.converge = Object.freeze({ view, ring: controls.ring, diagram });
+  app = new App(core, view, controls, timeline, events, diagram);
   controls.attach(view);
   timeline.attach();
   events.attach((message) => controls.toast(message));
+  diagram.attach();
   if (speed !== undefined) {
     try {
       app.setSpeed(speed);

@@ -57,6 +57,8 @@ struct Flight {
     latency: u32,
     lost_at: Option<u16>,
     duplicate: bool,
+    /// The message's number in the run (a duplicate shares its original's).
+    id: u32,
 }
 
 /// The cluster's keys: each key's text and its id, in order of first use.
@@ -143,6 +145,8 @@ pub struct Simulation {
     scratch_writes: Vec<crate::WriteId>,
     /// Bumped whenever anything a view shows may have changed.
     changes: u64,
+    /// How many messages have been sent: the next one's number.
+    messages: u32,
     out: Vec<Output>,
 }
 
@@ -213,6 +217,7 @@ impl Simulation {
             wiped: false,
             scratch_writes: Vec::new(),
             changes: 0,
+            messages: 0,
             out: Vec::new(),
             settings,
         };
@@ -469,6 +474,7 @@ impl Simulation {
             arrive_at: f.sent_at + Time::from(f.latency),
             lost_at: f.lost_at,
             duplicate: f.duplicate,
+            id: f.id,
         })
     }
 
@@ -883,13 +889,14 @@ impl Simulation {
 
     fn deliver(&mut self, flight: Flight) {
         self.stats.delivered += 1;
-        let (time, from, to) = (self.now, flight.from, flight.to);
+        let (time, from, to, id) = (self.now, flight.from, flight.to, flight.id);
         let message = flight.message.kind();
         self.trace.record(|| TraceEvent::Deliver {
             time,
             from,
             to,
             message,
+            id,
         });
         let mut out = std::mem::take(&mut self.out);
         {
@@ -912,12 +919,15 @@ impl Simulation {
             DropReason::NodeDown => self.stats.dropped_down += 1,
         }
         let (time, from, to, message) = (self.now, flight.from, flight.to, flight.message.kind());
+        let (id, progress) = (flight.id, flight.lost_at.unwrap_or(1000));
         self.trace.record(|| TraceEvent::Drop {
             time,
             from,
             to,
             message,
             reason,
+            id,
+            progress,
         });
         let at = flight.lost_at.map_or(1.0, |t| f32::from(t) / 1000.0);
         self.drops.push(DropView {
@@ -1022,6 +1032,8 @@ impl Simulation {
         self.stats.versions_sent += u64::from(versions);
         let time = self.now;
         let duplicated = fate.duplicate.is_some();
+        let id = self.messages;
+        self.messages = self.messages.wrapping_add(1);
         self.trace.record(|| TraceEvent::Send {
             time,
             from,
@@ -1029,19 +1041,20 @@ impl Simulation {
             message: kind,
             versions,
             duplicated,
+            id,
         });
         if let Some(copy) = fate.duplicate {
             self.stats.duplicated += 1;
-            self.launch(from, to, message.clone(), copy, true);
+            self.launch(from, to, (message.clone(), id), copy, true);
         }
-        self.launch(from, to, message, fate.first, false);
+        self.launch(from, to, (message, id), fate.first, false);
     }
 
     fn launch(
         &mut self,
         from: NodeId,
         to: NodeId,
-        message: Message,
+        (message, id): (Message, u32),
         transit: Transit,
         duplicate: bool,
     ) {
@@ -1060,6 +1073,7 @@ impl Simulation {
             latency,
             lost_at: transit.lost_at,
             duplicate,
+            id,
         };
         self.queue.push(end, Event::Flight(flight));
     }
@@ -1202,5 +1216,14 @@ impl fmt::Display for Simulation {
             writeln!(f, "  cut: {}", list.join(" "))?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    /// Every message in flight waits in the event queue: its size is the queue's memory traffic.
+    #[test]
+    fn a_queued_event_stays_within_64_bytes() {
+        assert!(std::mem::size_of::<super::Event>() <= 64);
     }
 }

@@ -25,6 +25,8 @@ pub struct FlightView {
     pub lost_at: Option<u16>,
     /// Whether it is the network's duplicate of another message.
     pub duplicate: bool,
+    /// The message's number in the run (as the trace's send event has it).
+    pub id: u32,
 }
 
 /// A message that was dropped, for the page to show failing.
