@@ -418,28 +418,20 @@ impl Sim {
         to_js(&events)
     }
 
-    /// The messages in flight at (fractional) time `t` as pairs `id, progress` (0 to 1), for
-    /// the space-time diagram's open arrows.
-    #[wasm_bindgen(js_name = "flightProgress")]
-    pub fn flight_progress(&self, t: f64) -> js_sys::Float64Array {
+    /// The messages in flight as pairs `id, arriveAt` (ms; when a lost one would have
+    /// arrived), for the space-time diagram's growing lines.
+    #[wasm_bindgen(js_name = "flightArrivals")]
+    pub fn flight_arrivals(&self) -> js_sys::Float64Array {
         let pairs: Vec<f64> = self
             .inner
             .sim()
             .in_flight()
-            .flat_map(|f| {
-                let span = (f.arrive_at - f.sent_at) as f64;
-                let progress = if span <= 0.0 {
-                    1.0
-                } else {
-                    ((t - f.sent_at as f64) / span).clamp(0.0, 1.0)
-                };
-                [f64::from(f.id), progress]
-            })
+            .flat_map(|f| [f64::from(f.id), f.arrive_at as f64])
             .collect();
         js_sys::Float64Array::from(pairs.as_slice())
     }
 
-    /// The events of the space-time diagram from time `from` (ms) on, at most the last 20,000,
+    /// The events of the space-time diagram from time `from` (ms) on, at most the last 4,000,
     /// nine numbers each: `code, time, node, peer, id, extra, progress, position, index`.
     /// Codes: 0 write, 1 read, 2 answer, 3 send, 4 deliver, 5 drop, 6 timer, 7 hint,
     /// 8 collect, 9 crash, 10 recover, 11 link, 12 configure. `node` and `peer` are node ids
@@ -451,7 +443,7 @@ impl Sim {
     /// (0 to 1). `position`: events handled by then. `index`: the event's number in the trace.
     pub fn diagram(&self, from: JsValue) -> Result<js_sys::Float64Array, JsError> {
         use crate::TraceEvent as E;
-        const MOST: usize = 20_000;
+        const MOST: usize = 4_000;
         let from = milliseconds(&from)?;
         let trace = self.inner.sim().trace();
         let events = trace.recent();
@@ -933,6 +925,12 @@ impl Sim {
     pub fn command_times(&self) -> js_sys::Float64Array {
         let times: Vec<f64> = self.inner.log().iter().map(|l| l.at as f64).collect();
         js_sys::Float64Array::from(times.as_slice())
+    }
+
+    /// How many commands have been given (the remembered future included).
+    #[wasm_bindgen(js_name = "commandCount")]
+    pub fn command_count(&self) -> f64 {
+        self.inner.log().len() as f64
     }
 
     /// How many of the commands given are in the moment shown (the rest are its future).

@@ -1,7 +1,7 @@
 // The space-time (Lamport) diagram: a lane per node, time flowing right and ending at the
 // moment shown; a mark per event (client write, read, answer, delivery, timer, crash, ...), an
 // arrow per message from its send to its delivery, a cross where one was dropped, an open
-// arrow for one still on its way. Hovering an event lights its causal past (what happened
+// line without a head for one still on its way. Hovering an event lights its causal past (what happened
 // before it, Lamport's relation: earlier on its lane, or sent to it) and its future; clicking
 // an event moves the whole page to the moment after it. It scrolls with time.
 
@@ -14,6 +14,7 @@ const RIGHT = 14;
 const TOP = 8;
 const AXIS = 18; // time labels at the bottom
 const HIT_PX = 7;
+const REFETCH_MS = 100;
 const PAST = '#0072b2';
 const FUTURE = '#d55e00';
 const DROPPED = '#d55e00';
@@ -23,6 +24,7 @@ export const WINDOWS_MS = [1000, 4000, 15000, 60000];
 // Below this window height the diagram starts hidden: the cluster needs the room more.
 const TALL_ENOUGH_PX = 900;
 const CHOICE_KEY = 'converge.diagram';
+const MANY_NODES = 24;
 
 function readChoice() {
   try {
@@ -47,6 +49,9 @@ export class SpaceTimeDiagram {
     this.getApp = getApp;
     this.windowMs = 4000;
     this.events = [];
+    this.marks = [];
+    this.ended = new Set();
+    this.arrivals = new Map();
     this.fetched = { count: -1, from: -1, handled: -1 };
     this.hover = null;
     this.selected = null;
@@ -62,6 +67,7 @@ export class SpaceTimeDiagram {
   attach() {
     const toggle = document.getElementById('diagram-toggle');
     const wrap = document.getElementById('diagram-wrap');
+    this.wrap = wrap;
     const show = (on) => {
       wrap.hidden = !on;
       toggle.textContent = on ? 'Hide diagram' : 'Show diagram';
@@ -70,8 +76,11 @@ export class SpaceTimeDiagram {
     // Shown where there is room for it beside the cluster's own drawing; a person's choice is
     // remembered.
     const saved = readChoice();
+    this.chosen = saved !== null;
+    this.show = show;
     show(saved ?? window.innerHeight >= TALL_ENOUGH_PX);
     toggle.addEventListener('click', () => {
+      this.chosen = true;
       show(wrap.hidden);
       saveChoice(!wrap.hidden);
     });
@@ -99,6 +108,8 @@ export class SpaceTimeDiagram {
 
   /** Room for a lane per node: readable up to 16 nodes, and still drawn for more. */
   fit(nodes) {
+    // A big cluster's diagram is a thicket that costs frames: it starts hidden, unless chosen.
+    if (!this.chosen) this.show(nodes <= MANY_NODES && window.innerHeight >= TALL_ENOUGH_PX);
     const lanes = Math.min(nodes, 24);
     const px = nodes <= 4 ? 34 : nodes <= 8 ? 24 : nodes <= 16 ? LANE_PX : 11;
     const bar = 30; // the caption above the canvas
@@ -126,6 +137,11 @@ export class SpaceTimeDiagram {
     const f = this.fetched;
     // Fetch a window's width further back than shown, so scrolling needs no refetch at once.
     if (count === f.count && handled === f.handled && t0 >= f.from) return;
+    // While the run plays, new events are read at most ten times a second; a jump (fewer
+    // events than before) or scrolling past the data is read at once.
+    const now = performance.now();
+    const jumped = handled < f.handled || t0 < f.from;
+    if (!jumped && now - (f.at ?? 0) < REFETCH_MS) return;
     const from = Math.max(0, Math.floor(t0 - this.windowMs));
     const raw = core.diagram(from);
     const events = [];
@@ -136,7 +152,15 @@ export class SpaceTimeDiagram {
       });
     }
     this.events = events;
-    this.fetched = { count, from, handled };
+    // Small marks first, so that a client's write or read is never hidden under its answer.
+    const order = (e) => ({ [CODE.send]: 0, [CODE.deliver]: 0, [CODE.answer]: 1 }[e.code] ?? 2);
+    this.ended = new Set(events.filter((e) => e.code === CODE.deliver || e.code === CODE.drop).map((e) => e.id));
+    this.marks = [...events].sort((a, b) => order(a) - order(b) || a.index - b.index);
+    // When each message still on its way will arrive (its line grows until then).
+    const arrivals = core.flightArrivals();
+    this.arrivals = new Map();
+    for (let i = 0; i < arrivals.length; i += 2) this.arrivals.set(arrivals[i], arrivals[i + 1]);
+    this.fetched = { count, from, handled, at: now };
     this.graph = null;
   }
 
@@ -240,7 +264,7 @@ export class SpaceTimeDiagram {
   }
 
   render(core, vt, nodes) {
-    if (this.width === 0 || this.canvas.offsetParent === null) return;
+    if (this.width === 0 || this.wrap.hidden) return;
     const t1 = Math.max(vt, 0);
     this.fetch(core, Math.max(0, t1 - this.windowMs));
     if (!this.graph) this.buildGraph();
@@ -253,30 +277,58 @@ export class SpaceTimeDiagram {
     g.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
     g.clearRect(0, 0, this.width, this.height);
 
-    let past = null;
-    let future = null;
     const focus = this.hover ?? (this.selected !== null ? this.graph.byIndex.get(this.selected) : null);
-    if (focus) {
-      past = this.reach(focus.index, this.graph.before);
-      future = this.reach(focus.index, this.graph.after);
+    const tone = this.toner(focus);
+
+    this.drawLanes(g, geo, nodes);
+    this.drawAxis(g, geo);
+    // Arrows and marks change only with new data or a new focus: they are painted into a layer
+    // ten times a second at most, and each frame slides it left as time runs on.
+    const key = `${this.fetched.at}|${focus ? focus.index : ''}|${this.selected}|${this.width}x${this.height}|${this.gutter}|${this.windowMs}|${nodes.length}`;
+    if (key !== this.layerKey) {
+      this.paintLayer(geo, tone);
+      this.layerKey = key;
+      this.layerT0 = geo.t0;
     }
-    const tone = (index) => {
-      if (!focus) return 'normal';
+    const plotW = Math.max(10, this.width - this.gutter - RIGHT);
+    const shift = ((geo.t0 - this.layerT0) / this.windowMs) * plotW;
+    g.save();
+    g.beginPath();
+    g.rect(this.gutter - 4, 0, this.width - this.gutter + 4 - RIGHT + 8, this.height - AXIS + 4);
+    g.clip();
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.drawImage(this.layer, -Math.round(shift * this.ratio), 0);
+    g.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
+    this.drawInFlight(g, geo, t1, tone);
+    g.restore();
+  }
+
+  /** How an event is drawn while `focus` is lit: itself, its past, its future, or dimmed. */
+  toner(focus) {
+    if (!focus) return () => 'normal';
+    const past = this.reach(focus.index, this.graph.before);
+    const future = this.reach(focus.index, this.graph.after);
+    return (index) => {
       if (index === focus.index) return 'focus';
       if (past.has(index)) return 'past';
       if (future.has(index)) return 'future';
       return 'dim';
     };
+  }
 
-    this.drawLanes(g, geo, nodes);
-    this.drawAxis(g, geo);
-    g.save();
-    g.beginPath();
-    g.rect(this.gutter - 4, 0, this.width - this.gutter + 4 - RIGHT + 8, this.height - AXIS + 4);
-    g.clip();
-    this.drawMessages(g, geo, core, t1, tone);
+  paintLayer(geo, tone) {
+    if (!this.layer) this.layer = document.createElement('canvas');
+    const layer = this.layer;
+    if (layer.width !== this.canvas.width || layer.height !== this.canvas.height) {
+      layer.width = this.canvas.width;
+      layer.height = this.canvas.height;
+    }
+    const g = layer.getContext('2d');
+    g.setTransform(1, 0, 0, 1, 0, 0);
+    g.clearRect(0, 0, layer.width, layer.height);
+    g.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);
+    this.drawArrows(g, geo, tone);
     this.drawMarks(g, geo, tone);
-    g.restore();
   }
 
   drawLanes(g, geo, nodes) {
@@ -324,51 +376,55 @@ export class SpaceTimeDiagram {
     g.stroke();
   }
 
-  drawMessages(g, geo, core, t1, tone) {
+  drawArrows(g, geo, tone) {
     const { sends } = this.graph;
-    const style = (kind) => MESSAGE_STYLES[kind % 10] ?? MESSAGE_STYLES[0];
-    const ended = new Set();
+    const batch = new Batch();
     for (const e of this.events) {
       if (e.code !== CODE.deliver && e.code !== CODE.drop) continue;
-      ended.add(e.id);
+      if (e.time < geo.t0) continue;
       const s = sends.get(e.id);
       const send = s === undefined ? null : this.graph.byIndex.get(s);
       const sendTime = send ? send.time : geo.t0 - this.windowMs; // sent before the data began
-      if (e.time < geo.t0) continue;
       const x0 = geo.x(sendTime);
       const y0 = geo.y(e.node);
       const yTo = geo.y(e.peer);
       const t = tone(e.index);
-      const colour = style(e.extra).colour;
       if (e.code === CODE.deliver) {
-        arrow(g, x0, y0, geo.x(e.time), yTo, lineColour(colour, t), t === 'dim' ? 0.8 : 1.6);
+        batch.arrow(x0, y0, geo.x(e.time), yTo, lineColour(style(e.extra).colour, t), t === 'dim' ? 0.8 : 1.6);
       } else {
         // A drop ends where the message was lost (or at the receiver: a cut link, a node down).
         const x1 = geo.x(e.time);
         const y1 = y0 + (yTo - y0) * e.progress;
-        line(g, x0, y0, x1, y1, lineColour(DROPPED, t), 1.4, [4, 3]);
-        cross(g, x1, y1, 5, lineColour(DROPPED, t));
+        batch.line(x0, y0, x1, y1, lineColour(DROPPED, t), 1.4, true);
+        batch.cross(x1, y1, 5, lineColour(DROPPED, t));
       }
     }
-    // Still on their way: an open arrow reaching as far as the message has got.
-    const progress = core.flightProgress(t1);
-    for (let i = 0; i < progress.length; i += 2) {
-      const id = progress[i];
+    batch.draw(g);
+  }
+
+  drawInFlight(g, geo, t1, tone) {
+    const { sends } = this.graph;
+    const batch = new Batch();
+    const ended = this.ended;
+    // Still on their way: an open line reaching as far as the message has got.
+    for (const [id, arrive] of this.arrivals) {
       const s = sends.get(id);
       if (s === undefined || ended.has(id)) continue;
       const send = this.graph.byIndex.get(s);
+      const span = arrive - send.time;
+      const progress = span <= 0 ? 1 : Math.min(1, Math.max(0, (t1 - send.time) / span));
       const x0 = geo.x(send.time);
       const y0 = geo.y(send.node);
-      const y1 = y0 + (geo.y(send.peer) - y0) * progress[i + 1];
-      line(g, x0, y0, geo.x(t1), y1, lineColour(style(send.extra).colour, tone(send.index)), 1.6, [2, 3]);
+      const y1 = y0 + (geo.y(send.peer) - y0) * progress;
+      // Solid and thin, without a head (dashing thousands of lines is slow to paint).
+      batch.line(x0, y0, geo.x(Math.min(t1, arrive)), y1, lineColour(style(send.extra).colour, tone(send.index)), 0.9);
     }
+    batch.draw(g);
   }
 
   drawMarks(g, geo, tone) {
     // Small marks first, so that a client's write or read is never hidden under its answer.
-    const order = (e) => ({ [CODE.send]: 0, [CODE.deliver]: 0, [CODE.answer]: 1 }[e.code] ?? 2);
-    const events = [...this.events].sort((a, b) => order(a) - order(b) || a.index - b.index);
-    for (const e of events) {
+    for (const e of this.marks) {
       if (e.time < geo.t0) continue;
       const x = geo.x(e.time);
       const t = tone(e.index);
@@ -400,6 +456,71 @@ function laneOf(e) {
   }
 }
 
+/** Lines, arrowheads and crosses gathered by style and drawn in one path each. */
+class Batch {
+  constructor() {
+    this.strokes = new Map();
+    this.heads = new Map();
+  }
+
+  path(key) {
+    if (!this.strokes.has(key)) this.strokes.set(key, []);
+    return this.strokes.get(key);
+  }
+
+  line(x0, y0, x1, y1, colour, width, dashed = false) {
+    this.path(`${colour}|${width}|${dashed ? 1 : 0}`).push(x0, y0, x1, y1);
+  }
+
+  arrow(x0, y0, x1, y1, colour, width) {
+    this.line(x0, y0, x1, y1, colour, width);
+    const angle = Math.atan2(y1 - y0, x1 - x0);
+    const head = 6;
+    if (!this.heads.has(colour)) this.heads.set(colour, []);
+    this.heads.get(colour).push(
+      x1, y1,
+      x1 - head * Math.cos(angle - 0.4), y1 - head * Math.sin(angle - 0.4),
+      x1 - head * Math.cos(angle + 0.4), y1 - head * Math.sin(angle + 0.4),
+    );
+  }
+
+  cross(x, y, r, colour) {
+    const path = this.path(`${colour}|2|0`);
+    path.push(x - r, y - r, x + r, y + r, x + r, y - r, x - r, y + r);
+  }
+
+  draw(g) {
+    for (const [key, segments] of this.strokes) {
+      const [colour, width, dashed] = key.split('|');
+      g.strokeStyle = colour;
+      g.lineWidth = Number(width);
+      g.setLineDash(dashed === '1' ? [4, 3] : []);
+      g.beginPath();
+      for (let i = 0; i < segments.length; i += 4) {
+        g.moveTo(segments[i], segments[i + 1]);
+        g.lineTo(segments[i + 2], segments[i + 3]);
+      }
+      g.stroke();
+    }
+    g.setLineDash([]);
+    for (const [colour, points] of this.heads) {
+      g.fillStyle = colour;
+      g.beginPath();
+      for (let i = 0; i < points.length; i += 6) {
+        g.moveTo(points[i], points[i + 1]);
+        g.lineTo(points[i + 2], points[i + 3]);
+        g.lineTo(points[i + 4], points[i + 5]);
+        g.closePath();
+      }
+      g.fill();
+    }
+  }
+}
+
+function style(kind) {
+  return MESSAGE_STYLES[kind % 10] ?? MESSAGE_STYLES[0];
+}
+
 function lineColour(colour, tone) {
   if (tone === 'past') return PAST;
   if (tone === 'future') return FUTURE;
@@ -416,19 +537,6 @@ function line(g, x0, y0, x1, y1, colour, width, dash = []) {
   g.lineTo(x1, y1);
   g.stroke();
   g.setLineDash([]);
-}
-
-function arrow(g, x0, y0, x1, y1, colour, width) {
-  line(g, x0, y0, x1, y1, colour, width);
-  const angle = Math.atan2(y1 - y0, x1 - x0);
-  const head = 6;
-  g.fillStyle = colour;
-  g.beginPath();
-  g.moveTo(x1, y1);
-  g.lineTo(x1 - head * Math.cos(angle - 0.4), y1 - head * Math.sin(angle - 0.4));
-  g.lineTo(x1 - head * Math.cos(angle + 0.4), y1 - head * Math.sin(angle + 0.4));
-  g.closePath();
-  g.fill();
 }
 
 function cross(g, x, y, r, colour) {

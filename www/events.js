@@ -34,6 +34,12 @@ export class EventLog {
   }
 
   attach(toast) {
+    // Only a list someone can see is refilled: it is the costliest panel on a busy cluster.
+    this.visible = true;
+    new IntersectionObserver((entries) => {
+      this.visible = entries.some((e) => e.isIntersecting);
+      if (this.visible) this.app.forceRefresh = true;
+    }).observe(this.$('events-card'));
     const refresh = () => {
       this.shownKey = '';
       this.app.forceRefresh = true;
@@ -61,6 +67,8 @@ export class EventLog {
     this.shownKey = '';
     this.app.forceRefresh = true;
     this.scrollTo = index;
+    this.$('events-card').scrollIntoView({ block: 'nearest' });
+    this.visible = true;
   }
 
   /** The filter the controls describe, as the core takes it. */
@@ -78,6 +86,7 @@ export class EventLog {
   /** Refills the list (called with the panels, at most ten times a second). */
   update(core, nodeCount) {
     if (nodeCount !== this.nodeCount) this.fillNodes(nodeCount);
+    if (!this.visible) return;
     const handled = core.eventsHandled();
     const log = core.eventLog(this.filter(), ROWS);
     const last = log.events.at(-1);

@@ -61,7 +61,7 @@ export class TimelineBar {
   /** Ticks where commands were given: solid up to the moment shown, grey after it. */
   drawMarks(core, end, applied) {
     const canvas = this.$('tl-marks');
-    const key = `${end}:${applied}:${canvas.clientWidth}:${core.commandTimes().length}`;
+    const key = `${end}:${applied}:${canvas.clientWidth}:${core.commandCount()}`;
     if (key === this.marksKey) return;
     this.marksKey = key;
     const ratio = window.devicePixelRatio || 1;

@@ -2,7 +2,7 @@
 // Prints how long the page's own frame work takes and how often frames come; never fails on a
 // slow machine (exit 1 only if the page does not load).
 //
-//   node tests/e2e/bench-page.mjs [--nodes 64] [--in-flight 5000] [--seconds 5] [--speed 1]
+//   node tests/e2e/bench-page.mjs [--nodes 64] [--in-flight 5000] [--seconds 5] [--speed 1] [--diagram]
 //   BENCH_NODES=16 BENCH_IN_FLIGHT=1000 BENCH_SECONDS=2 node tests/e2e/bench-page.mjs
 //
 // Writes are issued inside the page, from a requestAnimationFrame callback, whenever the
@@ -24,6 +24,7 @@ const { values: args } = parseArgs({
     'in-flight': { type: 'string', default: process.env.BENCH_IN_FLIGHT ?? '5000' },
     seconds: { type: 'string', default: process.env.BENCH_SECONDS ?? '5' },
     speed: { type: 'string', default: process.env.BENCH_SPEED ?? '1' },
+    diagram: { type: 'boolean', default: false },
   },
 });
 const nodes = Number(args.nodes);
@@ -96,6 +97,7 @@ try {
   const settings = await page.evaluate(() => sim.settings());
   if (settings.nodes !== nodes) throw new Error(`the page runs ${settings.nodes} nodes, not ${nodes}: ${await page.textContent('#toast')}`);
 
+  if (args.diagram && !(await page.isVisible('#diagram'))) await page.click('#diagram-toggle');
   await page.evaluate(startLoad, { target, keys: 8 });
   // Warm up: until the target is reached and the first messages have started to arrive.
   const peers = nodes - 1;
@@ -132,7 +134,7 @@ try {
   const cadence = (p95) => (p95 < FRAME_BUDGET_MS * 1.1 ? '60 frames a second held' : 'frames dropped');
   const perFrame = (name) => busy(name) / Math.max(1, intervals.count);
 
-  console.log(`converge page benchmark: ${nodes} nodes, about ${target} messages in flight, ${seconds} s at speed ${speed}×, 1280×800`);
+  console.log(`converge page benchmark: ${nodes} nodes, about ${target} messages in flight, ${seconds} s at speed ${speed}×, 1280×800${args.diagram ? ', space-time diagram shown' : ''}`);
   console.log(`machine: ${cpus().length} cores (${cpus()[0]?.model ?? 'unknown'}), load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`frames recorded: ${work.count} of frame work, ${intervals.count} rAF intervals; writes issued in all: ${run.writes}`);
   console.log(`frame work (App.frame)  median ${ms(work.median)}   p95 ${ms(work.p95)}   max ${ms(work.max)}   -> ${verdict(work.p95)}`);

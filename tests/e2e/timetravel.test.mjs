@@ -191,7 +191,8 @@ test('a session whose keys and values hold markup shows them as text', { timeout
 
 test('the event log lists every event, filters by node, kind and key, jumps, and exports', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=4' }, async (page) => {
   await story(page);
-  await nextFrames(page);
+  await page.locator('#events-card').scrollIntoViewIfNeeded(); // the list fills when it is seen
+  await page.waitForSelector('#events button.event');
   const all = await page.evaluate(() => sim.eventLog(undefined, 100000));
   assert.equal(all.matching, all.kept);
   const rows = () => page.$$eval('#events button.event', (bs) => bs.map((b) => ({
