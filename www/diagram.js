@@ -5,7 +5,7 @@
 // before it, Lamport's relation: earlier on its lane, or sent to it) and its future; clicking
 // an event moves the whole page to the moment after it. It scrolls with time.
 
-import { COLOURS, FONT, MESSAGE_STYLES } from './draw.js';
+import { COLOURS, FONT, MESSAGE_STYLES, traceShape } from './draw.js';
 
 const STRIDE = 9;
 const CODE = { write: 0, read: 1, answer: 2, send: 3, deliver: 4, drop: 5, timer: 6, hint: 7, collect: 8, crash: 9, recover: 10, link: 11, configure: 12 };
@@ -563,30 +563,13 @@ function mark(g, e, x, y, tone, selected) {
   g.fillStyle = tone === 'focus' ? COLOURS.ink : colour;
   g.strokeStyle = '#ffffff';
   g.lineWidth = 1.5;
-  g.beginPath();
-  switch (e.code) {
-    case CODE.read: // a triangle
-      g.moveTo(x, y - r);
-      g.lineTo(x + r, y + r * 0.8);
-      g.lineTo(x - r, y + r * 0.8);
-      g.closePath();
-      break;
-    case CODE.answer: case CODE.timer: case CODE.collect: // a square
-      g.rect(x - r * 0.8, y - r * 0.8, r * 1.6, r * 1.6);
-      break;
-    case CODE.hint: // a diamond
-      g.moveTo(x, y - r);
-      g.lineTo(x + r, y);
-      g.lineTo(x, y + r);
-      g.lineTo(x - r, y);
-      g.closePath();
-      break;
-    case CODE.crash:
-      cross(g, x, y, r, colour);
-      return;
-    default:
-      g.arc(x, y, r, 0, Math.PI * 2);
+  if (e.code === CODE.crash) {
+    cross(g, x, y, r, colour);
+    return;
   }
+  const shape = { [CODE.read]: 'triangle', [CODE.answer]: 'square', [CODE.timer]: 'square', [CODE.collect]: 'square', [CODE.hint]: 'diamond' }[e.code] ?? 'circle';
+  g.beginPath();
+  traceShape(g, shape, x, y, shape === 'square' ? r * 0.8 : r);
   g.fill();
   if (e.code !== CODE.send && e.code !== CODE.deliver) g.stroke();
   if (selected) {

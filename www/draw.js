@@ -702,8 +702,8 @@ function strokeLine(ctx, a, b, colour, width, dash) {
   ctx.setLineDash([]);
 }
 
-/** Adds one message's outline to the current path. */
-function traceShape(ctx, shape, x, y, r) {
+/** Adds one message's outline to the current path (also the diagram's event marks). */
+export function traceShape(ctx, shape, x, y, r) {
   switch (shape) {
     case 'circle':
     case 'ring':
