@@ -71,6 +71,7 @@ export class Controls {
 
     this.client.attach();
     this.attachSession();
+    this.attachShortcuts();
 
     // The ring: pick a key on it, in Replicas, or by name.
     new ResizeObserver(() => this.ring.resize()).observe(this.$('ring'));
@@ -179,10 +180,36 @@ export class Controls {
     });
   }
 
+  /** The "?" list of shortcuts and presenter mode. */
+  attachShortcuts() {
+    const $ = this.$;
+    $('help').addEventListener('click', () => this.showShortcuts(true));
+    $('shortcuts-close').addEventListener('click', () => this.showShortcuts(false));
+    $('shortcuts').addEventListener('click', (e) => {
+      if (e.target === $('shortcuts')) this.showShortcuts(false);
+    });
+    $('presenter').addEventListener('click', () => this.presenter(!this.doc.body.classList.contains('presenter')));
+  }
+
+  showShortcuts(on) {
+    this.$('shortcuts').hidden = !on;
+    if (on) this.$('shortcuts-close').focus();
+    else this.$('help').focus();
+  }
+
+  /** Presenter mode: large type, the cluster and its timeline alone, stronger lines. */
+  presenter(on) {
+    this.doc.body.classList.toggle('presenter', on);
+    this.$('presenter').setAttribute('aria-pressed', String(on));
+    this.view.resize();
+  }
+
   key(e) {
     const typing = e.target.closest && e.target.closest('input, select, textarea, [contenteditable]');
     if (e.key === 'Escape') {
       this.closeMenu();
+      if (!this.$('shortcuts').hidden) this.showShortcuts(false);
+      else if (this.doc.body.classList.contains('presenter')) this.presenter(false);
       return;
     }
     if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
@@ -197,6 +224,18 @@ export class Controls {
       this.act(() => {
         if (!this.app.stepBack()) this.toast('This is the start of the run.');
       });
+    } else if (e.key === 'Home') {
+      e.preventDefault();
+      this.act(() => this.app.seek(0));
+    } else if (e.key === 'End') {
+      e.preventDefault();
+      this.act((core) => this.app.seek(core.end()));
+    } else if (e.key === '?') {
+      this.showShortcuts(this.$('shortcuts').hidden);
+    } else if (e.key === 'p' || e.key === 'P') {
+      this.presenter(!this.doc.body.classList.contains('presenter'));
+    } else if (e.key === 'd' || e.key === 'D') {
+      this.$('diagram-toggle').click();
     }
   }
 

@@ -1,0 +1,71 @@
+// The "?" list of keyboard shortcuts, the shortcuts themselves, and presenter mode.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { screenshot } from './helpers.mjs';
+import { pageSuite, TEST_TIMEOUT_MS, pause, restart, runFor, nextFrames } from './steps.mjs';
+
+const withPage = pageSuite();
+
+test('"?" lists the shortcuts, and each of them works', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5', width: 1440, height: 1000 }, async (page) => {
+  await pause(page);
+  await restart(page);
+  await page.evaluate(() => sim.write(1, 'k', 'v'));
+  await runFor(page, 500);
+  await page.locator('#cluster').focus();
+
+  await page.keyboard.press('?');
+  assert.equal(await page.isVisible('#shortcuts'), true);
+  const listed = await page.$$eval('#shortcuts th', (ths) => ths.map((th) => th.textContent));
+  assert.deepEqual(listed, ['Space', '→ or S', '←', 'Home / End', 'D', 'P', '?', 'Esc']);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'shortcuts-close', 'focus moves into the list');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.isVisible('#shortcuts'), false);
+  assert.equal(await page.evaluate(() => document.activeElement.id), 'help', 'focus returns to the "?" button');
+  await page.locator('#cluster').focus();
+
+  await page.keyboard.press('Home');
+  assert.equal(await page.evaluate(() => sim.now()), 0);
+  await page.keyboard.press('ArrowRight');
+  const one = await page.evaluate(() => sim.eventsHandled());
+  await page.keyboard.press('End');
+  assert.equal(await page.evaluate(() => sim.now()), 500);
+  assert.ok(one < (await page.evaluate(() => sim.eventsHandled())));
+
+  await page.keyboard.press('Space');
+  assert.equal(await page.evaluate(() => sim.playing()), true);
+  await page.keyboard.press('Space');
+  assert.equal(await page.evaluate(() => sim.playing()), false);
+
+  const diagramShown = await page.isVisible('#diagram');
+  await page.keyboard.press('d');
+  assert.equal(await page.isVisible('#diagram'), !diagramShown);
+  await page.keyboard.press('d');
+
+  // Shortcuts wait while a field has the focus.
+  await page.focus('#client-key');
+  await page.keyboard.press('p');
+  assert.equal(await page.evaluate(() => document.body.classList.contains('presenter')), false);
+}));
+
+test('presenter mode: large type, the cluster alone, and back with Esc', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5&nodes=5', width: 1920, height: 1080 }, async (page) => {
+  await pause(page);
+  const before = await page.evaluate(() => ({
+    font: parseFloat(getComputedStyle(document.body).fontSize),
+    stage: document.querySelector('.stage').getBoundingClientRect().width,
+  }));
+  await page.click('#presenter');
+  await nextFrames(page);
+  const during = await page.evaluate(() => ({
+    font: parseFloat(getComputedStyle(document.body).fontSize),
+    stage: document.querySelector('.stage').getBoundingClientRect().width,
+    panel: document.querySelector('.panel').getBoundingClientRect().width,
+    pressed: document.getElementById('presenter').getAttribute('aria-pressed'),
+  }));
+  assert.ok(during.font >= 1.2 * before.font, `larger type: ${before.font} -> ${during.font}`);
+  assert.equal(during.panel, 0, 'the side panel is hidden');
+  assert.ok(during.stage > before.stage + 300, 'the cluster takes the width');
+  assert.equal(during.pressed, 'true');
+  await screenshot(page, 'presenter-mode');
+  await page.keyboard.press('Escape');
+  assert.equal(await page.evaluate(() => document.body.classList.contains('presenter')), false);
+}));
