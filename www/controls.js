@@ -167,6 +167,12 @@ export class Controls {
         this.toast(err.message);
       }
     });
+    $('picture').addEventListener('click', () => {
+      picture(this.doc, this.core).then(
+        ({ blob, name }) => saveFile(blob, name),
+        (err) => this.toast(`The picture could not be made: ${err.message}`),
+      );
+    });
     $('open-session').addEventListener('change', async (e) => {
       const file = e.target.files[0];
       e.target.value = '';
@@ -670,4 +676,35 @@ function heading(label) {
   const h = document.createElement('h3');
   h.textContent = label;
   return h;
+}
+
+/**
+ * A PNG of what the stage shows: the cluster drawing and, if shown, the space-time diagram under
+ * it, on white, with a caption naming the seed and the moment (for a slide).
+ */
+export async function picture(doc, core) {
+  const cluster = doc.getElementById('cluster');
+  const diagram = doc.getElementById('diagram');
+  const withDiagram = !doc.getElementById('diagram-wrap').hidden && diagram.width > 0;
+  const ratio = cluster.width / Math.max(1, cluster.clientWidth);
+  const caption = Math.round(28 * ratio);
+  const gap = withDiagram ? Math.round(8 * ratio) : 0;
+  const out = doc.createElement('canvas');
+  out.width = Math.max(cluster.width, withDiagram ? diagram.width : 0);
+  out.height = cluster.height + gap + (withDiagram ? diagram.height : 0) + caption;
+  const g = out.getContext('2d');
+  g.fillStyle = '#ffffff';
+  g.fillRect(0, 0, out.width, out.height);
+  g.drawImage(cluster, 0, 0);
+  if (withDiagram) g.drawImage(diagram, 0, cluster.height + gap);
+  const seed = core.settings().seed;
+  const now = (core.now() / 1000).toFixed(3);
+  g.fillStyle = '#5a6270';
+  g.font = `${Math.round(14 * ratio)}px system-ui, sans-serif`;
+  g.textBaseline = 'middle';
+  g.fillText(`converge · seed ${seed} · t = ${now} s`, Math.round(10 * ratio), out.height - caption / 2);
+  const blob = await new Promise((resolve, reject) => {
+    out.toBlob((b) => (b ? resolve(b) : reject(new Error('the browser made no image'))), 'image/png');
+  });
+  return { blob, name: `converge-seed${seed}-at-${now}s.png` };
 }

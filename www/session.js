@@ -80,9 +80,10 @@ export function linkTo(packed, location) {
   return `${location.origin}${location.pathname}${location.search}#${LINK_KEY}=${packed}`;
 }
 
-/** Offers `json` as a file download. */
+/** Offers `json` (text, or a Blob) as a file download. */
 export function saveFile(json, name) {
-  const url = URL.createObjectURL(new Blob([json], { type: 'application/json' }));
+  const blob = json instanceof Blob ? json : new Blob([json], { type: 'application/json' });
+  const url = URL.createObjectURL(blob);
   const a = document.createElement('a');
   a.href = url;
   a.download = name;

@@ -1,6 +1,7 @@
 // The "?" list of keyboard shortcuts, the shortcuts themselves, and presenter mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { screenshot } from './helpers.mjs';
 import { pageSuite, TEST_TIMEOUT_MS, pause, restart, runFor, nextFrames } from './steps.mjs';
 
@@ -68,4 +69,23 @@ test('presenter mode: large type, the cluster alone, and back with Esc', { timeo
   await screenshot(page, 'presenter-mode');
   await page.keyboard.press('Escape');
   assert.equal(await page.evaluate(() => document.body.classList.contains('presenter')), false);
+}));
+
+test('"Picture" saves the cluster and the diagram as one PNG for slides', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5', width: 1440, height: 1000 }, async (page) => {
+  await pause(page);
+  await restart(page);
+  await page.evaluate(() => sim.write(1, 'k', 'v'));
+  await runFor(page, 150);
+  const sizes = await page.evaluate(() => ({
+    cluster: [document.getElementById('cluster').width, document.getElementById('cluster').height],
+    diagram: [document.getElementById('diagram').width, document.getElementById('diagram').height],
+  }));
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#picture')]);
+  assert.equal(download.suggestedFilename(), 'converge-seed5-at-0.150s.png');
+  const bytes = await readFile(await download.path());
+  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
+  const width = bytes.readUInt32BE(16);
+  const height = bytes.readUInt32BE(20);
+  assert.equal(width, Math.max(sizes.cluster[0], sizes.diagram[0]));
+  assert.ok(height > sizes.cluster[1] + sizes.diagram[1], `the cluster, the diagram and a caption: ${height} px`);
 }));
