@@ -32,7 +32,10 @@ export class TimelineBar {
     this.$('tl-back').addEventListener('click', () => this.app.stepBack());
     this.$('tl-forward').addEventListener('click', () => this.app.stepForward());
     this.$('tl-end').addEventListener('click', () => this.app.seek(this.app.core.end()));
-    new ResizeObserver(() => {
+    // The track's size comes from the observer: reading it each frame would force a layout.
+    this.marksSize = { w: 0, h: 0 };
+    new ResizeObserver(([entry]) => {
+      this.marksSize = { w: entry.contentRect.width, h: entry.contentRect.height };
       this.marksKey = '';
     }).observe(this.$('tl-marks'));
   }
@@ -61,12 +64,11 @@ export class TimelineBar {
   /** Ticks where commands were given: solid up to the moment shown, grey after it. */
   drawMarks(core, end, applied) {
     const canvas = this.$('tl-marks');
-    const key = `${end}:${applied}:${canvas.clientWidth}:${core.commandCount()}`;
+    const { w, h } = this.marksSize;
+    const key = `${end}:${applied}:${w}:${core.commandCount()}`;
     if (key === this.marksKey) return;
     this.marksKey = key;
     const ratio = window.devicePixelRatio || 1;
-    const w = canvas.clientWidth;
-    const h = canvas.clientHeight;
     canvas.width = Math.round(w * ratio);
     canvas.height = Math.round(h * ratio);
     const g = canvas.getContext('2d');
