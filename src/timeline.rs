@@ -604,9 +604,7 @@ impl Timeline {
             };
             let limit = limit.min(boundary).min(max_events);
             let reached = self.sim.run_bounded(until, limit);
-            if self.sim.events() >= boundary {
-                self.take_snapshot();
-            }
+            self.snapshot_if_due();
             if self.sim.events() >= max_events && !reached {
                 break;
             }
@@ -634,21 +632,16 @@ impl Timeline {
 
     fn after_moving(&mut self) {
         self.end = self.end.max(self.sim.now());
-        if self.sim.events() >= self.last_snapshot_events() + self.snapshot_every {
-            self.take_snapshot();
-        }
+        self.snapshot_if_due();
     }
 
     fn last_snapshot_events(&self) -> u64 {
         self.snapshots.last().map_or(0, |s| s.sim.events())
     }
 
-    fn take_snapshot(&mut self) {
-        if self
-            .snapshots
-            .last()
-            .is_some_and(|s| s.sim.events() >= self.sim.events())
-        {
+    /// Takes a snapshot if the run has gone `snapshot_every` events past the last one.
+    fn snapshot_if_due(&mut self) {
+        if self.sim.events() < self.last_snapshot_events() + self.snapshot_every {
             return;
         }
         self.snapshots.push(Snapshot {
@@ -676,41 +669,23 @@ impl Timeline {
                 "{time} ms is more than a day into the run"
             )));
         }
-        // The nearest snapshot at or before `time`: behind now, or ahead of it in the
-        // remembered future (a jump forward need not replay everything in between).
-        let from = self
-            .snapshots
-            .iter()
-            .rposition(|s| s.sim.now() <= time)
-            .unwrap_or(0);
-        let snapshot = &self.snapshots[from].sim;
-        if time < self.sim.now() || snapshot.events() > self.sim.events() {
-            self.restore(from);
-        }
+        let back = time < self.sim.now();
+        self.restore_nearest(|s| s.now() <= time, back);
         self.forward(time, u64::MAX)
     }
 
     /// Shows the run just after its `events`-th event, with the commands given before the
     /// next one.
     pub fn seek_event(&mut self, events: u64) -> Result<(), Error> {
-        let from = self
-            .snapshots
-            .iter()
-            .rposition(|s| s.sim.events() <= events)
-            .unwrap_or(0);
-        let ahead = self.snapshots[from].sim.events() > self.sim.events();
-        if events < self.sim.events() || ahead {
-            self.restore(from);
-        }
+        let back = events < self.sim.events();
+        self.restore_nearest(|s| s.events() <= events, back);
         self.apply_due_commands()?;
         while self.sim.events() < events {
             if self.sim.step().is_none() {
                 break;
             }
             self.apply_due_commands()?;
-            if self.sim.events() >= self.last_snapshot_events() + self.snapshot_every {
-                self.take_snapshot();
-            }
+            self.snapshot_if_due();
         }
         self.after_moving();
         if self.sim.events() < events {
@@ -730,6 +705,20 @@ impl Timeline {
         }
         self.seek_event(events - 1)?;
         Ok(true)
+    }
+
+    /// Restores the latest snapshot that `fits` (the one at or before the target), when the
+    /// target is `back` in time or that snapshot lies ahead in the remembered future (a jump
+    /// forward need not replay everything in between).
+    fn restore_nearest(&mut self, fits: impl Fn(&Simulation) -> bool, back: bool) {
+        let from = self
+            .snapshots
+            .iter()
+            .rposition(|s| fits(&s.sim))
+            .unwrap_or(0);
+        if back || self.snapshots[from].sim.events() > self.sim.events() {
+            self.restore(from);
+        }
     }
 
     fn restore(&mut self, index: usize) {

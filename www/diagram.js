@@ -269,9 +269,13 @@ export class SpaceTimeDiagram {
     this.fetch(core, Math.max(0, t1 - this.windowMs));
     if (!this.graph) this.buildGraph();
     const g = this.canvas.getContext('2d');
-    g.font = `600 12px ${FONT}`;
-    const widest = Math.max(0, ...nodes.map((n) => g.measureText(`Node ${n.id} ✕`).width));
-    this.gutter = Math.max(MIN_GUTTER, Math.ceil(widest) + 14);
+    if (nodes !== this.measuredNodes) {
+      // The lane labels' width, measured when the node list changes (not every frame).
+      g.font = `600 12px ${FONT}`;
+      const widest = Math.max(0, ...nodes.map((n) => g.measureText(`Node ${n.id} ✕`).width));
+      this.gutter = Math.max(MIN_GUTTER, Math.ceil(widest) + 14);
+      this.measuredNodes = nodes;
+    }
     const geo = this.geometry(nodes.length, t1);
     this.geo = geo;
     g.setTransform(this.ratio, 0, 0, this.ratio, 0, 0);

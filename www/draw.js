@@ -221,6 +221,11 @@ export class ClusterView {
   }
 
   /** Remembers messages dropped just now, to show them failing for a moment. */
+  /** Forgets the drop markers shown (after a jump in time they are not news). */
+  clearDrops() {
+    this.drops = [];
+  }
+
   addDrops(buffer, realNow) {
     for (let i = 0; i + DROP_STRIDE <= buffer.length; i += DROP_STRIDE) {
       this.drops.push({

@@ -88,11 +88,12 @@ export class EventLog {
     if (nodeCount !== this.nodeCount) this.fillNodes(nodeCount);
     if (!this.visible) return;
     const handled = core.eventsHandled();
-    const log = core.eventLog(this.filter(), ROWS);
-    const last = log.events.at(-1);
-    const key = `${handled}:${log.matching}:${last ? last.index : -1}`;
+    const filter = this.filter();
+    // Nothing recorded, moved or refiltered since the last fill: the list stands.
+    const key = `${handled}:${core.eventCount()}:${JSON.stringify(filter)}`;
     if (key === this.shownKey) return;
     this.shownKey = key;
+    const log = core.eventLog(filter, ROWS);
     this.$('ev-count').textContent = log.matching === 0
       ? 'No recorded event matches.'
       : `${log.matching} event${log.matching === 1 ? '' : 's'} match${log.matching === 1 ? 'es' : ''}${log.matching > log.events.length ? `; the latest ${log.events.length} are shown` : ''}. Click one to see the moment after it.`;

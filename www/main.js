@@ -100,7 +100,7 @@ class App {
   /** After a jump in time: drops from the replay are not news, and every view redraws. */
   travelled() {
     this.core.drainDrops();
-    this.view.drops = [];
+    this.view.clearDrops();
     this.vt = this.core.now();
     this.forceRefresh = true;
   }

@@ -753,14 +753,9 @@ impl Simulation {
     /// Handles every event due up to `time` and moves the clock there (never backwards).
     /// Returns how many events were handled.
     pub fn run_until(&mut self, time: Time) -> u64 {
-        let mut handled = 0;
-        while let Some((at, event)) = self.queue.pop_until(time) {
-            self.now = at;
-            self.handle(event);
-            handled += 1;
-        }
-        self.now = self.now.max(time);
-        handled
+        let before = self.stats.events;
+        self.run_bounded(time, u64::MAX);
+        self.stats.events - before
     }
 
     /// Handles events due up to `time` until `events` have been handled since the run began,
