@@ -39,8 +39,9 @@ pub use network::{Latency, LinkModel, LinkOverride};
 pub use replica::{KeyId, MessageKind, NodeId, RequestId, WriteId};
 pub use settings::{Settings, SettingsPatch};
 pub use sim::{
-    ClientOptions, Context, DropView, FlightView, KeyStatus, KeyTable, NodeView, ReadOutcome,
-    ReplicaCell, RequestView, Simulation, Stats, VersionView, WriteOutcome,
+    CONVERGENCE_BUCKETS_MS, ClientOptions, Context, ConvergenceTimes, DropView, FIRST_INTERVAL,
+    FlightView, KeyStatus, KeyTable, MAX_SAMPLES, Metrics, NodeView, ReadOutcome, ReplicaCell,
+    RequestView, Sample, Simulation, Stats, VersionView, WriteOutcome,
 };
 pub use timeline::{Command, Done, Logged, Session, Timeline};
 pub use trace::{DropReason, RequestStatus, TraceEvent};

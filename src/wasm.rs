@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
 use crate::settings::{Consistency, Settings, SettingsPatch};
-use crate::sim::{ClientOptions, Context};
+use crate::sim::{ClientOptions, Context, Sample};
 use crate::timeline::{Command, Done, LessonPlace, Session, Timeline};
 use crate::trace::EventFilter;
 use crate::{Error, LinkOverride, NodeId, RequestId, Time};
@@ -429,6 +429,42 @@ impl Sim {
             .flat_map(|f| [f64::from(f.id), f.arrive_at as f64])
             .collect();
         js_sys::Float64Array::from(pairs.as_slice())
+    }
+
+    /// What the plots draw, as numbers: `interval, count, fields, buckets, notYetEverywhere`,
+    /// then `count` samples of `fields` numbers each (sample `i` is the cluster at
+    /// `i × interval` ms: running totals of messages sent by kind — writes to replicas,
+    /// coordinator requests and replies, read repairs, hints, anti-entropy — dropped copies,
+    /// client writes, reads, stale reads, failed requests; then stale replicas and divergent
+    /// keys at that moment), then `buckets` counts of writes by the time they took to reach
+    /// every replica (bounds in `plotBuckets`).
+    pub fn plots(&self) -> js_sys::Float64Array {
+        let sim = self.inner.sim();
+        let metrics = sim.samples();
+        let buckets = sim.convergence_times().counts();
+        let mut out = Vec::with_capacity(5 + metrics.len() * Sample::FIELDS + buckets.len());
+        out.extend([
+            metrics.interval() as f64,
+            metrics.len() as f64,
+            Sample::FIELDS as f64,
+            buckets.len() as f64,
+            sim.writes_not_yet_everywhere() as f64,
+        ]);
+        for sample in metrics.samples() {
+            out.extend(sample.values());
+        }
+        out.extend(buckets.iter().map(|&c| f64::from(c)));
+        js_sys::Float64Array::from(out.as_slice())
+    }
+
+    /// The upper bounds (exclusive, ms) of the buckets of time to reach every replica that
+    /// `plots` counts; its last bucket holds everything slower.
+    #[wasm_bindgen(js_name = "plotBuckets")]
+    pub fn plot_buckets() -> Vec<f64> {
+        crate::CONVERGENCE_BUCKETS_MS
+            .iter()
+            .map(|&b| b as f64)
+            .collect()
     }
 
     /// The events of the space-time diagram from time `from` (ms) on, at most the last 4,000,

@@ -12,6 +12,7 @@ use crate::Time;
 use crate::chunked::Chunked;
 use crate::clock::{Stamp, VersionVector};
 use crate::replica::{KeyId, NodeId, Replica, WriteId};
+use crate::sim::ConvergenceTimes;
 use crate::version::{ConflictMode, Version};
 
 /// Writes per chunk of the log's shared storage (see [`Chunked`]).
@@ -185,6 +186,7 @@ pub struct WriteLog {
     reached_after: Chunked<u32>,
     keys: Vec<Option<KeyRecord>>,
     resurrections: Vec<Resurrection>,
+    convergence: ConvergenceTimes,
 }
 
 impl WriteLog {
@@ -198,6 +200,7 @@ impl WriteLog {
             reached_after: Chunked::new((RECORDS_PER_CHUNK * 8).max(nodes)),
             keys: Vec::new(),
             resurrections: Vec::new(),
+            convergence: ConvergenceTimes::default(),
         }
     }
 
@@ -371,6 +374,37 @@ impl WriteLog {
         arrivals
     }
 
+    /// Writes by how long they took to reach every replica of their key.
+    pub fn convergence_times(&self) -> &ConvergenceTimes {
+        &self.convergence
+    }
+
+    /// How many writes have not reached every replica of their key yet (those that wrote
+    /// nothing, refused as unavailable, aside).
+    pub fn not_yet_everywhere(&self) -> usize {
+        self.keys
+            .iter()
+            .flatten()
+            .flat_map(|key| &key.pending)
+            .filter(|(_, id)| {
+                let record = &self.records[id.0 as usize - 1];
+                record.all_at.is_none() && record.status != WriteStatus::Unavailable
+            })
+            .count()
+    }
+
+    /// For each key written: its replicas and its most recent write.
+    pub fn latest_by_key(&self) -> impl Iterator<Item = (KeyId, &[NodeId], &WriteRecord)> + '_ {
+        self.keys.iter().enumerate().filter_map(|(i, key)| {
+            let key = key.as_ref()?;
+            Some((
+                KeyId(i as u32),
+                &key.replica_list[..],
+                &self.records[key.latest.0 as usize - 1],
+            ))
+        })
+    }
+
     /// Deleted values that came back, oldest first.
     pub fn resurrections(&self) -> &[Resurrection] {
         &self.resurrections
@@ -522,6 +556,7 @@ impl WriteLog {
         }
         if record.all_at.is_none() && record.reached >= key.replica_count {
             record.all_at = Some(now);
+            self.convergence.add(now - record.issued_at);
         }
     }
 

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 /// Everything a page could show of a run, as text: equal text, equal state.
 fn fingerprint(sim: &Simulation) -> String {
     format!(
-        "now {} events {} trace {} {:016x}\nstats {:?}\nkeys {:?}\nnodes {:?}\nrequests {:?}\nwrites {:?}\nflights {:?}",
+        "now {} events {} trace {} {:016x}\nstats {:?}\nkeys {:?}\nnodes {:?}\nrequests {:?}\nwrites {:?}\nflights {:?}\nsamples every {} {:?}\nconvergence {:?} pending {}",
         sim.now(),
         sim.events(),
         sim.trace().count(),
@@ -28,6 +28,10 @@ fn fingerprint(sim: &Simulation) -> String {
         sim.requests(usize::MAX),
         sim.recent_writes(usize::MAX),
         sim.in_flight().collect::<Vec<_>>(),
+        sim.samples().interval(),
+        sim.samples().samples().collect::<Vec<_>>(),
+        sim.convergence_times(),
+        sim.writes_not_yet_everywhere(),
     )
 }
 

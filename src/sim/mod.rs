@@ -1,6 +1,7 @@
 //! The simulation: replicas, the network between them, and virtual time.
 
 mod clients;
+mod metrics;
 mod views;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -8,6 +9,9 @@ use std::fmt;
 use std::rc::Rc;
 
 pub use clients::{ClientOptions, Session};
+pub use metrics::{
+    CONVERGENCE_BUCKETS_MS, ConvergenceTimes, FIRST_INTERVAL, MAX_SAMPLES, Metrics, Sample,
+};
 pub use views::*;
 
 use crate::chunked::Chunked;
@@ -135,6 +139,7 @@ pub struct Simulation {
     requests: Chunked<clients::RequestRecord>,
     sessions: BTreeMap<String, Session>,
     stats: Stats,
+    metrics: Metrics,
     trace: Trace,
     drops: Vec<DropView>,
     ranges: VecDeque<RangesView>,
@@ -211,6 +216,7 @@ impl Simulation {
             requests: Chunked::new(1024),
             sessions: BTreeMap::new(),
             stats: Stats::default(),
+            metrics: Metrics::default(),
             trace: Trace::default(),
             drops: Vec::new(),
             ranges: VecDeque::new(),
@@ -453,6 +459,60 @@ impl Simulation {
             resurrections: self.writes.resurrected_writes() as u64,
             ..self.stats
         }
+    }
+
+    /// The run sampled at fixed moments up to now (see [`Metrics`]): sample `i` describes
+    /// the cluster at `i × interval` milliseconds. Moments since the last event repeat the
+    /// cluster as it is now.
+    pub fn samples(&self) -> Metrics {
+        let mut metrics = self.metrics.clone();
+        if metrics.due(self.now) {
+            metrics.record(self.now, self.sample());
+        }
+        metrics
+    }
+
+    /// Writes by how long they took to reach every replica of their key.
+    pub fn convergence_times(&self) -> &ConvergenceTimes {
+        self.writes.convergence_times()
+    }
+
+    /// How many writes have not reached every replica of their key yet.
+    pub fn writes_not_yet_everywhere(&self) -> usize {
+        self.writes.not_yet_everywhere()
+    }
+
+    /// The cluster now, as a sample.
+    fn sample(&self) -> Sample {
+        let s = &self.stats;
+        let mut sample = Sample {
+            replicate: s.sent_replicate,
+            requests: s.sent_requests,
+            repair: s.sent_repair,
+            hint: s.sent_hint,
+            anti_entropy: s.sent_anti_entropy,
+            dropped: s.dropped,
+            writes: s.writes,
+            reads: s.reads,
+            stale_reads: s.stale_reads,
+            failed: s.unavailable + s.timed_out,
+            stale_replicas: 0,
+            divergent_keys: 0,
+        };
+        // As the page's table marks a replica ≠ (see `keys`).
+        for (key, replicas, latest) in self.writes.latest_by_key() {
+            let stale = replicas
+                .iter()
+                .filter(|node| {
+                    let held = self.replicas[node.index()].get(key);
+                    let collected = latest.version.is_tombstone() && held.is_empty();
+                    !collected && !clients::reflects(self.settings.conflict, held, &latest.version)
+                })
+                .count() as u32;
+            sample.stale_replicas += stale;
+            sample.divergent_keys += u32::from(stale > 0);
+        }
+        sample
     }
 
     /// How many message copies are on their way.
@@ -844,6 +904,10 @@ impl Simulation {
     // ----- Inside -----
 
     fn handle(&mut self, event: Event) {
+        if self.metrics.due(self.now) {
+            let sample = self.sample();
+            self.metrics.record(self.now, sample);
+        }
         self.stats.events += 1;
         self.trace.set_position(self.stats.events);
         match event {
