@@ -436,13 +436,13 @@ impl Sim {
     /// `i × interval` ms: running totals of messages sent by kind — writes to replicas,
     /// coordinator requests and replies, read repairs, hints, anti-entropy — dropped copies,
     /// client writes, reads, stale reads, failed requests; then stale replicas and divergent
-    /// keys at that moment), then `buckets` counts of writes by the time they took to reach
-    /// every replica (bounds in `plotBuckets`).
+    /// keys at that moment), then one more sample for the cluster now, then `buckets` counts
+    /// of writes by the time they took to reach every replica (bounds in `plotBuckets`).
     pub fn plots(&self) -> js_sys::Float64Array {
         let sim = self.inner.sim();
         let metrics = sim.samples();
         let buckets = sim.convergence_times().counts();
-        let mut out = Vec::with_capacity(5 + metrics.len() * Sample::FIELDS + buckets.len());
+        let mut out = Vec::with_capacity(5 + (metrics.len() + 1) * Sample::FIELDS + buckets.len());
         out.extend([
             metrics.interval() as f64,
             metrics.len() as f64,
@@ -453,6 +453,7 @@ impl Sim {
         for sample in metrics.samples() {
             out.extend(sample.values());
         }
+        out.extend(sim.sample().values());
         out.extend(buckets.iter().map(|&c| f64::from(c)));
         js_sys::Float64Array::from(out.as_slice())
     }

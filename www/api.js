@@ -7,6 +7,7 @@
 // says what was wrong, and nothing changes. The README documents every method.
 
 import { linkTo, packSession } from './session.js';
+import { samplesFrom } from './plots.js';
 
 const PAGE_SETTINGS = ['speed'];
 
@@ -80,6 +81,7 @@ export function createApi(app) {
     resurrections: () => core().resurrections(),
     writes: (last) => core().writes(last),
     stats: () => core().stats(),
+    samples: () => samplesFrom(core()),
     inFlight: () => core().inFlight(),
     events: (since) => core().events(since),
     traceHash: () => core().traceHash(),
@@ -135,6 +137,7 @@ const HELP = `converge: the simulation behind this page, for the console.
   sim.cut(1, 2) / sim.cut(1, 2, {oneWay: true}) / sim.heal(1, 2) / sim.healAll()
   sim.partition([[1, 2], [3]])       split the cluster into groups
   sim.converged() / sim.divergentKeys() / sim.keys() / sim.writes() / sim.stats()
+  sim.samples()                      what the plots draw: the run sampled every intervalMs
   sim.configure({conflict: 'vv', coordination: 'quorum', readQuorum: 1, speed: 2})
   sim.reset({seed: 42, nodes: 5}) / sim.play() / sim.pause() / sim.step()
   sim.seek(1500) / sim.stepBack() / sim.end()   go back in time; acting there forks a new future

@@ -8,6 +8,7 @@ import { createApi } from './api.js';
 import { TimelineBar } from './timeline.js';
 import { EventLog } from './events.js';
 import { SpaceTimeDiagram } from './diagram.js';
+import { Plots } from './plots.js';
 import { sessionInHash, unpackSession } from './session.js';
 
 const VIEW_REFRESH_MS = 100; // panels and cards refresh at most ten times a second
@@ -20,8 +21,9 @@ const MAX_SPEED = 100;
 const DEFAULT_SPEED = 0.25;
 
 class App {
-  constructor(core, view, controls, timeline, events, diagram) {
+  constructor(core, view, controls, timeline, events, diagram, plots) {
     this.diagram = diagram;
+    this.plots = plots;
     this.nodes = [];
     this.core = core;
     this.view = view;
@@ -171,6 +173,7 @@ class App {
       this.controls.showTime(core.now());
     }
     this.timeline.show(core);
+    this.plots.update(core, realNow);
     // Last call into wasm this frame: the view it returns is read before any other call.
     const flights = core.flights(this.vt);
     this.view.render(flights, realNow);
@@ -275,14 +278,16 @@ async function boot() {
   const timeline = new TimelineBar(document, () => app);
   const events = new EventLog(document, () => app);
   const diagram = new SpaceTimeDiagram(document.getElementById('diagram'), () => app);
+  const plots = new Plots(document, () => app);
   // Read-only hooks for tests: view.nodePosition(id); ring.selected, ring.point(position, radius);
   // diagram.pointOf(index), diagram.lit().
   window.converge = Object.freeze({ view, ring: controls.ring, diagram });
-  app = new App(core, view, controls, timeline, events, diagram);
+  app = new App(core, view, controls, timeline, events, diagram, plots);
   controls.attach(view);
   timeline.attach();
   events.attach((message) => controls.toast(message));
   diagram.attach();
+  plots.attach(Simulation.plotBuckets());
   if (speed !== undefined) {
     try {
       app.setSpeed(speed);

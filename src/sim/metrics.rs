@@ -3,9 +3,9 @@
 //!
 //! Samples are part of the run's state, so going back in time shows the plots as they were,
 //! and the same run always has the same samples. Sample `i` describes the cluster at virtual
-//! time `i × interval`: it is taken just before the first event due at or after that moment,
-//! so it holds everything that happened before it (commands given at that very millisecond
-//! before any event of it included: a replay gives them at the same place). The series stays
+//! time `i × interval`: it is taken as the clock moves onto or past that moment, so it holds
+//! every event handled and every command given before it, and nothing of the moment itself.
+//! The series stays
 //! short as a run grows: past [`MAX_SAMPLES`], every other sample goes and the interval
 //! doubles. Counters are running totals, so thinning loses no message; a plot of a rate
 //! takes differences.
@@ -113,25 +113,28 @@ impl ConvergenceTimes {
 
 impl Default for Metrics {
     fn default() -> Metrics {
-        Metrics {
+        let mut metrics = Metrics {
             interval: FIRST_INTERVAL,
             next: 0,
             samples: Chunked::new(256),
-        }
+        };
+        // Moment 0: an empty cluster, before anything happened.
+        metrics.record(0, Sample::default());
+        metrics
     }
 }
 
 impl Metrics {
-    /// Whether a sample is due before an event at `now` is handled.
+    /// Whether a sample is due when the clock moves to `to`.
     #[inline]
-    pub fn due(&self, now: Time) -> bool {
-        now >= self.next
+    pub fn due(&self, to: Time) -> bool {
+        to >= self.next
     }
 
-    /// Records `sample` for every sample moment up to `now` not yet recorded (nothing happened
+    /// Records `sample` for every sample moment up to `to` not yet recorded (nothing happened
     /// between them: the cluster was the same at each).
-    pub fn record(&mut self, now: Time, sample: Sample) {
-        while self.next <= now {
+    pub fn record(&mut self, to: Time, sample: Sample) {
+        while self.next <= to {
             self.samples.push(sample);
             self.next += self.interval;
             if self.samples.len() >= MAX_SAMPLES {
@@ -186,7 +189,6 @@ mod tests {
     #[test]
     fn a_quiet_stretch_repeats_the_state_at_every_moment_in_it() {
         let mut m = Metrics::default();
-        m.record(0, sample(0));
         m.record(350, sample(3));
         let writes: Vec<u64> = m.samples().map(|s| s.writes).collect();
         assert_eq!(writes, [0, 3, 3, 3], "samples at 0, 100, 200, 300 ms");
@@ -197,7 +199,7 @@ mod tests {
     fn thinning_keeps_even_moments_and_doubles_the_interval() {
         let mut m = Metrics::default();
         // Sample i holds i writes, so what is kept shows which moments survived.
-        for i in 0..MAX_SAMPLES as u64 {
+        for i in 1..MAX_SAMPLES as u64 {
             m.record(i * FIRST_INTERVAL, sample(i));
         }
         assert_eq!(m.interval(), 2 * FIRST_INTERVAL);

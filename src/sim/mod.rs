@@ -462,14 +462,9 @@ impl Simulation {
     }
 
     /// The run sampled at fixed moments up to now (see [`Metrics`]): sample `i` describes
-    /// the cluster at `i × interval` milliseconds. Moments since the last event repeat the
-    /// cluster as it is now.
-    pub fn samples(&self) -> Metrics {
-        let mut metrics = self.metrics.clone();
-        if metrics.due(self.now) {
-            metrics.record(self.now, self.sample());
-        }
-        metrics
+    /// the cluster at `i × interval` milliseconds, before anything happened at that moment.
+    pub fn samples(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// Writes by how long they took to reach every replica of their key.
@@ -482,8 +477,8 @@ impl Simulation {
         self.writes.not_yet_everywhere()
     }
 
-    /// The cluster now, as a sample.
-    fn sample(&self) -> Sample {
+    /// The cluster now, as a sample (commands given at this moment included).
+    pub fn sample(&self) -> Sample {
         let s = &self.stats;
         let mut sample = Sample {
             replicate: s.sent_replicate,
@@ -825,17 +820,17 @@ impl Simulation {
         while self.stats.events < events {
             match self.queue.pop_until(time) {
                 Some((at, event)) => {
-                    self.now = at;
+                    self.move_clock(at);
                     self.handle(event);
                 }
                 None => {
-                    self.now = self.now.max(time);
+                    self.move_clock(time);
                     return true;
                 }
             }
         }
         if self.queue.peek_time().is_none_or(|next| next > time) {
-            self.now = self.now.max(time);
+            self.move_clock(time);
             return true;
         }
         false
@@ -844,7 +839,7 @@ impl Simulation {
     /// Moves the clock to `time` without handling anything (a logged command happened then).
     /// Nothing can be due before it: the log was made by a run in which it was not.
     pub(crate) fn advance_to(&mut self, time: Time) {
-        self.now = self.now.max(time);
+        self.move_clock(time);
     }
 
     /// How many events have been handled since the run began: a position in the run.
@@ -877,7 +872,7 @@ impl Simulation {
     /// Handles the next event, moving the clock to it. Returns its time, or None if nothing waits.
     pub fn step(&mut self) -> Option<Time> {
         let (at, event) = self.queue.pop()?;
-        self.now = at;
+        self.move_clock(at);
         self.handle(event);
         Some(at)
     }
@@ -889,25 +884,34 @@ impl Simulation {
         while self.in_flight > 0 {
             match self.queue.pop_until(end) {
                 Some((at, event)) => {
-                    self.now = at;
+                    self.move_clock(at);
                     self.handle(event);
                 }
                 None => break,
             }
         }
         if self.in_flight > 0 {
-            self.now = end;
+            self.move_clock(end);
         }
         self.in_flight == 0
     }
 
     // ----- Inside -----
 
-    fn handle(&mut self, event: Event) {
-        if self.metrics.due(self.now) {
-            let sample = self.sample();
-            self.metrics.record(self.now, sample);
+    /// Moves virtual time forward to `to` (never back). Every sample moment passed on the way
+    /// is recorded first: it holds everything that happened before it, and nothing of the
+    /// moment itself, however the run is driven.
+    fn move_clock(&mut self, to: Time) {
+        if to > self.now {
+            if self.metrics.due(to) {
+                let sample = self.sample();
+                self.metrics.record(to, sample);
+            }
+            self.now = to;
         }
+    }
+
+    fn handle(&mut self, event: Event) {
         self.stats.events += 1;
         self.trace.set_position(self.stats.events);
         match event {
