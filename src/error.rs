@@ -38,6 +38,8 @@ pub enum Error {
     InvalidSession(String),
     /// A place in time that a run cannot go to.
     InvalidTime(String),
+    /// A lesson file that cannot be used.
+    InvalidLesson(String),
 }
 
 impl Error {
@@ -72,6 +74,7 @@ impl fmt::Display for Error {
                 write!(f, "this session cannot be loaded: {problem}")
             }
             Error::InvalidTime(problem) => f.write_str(problem),
+            Error::InvalidLesson(problem) => write!(f, "this lesson cannot be used: {problem}"),
         }
     }
 }

@@ -18,6 +18,7 @@
 pub mod chunked;
 pub mod clock;
 pub mod error;
+pub mod lesson;
 pub mod network;
 pub mod queue;
 pub mod replica;
@@ -35,6 +36,7 @@ pub mod wasm;
 
 pub use clock::{Dot, Stamp, VersionVector};
 pub use error::Error;
+pub use lesson::Lesson;
 pub use network::{Latency, LinkModel, LinkOverride};
 pub use replica::{KeyId, MessageKind, NodeId, RequestId, WriteId};
 pub use settings::{Settings, SettingsPatch};
