@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
+use crate::lesson::Lesson;
 use crate::settings::{Consistency, Settings, SettingsPatch};
 use crate::sim::{ClientOptions, Context, Sample};
 use crate::timeline::{Command, Done, LessonPlace, Session, Timeline};
@@ -999,6 +1000,30 @@ impl Sim {
             .set_recording(self.inner.sim().trace().enabled());
         self.inner = timeline;
         to_js(&session.lesson)
+    }
+
+    /// Replaces this run with the lesson in `text` (a lesson file's JSON; `id` is its file
+    /// name without `.json`): its settings, with its whole script as the remembered future,
+    /// shown at its start. Returns the lesson as the page shows it: `{id, title, summary,
+    /// steps: [{title, text, start, end, predict: {question, choices, answer, explain},
+    /// after}]}`. A lesson that cannot be used throws, and nothing changes.
+    #[wasm_bindgen(js_name = "loadLesson")]
+    pub fn load_lesson(&mut self, id: &str, text: &str) -> Result<JsValue, JsError> {
+        let lesson = Lesson::from_json(text).map_err(js_error)?;
+        let mut timeline = lesson.timeline().map_err(js_error)?;
+        timeline
+            .sim_mut()
+            .set_recording(self.inner.sim().trace().enabled());
+        self.inner = timeline;
+        to_js(&lesson.view(id))
+    }
+
+    /// The lesson in `text` as the page shows it (see `loadLesson`), without running it: for
+    /// a session that was saved in the middle of a lesson.
+    #[wasm_bindgen(js_name = "readLesson")]
+    pub fn read_lesson(id: &str, text: &str) -> Result<JsValue, JsError> {
+        let lesson = Lesson::from_json(text).map_err(js_error)?;
+        to_js(&lesson.view(id))
     }
 }
 

@@ -43,13 +43,23 @@ export function createApi(app) {
     end: () => core().end(),
     eventsHandled: () => core().eventsHandled(),
     commands: () => core().commands(),
-    session: () => JSON.parse(core().session(null)),
+    session: () => JSON.parse(app.sessionText()),
     loadSession: (session) => {
       const text = typeof session === 'string' ? session : JSON.stringify(session);
       if (text === undefined) throw new Error('loadSession takes a session object or its JSON text');
       app.loadSession(text);
     },
-    shareLink: async () => linkTo(await packSession(core().session(null)), window.location),
+    shareLink: async () => linkTo(await packSession(app.sessionText()), window.location),
+    // ----- Lessons -----
+    lessons: () => app.lesson.list(),
+    openLesson: (id, step) => app.lesson.open(id, step === undefined ? 0 : step - 1),
+    lesson: () => {
+      const l = app.lesson;
+      return l.view ? { id: l.view.id, title: l.view.title, step: l.step + 1, steps: l.view.steps.length, phase: l.phase, offScript: l.offScript() } : null;
+    },
+    runStep: () => app.lesson.run(),
+    nextStep: () => app.lesson.next(),
+    closeLesson: () => app.lesson.close(),
 
     play: () => app.setPlaying(true),
     pause: () => app.setPlaying(false),
@@ -142,4 +152,5 @@ const HELP = `converge: the simulation behind this page, for the console.
   sim.reset({seed: 42, nodes: 5}) / sim.play() / sim.pause() / sim.step()
   sim.seek(1500) / sim.stepBack() / sim.end()   go back in time; acting there forks a new future
   sim.session() / sim.loadSession(s) / await sim.shareLink()   save, reopen and share this moment
+  await sim.lessons() / await sim.openLesson('quorums') / sim.lesson() / sim.runStep() / sim.nextStep()
 The README lists every method and setting.`;

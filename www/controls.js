@@ -142,7 +142,7 @@ export class Controls {
     const $ = this.$;
     $('share').addEventListener('click', async () => {
       try {
-        const link = linkTo(await packSession(this.core.session(null)), window.location);
+        const link = linkTo(await packSession(this.app.sessionText()), window.location);
         $('share-link').value = link;
         $('share-box').hidden = false;
         $('share-link').select();
@@ -162,7 +162,7 @@ export class Controls {
     $('save-session').addEventListener('click', () => {
       try {
         const now = (this.core.now() / 1000).toFixed(1);
-        saveFile(this.core.session(null), `converge-seed${this.core.settings().seed}-at-${now}s.json`);
+        saveFile(this.app.sessionText(), `converge-seed${this.core.settings().seed}-at-${now}s.json`);
       } catch (err) {
         this.toast(err.message);
       }
@@ -214,14 +214,15 @@ export class Controls {
     const typing = e.target.closest && e.target.closest('input, select, textarea, [contenteditable]');
     if (e.key === 'Escape') {
       this.closeMenu();
-      if (!this.$('shortcuts').hidden) this.showShortcuts(false);
+      if (!this.$('lesson-picker').hidden) this.$('lesson-picker').hidden = true;
+      else if (!this.$('shortcuts').hidden) this.showShortcuts(false);
       else if (this.doc.body.classList.contains('presenter')) this.presenter(false);
       return;
     }
     if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
     if (e.key === ' ' && !(e.target instanceof HTMLButtonElement)) {
       e.preventDefault();
-      this.app.setPlaying(!this.app.playing);
+      if (!this.app.lesson.onSpace()) this.app.setPlaying(!this.app.playing);
     } else if (e.key === 's' || e.key === 'S' || e.key === 'ArrowRight') {
       e.preventDefault();
       this.step();

@@ -9,6 +9,7 @@ import { TimelineBar } from './timeline.js';
 import { EventLog } from './events.js';
 import { SpaceTimeDiagram } from './diagram.js';
 import { Plots } from './plots.js';
+import { LessonPlayer } from './lessons.js';
 import { sessionInHash, unpackSession } from './session.js';
 
 const VIEW_REFRESH_MS = 100; // panels and cards refresh at most ten times a second
@@ -21,9 +22,11 @@ const MAX_SPEED = 100;
 const DEFAULT_SPEED = 0.25;
 
 class App {
-  constructor(core, view, controls, timeline, events, diagram, plots) {
+  constructor(core, view, controls, timeline, events, diagram, plots, lesson) {
     this.diagram = diagram;
     this.plots = plots;
+    this.lesson = lesson;
+    this.stopAt = null; // {t, done}: playing pauses at virtual time t, then calls done
     this.nodes = [];
     this.core = core;
     this.view = view;
@@ -101,19 +104,54 @@ class App {
 
   /** After a jump in time: drops from the replay are not news, and every view redraws. */
   travelled() {
+    this.stopAt = null;
     this.core.drainDrops();
     this.view.clearDrops();
     this.vt = this.core.now();
     this.forceRefresh = true;
+    this.lesson.follow();
   }
 
-  /** Replaces the run with a saved session (JSON text), shown paused at its moment. */
+  /** Plays until virtual time `t`, then pauses there and calls `done` (a lesson's step). */
+  playUntil(t, done) {
+    this.stopAt = { t, done };
+    this.setPlaying(true);
+  }
+
+  cancelStop() {
+    this.stopAt = null;
+  }
+
+  /** The session as JSON text, with the lesson place if a lesson is open. */
+  sessionText() {
+    return this.core.session(this.lesson.place());
+  }
+
+  /**
+   * Replaces the run with a saved session (JSON text), shown paused at its moment; a session
+   * saved during a lesson reopens the lesson at its step. Returns the lesson place, if any.
+   */
   loadSession(text) {
-    const lesson = this.core.loadSession(text);
+    const place = this.core.loadSession(text);
+    this.setPlaying(false);
+    this.lesson.close();
+    this.restarted();
+    this.travelled();
+    if (place) {
+      this.lesson.resume(place).catch((err) => {
+        this.controls.toast(`The session was saved during lesson "${place.id}", which could not be opened: ${err.message}`);
+      });
+    }
+    return place;
+  }
+
+  /** Replaces the run with a lesson (its file's text), shown paused at its start. */
+  openLesson(id, text) {
+    const view = this.core.loadLesson(id, text);
     this.setPlaying(false);
     this.restarted();
     this.travelled();
-    return lesson;
+    return view;
   }
 
   /** A new run began (reset, or a new node count or seed). */
@@ -149,6 +187,7 @@ class App {
     this.view.setState(state);
     this.controls.update(state);
     this.events.update(core, state.nodes.length);
+    this.lesson.update();
     if (state.nodes.length !== this.nodes.length) this.diagram.fit(state.nodes.length);
     this.nodes = state.nodes;
     this.seenChanges = core.changes();
@@ -162,7 +201,17 @@ class App {
     const core = this.core;
     if (this.playing) {
       this.vt += gap * this.speed;
-      core.runUntil(Math.floor(this.vt));
+      const stop = this.stopAt;
+      if (stop && this.vt >= stop.t) {
+        this.vt = stop.t;
+        core.runUntil(stop.t);
+        this.stopAt = null;
+        this.setPlaying(false);
+        this.forceRefresh = true;
+        stop.done();
+      } else {
+        core.runUntil(Math.floor(this.vt));
+      }
     }
     this.view.addDrops(core.drainDrops(), realNow);
     // Panels follow at most ten times a second: a burst of commands or events costs one refresh.
@@ -215,6 +264,7 @@ export function settingsFromUrl(search) {
   const problems = [];
   let speed;
   for (const [name, raw] of params) {
+    if (name === 'lesson' || name === 'step') continue; // the page's own (see boot)
     if (name === 'latency') {
       try {
         settings.latency = parseLatency(raw);
@@ -279,15 +329,17 @@ async function boot() {
   const events = new EventLog(document, () => app);
   const diagram = new SpaceTimeDiagram(document.getElementById('diagram'), () => app);
   const plots = new Plots(document, () => app);
+  const lesson = new LessonPlayer(document, () => app, Simulation);
   // Read-only hooks for tests: view.nodePosition(id); ring.selected, ring.point(position, radius);
   // diagram.pointOf(index), diagram.lit().
   window.converge = Object.freeze({ view, ring: controls.ring, diagram });
-  app = new App(core, view, controls, timeline, events, diagram, plots);
+  app = new App(core, view, controls, timeline, events, diagram, plots, lesson);
   controls.attach(view);
   timeline.attach();
   events.attach((message) => controls.toast(message));
   diagram.attach();
   plots.attach(Simulation.plotBuckets());
+  lesson.attach((message) => controls.toast(message));
   if (speed !== undefined) {
     try {
       app.setSpeed(speed);
@@ -308,6 +360,15 @@ async function boot() {
       app.loadSession(await unpackSession(packed));
     } catch (err) {
       controls.toast(`The link's session could not be opened, so a new run started instead: ${err.message}`);
+    }
+  }
+  // ?lesson=quorums (and &step=3, from 1) opens a lesson: a teacher's link to it.
+  const params = new URLSearchParams(location.search);
+  if (params.has('lesson') && !packed) {
+    try {
+      await lesson.open(params.get('lesson'), Number(params.get('step') ?? 1) - 1 || 0);
+    } catch (err) {
+      controls.toast(`The lesson in the address could not be opened: ${err.message}`);
     }
   }
   new ResizeObserver(() => {

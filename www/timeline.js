@@ -54,9 +54,11 @@ export class TimelineBar {
     range.setAttribute('aria-valuetext', `${seconds(now)} of ${seconds(end)}`);
     this.$('tl-end').disabled = now >= end;
     const past = now < end;
-    this.$('tl-note').textContent = past
-      ? `Looking back at ${seconds(now)} of ${seconds(end)}. Play replays what happened next; any action here starts a new future.`
-      : '';
+    const inLesson = this.app.lesson.view !== null && !this.app.lesson.offScript();
+    const note = !past ? ''
+      : inLesson ? `The lesson's script runs ahead to ${seconds(end)}. Any action of yours here starts a new future.`
+        : `Looking back at ${seconds(now)} of ${seconds(end)}. Play replays what happened next; any action here starts a new future.`;
+    if (this.$('tl-note').textContent !== note) this.$('tl-note').textContent = note;
     this.$('timeline').classList.toggle('in-past', past);
     this.drawMarks(core, end, applied);
   }
