@@ -17,6 +17,7 @@
 
 pub mod chunked;
 pub mod clock;
+pub mod compare;
 pub mod error;
 pub mod lesson;
 pub mod network;

@@ -460,6 +460,11 @@ impl Timeline {
         }];
     }
 
+    /// The settings the run began with.
+    pub fn start(&self) -> &Settings {
+        &self.start
+    }
+
     /// The run at the moment shown.
     pub fn sim(&self) -> &Simulation {
         &self.sim

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
+use crate::compare::Follower;
 use crate::lesson::Lesson;
 use crate::settings::{Consistency, Settings, SettingsPatch};
 use crate::sim::{ClientOptions, Context, Sample};
@@ -239,6 +240,8 @@ fn random_seed() -> u64 {
 pub struct Sim {
     inner: Timeline,
     flights: Vec<f32>,
+    /// Set on a twin made by `twinOf`: how it follows its leader.
+    follower: Option<Follower>,
 }
 
 #[wasm_bindgen(js_class = "Simulation")]
@@ -254,7 +257,55 @@ impl Sim {
         Ok(Sim {
             inner,
             flights: Vec::new(),
+            follower: None,
         })
+    }
+
+    /// Side by side: a second run of `leader`'s scenario with its settings changed by `change`
+    /// (e.g. `{writeQuorum: 'all'}`), at the leader's moment. Keep it in step with
+    /// `twin.follow(leader)`: it is given every command the leader was given, at the same
+    /// virtual time, and shows the same moment. A bad change throws, and nothing is made.
+    #[wasm_bindgen(js_name = "twinOf")]
+    pub fn twin_of(leader: &Sim, change: JsValue) -> Result<Sim, JsError> {
+        let change = patch_from_js(change)?;
+        let (follower, mut inner) = Follower::start(&leader.inner, change).map_err(js_error)?;
+        inner
+            .sim_mut()
+            .set_recording(leader.inner.sim().trace().enabled());
+        Ok(Sim {
+            inner,
+            flights: Vec::new(),
+            follower: Some(follower),
+        })
+    }
+
+    /// A twin catches up with its leader: new commands, a new future or a new run, and the
+    /// moment shown. Throws on a simulation that is not a twin, or if the leader's new settings
+    /// do not take the change.
+    pub fn follow(&mut self, leader: &Sim) -> Result<(), JsError> {
+        let follower = self
+            .follower
+            .as_mut()
+            .ok_or_else(|| js_error("this simulation is not a twin: make one with twinOf"))?;
+        follower
+            .follow(&mut self.inner, &leader.inner)
+            .map_err(js_error)
+    }
+
+    /// A twin's change of settings (null for a simulation that is not a twin).
+    #[wasm_bindgen(js_name = "twinChange")]
+    pub fn twin_change(&self) -> Result<JsValue, JsError> {
+        match &self.follower {
+            Some(f) => to_js(f.change()),
+            None => Ok(JsValue::NULL),
+        }
+    }
+
+    /// The commands a twin could not take, each with the moment and the reason.
+    #[wasm_bindgen(js_name = "twinSkipped")]
+    pub fn twin_skipped(&self) -> Result<JsValue, JsError> {
+        let none: &[String] = &[];
+        to_js(self.follower.as_ref().map_or(none, |f| f.skipped()))
     }
 
     /// Gives `command` through the timeline (logged, so time travel and sessions replay it).

@@ -472,3 +472,143 @@ fn an_event_filter_picks_by_node_key_and_kind() {
             .contains("no event kind \"wrote\"")
     );
 }
+
+// ----- Side by side -----
+
+/// A change of settings to compare with.
+fn change() -> impl Strategy<Value = SettingsPatch> {
+    prop_oneof![
+        Just(SettingsPatch::default()),
+        Just(SettingsPatch {
+            conflict: Some(converge::ConflictMode::VersionVectors),
+            ..SettingsPatch::default()
+        }),
+        Just(SettingsPatch {
+            write_quorum: Some(Consistency::All),
+            ..SettingsPatch::default()
+        }),
+        Just(SettingsPatch {
+            anti_entropy: Some(false),
+            ..SettingsPatch::default()
+        }),
+        Just(SettingsPatch {
+            seed: Some(12),
+            ..SettingsPatch::default()
+        }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// A twin following a leader, through its commands, jumps back and a fork, is the run a
+    /// fresh simulation with the changed settings makes from the same commands at the same
+    /// moments; with no change, it is the leader itself.
+    #[test]
+    fn a_twin_is_the_same_commands_run_with_the_changed_settings(
+        schedule in schedule(),
+        change in change(),
+        back in 0u64..3_000,
+    ) {
+        use converge::compare::Twin;
+        let leader_settings = settings(true);
+        let twin_settings = leader_settings.patched(&change).unwrap();
+        let mut leader = Timeline::new(leader_settings.clone()).unwrap();
+        let mut twin = Twin::new(&leader, change.clone()).unwrap();
+        for (at, command) in &schedule {
+            leader.run_until(*at);
+            let _ = leader.execute(command.clone());
+            twin.follow(&leader).unwrap();
+        }
+        leader.run_until(5_000);
+        twin.follow(&leader).unwrap();
+        prop_assert_eq!(fingerprint(twin.timeline().sim()), straight(&twin_settings, &schedule, 5_000));
+        if change == SettingsPatch::default() {
+            prop_assert_eq!(fingerprint(twin.timeline().sim()), fingerprint(leader.sim()));
+        }
+        // Back in time with the leader, and a new future from there.
+        leader.seek(back).unwrap();
+        twin.follow(&leader).unwrap();
+        prop_assert_eq!(fingerprint(twin.timeline().sim()), straight(&twin_settings, &schedule, back));
+        let fork = Command::HealAll;
+        leader.execute(fork.clone()).unwrap();
+        leader.run_until(5_000);
+        twin.follow(&leader).unwrap();
+        let mut forked: Vec<(Time, Command)> =
+            schedule.iter().filter(|(at, _)| *at <= back).cloned().collect();
+        forked.push((back, fork));
+        prop_assert_eq!(fingerprint(twin.timeline().sim()), straight(&twin_settings, &forked, 5_000));
+    }
+}
+
+#[test]
+fn side_by_side_w_one_against_w_all_under_a_partition() {
+    use converge::compare::Twin;
+    let mut s = settings(true);
+    s.loss = 0.0;
+    s.duplication = 0.0;
+    s.anti_entropy = false;
+    s.write_quorum = Consistency::One;
+    let mut leader = Timeline::new(s).unwrap();
+    let all = SettingsPatch {
+        write_quorum: Some(Consistency::All),
+        ..SettingsPatch::default()
+    };
+    let mut twin = Twin::new(&leader, all).unwrap();
+    leader
+        .execute(Command::Partition {
+            groups: vec![vec![n(1), n(2)], vec![n(3), n(4)]],
+        })
+        .unwrap();
+    leader.execute(write(1, "k", "v")).unwrap();
+    leader.run_for(3_000);
+    twin.follow(&leader).unwrap();
+    let (a, b) = (leader.sim().stats(), twin.timeline().sim().stats());
+    assert_eq!(
+        (a.writes, a.unavailable + a.timed_out),
+        (1, 0),
+        "W = 1 succeeds"
+    );
+    assert_eq!(
+        (b.writes, b.unavailable + b.timed_out),
+        (1, 1),
+        "W = all cannot reach every replica"
+    );
+    assert_eq!(twin.timeline().sim().now(), leader.sim().now());
+    assert!(twin.skipped().is_empty());
+}
+
+#[test]
+fn a_command_the_twin_cannot_take_is_skipped_and_said() {
+    use converge::compare::Twin;
+    let leader_settings = settings(false);
+    let mut leader = Timeline::new(leader_settings).unwrap();
+    let fewer = SettingsPatch {
+        nodes: Some(3),
+        ..SettingsPatch::default()
+    };
+    let mut twin = Twin::new(&leader, fewer).unwrap();
+    leader.run_until(100);
+    leader.execute(write(4, "k", "v")).unwrap();
+    leader.execute(write(1, "k", "w")).unwrap();
+    twin.follow(&leader).unwrap();
+    assert_eq!(twin.skipped().len(), 1);
+    assert!(
+        twin.skipped()[0].contains("0.100 s") && twin.skipped()[0].contains("no node 4"),
+        "{:?}",
+        twin.skipped()
+    );
+    assert_eq!(twin.timeline().sim().stats().writes, 1);
+    // A new run of the leader (another seed) starts the twin again from it, with the change.
+    leader
+        .reset(&SettingsPatch {
+            seed: Some(99),
+            ..SettingsPatch::default()
+        })
+        .unwrap();
+    twin.follow(&leader).unwrap();
+    assert!(twin.skipped().is_empty());
+    assert_eq!(twin.timeline().sim().settings().seed, 99);
+    assert_eq!(twin.timeline().sim().settings().nodes, 3);
+    assert_eq!(twin.timeline().sim().now(), 0);
+}
