@@ -60,6 +60,12 @@ export function createApi(app) {
     runStep: () => app.lesson.run(),
     nextStep: () => app.lesson.next(),
     closeLesson: () => app.lesson.close(),
+    // ----- Side by side -----
+    compare: (change) => {
+      app.comparison.start(change);
+    },
+    stopComparing: () => app.comparison.stop(),
+    comparison: () => app.comparison.describe(),
 
     play: () => app.setPlaying(true),
     pause: () => app.setPlaying(false),
@@ -153,4 +159,5 @@ const HELP = `converge: the simulation behind this page, for the console.
   sim.seek(1500) / sim.stepBack() / sim.end()   go back in time; acting there forks a new future
   sim.session() / sim.loadSession(s) / await sim.shareLink()   save, reopen and share this moment
   await sim.lessons() / await sim.openLesson('quorums') / sim.lesson() / sim.runStep() / sim.nextStep()
+  sim.compare({writeQuorum: 'all'}) / sim.comparison() / sim.stopComparing()   side by side
 The README lists every method and setting.`;

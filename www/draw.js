@@ -195,8 +195,17 @@ export class ClusterView {
       const box = bounds(rx, this.cardH);
       cx = this.width / 2 - (box.left + box.right) / 2;
       cy = this.height / 2 - (box.top + box.bottom) / 2;
-    } else {
+    }
+    // Too narrow for the cards beside nodes that must not touch (side by side, a phone): no
+    // cards (the Replicas table lists the stores), and the nodes spread over the stage.
+    const apart = n < 2 ? 0 : Math.max(s.boxW * 0.8, (n * (s.boxW + 16)) / (2 * Math.PI));
+    if (s.cards && n > 1 && rx < apart) {
+      this.scale = { ...s, cards: false };
+    }
+    if (!this.scale.cards) {
       // Many nodes: an ellipse filling the stage.
+      cx = this.width / 2;
+      cy = this.height / 2;
       rx = this.width / 2 - s.boxW / 2 - 24;
       ry = this.height / 2 - s.boxH / 2 - 24;
     }

@@ -10,6 +10,7 @@ import { EventLog } from './events.js';
 import { SpaceTimeDiagram } from './diagram.js';
 import { Plots } from './plots.js';
 import { LessonPlayer } from './lessons.js';
+import { Comparison } from './compare.js';
 import { sessionInHash, unpackSession } from './session.js';
 
 const VIEW_REFRESH_MS = 100; // panels and cards refresh at most ten times a second
@@ -22,7 +23,8 @@ const MAX_SPEED = 100;
 const DEFAULT_SPEED = 0.25;
 
 class App {
-  constructor(core, view, controls, timeline, events, diagram, plots, lesson) {
+  constructor(core, view, controls, timeline, events, diagram, plots, lesson, comparison) {
+    this.comparison = comparison;
     this.diagram = diagram;
     this.plots = plots;
     this.lesson = lesson;
@@ -110,6 +112,7 @@ class App {
     this.vt = this.core.now();
     this.forceRefresh = true;
     this.lesson.follow();
+    this.comparison.travelled();
   }
 
   /** Plays until virtual time `t`, then pauses there and calls `done` (a lesson's step). */
@@ -164,18 +167,7 @@ class App {
   /** Reads every view the panels show. Occasional, so serde objects are fine here. */
   refresh(realNow) {
     const core = this.core;
-    const state = {
-      nodes: core.nodes(),
-      keys: core.keys(PREVIEW_CHARS),
-      cutLinks: core.cutLinks(),
-      stats: core.stats(),
-      settings: core.settings(),
-      writes: core.writes(RECENT_WRITES),
-      requests: core.requests(RECENT_REQUESTS),
-      divergent: core.divergentKeys(),
-      ranges: core.recentRanges(),
-      resurrections: core.resurrections(),
-    };
+    const state = readState(core);
     // The ring changes only with a new run: fetch its tokens then.
     const { seed, vnodes, replicationFactor } = state.settings;
     const ringId = `${seed}:${state.nodes.length}:${vnodes}:${replicationFactor}`;
@@ -188,6 +180,7 @@ class App {
     this.controls.update(state);
     this.events.update(core, state.nodes.length);
     this.lesson.update();
+    this.comparison.refresh(core, readState);
     if (state.nodes.length !== this.nodes.length) this.diagram.fit(state.nodes.length);
     this.nodes = state.nodes;
     this.seenChanges = core.changes();
@@ -215,7 +208,7 @@ class App {
     }
     this.view.addDrops(core.drainDrops(), realNow);
     // Panels follow at most ten times a second: a burst of commands or events costs one refresh.
-    const stale = this.forceRefresh || core.changes() !== this.seenChanges;
+    const stale = this.forceRefresh || core.changes() !== this.seenChanges || this.comparison.stale();
     if (stale && realNow - this.lastRefresh >= VIEW_REFRESH_MS) {
       this.refresh(realNow);
     } else {
@@ -226,6 +219,7 @@ class App {
     // Last call into wasm this frame: the view it returns is read before any other call.
     const flights = core.flights(this.vt);
     this.view.render(flights, realNow);
+    this.comparison.frame(core, this.vt, realNow);
     this.diagram.render(core, this.vt, this.nodes);
   }
 
@@ -245,6 +239,22 @@ class App {
     };
     requestAnimationFrame(loop);
   }
+}
+
+/** What the drawing and the panels show of a run. */
+function readState(core) {
+  return {
+    nodes: core.nodes(),
+    keys: core.keys(PREVIEW_CHARS),
+    cutLinks: core.cutLinks(),
+    stats: core.stats(),
+    settings: core.settings(),
+    writes: core.writes(RECENT_WRITES),
+    requests: core.requests(RECENT_REQUESTS),
+    divergent: core.divergentKeys(),
+    ranges: core.recentRanges(),
+    resurrections: core.resurrections(),
+  };
 }
 
 /** Shows that the simulation stopped, and why; the page never dies silently. */
@@ -330,16 +340,18 @@ async function boot() {
   const diagram = new SpaceTimeDiagram(document.getElementById('diagram'), () => app);
   const plots = new Plots(document, () => app);
   const lesson = new LessonPlayer(document, () => app, Simulation);
+  const comparison = new Comparison(document, () => app, Simulation);
   // Read-only hooks for tests: view.nodePosition(id); ring.selected, ring.point(position, radius);
   // diagram.pointOf(index), diagram.lit().
   window.converge = Object.freeze({ view, ring: controls.ring, diagram });
-  app = new App(core, view, controls, timeline, events, diagram, plots, lesson);
+  app = new App(core, view, controls, timeline, events, diagram, plots, lesson, comparison);
   controls.attach(view);
   timeline.attach();
   events.attach((message) => controls.toast(message));
   diagram.attach();
   plots.attach(Simulation.plotBuckets());
   lesson.attach((message) => controls.toast(message));
+  comparison.attach((message) => controls.toast(message));
   if (speed !== undefined) {
     try {
       app.setSpeed(speed);
