@@ -144,8 +144,14 @@ export class Comparison {
     this.$('label-b').textContent = `B · ${describeChange(this.change)}`;
     this.$('compare').setAttribute('aria-pressed', 'true');
     this.view = new ClusterView(this.$('twin'));
+    this.view.setZoom(this.app.view.zoom);
     this.app.view.resize();
     this.app.forceRefresh = true;
+  }
+
+  /** Presenter mode: the twin's drawing as large as the cluster's. */
+  setZoom(zoom) {
+    this.view?.setZoom(zoom);
   }
 
   stop() {

@@ -11,6 +11,9 @@ const STATUS_KEYS_SHOWN = 5;
 // Above this many nodes the Replicas table keeps fixed column widths (see style.css).
 const FIXED_TABLE_NODES = 8;
 
+/** How much larger presenter mode draws the cluster (its text, nodes and messages). */
+const PRESENTER_ZOOM = 1.35;
+
 export class Controls {
   constructor(doc, getApp) {
     this.doc = doc;
@@ -207,7 +210,10 @@ export class Controls {
   presenter(on) {
     this.doc.body.classList.toggle('presenter', on);
     this.$('presenter').setAttribute('aria-pressed', String(on));
-    this.view.resize();
+    // Larger type in the drawings too, not only in the page around them.
+    const zoom = on ? PRESENTER_ZOOM : 1;
+    this.view.setZoom(zoom);
+    this.app.comparison.setZoom(zoom);
   }
 
   key(e) {

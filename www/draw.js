@@ -84,15 +84,23 @@ export class ClusterView {
     this.over = makeLayer();
     this.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
     this.textWidths = new Map();
+    // Presenter mode draws everything larger: the view works in units of `zoom` CSS pixels.
+    this.zoom = 1;
+    this.resize();
+  }
+
+  /** Draws everything `zoom` times larger (presenter mode), laid out again to fit. */
+  setZoom(zoom) {
+    this.zoom = zoom;
     this.resize();
   }
 
   /** Matches the canvas to its box and the screen's pixel density. */
   resize() {
     const rect = this.canvas.getBoundingClientRect();
-    const dpr = window.devicePixelRatio || 1;
-    this.width = Math.max(1, rect.width);
-    this.height = Math.max(1, rect.height);
+    const dpr = (window.devicePixelRatio || 1) * this.zoom;
+    this.width = Math.max(1, rect.width / this.zoom);
+    this.height = Math.max(1, rect.height / this.zoom);
     this.dpr = dpr;
     for (const c of [this.canvas, this.under.canvas, this.over.canvas]) {
       c.width = Math.round(this.width * dpr);
@@ -246,7 +254,8 @@ export class ClusterView {
   }
 
   /** The node or link under the point (x, y) in CSS pixels, if any. */
-  hit(x, y) {
+  hit(cssX, cssY) {
+    const [x, y] = [cssX / this.zoom, cssY / this.zoom];
     const s = this.scale;
     for (let i = 0; i < this.positions.length; i++) {
       const p = this.positions[i];
@@ -270,7 +279,8 @@ export class ClusterView {
 
   /** Where node `id` is drawn, in CSS pixels. */
   nodePosition(id) {
-    return this.positions[id - 1];
+    const p = this.positions[id - 1];
+    return p && { x: p.x * this.zoom, y: p.y * this.zoom, angle: p.angle };
   }
 
   /** Draws one frame: `flights` holds the messages in flight (see Simulation.flights). */

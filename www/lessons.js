@@ -267,7 +267,8 @@ export class LessonPlayer {
     }
     if (box.hidden) {
       box.hidden = false;
-      box.scrollIntoView({ block: 'start' });
+      // The card is the panel's first: scroll the panel (not the page) back to it.
+      box.parentElement.scrollTop = 0;
     }
     const v = this.view;
     const s = v.steps[this.step];

@@ -48,8 +48,8 @@ export async function browser() {
 }
 
 /** A fresh page at `url` (plus `query`), waiting until the simulation is ready. Console errors are collected. */
-export async function openPage(b, url, { query = '', width = 1280, height = 800, reducedMotion = 'no-preference' } = {}) {
-  const context = await b.newContext({ viewport: { width, height }, reducedMotion });
+export async function openPage(b, url, { query = '', width = 1280, height = 800, reducedMotion = 'no-preference', touch = false } = {}) {
+  const context = await b.newContext({ viewport: { width, height }, reducedMotion, hasTouch: touch });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (err) => errors.push(err.message));
