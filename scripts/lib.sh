@@ -35,10 +35,15 @@ ensure_wasm_toolchain() {
 # Builds the core to wasm and generates the JS glue into www/pkg.
 build_page() {
   ensure_wasm_toolchain
+  ensure_npm_packages
   say "Building the wasm core"
   (cd "$ROOT" && cargo build --release --target wasm32-unknown-unknown)
   wasm-bindgen --target web --no-typescript --out-dir "$ROOT/www/pkg" \
     "$ROOT/target/wasm32-unknown-unknown/release/converge.wasm"
+  # The page's one library (saving pictures as SVG), served beside it with its licence.
+  mkdir -p "$ROOT/www/vendor"
+  cp "$ROOT/node_modules/svgcanvas/dist/svgcanvas.esm.js" "$ROOT/www/vendor/svgcanvas.js"
+  cp "$ROOT/node_modules/svgcanvas/LICENSE" "$ROOT/www/vendor/svgcanvas.LICENSE"
 }
 
 ensure_browsers() {
@@ -58,7 +63,8 @@ ensure_browsers() {
 }
 
 ensure_npm_packages() {
-  if [ ! -d "$ROOT/node_modules/playwright-core" ] || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
+  if [ ! -d "$ROOT/node_modules/playwright-core" ] || [ ! -d "$ROOT/node_modules/svgcanvas" ] \
+    || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
     say "Installing npm packages"
     (cd "$ROOT" && npm ci --no-audit --no-fund)
   fi

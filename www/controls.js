@@ -4,6 +4,7 @@
 
 import { ClientPanel, shorten, tag, text, versionsText } from './client.js';
 import { RingView } from './ring.js';
+import { FONT } from './draw.js';
 import { fillSettings, readSettings } from './settings-form.js';
 import { linkTo, packSession, readFile, saveFile } from './session.js';
 
@@ -174,6 +175,12 @@ export class Controls {
       picture(this.doc, this.core).then(
         ({ blob, name }) => saveFile(blob, name),
         (err) => this.toast(`The picture could not be made: ${err.message}`),
+      );
+    });
+    $('picture-svg').addEventListener('click', () => {
+      vectorPicture(this.doc, this.app).then(
+        ({ text, name }) => saveFile(new Blob([text], { type: 'image/svg+xml' }), name),
+        (err) => this.toast(`The SVG picture could not be made: ${err.message}`),
       );
     });
     $('open-session').addEventListener('change', async (e) => {
@@ -689,6 +696,67 @@ function heading(label) {
  * A PNG of what the stage shows: the cluster drawing and, if shown, the space-time diagram under
  * it, on white, with a caption naming the seed and the moment (for a slide).
  */
+/**
+ * The stage as an SVG document (text), for slides that scale: the cluster (and its twin, side
+ * by side), the space-time diagram if shown, and a caption, all as shapes and text. The drawing
+ * code is the page's own, given a canvas-like context that writes SVG (svgcanvas, loaded only
+ * when asked for).
+ */
+export async function vectorPicture(doc, app) {
+  let Context;
+  try {
+    ({ Context } = await import('./vendor/svgcanvas.js'));
+  } catch {
+    throw new Error('the SVG library (www/vendor/svgcanvas.js) is missing: build the page with scripts/build.sh');
+  }
+  const core = app.core;
+  const views = [{ view: app.view, label: app.comparison.view ? 'A · this run' : null }];
+  if (app.comparison.view) {
+    views.push({ view: app.comparison.view, core: app.comparison.twin, label: doc.getElementById('label-b').textContent });
+  }
+  const gap = 12;
+  const caption = 28;
+  const sizes = views.map(({ view }) => ({ w: view.width * view.zoom, h: view.height * view.zoom }));
+  const clusterW = sizes.reduce((sum, s) => sum + s.w, 0) + gap * (views.length - 1);
+  const clusterH = Math.max(...sizes.map((s) => s.h));
+  const diagram = app.diagram;
+  const withDiagram = !doc.getElementById('diagram-wrap').hidden && diagram.width > 0;
+  const width = Math.ceil(Math.max(clusterW, withDiagram ? diagram.width : 0));
+  const height = Math.ceil(clusterH + (withDiagram ? gap + diagram.height : 0) + caption);
+  const measure = doc.createElement('canvas').getContext('2d');
+  const ctx = new Context({ width, height, ctx: measure });
+  ctx.fillStyle = '#ffffff';
+  ctx.fillRect(0, 0, width, height);
+  let x = 0;
+  views.forEach(({ view, core: other, label }, i) => {
+    ctx.save();
+    ctx.translate(x, 0);
+    ctx.scale(view.zoom, view.zoom);
+    view.renderVector(ctx, (other ?? core).flights(app.vt), performance.now());
+    ctx.restore();
+    if (label) {
+      ctx.fillStyle = '#14181f';
+      ctx.font = `700 15px ${FONT}`;
+      ctx.textBaseline = 'bottom';
+      ctx.fillText(label, x + 10, clusterH - 8);
+    }
+    x += sizes[i].w + gap;
+  });
+  if (withDiagram) {
+    ctx.save();
+    ctx.translate(0, clusterH + gap);
+    diagram.renderVector(ctx, app.vt, app.nodes);
+    ctx.restore();
+  }
+  const seed = core.settings().seed;
+  const now = (core.now() / 1000).toFixed(3);
+  ctx.fillStyle = '#5a6270';
+  ctx.font = `14px ${FONT}`;
+  ctx.textBaseline = 'middle';
+  ctx.fillText(`converge · seed ${seed} · t = ${now} s`, 10, height - caption / 2);
+  return { text: ctx.getSerializedSvg(), name: `converge-seed${seed}-at-${now}s.svg` };
+}
+
 export async function picture(doc, core) {
   const cluster = doc.getElementById('cluster');
   const diagram = doc.getElementById('diagram');

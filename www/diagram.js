@@ -307,6 +307,28 @@ export class SpaceTimeDiagram {
     g.restore();
   }
 
+  /**
+   * Draws the diagram as shown onto another context (an SVG one, for a vector picture), in CSS
+   * pixels, without its layer: lanes, axis, arrows, marks and messages in flight as shapes.
+   */
+  renderVector(g, vt, nodes) {
+    if (!this.geo || !this.graph) return;
+    const t1 = Math.max(vt, 0);
+    const geo = this.geometry(nodes.length, t1);
+    const focus = this.hover ?? (this.selected !== null ? this.graph.byIndex.get(this.selected) : null);
+    const tone = this.toner(focus);
+    this.drawLanes(g, geo, nodes);
+    this.drawAxis(g, geo);
+    g.save();
+    g.beginPath();
+    g.rect(this.gutter - 4, 0, this.width - this.gutter + 4 - RIGHT + 8, this.height - AXIS + 4);
+    g.clip();
+    this.drawArrows(g, geo, tone);
+    this.drawMarks(g, geo, tone);
+    this.drawInFlight(g, geo, t1, tone);
+    g.restore();
+  }
+
   /** How an event is drawn while `focus` is lit: itself, its past, its future, or dimmed. */
   toner(focus) {
     if (!focus) return () => 'normal';

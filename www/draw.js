@@ -289,17 +289,38 @@ export class ClusterView {
     ctx.clearRect(0, 0, this.width, this.height);
     if (this.nodes.length === 0) return;
     this.paint(this.under, () => this.drawLinks());
-    this.paint(this.over, () => {
-      for (let i = 0; i < this.nodes.length; i++) this.drawNode(i);
-      this.cardRects = [];
-      if (this.scale.cards) for (let i = 0; i < this.nodes.length; i++) this.drawCard(i);
-      this.drawBadges();
-    });
+    this.paint(this.over, () => this.drawNodesAndCards());
     ctx.drawImage(this.under.canvas, 0, 0, this.width, this.height);
     if (this.activeLinksOnly) this.drawLinksInUse(flights);
     this.drawMessages(flights);
     this.drawDrops(realNow);
     ctx.drawImage(this.over.canvas, 0, 0, this.width, this.height);
+  }
+
+  /**
+   * Draws the frame onto another context (an SVG one, for a vector picture), in this view's
+   * units, without the layers: every link, message, node and card as shapes and text.
+   */
+  renderVector(ctx, flights, realNow) {
+    const main = this.ctx;
+    this.ctx = ctx;
+    try {
+      if (this.nodes.length === 0) return;
+      this.drawLinks();
+      if (this.activeLinksOnly) this.drawLinksInUse(flights);
+      this.drawMessages(flights);
+      this.drawDrops(realNow);
+      this.drawNodesAndCards();
+    } finally {
+      this.ctx = main;
+    }
+  }
+
+  drawNodesAndCards() {
+    for (let i = 0; i < this.nodes.length; i++) this.drawNode(i);
+    this.cardRects = [];
+    if (this.scale.cards) for (let i = 0; i < this.nodes.length; i++) this.drawCard(i);
+    this.drawBadges();
   }
 
   /** Repaints `layer` with `draw` if something it shows changed. */

@@ -1,8 +1,9 @@
 // The "?" list of keyboard shortcuts, the shortcuts themselves, and presenter mode.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import { screenshot } from './helpers.mjs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { screenshot, SCREENSHOTS } from './helpers.mjs';
 import { pageSuite, TEST_TIMEOUT_MS, pause, restart, runFor, nextFrames } from './steps.mjs';
 
 const withPage = pageSuite();
@@ -71,7 +72,7 @@ test('presenter mode: large type, the cluster alone, and back with Esc', { timeo
   assert.equal(await page.evaluate(() => document.body.classList.contains('presenter')), false);
 }));
 
-test('"Picture" saves the cluster and the diagram as one PNG for slides', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5', width: 1440, height: 1000 }, async (page) => {
+test('"PNG" saves the cluster and the diagram as one picture for slides', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5', width: 1440, height: 1000 }, async (page) => {
   await pause(page);
   await restart(page);
   await page.evaluate(() => sim.write(1, 'k', 'v'));
@@ -88,4 +89,32 @@ test('"Picture" saves the cluster and the diagram as one PNG for slides', { time
   const height = bytes.readUInt32BE(20);
   assert.equal(width, Math.max(sizes.cluster[0], sizes.diagram[0]));
   assert.ok(height > sizes.cluster[1] + sizes.diagram[1], `the cluster, the diagram and a caption: ${height} px`);
+}));
+
+test('"SVG" saves the cluster, the diagram and a twin as shapes and text, not pixels', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5', width: 1440, height: 1000 }, async (page) => {
+  await pause(page);
+  await restart(page);
+  await page.evaluate(() => {
+    sim.crash(3);
+    sim.write(1, 'name', 'Alice');
+  });
+  await runFor(page, 150);
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#picture-svg')]);
+  assert.equal(download.suggestedFilename(), 'converge-seed5-at-0.150s.svg');
+  const svg = await readFile(await download.path(), 'utf8');
+  assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.doesNotMatch(svg, /<image/, 'vector shapes, no embedded bitmap');
+  for (const words of ['Node 1', 'Node 3', 'DOWN', 'Alice', 'seed 5 · t = 0.150 s']) {
+    assert.ok(svg.includes(words), `the picture says "${words}"`);
+  }
+  assert.ok((svg.match(/<path/g) ?? []).length > 20, 'links, boxes, lanes and arrows are paths');
+
+  // Side by side: both runs, each labelled.
+  await page.evaluate(() => sim.compare({ conflict: 'vv' }));
+  await page.waitForSelector('#twin-wrap', { state: 'visible' });
+  const [twin] = await Promise.all([page.waitForEvent('download'), page.click('#picture-svg')]);
+  const both = await readFile(await twin.path(), 'utf8');
+  assert.ok(both.includes('A · this run') && both.includes('B · conflicts = vv'), 'both runs, labelled');
+  assert.equal((both.match(/>Node 1</g) ?? []).length, 3, 'node 1 in each run, and its lane in the diagram');
+  await writeFile(join(SCREENSHOTS, 'side-by-side.svg'), both);
 }));
