@@ -309,7 +309,8 @@ export class Plots {
         const y0 = c.y(base, top);
         const y1 = c.y(base + rate, top);
         ctx.fillStyle = KINDS[k].colour;
-        ctx.fillRect(x0, y1, x1 - x0, y0 - y1);
+        // A hairline of paper between kinds: segments read apart where colours are hard to tell.
+        ctx.fillRect(x0, y1 + 1, x1 - x0, Math.max(1, y0 - y1 - 1));
         base += rate;
       });
     }
