@@ -120,3 +120,43 @@ fn with_a_grace_period_longer_than_the_outage_the_delete_wins() {
     assert!(sim.keys(None)[0].deleted);
     assert!(sim.resurrections().is_empty());
 }
+
+#[test]
+fn tombstones_do_not_bounce_between_replicas_under_anti_entropy() {
+    // Replicas collect a tombstone at different moments (each looks every half grace period);
+    // anti-entropy meanwhile offers the expired tombstone to replicas that already dropped it.
+    // It still deletes what it covers there, and goes at once: it must not travel back and
+    // forth for as long as anti-entropy runs.
+    for seed in 1..=8 {
+        let mut sim = cluster_with(
+            3,
+            50,
+            SettingsPatch {
+                seed: Some(seed),
+                conflict: Some(ConflictMode::LastWriterWins),
+                tombstone_grace_ms: Some(20_000),
+                anti_entropy: Some(true),
+                anti_entropy_interval_ms: Some(1_000),
+                ..Default::default()
+            },
+        );
+        sim.write(n(1), "name", "Bob").unwrap();
+        sim.run_for(500);
+        sim.delete(n(2), "name").unwrap();
+        sim.run_for(60_000);
+        assert_eq!(
+            values(&sim, "name"),
+            vec![None, None, None],
+            "seed {seed}: every replica collected the tombstone"
+        );
+        let collected = sim.stats().tombstones_collected;
+        sim.run_for(60_000);
+        assert_eq!(
+            sim.stats().tombstones_collected,
+            collected,
+            "seed {seed}: nothing comes back to be collected again"
+        );
+        assert_eq!(sim.stats().resurrections, 0);
+        assert!(sim.converged());
+    }
+}

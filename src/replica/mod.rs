@@ -381,6 +381,8 @@ pub struct Replica {
     /// The versions held for each key, by key id (siblings under version vectors).
     store: Vec<Held>,
     held: usize,
+    /// Keys whose tombstone was stored while handling the current message (scratch).
+    stored_tombstones: Vec<KeyId>,
     writes_made: u32,
     rng: Rng,
     hints: Vec<Hint>,
@@ -415,6 +417,7 @@ impl Replica {
             clock_skew,
             store: Vec::new(),
             held: 0,
+            stored_tombstones: Vec::new(),
             writes_made: 0,
             rng,
             hints: Vec::new(),
@@ -676,11 +679,18 @@ impl Replica {
     /// A message from `from` arrives.
     pub fn handle_message(
         &mut self,
-        _env: &Env,
+        env: &Env,
         from: NodeId,
         message: Message,
         out: &mut Vec<Output>,
     ) {
+        self.dispatch(from, message, out);
+        if !self.stored_tombstones.is_empty() {
+            self.collect_expired(env, out);
+        }
+    }
+
+    fn dispatch(&mut self, from: NodeId, message: Message, out: &mut Vec<Output>) {
         match message {
             Message::Replicate(version) => {
                 self.store_version(&version, false, out);
@@ -826,6 +836,7 @@ impl Replica {
             replaced: merge.replaced,
         });
         if merge.stored && version.is_tombstone() {
+            self.stored_tombstones.push(version.key);
             self.arm_gc(out);
         }
         merge.stored
@@ -1070,6 +1081,34 @@ impl Replica {
                 timer: Timer::TombstoneGc,
             });
         }
+    }
+
+    /// A tombstone that arrives already past its grace period (anti-entropy from a replica that
+    /// has not collected it yet, a late hint) still deletes what it covers, and is collected at
+    /// once, as compaction would purge it in Cassandra; kept, it would travel back to replicas
+    /// that had collected it, and tombstones would bounce between replicas for as long as
+    /// anti-entropy runs.
+    fn collect_expired(&mut self, env: &Env, out: &mut Vec<Output>) {
+        let grace = self.protocol.tombstone_grace;
+        let mut keys = std::mem::take(&mut self.stored_tombstones);
+        for &key in &keys {
+            let Some(held) = self.store.get_mut(key.index()) else {
+                continue;
+            };
+            let versions = held.as_slice();
+            let expired = !versions.is_empty()
+                && versions
+                    .iter()
+                    .all(|v| v.is_tombstone() && v.created + grace <= env.now);
+            if expired {
+                for version in held.take() {
+                    out.push(Output::Collected { version });
+                }
+                self.held -= 1;
+            }
+        }
+        keys.clear();
+        self.stored_tombstones = keys;
     }
 
     /// Cassandra: a tombstone older than gc_grace_seconds is purged at compaction. A replica that
