@@ -495,3 +495,79 @@ fn time_travel_and_sessions_through_the_api() {
     }
     assert!(message(b.seek(num(-5.0)).unwrap_err()).contains("milliseconds"));
 }
+
+#[wasm_bindgen_test]
+fn plots_lessons_and_a_twin_through_the_api() {
+    // Plots: the header, one sample per 100 ms from 0 to now, the cluster now, the histogram.
+    let mut a = sim(r#"{"seed": 4, "nodes": 3, "latency": {"kind": "constant", "ms": 50}}"#);
+    a.crash(num(3.0)).unwrap();
+    a.write(num(1.0), s("k"), s("v"), JsValue::UNDEFINED)
+        .unwrap();
+    a.run_for(num(1_000.0)).unwrap();
+    let p = a.plots().to_vec();
+    let (interval, count, fields, buckets) = (p[0], p[1] as usize, p[2] as usize, p[3] as usize);
+    assert_eq!((interval, count, fields), (100.0, 11, 12));
+    assert_eq!(buckets, Sim::plot_buckets().len() + 1);
+    assert_eq!(p.len(), 5 + (count + 1) * fields + buckets);
+    assert_eq!(p[4], 1.0, "the write has not reached node 3");
+    let now = &p[5 + count * fields..5 + (count + 1) * fields];
+    assert_eq!(
+        (now[6], now[10], now[11]),
+        (1.0, 1.0, 1.0),
+        "1 write; 1 replica behind, on 1 key"
+    );
+
+    // A lesson replaces the run, shown at its start with its script ahead; a bad one changes nothing.
+    let lesson = include_str!("../www/lessons/tutorial.json");
+    let view = a.load_lesson("tutorial", lesson).unwrap();
+    assert_eq!(get(&view, "id").as_string().unwrap(), "tutorial");
+    let steps = Array::from(&get(&view, "steps"));
+    assert_eq!(steps.length(), 4);
+    assert_eq!(get(&steps.get(1), "start").as_f64(), Some(1_000.0));
+    assert_eq!((a.now(), a.end()), (0.0, 14_200.0));
+    let before = (a.now(), a.trace_hash(), a.end());
+    for (bad, says) in [
+        ("{", "not JSON"),
+        (
+            r#"{"format": "converge-lesson", "version": 7}"#,
+            "version is 7",
+        ),
+        (
+            r#"{"format": "converge-session", "version": 1}"#,
+            "not a converge lesson",
+        ),
+    ] {
+        let err = message(a.load_lesson("x", bad).unwrap_err());
+        assert!(err.contains(says), "{err}");
+        assert_eq!((a.now(), a.trace_hash(), a.end()), before);
+    }
+    assert!(Sim::read_lesson("tutorial", lesson).is_ok());
+
+    // A twin follows its leader's commands and moments, with its own settings.
+    let mut leader =
+        sim(r#"{"seed": 2, "nodes": 3, "coordination": "quorum", "writeQuorum": "one"}"#);
+    let mut twin = Sim::twin_of(&leader, js(r#"{"writeQuorum": "all"}"#)).unwrap();
+    leader.isolate(num(3.0)).unwrap();
+    leader
+        .write(num(1.0), s("k"), s("v"), JsValue::UNDEFINED)
+        .unwrap();
+    leader.run_for(num(2_000.0)).unwrap();
+    twin.follow(&leader).unwrap();
+    assert_eq!(twin.now(), 2_000.0);
+    let failed = |sim: &Sim| {
+        let stats = sim.stats().unwrap();
+        get(&stats, "unavailable").as_f64().unwrap() + get(&stats, "timedOut").as_f64().unwrap()
+    };
+    assert_eq!((failed(&leader), failed(&twin)), (0.0, 1.0));
+    assert_eq!(
+        get(&twin.twin_change().unwrap(), "writeQuorum")
+            .as_string()
+            .unwrap(),
+        "all"
+    );
+    leader.seek(num(500.0)).unwrap();
+    twin.follow(&leader).unwrap();
+    assert_eq!(twin.now(), 500.0);
+    assert!(message(Sim::twin_of(&leader, js(r#"{"nodes": 0}"#)).err().unwrap()).contains("nodes"));
+    assert!(message(leader.follow(&twin).unwrap_err()).contains("not a twin"));
+}
