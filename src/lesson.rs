@@ -17,7 +17,7 @@ use crate::Time;
 use crate::error::Error;
 use crate::settings::{Settings, SettingsPatch};
 use crate::sim::Simulation;
-use crate::timeline::{Command, Timeline};
+use crate::timeline::{Command, Timeline, check_header};
 
 /// What a lesson file says it is.
 pub const LESSON_FORMAT: &str = "converge-lesson";
@@ -181,33 +181,14 @@ impl Lesson {
     /// Reads a lesson from JSON and checks it (nothing runs yet).
     pub fn from_json(text: &str) -> Result<Lesson, Error> {
         let bad = |problem: String| Error::InvalidLesson(problem);
-        if text.len() > MAX_LESSON_BYTES {
-            return Err(bad(format!(
-                "it is {} bytes long; lessons may be at most {MAX_LESSON_BYTES}",
-                text.len()
-            )));
-        }
-        #[derive(Deserialize)]
-        struct Header {
-            format: Option<serde_json::Value>,
-            version: Option<serde_json::Value>,
-        }
-        let header: Header = serde_json::from_str(text)
-            .map_err(|e| bad(format!("it is not a converge lesson (not JSON: {e})")))?;
-        if header.format.as_ref().and_then(|f| f.as_str()) != Some(LESSON_FORMAT) {
-            return Err(bad(format!(
-                "it does not say \"format\": \"{LESSON_FORMAT}\", so it is not a converge lesson"
-            )));
-        }
-        match header.version.as_ref().and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(LESSON_VERSION) => {}
-            other => {
-                return Err(bad(format!(
-                    "its version is {}, and this page reads version {LESSON_VERSION}",
-                    other.map_or("missing".to_string(), |v| v.to_string())
-                )));
-            }
-        }
+        check_header(
+            text,
+            "lesson",
+            LESSON_FORMAT,
+            LESSON_VERSION,
+            MAX_LESSON_BYTES,
+        )
+        .map_err(bad)?;
         let lesson: Lesson = serde_json::from_str(text).map_err(|e| bad(format!("{e}")))?;
         lesson.check()?;
         Ok(lesson)

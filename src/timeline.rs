@@ -299,43 +299,14 @@ pub struct LessonPlace {
 impl Session {
     /// Reads a session from JSON, checking its form; nothing runs yet.
     pub fn from_json(text: &str) -> Result<Session, Error> {
-        if text.len() > MAX_SESSION_BYTES {
-            return Err(Error::InvalidSession(format!(
-                "it is {} bytes long; sessions may be at most {MAX_SESSION_BYTES}",
-                text.len()
-            )));
-        }
-        // The format and version first, so that a newer file gets the right message.
-        #[derive(Deserialize)]
-        struct Header {
-            format: Option<serde_json::Value>,
-            version: Option<serde_json::Value>,
-        }
-        let header: Header = serde_json::from_str(text).map_err(|e| {
-            Error::InvalidSession(format!("it is not a converge session (not JSON: {e})"))
-        })?;
-        if header.format.as_ref().and_then(|f| f.as_str()) != Some(SESSION_FORMAT) {
-            return Err(Error::InvalidSession(format!(
-                "it does not say \"format\": \"{SESSION_FORMAT}\", so it is not a converge session"
-            )));
-        }
-        match header.version.as_ref().and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(SESSION_VERSION) => {}
-            Some(v) if v > u64::from(SESSION_VERSION) => {
-                return Err(Error::InvalidSession(format!(
-                    "it was saved by a newer converge (session version {v}); this page reads \
-                     version {SESSION_VERSION}"
-                )));
-            }
-            _ => {
-                return Err(Error::InvalidSession(format!(
-                    "its version is {}, and this page reads version {SESSION_VERSION}",
-                    header
-                        .version
-                        .map_or("missing".to_string(), |v| v.to_string())
-                )));
-            }
-        }
+        check_header(
+            text,
+            "session",
+            SESSION_FORMAT,
+            SESSION_VERSION,
+            MAX_SESSION_BYTES,
+        )
+        .map_err(Error::InvalidSession)?;
         let session: Session =
             serde_json::from_str(text).map_err(|e| Error::InvalidSession(format!("{e}")))?;
         session.check()?;
@@ -390,6 +361,49 @@ impl Session {
             last = (logged.at, logged.events);
         }
         Ok(())
+    }
+}
+
+/// Checks the size, the format and the version of a converge file (`kind`: "session",
+/// "lesson") before anything else is read, so that a newer or foreign file gets the right
+/// message. Says what is wrong.
+pub(crate) fn check_header(
+    text: &str,
+    kind: &str,
+    format: &str,
+    version: u32,
+    max_bytes: usize,
+) -> Result<(), String> {
+    if text.len() > max_bytes {
+        return Err(format!(
+            "it is {} bytes long; a {kind} may be at most {max_bytes}",
+            text.len()
+        ));
+    }
+    #[derive(Deserialize)]
+    struct Header {
+        format: Option<serde_json::Value>,
+        version: Option<serde_json::Value>,
+    }
+    let header: Header = serde_json::from_str(text)
+        .map_err(|e| format!("it is not a converge {kind} (not JSON: {e})"))?;
+    if header.format.as_ref().and_then(|f| f.as_str()) != Some(format) {
+        return Err(format!(
+            "it does not say \"format\": \"{format}\", so it is not a converge {kind}"
+        ));
+    }
+    match header.version.as_ref().and_then(|v| v.as_u64()) {
+        Some(v) if v == u64::from(version) => Ok(()),
+        Some(v) if v > u64::from(version) => Err(format!(
+            "it was saved by a newer converge ({kind} version {v}); this page reads version \
+             {version}"
+        )),
+        _ => Err(format!(
+            "its version is {}, and this page reads version {version}",
+            header
+                .version
+                .map_or("missing".to_string(), |v| v.to_string())
+        )),
     }
 }
 

@@ -116,7 +116,7 @@ fn bad_lessons_are_refused_with_a_reason() {
     assert!(refused(&wrong).contains("not a converge lesson"));
     let mut wrong = value.clone();
     wrong["version"] = 2.into();
-    assert!(refused(&wrong).contains("version is 2"));
+    assert!(refused(&wrong).contains("a newer converge (lesson version 2)"));
     let mut wrong = value.clone();
     wrong["steps"][0]["actions"][0]["at"] = 5000.into();
     assert!(

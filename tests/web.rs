@@ -530,7 +530,7 @@ fn plots_lessons_and_a_twin_through_the_api() {
         ("{", "not JSON"),
         (
             r#"{"format": "converge-lesson", "version": 7}"#,
-            "version is 7",
+            "lesson version 7",
         ),
         (
             r#"{"format": "converge-session", "version": 1}"#,

@@ -132,16 +132,15 @@ class Chart {
     return PAD.top + this.plotHeight * (1 - v / top);
   }
 
-  /** Axes: a time axis from 0 to `end` ms and a value axis from 0 to `top`. */
-  axes(end, top, format = String, whole = true) {
+  /** A value axis from 0 to `top`: grid lines and labels every `step`. */
+  valueAxis(top, step, format = String) {
     const ctx = this.ctx;
     ctx.strokeStyle = COLOURS.cardBorder;
     ctx.fillStyle = COLOURS.muted;
     ctx.lineWidth = 1;
     ctx.textAlign = 'right';
     ctx.textBaseline = 'middle';
-    const vStep = whole ? Math.max(1, niceStep(top, 3)) : niceStep(top, 3);
-    for (let v = 0; v <= top + 1e-9; v += vStep) {
+    for (let v = 0; v <= top + 1e-9; v += step) {
       const y = Math.round(this.y(v, top)) + 0.5;
       ctx.beginPath();
       ctx.moveTo(PAD.left, y);
@@ -151,9 +150,14 @@ class Chart {
     }
     ctx.textAlign = 'center';
     ctx.textBaseline = 'top';
+  }
+
+  /** Axes: a time axis from 0 to `end` ms and a value axis from 0 to `top` (whole steps). */
+  axes(end, top, format = String) {
+    this.valueAxis(top, Math.max(1, niceStep(top, 3)), format);
     const tStep = niceStep(end, Math.max(2, Math.floor(this.plotWidth / 70)));
     for (let t = 0; t <= end; t += tStep) {
-      ctx.fillText(seconds(t), this.x(t, end), PAD.top + this.plotHeight + 3);
+      this.ctx.fillText(seconds(t), this.x(t, end), PAD.top + this.plotHeight + 3);
     }
   }
 }
@@ -379,21 +383,8 @@ export class Plots {
     const top = Math.max(1, ...counts);
     const stepV = Math.max(1, niceStep(top, 3));
     const roof = Math.ceil(top / stepV) * stepV;
-    ctx.strokeStyle = COLOURS.cardBorder;
-    ctx.fillStyle = COLOURS.muted;
-    ctx.textAlign = 'right';
-    ctx.textBaseline = 'middle';
-    for (let v = 0; v <= roof; v += stepV) {
-      const y = Math.round(c.y(v, roof)) + 0.5;
-      ctx.beginPath();
-      ctx.moveTo(PAD.left, y);
-      ctx.lineTo(PAD.left + c.plotWidth, y);
-      ctx.stroke();
-      ctx.fillText(String(v), PAD.left - 4, y);
-    }
+    c.valueAxis(roof, stepV);
     const slot = c.plotWidth / counts.length;
-    ctx.textAlign = 'center';
-    ctx.textBaseline = 'top';
     counts.forEach((count, i) => {
       const x = PAD.left + i * slot;
       if (count > 0) {
