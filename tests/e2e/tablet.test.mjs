@@ -8,7 +8,7 @@ import { pageSuite, TEST_TIMEOUT_MS, nodePoint } from './steps.mjs';
 const withPage = pageSuite();
 
 /** Whether every button of the timeline bar lies within the window, none cut off. */
-const timelineFits = (page) => page.evaluate(() => [...document.querySelectorAll('#timeline button')]
+const timelineFits = (page) => page.evaluate(() => [...document.querySelectorAll('#timeline button, .stage-buttons button')]
   .every((b) => { const r = b.getBoundingClientRect(); return r.left >= 0 && r.right <= window.innerWidth && r.height < 50; }));
 
 for (const [width, height] of [[1024, 768], [768, 1024]]) {
