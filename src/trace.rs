@@ -1,6 +1,7 @@
 //! The trace: every event of a run, in order, so that two runs can be compared event for event.
 
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use serde::Serialize;
 
@@ -104,6 +105,10 @@ pub enum TraceEvent {
         /// The message's number in the run (its copies share it): pairs a send with its
         /// delivery or drop.
         id: u32,
+        /// The key the message is about, if it is about one (anti-entropy covers many). Not
+        /// hashed: the message decides it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<Rc<str>>,
     },
     /// A message arrived and was handled.
     Deliver {
@@ -117,6 +122,10 @@ pub enum TraceEvent {
         message: MessageKind,
         /// The message's number (as its send).
         id: u32,
+        /// The key the message is about, if it is about one (anti-entropy covers many). Not
+        /// hashed: the message decides it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<Rc<str>>,
     },
     /// A message was dropped.
     Drop {
@@ -134,6 +143,10 @@ pub enum TraceEvent {
         id: u32,
         /// How far along the link it got, in thousandths (1000: at the receiver).
         progress: u16,
+        /// The key the message is about, if it is about one (anti-entropy covers many). Not
+        /// hashed: the message decides it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        key: Option<Rc<str>>,
     },
     /// A node's anti-entropy timer fired.
     Timer {
@@ -266,6 +279,7 @@ impl TraceEvent {
                 versions,
                 duplicated,
                 id,
+                key: _,
             } => {
                 let (kind, dup, id) = (*message as u64, u64::from(*duplicated), u64::from(*id));
                 let v = u64::from(*versions);
@@ -277,6 +291,7 @@ impl TraceEvent {
                 to,
                 message,
                 id,
+                key: _,
             } => {
                 let (kind, id) = (*message as u64, u64::from(*id));
                 ([3, *time, n(from), n(to), kind, id, 0, 0], None)
@@ -289,6 +304,7 @@ impl TraceEvent {
                 reason,
                 id,
                 progress,
+                key: _,
             } => {
                 let (kind, why) = (*message as u64, *reason as u64);
                 let (id, progress) = (u64::from(*id), u64::from(*progress));
@@ -451,6 +467,9 @@ impl TraceEvent {
     pub fn key(&self) -> Option<&str> {
         match self {
             TraceEvent::Write { key, .. } | TraceEvent::Read { key, .. } => Some(key),
+            TraceEvent::Send { key, .. }
+            | TraceEvent::Deliver { key, .. }
+            | TraceEvent::Drop { key, .. } => key.as_deref(),
             _ => None,
         }
     }

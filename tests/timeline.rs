@@ -456,6 +456,38 @@ fn an_event_filter_picks_by_node_key_and_kind() {
         }),
         1
     );
+    // A key picks the messages about it too: the write's copies sent and delivered.
+    let of_b = EventFilter {
+        key: Some("b".into()),
+        ..Default::default()
+    };
+    let b_kinds: Vec<&str> = events
+        .iter()
+        .filter(|e| e.passes(&of_b))
+        .map(|e| e.kind())
+        .collect();
+    assert!(
+        b_kinds.contains(&"send") && b_kinds.contains(&"deliver"),
+        "{b_kinds:?}"
+    );
+    assert!(
+        b_kinds
+            .iter()
+            .all(|k| ["write", "send", "deliver", "drop"].contains(k))
+    );
+    let sends_about = |key: Option<&str>| {
+        events
+            .iter()
+            .filter(|e| e.kind() == "send" && e.key() == key)
+            .count()
+    };
+    let sends = events.iter().filter(|e| e.kind() == "send").count();
+    assert_eq!(
+        sends_about(Some("a")) + sends_about(Some("b")) + sends_about(None),
+        sends,
+        "every send is about a or b, or (anti-entropy) about no one key"
+    );
+    assert!(sends_about(None) > 0, "anti-entropy runs in these settings");
     let at_3 = pick(EventFilter {
         node: Some(n(3)),
         ..Default::default()

@@ -143,7 +143,8 @@ export class EventLog {
 
 /** One line saying what happened, in words. */
 export function describe(e) {
-  const msg = (m) => MESSAGE_NAMES[m] ?? m;
+  // A message about one key names it: "1 → 2 write of name".
+  const msg = (m) => `${MESSAGE_NAMES[m] ?? m}${e.key ? ` of ${e.key}` : ''}`;
   switch (e.event) {
     case 'write': return `${e.delete ? 'delete' : 'write'} ${e.key} at node ${e.node} (w${e.write})`;
     case 'read': return `read ${e.key} at node ${e.node} (request ${e.request})`;

@@ -19,7 +19,8 @@ use crate::error::Error;
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
 use crate::replica::{
-    Env, KeyId, Message, MessageKind, NodeId, Output, Placement, Protocol, Replica, Timer,
+    Env, KeyId, Message, MessageKind, NodeId, Output, Placement, Protocol, Replica, RequestId,
+    Timer,
 };
 use crate::ring::{Ring, key_hash};
 use crate::rng::Rng;
@@ -954,12 +955,14 @@ impl Simulation {
         self.stats.delivered += 1;
         let (time, from, to, id) = (self.now, flight.from, flight.to, flight.id);
         let message = flight.message.kind();
+        let key = self.traced_key(&flight.message);
         self.trace.record(|| TraceEvent::Deliver {
             time,
             from,
             to,
             message,
             id,
+            key,
         });
         let mut out = std::mem::take(&mut self.out);
         {
@@ -983,6 +986,7 @@ impl Simulation {
         }
         let (time, from, to, message) = (self.now, flight.from, flight.to, flight.message.kind());
         let (id, progress) = (flight.id, flight.lost_at.unwrap_or(1000));
+        let key = self.traced_key(&flight.message);
         self.trace.record(|| TraceEvent::Drop {
             time,
             from,
@@ -991,6 +995,7 @@ impl Simulation {
             reason,
             id,
             progress,
+            key,
         });
         let at = flight.lost_at.map_or(1.0, |t| f32::from(t) / 1000.0);
         self.drops.push(DropView {
@@ -1097,6 +1102,7 @@ impl Simulation {
         let duplicated = fate.duplicate.is_some();
         let id = self.messages;
         self.messages = self.messages.wrapping_add(1);
+        let key = self.traced_key(&message);
         self.trace.record(|| TraceEvent::Send {
             time,
             from,
@@ -1105,12 +1111,39 @@ impl Simulation {
             versions,
             duplicated,
             id,
+            key,
         });
         if let Some(copy) = fate.duplicate {
             self.stats.duplicated += 1;
             self.launch(from, to, (message.clone(), id), copy, true);
         }
         self.launch(from, to, (message, id), fate.first, false);
+    }
+
+    /// The key a message is about, for the trace (only while it records): the key of what it
+    /// carries if that is one key, or of the request it answers; none for anti-entropy over
+    /// several keys.
+    fn traced_key(&self, message: &Message) -> Option<Rc<str>> {
+        if !self.trace.enabled() {
+            return None;
+        }
+        let of_request = |request: RequestId| {
+            self.requests
+                .get((request.0 as usize).checked_sub(1)?)
+                .map(|r| r.key)
+        };
+        let key = match message {
+            Message::Get { key, .. } => Some(*key),
+            Message::PutAck { request }
+            | Message::RepairAck { request }
+            | Message::GetReply { request, .. } => of_request(*request),
+            _ => {
+                let mut keys = message.carried().iter().map(|v| v.key);
+                let first = keys.next()?;
+                keys.all(|k| k == first).then_some(first)
+            }
+        }?;
+        Some(self.keys.name(key).clone())
     }
 
     fn launch(

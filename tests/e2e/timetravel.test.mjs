@@ -212,6 +212,12 @@ test('the event log lists every event, filters by node, kind and key, jumps, and
   await page.fill('#ev-key', 'name');
   await page.waitForFunction(() => document.querySelectorAll('#events button.event').length === 1);
   assert.deepEqual((await rows()).map((r) => [r.kind, r.what]), [['write', 'write name at node 2 (w2)']]);
+  // The messages about that key: every one names it.
+  await page.selectOption('#ev-node', '');
+  await page.selectOption('#ev-kind', 'send,deliver,drop');
+  await page.waitForFunction(() => document.querySelectorAll('#events button.event').length > 2);
+  const about = await rows();
+  assert.ok(about.every((r) => / of name\b/.test(r.what)), JSON.stringify(about.slice(0, 3)));
   await page.fill('#ev-key', 'nothing-like-it');
   await page.waitForFunction(() => document.getElementById('ev-count').textContent === 'No recorded event matches.');
 
