@@ -3,4 +3,4 @@
 # Copy the whole www/ folder to any static host; it must serve .wasm as application/wasm.
 source "$(dirname "$0")/lib.sh"
 build_page
-say "Built: $ROOT/www is the whole site (index.html, *.js, style.css, pkg/)"
+say "Built: $ROOT/www is the whole site (index.html, *.js, style.css, lessons/, pkg/, vendor/)"
