@@ -60,6 +60,8 @@ pub struct Follower {
     followed: Vec<(Time, Command)>,
     /// The commands the twin could not take, with why (for the page).
     skipped: Vec<String>,
+    /// The leader's history stamp when last followed: while it stands, only time moves.
+    seen: u64,
 }
 
 impl Follower {
@@ -72,6 +74,7 @@ impl Follower {
             base,
             followed: Vec::new(),
             skipped: Vec::new(),
+            seen: 0,
         };
         follower.follow(&mut timeline, leader)?;
         Ok((follower, timeline))
@@ -90,6 +93,21 @@ impl Follower {
     /// Brings `own` (the twin's run) up to `leader`: its new commands, a new future or a new
     /// run, and its moment.
     pub fn follow(&mut self, own: &mut Timeline, leader: &Timeline) -> Result<(), Error> {
+        if leader.revision() != self.seen {
+            self.follow_commands(own, leader)?;
+            self.seen = leader.revision();
+        }
+        let now = leader.sim().now();
+        if own.sim().now() > now {
+            own.seek(now)?;
+        } else {
+            own.run_until(now);
+        }
+        Ok(())
+    }
+
+    /// Takes the leader's new commands, or its new future or new run (the twin starts again).
+    fn follow_commands(&mut self, own: &mut Timeline, leader: &Timeline) -> Result<(), Error> {
         let log = leader.log();
         let same = self
             .followed
@@ -113,12 +131,6 @@ impl Follower {
                 ));
             }
             self.followed.push((logged.at, logged.command.clone()));
-        }
-        let now = leader.sim().now();
-        if own.sim().now() > now {
-            own.seek(now)?;
-        } else {
-            own.run_until(now);
         }
         Ok(())
     }

@@ -11,6 +11,7 @@
 //! command in the past discards that future and starts a new one from there (as RaftScope).
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
@@ -407,6 +408,12 @@ pub(crate) fn check_header(
     }
 }
 
+/// The next history stamp (see [`Timeline::revision`]).
+fn next_revision() -> u64 {
+    static REVISIONS: AtomicU64 = AtomicU64::new(1);
+    REVISIONS.fetch_add(1, Ordering::Relaxed)
+}
+
 /// A saved copy of the run at some point, with how much of the log it had applied.
 #[derive(Clone)]
 struct Snapshot {
@@ -420,6 +427,8 @@ pub struct Timeline {
     /// The settings the run began with.
     start: Settings,
     log: Vec<Logged>,
+    /// Changes whenever the log does (see [`Timeline::revision`]).
+    revision: u64,
     /// How many commands of the log the run has applied; the rest are its remembered future.
     next: usize,
     /// The furthest moment of the remembered future.
@@ -451,6 +460,7 @@ impl Timeline {
         let mut timeline = Timeline {
             start: sim.settings().clone(),
             log: Vec::new(),
+            revision: 0,
             next: 0,
             end: 0,
             snapshots: Vec::new(),
@@ -465,6 +475,7 @@ impl Timeline {
     fn begin(&mut self) {
         self.start = self.sim.settings().clone();
         self.log.clear();
+        self.revision = next_revision();
         self.next = 0;
         self.end = self.sim.now();
         self.snapshot_every = SNAPSHOT_EVERY;
@@ -472,6 +483,13 @@ impl Timeline {
             sim: self.sim.snapshot(),
             next: 0,
         }];
+    }
+
+    /// A stamp of the command log and the start: it changes whenever either does (a command,
+    /// a new future, a new run), and no two timelines of a process share one, so equal stamps
+    /// mean the same history.
+    pub fn revision(&self) -> u64 {
+        self.revision
     }
 
     /// The settings the run began with.
@@ -515,6 +533,7 @@ impl Timeline {
             command,
         });
         self.next = self.log.len();
+        self.revision = next_revision();
         self.end = self.sim.now();
         Ok(done)
     }
@@ -773,6 +792,7 @@ impl Timeline {
             .map_err(|e| Error::InvalidSession(format!("its settings are refused: {e}")))?;
         let mut timeline = Timeline::new(settings)?;
         timeline.log = session.commands.clone();
+        timeline.revision = next_revision();
         timeline.forward(session.end, MAX_REPLAY_EVENTS)?;
         if timeline.sim.now() < session.end {
             return Err(Error::InvalidSession(format!(

@@ -308,6 +308,14 @@ impl Sim {
         to_js(self.follower.as_ref().map_or(none, |f| f.skipped()))
     }
 
+    /// Replaces the run with `timeline`, recording as this one did.
+    fn adopt(&mut self, mut timeline: Timeline) {
+        timeline
+            .sim_mut()
+            .set_recording(self.inner.sim().trace().enabled());
+        self.inner = timeline;
+    }
+
     /// Gives `command` through the timeline (logged, so time travel and sessions replay it).
     fn act(&mut self, command: Command) -> Result<JsValue, JsError> {
         match self.inner.execute(command).map_err(js_error)? {
@@ -1045,11 +1053,7 @@ impl Sim {
     #[wasm_bindgen(js_name = "loadSession")]
     pub fn load_session(&mut self, text: &str) -> Result<JsValue, JsError> {
         let session = Session::from_json(text).map_err(js_error)?;
-        let mut timeline = Timeline::from_session(&session).map_err(js_error)?;
-        timeline
-            .sim_mut()
-            .set_recording(self.inner.sim().trace().enabled());
-        self.inner = timeline;
+        self.adopt(Timeline::from_session(&session).map_err(js_error)?);
         to_js(&session.lesson)
     }
 
@@ -1061,11 +1065,7 @@ impl Sim {
     #[wasm_bindgen(js_name = "loadLesson")]
     pub fn load_lesson(&mut self, id: &str, text: &str) -> Result<JsValue, JsError> {
         let lesson = Lesson::from_json(text).map_err(js_error)?;
-        let mut timeline = lesson.timeline().map_err(js_error)?;
-        timeline
-            .sim_mut()
-            .set_recording(self.inner.sim().trace().enabled());
-        self.inner = timeline;
+        self.adopt(lesson.timeline().map_err(js_error)?);
         to_js(&lesson.view(id))
     }
 

@@ -748,13 +748,19 @@ export async function vectorPicture(doc, app) {
     diagram.renderVector(ctx, app.vt, app.nodes);
     ctx.restore();
   }
-  const seed = core.settings().seed;
-  const now = (core.now() / 1000).toFixed(3);
+  const label = pictureCaption(core);
   ctx.fillStyle = '#5a6270';
   ctx.font = `14px ${FONT}`;
   ctx.textBaseline = 'middle';
-  ctx.fillText(`converge · seed ${seed} · t = ${now} s`, 10, height - caption / 2);
-  return { text: ctx.getSerializedSvg(), name: `converge-seed${seed}-at-${now}s.svg` };
+  ctx.fillText(label.text, 10, height - caption / 2);
+  return { text: ctx.getSerializedSvg(), name: `${label.name}.svg` };
+}
+
+/** A picture's caption (the seed and the moment) and its file name without the extension. */
+function pictureCaption(core) {
+  const seed = core.settings().seed;
+  const now = (core.now() / 1000).toFixed(3);
+  return { text: `converge · seed ${seed} · t = ${now} s`, name: `converge-seed${seed}-at-${now}s` };
 }
 
 export async function picture(doc, core) {
@@ -772,14 +778,13 @@ export async function picture(doc, core) {
   g.fillRect(0, 0, out.width, out.height);
   g.drawImage(cluster, 0, 0);
   if (withDiagram) g.drawImage(diagram, 0, cluster.height + gap);
-  const seed = core.settings().seed;
-  const now = (core.now() / 1000).toFixed(3);
+  const label = pictureCaption(core);
   g.fillStyle = '#5a6270';
   g.font = `${Math.round(14 * ratio)}px system-ui, sans-serif`;
   g.textBaseline = 'middle';
-  g.fillText(`converge · seed ${seed} · t = ${now} s`, Math.round(10 * ratio), out.height - caption / 2);
+  g.fillText(label.text, Math.round(10 * ratio), out.height - caption / 2);
   const blob = await new Promise((resolve, reject) => {
     out.toBlob((b) => (b ? resolve(b) : reject(new Error('the browser made no image'))), 'image/png');
   });
-  return { blob, name: `converge-seed${seed}-at-${now}s.png` };
+  return { blob, name: `${label.name}.png` };
 }

@@ -249,7 +249,6 @@ export class Plots {
     const stepB = Math.max(1, niceStep(top, 3));
     top = Math.ceil(top / stepB) * stepB;
     c.axes(end, top, (v) => String(Math.round(v)));
-    if (p.count === 0) return;
     // Stale replicas: a filled step area; divergent keys: a dark line over it.
     const step = (field) => {
       ctx.beginPath();

@@ -1089,23 +1089,9 @@ impl Replica {
     /// that had collected it, and tombstones would bounce between replicas for as long as
     /// anti-entropy runs.
     fn collect_expired(&mut self, env: &Env, out: &mut Vec<Output>) {
-        let grace = self.protocol.tombstone_grace;
         let mut keys = std::mem::take(&mut self.stored_tombstones);
         for &key in &keys {
-            let Some(held) = self.store.get_mut(key.index()) else {
-                continue;
-            };
-            let versions = held.as_slice();
-            let expired = !versions.is_empty()
-                && versions
-                    .iter()
-                    .all(|v| v.is_tombstone() && v.created + grace <= env.now);
-            if expired {
-                for version in held.take() {
-                    out.push(Output::Collected { version });
-                }
-                self.held -= 1;
-            }
+            self.collect_if_expired(key.index(), env.now, out);
         }
         keys.clear();
         self.stored_tombstones = keys;
@@ -1115,25 +1101,37 @@ impl Replica {
     /// missed the delete and still holds the value can then bring it back (resurrection).
     fn collect_tombstones(&mut self, env: &Env, out: &mut Vec<Output>) {
         self.armed.gc = false;
-        let grace = self.protocol.tombstone_grace;
         let mut remaining = false;
-        for held in &mut self.store {
-            let versions = held.as_slice();
-            if versions.is_empty() || !versions.iter().all(|v| v.is_tombstone()) {
-                continue;
-            }
-            if versions.iter().all(|v| v.created + grace <= env.now) {
-                for version in held.take() {
-                    out.push(Output::Collected { version });
-                }
-                self.held -= 1;
-            } else {
-                remaining = true;
-            }
+        for index in 0..self.store.len() {
+            remaining |= self.collect_if_expired(index, env.now, out) == Some(false);
         }
         if remaining {
             self.arm_gc(out);
         }
+    }
+
+    /// Collects the tombstones held at `index` if the key holds only tombstones, all past their
+    /// grace period. None if it holds something else (or nothing); otherwise whether it did.
+    fn collect_if_expired(
+        &mut self,
+        index: usize,
+        now: Time,
+        out: &mut Vec<Output>,
+    ) -> Option<bool> {
+        let grace = self.protocol.tombstone_grace;
+        let held = self.store.get_mut(index)?;
+        let versions = held.as_slice();
+        if versions.is_empty() || !versions.iter().all(|v| v.is_tombstone()) {
+            return None;
+        }
+        if !versions.iter().all(|v| v.created + grace <= now) {
+            return Some(false);
+        }
+        for version in held.take() {
+            out.push(Output::Collected { version });
+        }
+        self.held -= 1;
+        Some(true)
     }
 }
 
