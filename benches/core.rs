@@ -3,7 +3,7 @@
 //! pushes and pops at the same queue depth, in the same run. Prints figures; never fails.
 //!
 //! `cargo bench --bench core` (add `-- --quick` for a short run, `-- --only quorum` for one kind of
-//! traffic).
+//! traffic, `-- --nodes 64` for one cluster size, `-- --core-only` to skip the bare queues).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Reverse;
@@ -213,12 +213,31 @@ fn main() {
         .iter()
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1).cloned());
+    // `-- --nodes 64` runs just the rows of that cluster size.
+    let only_nodes: Option<u32> = args
+        .iter()
+        .position(|a| a == "--nodes")
+        .and_then(|i| args.get(i + 1)?.parse().ok());
+    // `-- --core-only` skips the bare queues: one run of the core per row (for callgrind).
+    let core_only = args.iter().any(|a| a == "--core-only");
     for (nodes, traffic, ops_per_ms, ms) in cases {
         let name = match traffic {
             Traffic::Broadcast => "broadcast",
             Traffic::Quorum => "quorum",
         };
-        if only.as_deref().is_some_and(|o| o != name) {
+        if only.as_deref().is_some_and(|o| o != name) || only_nodes.is_some_and(|n| n != nodes) {
+            continue;
+        }
+        if core_only {
+            let run = run_core(nodes, traffic, ops_per_ms, ms);
+            println!(
+                "{:>6} {:>9} {:>10} {:>10.0} {:>11}",
+                nodes,
+                name,
+                run.events,
+                run.mean_depth,
+                millions(per_second(run.events, run.elapsed)),
+            );
             continue;
         }
         let best = (0..repeats)

@@ -11,16 +11,21 @@ use std::rc::Rc;
 #[derive(Clone, Debug)]
 pub struct Chunked<T> {
     chunks: Vec<Rc<Vec<T>>>,
+    /// Items per chunk: a power of two, so finding an item shifts and masks (a division by a
+    /// number known only at run time costs tens of cycles, on every access).
     capacity: usize,
+    shift: u32,
     len: usize,
 }
 
 impl<T: Clone> Chunked<T> {
-    /// An empty list with chunks of `capacity` items (at least 1).
+    /// An empty list with chunks of at least `capacity` items (rounded up to a power of two).
     pub fn new(capacity: usize) -> Chunked<T> {
+        let capacity = capacity.max(1).next_power_of_two();
         Chunked {
             chunks: Vec::new(),
-            capacity: capacity.max(1),
+            capacity,
+            shift: capacity.trailing_zeros(),
             len: 0,
         }
     }
@@ -46,13 +51,13 @@ impl<T: Clone> Chunked<T> {
             if let Some(last) = self.chunks.last_mut() {
                 let missing = self.capacity - last.len();
                 if missing > 0 {
-                    Rc::make_mut(last).extend(std::iter::repeat_with(&pad).take(missing));
+                    unshare(last).extend(std::iter::repeat_with(&pad).take(missing));
                     self.len += missing;
                 }
             }
             self.chunks.push(Rc::new(Vec::with_capacity(self.capacity)));
         }
-        Rc::make_mut(self.chunks.last_mut().expect("a chunk with room"))
+        unshare(self.chunks.last_mut().expect("a chunk with room"))
     }
 
     /// Appends one item.
@@ -79,12 +84,14 @@ impl<T: Clone> Chunked<T> {
     }
 
     /// Which chunk and where in it.
+    #[inline]
     fn locate(&self, index: usize) -> (usize, usize) {
         // Every chunk but the last holds exactly `capacity` items (padding included).
-        (index / self.capacity, index % self.capacity)
+        (index >> self.shift, index & (self.capacity - 1))
     }
 
     /// The item at `index`, if there is one.
+    #[inline]
     pub fn get(&self, index: usize) -> Option<&T> {
         if index >= self.len {
             return None;
@@ -94,12 +101,13 @@ impl<T: Clone> Chunked<T> {
     }
 
     /// The item at `index` to change, if there is one (its chunk is copied if shared).
+    #[inline]
     pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         if index >= self.len {
             return None;
         }
         let (c, i) = self.locate(index);
-        Rc::make_mut(self.chunks.get_mut(c)?).get_mut(i)
+        unshare(self.chunks.get_mut(c)?).get_mut(i)
     }
 
     /// The items of a group pushed with [`Self::push_group`] (or any range within one chunk).
@@ -111,7 +119,7 @@ impl<T: Clone> Chunked<T> {
     /// The same, to change.
     pub fn slice_mut(&mut self, range: Range<usize>) -> &mut [T] {
         let (c, i) = self.locate(range.start);
-        &mut Rc::make_mut(&mut self.chunks[c])[i..i + range.len()]
+        &mut unshare(&mut self.chunks[c])[i..i + range.len()]
     }
 
     /// Every item, in order.
@@ -130,15 +138,27 @@ impl<T: Clone> Chunked<T> {
     }
 }
 
+/// The chunk, to change: copied first if a snapshot shares it. `Rc::make_mut` does the same,
+/// but as a call on every change; the check that it is not shared, the common case, is inlined.
+#[inline(always)]
+fn unshare<T: Clone>(chunk: &mut Rc<Vec<T>>) -> &mut Vec<T> {
+    if Rc::get_mut(chunk).is_none() {
+        *chunk = Rc::new(chunk.as_ref().clone());
+    }
+    Rc::get_mut(chunk).expect("a chunk no snapshot shares")
+}
+
 impl<T: Clone> Index<usize> for Chunked<T> {
     type Output = T;
 
+    #[inline]
     fn index(&self, index: usize) -> &T {
         self.get(index).expect("index within the list")
     }
 }
 
 impl<T: Clone> IndexMut<usize> for Chunked<T> {
+    #[inline]
     fn index_mut(&mut self, index: usize) -> &mut T {
         self.get_mut(index).expect("index within the list")
     }

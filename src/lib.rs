@@ -19,6 +19,7 @@ pub mod chunked;
 pub mod clock;
 pub mod compare;
 pub mod error;
+pub mod hash;
 pub mod lesson;
 pub mod network;
 pub mod queue;

@@ -175,6 +175,8 @@ struct KeyRecord {
 #[derive(Clone, Debug)]
 pub struct WriteLog {
     nodes: usize,
+    /// Words of `reached` per write: enough for every node, rounded up to a power of two so
+    /// that a write's words never straddle two chunks.
     words: usize,
     /// In shared chunks, so that a snapshot of the run copies pointers (see [`Chunked`]).
     records: Chunked<WriteRecord>,
@@ -194,9 +196,9 @@ impl WriteLog {
     pub fn new(nodes: usize) -> WriteLog {
         WriteLog {
             nodes,
-            words: nodes.div_ceil(64),
+            words: nodes.div_ceil(64).next_power_of_two(),
             records: Chunked::new(RECORDS_PER_CHUNK),
-            reached: Chunked::new(RECORDS_PER_CHUNK * nodes.div_ceil(64)),
+            reached: Chunked::new(RECORDS_PER_CHUNK * nodes.div_ceil(64).next_power_of_two()),
             reached_after: Chunked::new((RECORDS_PER_CHUNK * 8).max(nodes)),
             keys: Vec::new(),
             resurrections: Vec::new(),
@@ -502,7 +504,8 @@ impl WriteLog {
         }
     }
 
-    /// Notes that `node` reflects write `id`; returns whether every replica now does.
+    /// Notes that `node` reflects write `id`; returns whether that made every replica reflect it
+    /// (so it can stop being followed).
     fn mark(&mut self, id: WriteId, node: NodeId, now: Time, live: &Live) -> bool {
         let index = id.0 as usize - 1;
         let word = &mut self.reached[index * self.words + node.index() / 64];
@@ -527,16 +530,18 @@ impl WriteLog {
             if let Ok(slot) = slot {
                 self.reached_after[record.after + slot] = after;
             }
-            self.update_completion(id, now, live);
+            return self.update_completion(id, now, live);
         }
-        self.records[index].all_at.is_some()
+        false
     }
 
-    fn update_completion(&mut self, id: WriteId, now: Time, live: &Live) {
+    /// Notes when write `id` became everywhere (among live replicas, and among all); returns
+    /// whether it just became so among all.
+    fn update_completion(&mut self, id: WriteId, now: Time, live: &Live) -> bool {
         let index = id.0 as usize - 1;
         let record = &mut self.records[index];
         let Some(Some(key)) = self.keys.get(record.version.key.index()) else {
-            return;
+            return false;
         };
         // Fewer reached than the replicas that could be up: not complete, no need to look.
         let down = self.nodes - live.count;
@@ -557,7 +562,9 @@ impl WriteLog {
         if record.all_at.is_none() && record.reached >= key.replica_count {
             record.all_at = Some(now);
             self.convergence.add(now - record.issued_at);
+            return true;
         }
+        false
     }
 
     /// Stops following the writes of `key` that every replica reflects.

@@ -2,11 +2,11 @@
 //! request to the key's replicas and answers the client once W acknowledge a write or R reply to
 //! a read, or says "unavailable" at once, or "timed out" when the wait is over.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 use super::{Env, Message, NodeId, Outcome, Output, Replica, RequestId, Time, Timer};
+use crate::hash::FastMap;
 use crate::replica::KeyId;
 use crate::settings::{HintedHandoff, ReadRepair};
 use crate::version::{ConflictMode, Held, Version};
@@ -71,109 +71,77 @@ impl Pending {
 
 /// The requests a node coordinates, by id, and when each times out.
 ///
-/// A handful are pending at a time, made in increasing id order: a sorted list beats a tree
-/// here (found by binary search, new ones go at the end). Most finish long before their
-/// deadline, so one timer per node stands for all of them (as Cassandra's coordinator checks
-/// its callbacks on one expiring map): it fires at the earliest deadline of a request still
-/// pending, and deadlines of finished requests are skipped without an event each.
+/// Hundreds may be pending at once on a busy node, and each is looked up on every reply, so
+/// they are kept in a hash map by id (ids are not dense per node: every node numbers from the
+/// same sequence). Most finish long before their deadline, so one timer per node stands for
+/// all of them (as Cassandra's coordinator checks its callbacks on one expiring map): it fires
+/// at the earliest deadline of a request still pending, and deadlines of finished requests are
+/// skipped without an event each.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Requests {
-    /// The pending requests' ids, ascending, each with the slot of its state: a search reads a
-    /// cache line or two, and removing one shifts eight bytes an entry, not the whole state.
-    ids: Vec<(RequestId, u32)>,
-    /// Request states by slot; a finished request's slot is reused.
-    slots: Vec<Pending>,
-    free: Vec<u32>,
-    /// Every request's deadline, earliest first; finished ones are dropped lazily.
-    deadlines: BinaryHeap<Reverse<(Time, RequestId)>>,
+    pending: FastMap<RequestId, Pending>,
+    /// Every request's deadline, earliest first; finished ones are dropped lazily. Requests
+    /// start in time order and share one timeout, so a new deadline goes at the back (only a
+    /// shortened timeout puts one further in): a queue, not a heap.
+    deadlines: VecDeque<(Time, RequestId)>,
     /// When the earliest armed timeout timer fires, if one is armed.
     armed: Option<Time>,
 }
 
 impl Requests {
-    fn find(&self, id: RequestId) -> Result<usize, usize> {
-        self.ids.binary_search_by_key(&id, |(r, _)| *r)
-    }
-
     fn insert(&mut self, id: RequestId, pending: Pending) {
-        match self.find(id) {
-            Ok(i) => self.slots[self.ids[i].1 as usize] = pending,
-            Err(i) => {
-                let slot = match self.free.pop() {
-                    Some(slot) => {
-                        self.slots[slot as usize] = pending;
-                        slot
-                    }
-                    None => {
-                        self.slots.push(pending);
-                        self.slots.len() as u32 - 1
-                    }
-                };
-                self.ids.insert(i, (id, slot));
-            }
-        }
+        self.pending.insert(id, pending);
     }
 
     fn contains(&self, id: RequestId) -> bool {
-        self.find(id).is_ok()
+        self.pending.contains_key(&id)
     }
 
     pub(super) fn get(&self, id: RequestId) -> Option<&Pending> {
-        let i = self.find(id).ok()?;
-        Some(&self.slots[self.ids[i].1 as usize])
+        self.pending.get(&id)
     }
 
     fn get_mut(&mut self, id: RequestId) -> Option<&mut Pending> {
-        let i = self.find(id).ok()?;
-        Some(&mut self.slots[self.ids[i].1 as usize])
+        self.pending.get_mut(&id)
     }
 
     fn remove(&mut self, id: RequestId) -> Option<Pending> {
-        let i = self.find(id).ok()?;
-        let (_, slot) = self.ids.remove(i);
-        self.free.push(slot);
-        // The slot keeps a finished write's state until reused; a read's replies go now.
-        let done = Pending::Write {
-            needed: 0,
-            acks: 0,
-            outstanding: 0,
-            answered: true,
-        };
-        Some(std::mem::replace(&mut self.slots[slot as usize], done))
+        self.pending.remove(&id)
     }
 
     /// Every request, by id.
     pub(super) fn iter(&self) -> impl Iterator<Item = (RequestId, &Pending)> {
-        self.ids
-            .iter()
-            .map(|&(id, slot)| (id, &self.slots[slot as usize]))
+        let mut all: Vec<(RequestId, &Pending)> =
+            self.pending.iter().map(|(id, p)| (*id, p)).collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all.into_iter()
     }
 
     /// Takes every request out, by id, and forgets their deadlines and the armed timer.
     pub(super) fn take(&mut self) -> Vec<(RequestId, Pending)> {
         self.deadlines.clear();
         self.armed = None;
-        self.free.clear();
-        let mut slots: Vec<Option<Pending>> = std::mem::take(&mut self.slots)
-            .into_iter()
-            .map(Some)
-            .collect();
-        std::mem::take(&mut self.ids)
-            .into_iter()
-            .filter_map(|(id, slot)| Some((id, slots[slot as usize].take()?)))
-            .collect()
+        let mut all: Vec<(RequestId, Pending)> = self.pending.drain().collect();
+        all.sort_unstable_by_key(|(id, _)| *id);
+        all
     }
 
     /// Notes that `id` times out at `deadline`.
     fn expire_at(&mut self, id: RequestId, deadline: Time) {
-        self.deadlines.push(Reverse((deadline, id)));
+        let entry = (deadline, id);
+        let at = if self.deadlines.back().is_none_or(|last| *last <= entry) {
+            self.deadlines.len()
+        } else {
+            self.deadlines.partition_point(|d| *d <= entry)
+        };
+        self.deadlines.insert(at, entry);
     }
 
     /// Takes out the next request whose deadline is at or before `now`, if any.
     fn next_expired(&mut self, now: Time) -> Option<RequestId> {
-        let &Reverse((deadline, id)) = self.deadlines.peek()?;
+        let &(deadline, id) = self.deadlines.front()?;
         (deadline <= now).then(|| {
-            self.deadlines.pop();
+            self.deadlines.pop_front();
             id
         })
     }
@@ -181,9 +149,9 @@ impl Requests {
     /// When a timeout timer should fire that is not armed yet: at the earliest deadline of a
     /// request still pending, unless a timer armed for no later than that exists.
     fn timer_due(&mut self) -> Option<Time> {
-        while let Some(&Reverse((deadline, id))) = self.deadlines.peek() {
-            if self.find(id).is_err() {
-                self.deadlines.pop();
+        while let Some(&(deadline, id)) = self.deadlines.front() {
+            if !self.contains(id) {
+                self.deadlines.pop_front();
                 continue;
             }
             if self.armed.is_some_and(|armed| armed <= deadline) {

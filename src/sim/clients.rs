@@ -291,7 +291,7 @@ impl Simulation {
     /// A request and its outcome so far.
     pub fn request(&self, id: RequestId) -> Option<RequestView> {
         let record = self.requests.get((id.0 as usize).checked_sub(1)?)?;
-        let key = self.keys.name(record.key).to_string();
+        let key = String::from(&**self.keys.name(record.key));
         let latest = (record.kind == Kind::Read && record.status != RequestStatus::Pending)
             .then(|| self.writes.latest(record.key))
             .flatten()
