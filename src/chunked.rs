@@ -101,7 +101,7 @@ impl<T: Clone> Chunked<T> {
     }
 
     /// The item at `index` to change, if there is one (its chunk is copied if shared).
-    #[inline]
+    #[inline(always)]
     pub fn get_mut(&mut self, index: usize) -> Option<&mut T> {
         if index >= self.len {
             return None;
@@ -158,7 +158,7 @@ impl<T: Clone> Index<usize> for Chunked<T> {
 }
 
 impl<T: Clone> IndexMut<usize> for Chunked<T> {
-    #[inline]
+    #[inline(always)]
     fn index_mut(&mut self, index: usize) -> &mut T {
         self.get_mut(index).expect("index within the list")
     }

@@ -335,20 +335,15 @@ impl WriteLog {
         pending.iter().map(|(_, id)| *id)
     }
 
-    /// The writes of `key` made after `after` (all if None), oldest first.
-    pub fn of_key_after(
-        &self,
-        key: KeyId,
-        after: Option<WriteId>,
-    ) -> impl Iterator<Item = &WriteRecord> {
+    /// The ids of the writes of `key` made after `after` (all if None), oldest first: read from
+    /// the key's own list, without touching the writes' records.
+    pub fn ids_of_key_after(&self, key: KeyId, after: Option<WriteId>) -> &[WriteId] {
         let ids = match self.keys.get(key.index()) {
             Some(Some(record)) => record.writes.as_slice(),
             _ => &[],
         };
         let from = after.map_or(0, |a| first_after(ids, a));
-        ids[from..]
-            .iter()
-            .map(|id| &self.records[id.0 as usize - 1])
+        &ids[from..]
     }
 
     /// Each node that reflects write `id`, with how many milliseconds after the write, in the

@@ -71,15 +71,22 @@ impl Pending {
 
 /// The requests a node coordinates, by id, and when each times out.
 ///
-/// Hundreds may be pending at once on a busy node, and each is looked up on every reply, so
-/// they are kept in a hash map by id (ids are not dense per node: every node numbers from the
-/// same sequence). Most finish long before their deadline, so one timer per node stands for
-/// all of them (as Cassandra's coordinator checks its callbacks on one expiring map): it fires
-/// at the earliest deadline of a request still pending, and deadlines of finished requests are
+/// Hundreds may be pending at once on a busy node, and each is looked up on every reply: a hash
+/// map finds a request's slot (ids are not dense per node: every node numbers from the same
+/// sequence). The states sit in slots that finished requests hand on, so the memory a node
+/// touches stays small and warm (the map holds eight bytes a request, not the whole state).
+/// Most requests finish long before their deadline, so one timer per node stands for all of
+/// them (as Cassandra's coordinator checks its callbacks on one expiring map): it fires at the
+/// earliest deadline of a request still pending, and deadlines of finished requests are
 /// skipped without an event each.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Requests {
-    pending: FastMap<RequestId, Pending>,
+    slot_of: FastMap<RequestId, u32>,
+    /// Request states by slot; a finished request's slot is reused.
+    slots: Vec<Pending>,
+    free: Vec<u32>,
+    /// Reply lists of finished reads, emptied, for the next reads (none allocates its own).
+    spare_replies: Vec<Vec<(NodeId, Held)>>,
     /// Every request's deadline, earliest first; finished ones are dropped lazily. Requests
     /// start in time order and share one timeout, so a new deadline goes at the back (only a
     /// shortened timeout puts one further in): a queue, not a heap.
@@ -88,31 +95,86 @@ pub(super) struct Requests {
     armed: Option<Time>,
 }
 
+/// How many emptied reply lists a node keeps for reuse.
+const SPARE_REPLY_LISTS: usize = 64;
+
+/// What a slot holds once its request is gone: nothing a read collected stays alive.
+const VACANT: Pending = Pending::Write {
+    needed: 0,
+    acks: 0,
+    outstanding: 0,
+    answered: true,
+};
+
 impl Requests {
-    fn insert(&mut self, id: RequestId, pending: Pending) {
-        self.pending.insert(id, pending);
+    /// Starts following `id`; returns its slot.
+    fn insert(&mut self, id: RequestId, pending: Pending) -> u32 {
+        if let Some(&slot) = self.slot_of.get(&id) {
+            self.slots[slot as usize] = pending;
+            return slot;
+        }
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = pending;
+                slot
+            }
+            None => {
+                self.slots.push(pending);
+                self.slots.len() as u32 - 1
+            }
+        };
+        self.slot_of.insert(id, slot);
+        slot
+    }
+
+    /// The slot of `id`, if it is pending: found once per message, then used directly.
+    fn slot(&self, id: RequestId) -> Option<u32> {
+        self.slot_of.get(&id).copied()
+    }
+
+    fn at(&mut self, slot: u32) -> &mut Pending {
+        &mut self.slots[slot as usize]
     }
 
     fn contains(&self, id: RequestId) -> bool {
-        self.pending.contains_key(&id)
+        self.slot_of.contains_key(&id)
     }
 
     pub(super) fn get(&self, id: RequestId) -> Option<&Pending> {
-        self.pending.get(&id)
-    }
-
-    fn get_mut(&mut self, id: RequestId) -> Option<&mut Pending> {
-        self.pending.get_mut(&id)
+        let slot = *self.slot_of.get(&id)?;
+        Some(&self.slots[slot as usize])
     }
 
     fn remove(&mut self, id: RequestId) -> Option<Pending> {
-        self.pending.remove(&id)
+        let slot = self.slot_of.remove(&id)?;
+        self.free.push(slot);
+        Some(std::mem::replace(&mut self.slots[slot as usize], VACANT))
+    }
+
+    /// A finished request's state: its reply list is kept for a later read.
+    fn recycle(&mut self, pending: Pending) {
+        if let Pending::Read { mut replies, .. } = pending
+            && self.spare_replies.len() < SPARE_REPLY_LISTS
+        {
+            replies.clear();
+            self.spare_replies.push(replies);
+        }
+    }
+
+    /// An empty reply list with room for `n` replies.
+    fn reply_list(&mut self, n: usize) -> Vec<(NodeId, Held)> {
+        let mut list = self.spare_replies.pop().unwrap_or_default();
+        list.reserve(n);
+        list
     }
 
     /// Every request, by id.
     pub(super) fn iter(&self) -> impl Iterator<Item = (RequestId, &Pending)> {
-        let mut all: Vec<(RequestId, &Pending)> =
-            self.pending.iter().map(|(id, p)| (*id, p)).collect();
+        let mut all: Vec<(RequestId, &Pending)> = self
+            .slot_of
+            .iter()
+            .map(|(id, slot)| (*id, &self.slots[*slot as usize]))
+            .collect();
         all.sort_unstable_by_key(|(id, _)| *id);
         all.into_iter()
     }
@@ -121,7 +183,13 @@ impl Requests {
     pub(super) fn take(&mut self) -> Vec<(RequestId, Pending)> {
         self.deadlines.clear();
         self.armed = None;
-        let mut all: Vec<(RequestId, Pending)> = self.pending.drain().collect();
+        self.free.clear();
+        let mut slots = std::mem::take(&mut self.slots);
+        let mut all: Vec<(RequestId, Pending)> = self
+            .slot_of
+            .drain()
+            .map(|(id, slot)| (id, std::mem::replace(&mut slots[slot as usize], VACANT)))
+            .collect();
         all.sort_unstable_by_key(|(id, _)| *id);
         all
     }
@@ -267,7 +335,7 @@ impl Replica {
             });
             return;
         }
-        let mut replies = Vec::with_capacity(replicas.len());
+        let mut replies = self.requests.reply_list(replicas.len());
         let mut outstanding = 0;
         for &to in replicas.iter().filter(reaches) {
             if to == self.id {
@@ -293,9 +361,8 @@ impl Replica {
 
     /// Starts waiting for `request`: answers at once if enough answers are in already.
     fn track(&mut self, env: &Env, request: RequestId, pending: Pending, out: &mut Vec<Output>) {
-        self.requests.insert(request, pending);
-        self.progress(request, out);
-        if self.requests.contains(request) {
+        let slot = self.requests.insert(request, pending);
+        if self.progress(request, slot, out) {
             let deadline = env.now + self.protocol.request_timeout;
             self.requests.expire_at(request, deadline);
             self.arm_timeouts(env.now, out);
@@ -313,13 +380,16 @@ impl Replica {
     }
 
     pub(super) fn on_put_ack(&mut self, request: RequestId, out: &mut Vec<Output>) {
-        if let Some(Pending::Write {
+        let Some(slot) = self.requests.slot(request) else {
+            return;
+        };
+        if let Pending::Write {
             acks, outstanding, ..
-        }) = self.requests.get_mut(request)
+        } = self.requests.at(slot)
         {
             *acks += 1;
             *outstanding = outstanding.saturating_sub(1);
-            self.progress(request, out);
+            self.progress(request, slot, out);
         }
     }
 
@@ -332,12 +402,15 @@ impl Replica {
     ) {
         let conflict = self.protocol.conflict;
         let read_repair = self.protocol.read_repair;
-        let Some(Pending::Read {
+        let Some(slot) = self.requests.slot(request) else {
+            return;
+        };
+        let Pending::Read {
             replies,
             outstanding,
             result,
             ..
-        }) = self.requests.get_mut(request)
+        } = self.requests.at(slot)
         else {
             return;
         };
@@ -350,7 +423,8 @@ impl Replica {
                     out.push(Output::Send {
                         to: from,
                         message: Message::Repair {
-                            request: None,
+                            request,
+                            blocking: false,
                             versions: result.clone(),
                         },
                     });
@@ -358,13 +432,16 @@ impl Replica {
             }
             None => replies.push((from, versions)),
         }
-        self.progress(request, out);
+        self.progress(request, slot, out);
     }
 
     pub(super) fn on_repair_ack(&mut self, request: RequestId, out: &mut Vec<Output>) {
-        if let Some(Pending::Read { repairs, .. }) = self.requests.get_mut(request) {
+        let Some(slot) = self.requests.slot(request) else {
+            return;
+        };
+        if let Pending::Read { repairs, .. } = self.requests.at(slot) {
             *repairs = repairs.saturating_sub(1);
-            self.progress(request, out);
+            self.progress(request, slot, out);
         }
     }
 
@@ -390,13 +467,12 @@ impl Replica {
         self.arm_timeouts(now, out);
     }
 
-    /// Answers the request if it has what it needs; forgets it once nothing more can come.
-    fn progress(&mut self, request: RequestId, out: &mut Vec<Output>) {
+    /// Answers the request (in `slot`) if it has what it needs; forgets it once nothing more
+    /// can come. Returns whether it is still followed.
+    fn progress(&mut self, request: RequestId, slot: u32, out: &mut Vec<Output>) -> bool {
         let conflict = self.protocol.conflict;
         let read_repair = self.protocol.read_repair;
-        let Some(pending) = self.requests.get_mut(request) else {
-            return;
-        };
+        let pending = self.requests.at(slot);
         let mut local_repair = None;
         match pending {
             Pending::Write {
@@ -443,7 +519,8 @@ impl Replica {
                                 out.push(Output::Send {
                                     to: *node,
                                     message: Message::Repair {
-                                        request: blocking.then_some(request),
+                                        request,
+                                        blocking,
                                         versions: merged.clone(),
                                     },
                                 });
@@ -473,9 +550,10 @@ impl Replica {
                 self.store_version(version, false, out);
             }
         }
-        if done {
-            self.requests.remove(request);
+        if done && let Some(finished) = self.requests.remove(request) {
+            self.requests.recycle(finished);
         }
+        !done
     }
 }
 

@@ -62,11 +62,14 @@ pub enum Message {
         /// The versions.
         versions: Held,
     },
-    /// Read repair: the newest versions of a key for a stale replica; acknowledged if
-    /// `request` is set (blocking read repair).
+    /// Read repair: the newest versions of a key for a stale replica, after read `request`;
+    /// acknowledged if the read waits for it (blocking read repair).
     Repair {
-        /// The read waiting for this repair, if any.
-        request: Option<RequestId>,
+        /// The read that found the replica stale.
+        request: RequestId,
+        /// Whether that read waits for an acknowledgement. (A flag beside the id, not an
+        /// `Option`, keeps every message within 24 bytes, and a queued event within 48.)
+        blocking: bool,
         /// The versions.
         versions: Held,
     },

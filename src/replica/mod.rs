@@ -725,11 +725,15 @@ impl Replica {
                     versions: self.held(key),
                 },
             }),
-            Message::Repair { request, versions } => {
+            Message::Repair {
+                request,
+                blocking,
+                versions,
+            } => {
                 for version in versions.iter() {
                     self.store_version(version, false, out);
                 }
-                if let Some(request) = request {
+                if blocking {
                     out.push(Output::Send {
                         to: from,
                         message: Message::RepairAck { request },

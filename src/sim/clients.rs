@@ -63,7 +63,7 @@ pub(super) struct RequestRecord {
     pub(super) kind: Kind,
     pub(super) node: NodeId,
     pub(super) key: KeyId,
-    session: Option<String>,
+    session: Option<Rc<str>>,
     started: Time,
     status: RequestStatus,
     finished: Option<Time>,
@@ -73,7 +73,34 @@ pub(super) struct RequestRecord {
     versions: Held,
     stale: bool,
     behind: u32,
-    violations: Vec<&'static str>,
+    /// The session guarantees the request broke ([`Violations`]).
+    violations: Violations,
+}
+
+/// The session guarantees a read broke, as bits (a request record stays small: one is kept for
+/// every request of the run).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Violations(u8);
+
+impl Violations {
+    const READ_YOUR_WRITES: u8 = 1;
+    const MONOTONIC_READS: u8 = 2;
+
+    fn any(self) -> bool {
+        self.0 != 0
+    }
+
+    /// Their names, as the page and the API show them.
+    fn names(self) -> Vec<&'static str> {
+        [
+            (Self::READ_YOUR_WRITES, "read-your-writes"),
+            (Self::MONOTONIC_READS, "monotonic-reads"),
+        ]
+        .into_iter()
+        .filter(|(bit, _)| self.0 & bit != 0)
+        .map(|(_, name)| name)
+        .collect()
+    }
 }
 
 /// Whether a client that got `result` sees the write `w`: it got it, or a version whose writer
@@ -308,7 +335,7 @@ impl Simulation {
             kind: record.kind.name(),
             node: record.node,
             key: key.clone(),
-            session: record.session.clone(),
+            session: record.session.as_deref().map(String::from),
             started_at: record.started,
             status: record.status,
             finished_at: record.finished,
@@ -333,7 +360,7 @@ impl Simulation {
             }),
             stale: record.stale,
             behind: record.behind,
-            violations: record.violations.clone(),
+            violations: record.violations.names(),
             latest,
         })
     }
@@ -445,7 +472,7 @@ impl Simulation {
             kind,
             node,
             key,
-            session: options.session.clone(),
+            session: options.session.as_deref().map(Rc::from),
             started: self.now,
             status: RequestStatus::Pending,
             finished: None,
@@ -455,7 +482,7 @@ impl Simulation {
             versions: Held::Nothing,
             stale: false,
             behind: 0,
-            violations: Vec::new(),
+            violations: Violations::default(),
         });
         RequestId(self.requests.len() as u32)
     }
@@ -507,7 +534,7 @@ impl Simulation {
                 && let Some(session) = &session
             {
                 self.sessions
-                    .entry(session.clone())
+                    .entry(session.to_string())
                     .or_default()
                     .wrote
                     .insert(key, version.clone());
@@ -524,7 +551,7 @@ impl Simulation {
         id: RequestId,
         key: KeyId,
         started: Time,
-        session: Option<String>,
+        session: Option<Rc<str>>,
         versions: Held,
     ) {
         let conflict = self.settings.conflict;
@@ -533,22 +560,18 @@ impl Simulation {
         // Which writes could the result miss? A write every replica reflects is reflected by
         // any replica's answer (unless a store was wiped), so only writes still on their way,
         // and (but under version vectors) writes newer than the newest returned, need checking.
+        // Each candidate once (only the count matters, not the order): the writes still on
+        // their way up to the newest returned, then every write after it.
         let mut candidates = std::mem::take(&mut self.scratch_writes);
         candidates.clear();
         if versions.is_empty() || self.wiped {
-            candidates.extend(self.writes.of_key_after(key, None).map(|w| w.version.write));
+            candidates.extend_from_slice(self.writes.ids_of_key_after(key, None));
+        } else if conflict == ConflictMode::VersionVectors {
+            candidates.extend(self.writes.pending(key));
         } else {
             let newest = versions.iter().map(|v| v.write).max();
-            candidates.extend(self.writes.pending(key));
-            if conflict != ConflictMode::VersionVectors {
-                candidates.extend(
-                    self.writes
-                        .of_key_after(key, newest)
-                        .map(|w| w.version.write),
-                );
-            }
-            candidates.sort_unstable();
-            candidates.dedup();
+            candidates.extend(self.writes.pending(key).filter(|id| Some(*id) <= newest));
+            candidates.extend_from_slice(self.writes.ids_of_key_after(key, newest));
         }
         let behind = candidates
             .iter()
@@ -558,23 +581,23 @@ impl Simulation {
             .filter(|w| !self.writes.deleted_away(&w.version))
             .count() as u32;
         self.scratch_writes = candidates;
-        let mut violations = Vec::new();
+        let mut violations = Violations::default();
         if let Some(session) = session {
-            let state = self.sessions.entry(session).or_default();
+            let state = self.sessions.entry(session.to_string()).or_default();
             if let Some(own) = state.wrote.get(&key)
                 && !reflects(conflict, &versions, own)
             {
-                violations.push("read-your-writes");
+                violations.0 |= Violations::READ_YOUR_WRITES;
             }
             if let Some(before) = state.read.get(&key)
                 && !before.iter().all(|v| reflects(conflict, &versions, v))
             {
-                violations.push("monotonic-reads");
+                violations.0 |= Violations::MONOTONIC_READS;
             }
             state.read.insert(key, versions.clone());
         }
         self.stats.stale_reads += u64::from(behind > 0);
-        self.stats.session_violations += u64::from(!violations.is_empty());
+        self.stats.session_violations += u64::from(violations.any());
         let record = &mut self.requests[id.0 as usize - 1];
         record.versions = versions;
         record.stale = behind > 0;
