@@ -30,11 +30,19 @@ impl Hasher for FastHasher {
         for chunk in &mut chunks {
             self.add(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
         }
-        let rest = chunks.remainder();
-        if !rest.is_empty() {
-            let mut last = [0u8; 8];
-            last[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(last));
+        // The tail in pieces of four, two and one bytes, each read whole (copying it into a
+        // word first would stall on the copy's small stores).
+        let mut rest = chunks.remainder();
+        if let Some((four, tail)) = rest.split_first_chunk::<4>() {
+            self.add(u64::from(u32::from_le_bytes(*four)));
+            rest = tail;
+        }
+        if let Some((two, tail)) = rest.split_first_chunk::<2>() {
+            self.add(u64::from(u16::from_le_bytes(*two)));
+            rest = tail;
+        }
+        if let Some(&one) = rest.first() {
+            self.add(u64::from(one));
         }
     }
 
