@@ -90,31 +90,60 @@ pub enum WriteStatus {
 }
 
 /// One client write as the observer follows it.
+///
+/// One is kept for every write of the run, so it is kept small (48 bytes): its moments are
+/// milliseconds after the write, in 32 bits (as the replicas' times in the log), read through
+/// [`Self::acked_at`], [`Self::all_live_at`] and [`Self::all_at`].
 #[derive(Clone, Debug)]
 pub struct WriteRecord {
     /// The version the write made.
     pub version: Rc<Version>,
     /// When the client made it.
     pub issued_at: Time,
-    /// Where it stands with its client.
-    pub status: WriteStatus,
-    /// When the client was told it succeeded.
-    pub acked_at: Option<Time>,
+    /// Where this write's replica times start in the log's flat array.
+    after: usize,
     /// How many of the key's replicas reflect it: they received it, or hold a version that
     /// replaced it knowingly, or (last writer wins) one that beats it.
     pub reached: u32,
-    /// The first moment every replica of the key that was up reflected it.
-    pub all_live_at: Option<Time>,
-    /// The first moment every replica of the key, up or down, reflected it.
-    pub all_at: Option<Time>,
-    /// Where this write's replica times start in the log's flat array.
-    after: usize,
+    acked: u32,
+    all_live: u32,
+    all: u32,
+    /// Where it stands with its client.
+    pub status: WriteStatus,
 }
+
+/// A moment of a write's that has not come yet.
+const NOT_YET: u32 = u32::MAX;
 
 impl WriteRecord {
     /// The node that coordinated the write.
     pub fn origin(&self) -> NodeId {
         self.version.stamp.node
+    }
+
+    /// When the client was told it succeeded.
+    pub fn acked_at(&self) -> Option<Time> {
+        self.moment(self.acked)
+    }
+
+    /// The first moment every replica of the key that was up reflected it.
+    pub fn all_live_at(&self) -> Option<Time> {
+        self.moment(self.all_live)
+    }
+
+    /// The first moment every replica of the key, up or down, reflected it.
+    pub fn all_at(&self) -> Option<Time> {
+        self.moment(self.all)
+    }
+
+    fn moment(&self, after: u32) -> Option<Time> {
+        (after != NOT_YET).then(|| self.issued_at + Time::from(after))
+    }
+
+    /// `now` as milliseconds after the write (at most 49 days: later ones are kept as that).
+    fn after(&self, now: Time) -> u32 {
+        now.saturating_sub(self.issued_at)
+            .min(u64::from(NOT_YET - 1)) as u32
     }
 }
 
@@ -268,10 +297,10 @@ impl WriteLog {
             version: version.clone(),
             issued_at: now,
             status: WriteStatus::Pending,
-            acked_at: None,
+            acked: NOT_YET,
             reached: 0,
-            all_live_at: None,
-            all_at: None,
+            all_live: NOT_YET,
+            all: NOT_YET,
             after,
         });
         // Nobody knows the new write's dot yet, so only last writer wins can make a replica
@@ -294,7 +323,7 @@ impl WriteLog {
         if let Some(record) = self.records.get_mut(id.0 as usize - 1) {
             record.status = status;
             if status == WriteStatus::Acknowledged {
-                record.acked_at = Some(now);
+                record.acked = record.after(now);
             }
         }
     }
@@ -385,7 +414,7 @@ impl WriteLog {
             .flat_map(|key| &key.pending)
             .filter(|(_, id)| {
                 let record = &self.records[id.0 as usize - 1];
-                record.all_at.is_none() && record.status != WriteStatus::Unavailable
+                record.all == NOT_YET && record.status != WriteStatus::Unavailable
             })
             .count()
     }
@@ -541,7 +570,7 @@ impl WriteLog {
         // Fewer reached than the replicas that could be up: not complete, no need to look.
         let down = self.nodes - live.count;
         let could_be_live = (key.replica_count as usize).saturating_sub(down);
-        if record.all_live_at.is_none() && record.reached as usize >= could_be_live {
+        if record.all_live == NOT_YET && record.reached as usize >= could_be_live {
             let bits = self
                 .reached
                 .slice(index * self.words..(index + 1) * self.words);
@@ -551,11 +580,11 @@ impl WriteLog {
                 .zip(&key.replicas.words)
                 .all(|((reached, up), replica)| up & replica & !reached == 0);
             if everywhere {
-                record.all_live_at = Some(now);
+                record.all_live = record.after(now);
             }
         }
-        if record.all_at.is_none() && record.reached >= key.replica_count {
-            record.all_at = Some(now);
+        if record.all == NOT_YET && record.reached >= key.replica_count {
+            record.all = record.after(now);
             self.convergence.add(now - record.issued_at);
             return true;
         }
@@ -568,7 +597,7 @@ impl WriteLog {
         if let Some(Some(record)) = self.keys.get_mut(key.index()) {
             record
                 .pending
-                .retain(|(_, id)| records[id.0 as usize - 1].all_at.is_none());
+                .retain(|(_, id)| records[id.0 as usize - 1].all == NOT_YET);
         }
     }
 

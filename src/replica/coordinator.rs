@@ -197,12 +197,12 @@ impl Requests {
     /// Notes that `id` times out at `deadline`.
     fn expire_at(&mut self, id: RequestId, deadline: Time) {
         let entry = (deadline, id);
-        let at = if self.deadlines.back().is_none_or(|last| *last <= entry) {
-            self.deadlines.len()
+        if self.deadlines.back().is_none_or(|last| *last <= entry) {
+            self.deadlines.push_back(entry);
         } else {
-            self.deadlines.partition_point(|d| *d <= entry)
-        };
-        self.deadlines.insert(at, entry);
+            let at = self.deadlines.partition_point(|d| *d <= entry);
+            self.deadlines.insert(at, entry);
+        }
     }
 
     /// Takes out the next request whose deadline is at or before `now`, if any.
@@ -217,6 +217,13 @@ impl Requests {
     /// When a timeout timer should fire that is not armed yet: at the earliest deadline of a
     /// request still pending, unless a timer armed for no later than that exists.
     fn timer_due(&mut self) -> Option<Time> {
+        // Usually a timer is armed already for the earliest deadline or before: nothing to look
+        // up (finished requests at the front are dropped when it fires).
+        if let (Some(armed), Some(&(deadline, _))) = (self.armed, self.deadlines.front())
+            && armed <= deadline
+        {
+            return None;
+        }
         while let Some(&(deadline, id)) = self.deadlines.front() {
             if !self.contains(id) {
                 self.deadlines.pop_front();

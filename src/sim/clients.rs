@@ -441,11 +441,11 @@ impl Simulation {
             clock: r.version.clock(),
             issued_at: r.issued_at,
             status: r.status,
-            acked_after_ms: r.acked_at.map(|t| t - r.issued_at),
+            acked_after_ms: r.acked_at().map(|t| t - r.issued_at),
             reached: r.reached,
             arrivals: self.writes.arrivals(id),
-            all_live_after_ms: r.all_live_at.map(|t| t - r.issued_at),
-            all_after_ms: r.all_at.map(|t| t - r.issued_at),
+            all_live_after_ms: r.all_live_at().map(|t| t - r.issued_at),
+            all_after_ms: r.all_at().map(|t| t - r.issued_at),
             lost,
         }
     }
@@ -600,7 +600,7 @@ impl Simulation {
         let behind = candidates
             .iter()
             .filter_map(|id| self.writes.get(*id))
-            .filter(|w| w.acked_at.is_some_and(|t| t <= started))
+            .filter(|w| w.acked_at().is_some_and(|t| t <= started))
             .filter(|w| !reflects(conflict, &versions, &w.version))
             .filter(|w| !self.writes.deleted_away(&w.version))
             .count() as u32;

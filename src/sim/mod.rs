@@ -1381,4 +1381,10 @@ mod size_tests {
     fn a_request_record_fits_a_cache_line() {
         assert!(std::mem::size_of::<super::clients::RequestRecord>() <= 64);
     }
+
+    /// One is kept for every write of a run.
+    #[test]
+    fn a_write_record_stays_within_48_bytes() {
+        assert!(std::mem::size_of::<crate::writes::WriteRecord>() <= 48);
+    }
 }
