@@ -252,7 +252,12 @@ impl Network {
     }
 
     /// Whether the link from → to is cut.
+    #[inline]
     pub fn is_cut(&self, from: NodeId, to: NodeId) -> bool {
+        // Most of the time no link is cut at all.
+        if self.cut_count == 0 {
+            return false;
+        }
         let bit = self.bit(from, to);
         self.cut[bit / 64] & (1 << (bit % 64)) != 0
     }

@@ -6,6 +6,12 @@
 //! popping are O(1), where a binary heap pays O(log n) with a cache miss at each level.
 //! Events further ahead wait in a heap and move into the wheel as time reaches them.
 //!
+//! The events themselves live in one slab; a bucket lists where its events are. An event is
+//! written when scheduled and read when due, often hundreds of milliseconds apart, by when it has
+//! left the processor's cache; but the place it is written to is the one the last popped event
+//! freed (last in, first out), which was just read and is still there. So scheduling writes to
+//! warm memory, and only the pop meets cold memory, once an event.
+//!
 //! Order is total and platform-independent: by time, then by the order of pushing.
 
 use std::cmp::{Ordering, Reverse};
@@ -22,12 +28,17 @@ const WORDS: usize = WHEEL_SLOTS / 64;
 pub struct EventQueue<T> {
     /// No event earlier than this remains; the wheel covers `cursor..cursor + WHEEL_SLOTS`.
     cursor: Time,
-    buckets: Vec<VecDeque<T>>,
+    /// Each millisecond's events, as places in `slab`, in push order.
+    buckets: Vec<VecDeque<u32>>,
     /// Buffers of buckets that emptied, for buckets about to fill: memory follows the number of
     /// busy milliseconds, not the size of the wheel.
-    spare: Vec<VecDeque<T>>,
+    spare: Vec<VecDeque<u32>>,
     occupied: [u64; WORDS],
     in_wheel: usize,
+    /// The events in the wheel, at the places the buckets list.
+    slab: Vec<Option<T>>,
+    /// Free places in `slab`, the most recently freed last.
+    free: Vec<u32>,
     far: BinaryHeap<Reverse<Far<T>>>,
     pushed: u64,
 }
@@ -41,6 +52,8 @@ impl<T: Clone> Clone for EventQueue<T> {
             spare: Vec::new(),
             occupied: self.occupied,
             in_wheel: self.in_wheel,
+            slab: self.slab.clone(),
+            free: self.free.clone(),
             far: self.far.clone(),
             pushed: self.pushed,
         }
@@ -87,6 +100,8 @@ impl<T> EventQueue<T> {
             spare: Vec::new(),
             occupied: [0; WORDS],
             in_wheel: 0,
+            slab: Vec::new(),
+            free: Vec::new(),
             far: BinaryHeap::new(),
             pushed: 0,
         }
@@ -141,7 +156,11 @@ impl<T> EventQueue<T> {
         }
         self.advance_to(time);
         let slot = (time & MASK) as usize;
-        let item = self.buckets[slot].pop_front()?;
+        let place = self.buckets[slot].pop_front()?;
+        let item = self.slab[place as usize]
+            .take()
+            .expect("a bucket lists only filled places");
+        self.free.push(place);
         self.in_wheel -= 1;
         if self.buckets[slot].is_empty() {
             self.occupied[slot / 64] &= !(1 << (slot % 64));
@@ -159,7 +178,12 @@ impl<T> EventQueue<T> {
             let occupied = self.occupied[slot / 64] & (1 << (slot % 64)) != 0;
             let time = self.cursor + step as u64;
             occupied
-                .then(|| self.buckets[slot].iter().map(move |item| (time, item)))
+                .then(|| {
+                    self.buckets[slot].iter().map(move |place| {
+                        let item = self.slab[*place as usize].as_ref();
+                        (time, item.expect("a bucket lists only filled places"))
+                    })
+                })
                 .into_iter()
                 .flatten()
         });
@@ -174,6 +198,8 @@ impl<T> EventQueue<T> {
         }
         self.occupied = [0; WORDS];
         self.in_wheel = 0;
+        self.slab.clear();
+        self.free.clear();
         self.far.clear();
     }
 
@@ -185,7 +211,17 @@ impl<T> EventQueue<T> {
         {
             *bucket = buffer;
         }
-        bucket.push_back(item);
+        let place = match self.free.pop() {
+            Some(place) => {
+                self.slab[place as usize] = Some(item);
+                place
+            }
+            None => {
+                self.slab.push(Some(item));
+                u32::try_from(self.slab.len() - 1).expect("fewer than 4 billion events wait")
+            }
+        };
+        bucket.push_back(place);
         self.occupied[slot / 64] |= 1 << (slot % 64);
         self.in_wheel += 1;
     }

@@ -200,12 +200,7 @@ fn reachability<'a>(
     live: &'a Live,
     node: NodeId,
 ) -> impl Fn(NodeId) -> bool + 'a {
-    // Most of the time no link is cut: then only the nodes' state matters.
-    let any_cut = network.cut_count() > 0;
-    move |to| {
-        live.nodes.contains(to)
-            && (!any_cut || (!network.is_cut(node, to) && !network.is_cut(to, node)))
-    }
+    move |to| live.nodes.contains(to) && !network.is_cut(node, to) && !network.is_cut(to, node)
 }
 
 impl Simulation {
