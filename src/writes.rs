@@ -528,6 +528,17 @@ impl WriteLog {
         }
     }
 
+    /// Starts loading what a receipt of write `id` will touch (its record and its bits), while
+    /// the replica works out what to do with it: they were last touched when the write was
+    /// made, and are likely out of the cache.
+    pub fn prefetch(&self, id: WriteId) {
+        let Some(index) = (id.0 as usize).checked_sub(1) else {
+            return;
+        };
+        self.records.prefetch(index);
+        self.reached.prefetch(index * self.words);
+    }
+
     /// Notes that `node` reflects write `id`; returns whether that made every replica reflect it
     /// (so it can stop being followed).
     fn mark(&mut self, id: WriteId, node: NodeId, now: Time, live: &Live) -> bool {

@@ -1006,6 +1006,18 @@ impl Simulation {
             id,
             key,
         });
+        // Start loading what the delivery will likely touch, last touched long ago: the write's
+        // record for a write, the request's record for an answer to its coordinator.
+        match &flight.message {
+            Message::Put { version, .. } | Message::Replicate(version) => {
+                self.writes.prefetch(version.write);
+            }
+            Message::PutAck { request } | Message::GetReply { request, .. } => {
+                self.requests
+                    .prefetch((request.0 as usize).saturating_sub(1));
+            }
+            _ => {}
+        }
         let mut out = std::mem::take(&mut self.out);
         {
             let reachable = reachability(&self.network, &self.live, to);
