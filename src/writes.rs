@@ -287,9 +287,9 @@ impl WriteLog {
         record.pending.insert(at, (version.stamp, id));
         record.writes.push(id);
         record.latest = id;
-        for _ in 0..self.words {
-            self.reached.push(0);
-        }
+        // One group: a chunk holds a whole number of writes' words, so no padding is ever added.
+        self.reached
+            .push_group(std::iter::repeat_n(0, self.words), || 0);
         let after = self
             .reached_after
             .push_group(std::iter::repeat_n(0, replicas.len()), || 0);
