@@ -178,8 +178,7 @@ pub struct Resurrection {
 /// What the observer knows of one key.
 #[derive(Clone, Debug)]
 struct KeyRecord {
-    /// The key's replicas, as a set and in ring order.
-    replicas: NodeSet,
+    /// The key's replicas, sorted by id: a replica's place here is its bit in `reached`.
     replica_list: Rc<[NodeId]>,
     replica_count: u32,
     /// Every write of the key, oldest first.
@@ -199,17 +198,20 @@ struct KeyRecord {
 /// Cost matters here: the simulation reports every version that reaches every replica. Writes
 /// not yet everywhere wait in a list per key sorted by timestamp, so that under last writer wins
 /// a replica that now holds a version with timestamp `H` (replacing one with `P`) newly reflects
-/// exactly the writes with timestamps in `(P, H]`: a binary search, not a scan. Which nodes
-/// reflect which write is one bit array for all writes, next to each other in memory.
+/// exactly the writes with timestamps in `(P, H]`: a binary search, not a scan. Which replicas
+/// reflect which write is one bit array for all writes, next to each other in memory: a bit per
+/// replica of the key (its place in the key's sorted replica list), so a write on 3 of 1,000
+/// nodes costs one word, not sixteen.
 #[derive(Clone, Debug)]
 pub struct WriteLog {
     nodes: usize,
-    /// Words of `reached` per write: enough for every node, rounded up to a power of two so
-    /// that a write's words never straddle two chunks.
+    /// Words of `reached` per write: a bit for each replica of a key, rounded up to a power of
+    /// two so that a write's words never straddle two chunks.
     words: usize,
     /// In shared chunks, so that a snapshot of the run copies pointers (see [`Chunked`]).
     records: Chunked<WriteRecord>,
-    /// `words` words per write: bit `n` is set when node `n` reflects the write.
+    /// `words` words per write: bit `s` is set when the key's replica `s` (in its sorted replica
+    /// list) reflects the write. With every node a replica, `s` is the node's index.
     reached: Chunked<u64>,
     /// For each write, one number per replica of its key (at `WriteRecord::after`): milliseconds
     /// after the write when that replica began to reflect it (meaningful where its bit is set).
@@ -221,13 +223,14 @@ pub struct WriteLog {
 }
 
 impl WriteLog {
-    /// An empty log for a cluster of `nodes` nodes.
-    pub fn new(nodes: usize) -> WriteLog {
+    /// An empty log for a cluster of `nodes` nodes that keeps each key on `replicas` of them.
+    pub fn new(nodes: usize, replicas: usize) -> WriteLog {
+        let words = replicas.clamp(1, nodes.max(1)).div_ceil(64).next_power_of_two();
         WriteLog {
             nodes,
-            words: nodes.div_ceil(64).next_power_of_two(),
+            words,
             records: Chunked::new(RECORDS_PER_CHUNK),
-            reached: Chunked::new(RECORDS_PER_CHUNK * nodes.div_ceil(64).next_power_of_two()),
+            reached: Chunked::new(RECORDS_PER_CHUNK * words),
             reached_after: Chunked::new((RECORDS_PER_CHUNK * 8).max(nodes)),
             keys: Vec::new(),
             resurrections: Vec::new(),
@@ -257,14 +260,8 @@ impl WriteLog {
         if key >= self.keys.len() {
             self.keys.resize(key + 1, None);
         }
-        let nodes = self.nodes;
         let record = self.keys[key].get_or_insert_with(|| {
-            let mut set = NodeSet::new(nodes);
-            replicas.iter().for_each(|n| {
-                set.insert(*n);
-            });
             KeyRecord {
-                replicas: set,
                 // Sorted by id, so that a node finds its slot by binary search.
                 replica_list: {
                     let mut sorted = replicas.to_vec();
@@ -390,7 +387,7 @@ impl WriteLog {
             .replica_list
             .iter()
             .enumerate()
-            .filter(|(_, n)| bits[n.index() / 64] & (1 << (n.index() % 64)) != 0)
+            .filter(|(slot, _)| bits[slot / 64] & (1 << (slot % 64)) != 0)
             .map(|(slot, n)| Arrival {
                 node: *n,
                 after_ms: self.reached_after[record.after + slot],
@@ -543,8 +540,23 @@ impl WriteLog {
     /// (so it can stop being followed).
     fn mark(&mut self, id: WriteId, node: NodeId, now: Time, live: &Live) -> bool {
         let index = id.0 as usize - 1;
-        let word = &mut self.reached[index * self.words + node.index() / 64];
-        let bit = 1 << (node.index() % 64);
+        let key = self.records[index].version.key;
+        let list = &self.keys[key.index()]
+            .as_ref()
+            .expect("a recorded write's key")
+            .replica_list;
+        // The node's place among the key's replicas: with every node a replica, its index; else
+        // looked up. Only replicas count towards being everywhere.
+        let slot = if list.len() == self.nodes {
+            node.index()
+        } else {
+            match list.binary_search(&node) {
+                Ok(slot) => slot,
+                Err(_) => return false,
+            }
+        };
+        let word = &mut self.reached[index * self.words + slot / 64];
+        let bit = 1 << (slot % 64);
         if *word & bit == 0 {
             *word |= bit;
             let record = &mut self.records[index];
@@ -552,19 +564,7 @@ impl WriteLog {
             let after = now
                 .saturating_sub(record.issued_at)
                 .min(u64::from(u32::MAX)) as u32;
-            let list = &self.keys[record.version.key.index()]
-                .as_ref()
-                .expect("a recorded write's key")
-                .replica_list;
-            // With every node a replica the slot is the node's index; else look it up.
-            let slot = if list.len() == self.nodes {
-                Ok(node.index())
-            } else {
-                list.binary_search(&node)
-            };
-            if let Ok(slot) = slot {
-                self.reached_after[record.after + slot] = after;
-            }
+            self.reached_after[record.after + slot] = after;
             return self.update_completion(id, now, live);
         }
         false
@@ -585,11 +585,16 @@ impl WriteLog {
             let bits = self
                 .reached
                 .slice(index * self.words..(index + 1) * self.words);
-            let everywhere = bits
-                .iter()
-                .zip(&live.nodes.words)
-                .zip(&key.replicas.words)
-                .all(|((reached, up), replica)| up & replica & !reached == 0);
+            let everywhere = if key.replica_list.len() == self.nodes {
+                // Every node a replica: the bits are by node, a word at a time.
+                bits.iter()
+                    .zip(&live.nodes.words)
+                    .all(|(reached, up)| up & !reached == 0)
+            } else {
+                key.replica_list.iter().enumerate().all(|(slot, node)| {
+                    !live.nodes.contains(*node) || bits[slot / 64] & (1 << (slot % 64)) != 0
+                })
+            };
             if everywhere {
                 record.all_live = record.after(now);
             }

@@ -240,3 +240,44 @@ fn with_one_node_everything_is_converged_at_once() {
     assert!(sim.converged());
     assert_eq!(sim.writes()[0].all_after_ms, Some(0));
 }
+
+/// The observer follows a write to the replicas of its key only: on 3 of 100 nodes, it is
+/// everywhere once those 3 have it, and each arrival is listed by replica.
+#[test]
+fn a_write_on_three_of_a_hundred_nodes_is_everywhere_once_its_replicas_have_it() {
+    use converge::settings::{Consistency, Coordination, ReplicationFactor};
+    let mut sim = cluster(100, ConflictMode::LastWriterWins, 10);
+    sim.configure(&SettingsPatch {
+        coordination: Some(Coordination::Quorum),
+        replication_factor: Some(ReplicationFactor::N(3)),
+        write_quorum: Some(Consistency::Quorum),
+        ..SettingsPatch::default()
+    })
+    .unwrap();
+    let (mut replicas, _) = sim.preference_list("k").unwrap();
+    replicas.sort();
+    // Through a node that is not a replica: every copy travels 10 ms.
+    let via = (1..=100).map(n).find(|x| !replicas.contains(x)).unwrap();
+    sim.write(via, "k", "v").unwrap();
+    sim.run_for(100);
+    let write = &sim.writes()[0];
+    let reached: Vec<_> = write.arrivals.iter().map(|a| a.node).collect();
+    let mut sorted = reached.clone();
+    sorted.sort();
+    assert_eq!(sorted, replicas, "{:?}", write.arrivals);
+    assert!(write.arrivals.iter().all(|a| a.after_ms == 10));
+    assert_eq!(write.reached, 3);
+    assert_eq!(write.all_live_after_ms, Some(10));
+    assert_eq!(write.all_after_ms, Some(10));
+    assert_eq!(sim.writes_not_yet_everywhere(), 0);
+
+    // One replica down: the write is on every live replica, not on all.
+    sim.crash(replicas[2]).unwrap();
+    sim.write(via, "k", "w").unwrap();
+    sim.run_for(100);
+    let write = &sim.writes()[1];
+    assert_eq!(write.reached, 2);
+    assert_eq!(write.all_live_after_ms, Some(10));
+    assert_eq!(write.all_after_ms, None);
+    assert_eq!(sim.writes_not_yet_everywhere(), 1);
+}

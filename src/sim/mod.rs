@@ -251,7 +251,7 @@ impl Simulation {
             network,
             in_flight: 0,
             keys: KeyTable::default(),
-            writes: WriteLog::new(n),
+            writes: WriteLog::new(n, settings.replicas() as usize),
             requests: Chunked::new(1024),
             sessions: BTreeMap::new(),
             stats: Stats::default(),
