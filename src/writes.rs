@@ -225,7 +225,10 @@ pub struct WriteLog {
 impl WriteLog {
     /// An empty log for a cluster of `nodes` nodes that keeps each key on `replicas` of them.
     pub fn new(nodes: usize, replicas: usize) -> WriteLog {
-        let words = replicas.clamp(1, nodes.max(1)).div_ceil(64).next_power_of_two();
+        let words = replicas
+            .clamp(1, nodes.max(1))
+            .div_ceil(64)
+            .next_power_of_two();
         WriteLog {
             nodes,
             words,
@@ -307,7 +310,10 @@ impl WriteLog {
             for node in replicas.iter() {
                 let held = stores[node.index()].get(version.key);
                 if held.first().is_some_and(|h| h.stamp > version.stamp) {
-                    self.mark(id, *node, now, live);
+                    let key = self.keys[version.key.index()].as_ref();
+                    if let Some(slot) = key.and_then(|k| self.slot(k, *node)) {
+                        self.mark(id, slot, now, live);
+                    }
                 }
             }
             self.drop_complete(version.key);
@@ -472,10 +478,14 @@ impl WriteLog {
                 key: version.key,
             });
         }
+        // Only the key's replicas count towards its writes being everywhere.
+        let Some(slot) = self.slot(record, node) else {
+            return;
+        };
         let mut completed = false;
         if !stored {
             // Old news, a duplicate or a loser: the node has seen this write.
-            completed = self.mark(version.write, node, now, live);
+            completed = self.mark(version.write, slot, now, live);
         } else {
             // Lent out while marking (mark needs the whole log), so nothing is allocated per
             // delivery; put back right after.
@@ -487,13 +497,13 @@ impl WriteLog {
                 let from = replaced.map_or(0, |p| pending.partition_point(|(s, _)| *s <= p));
                 let to = pending.partition_point(|(s, _)| *s <= version.stamp);
                 for (_, id) in &pending[from..to] {
-                    completed |= self.mark(*id, node, now, live);
+                    completed |= self.mark(*id, slot, now, live);
                 }
             } else {
                 // The version itself, and every write its writer knew and so replaced.
                 for (stamp, id) in &pending {
                     if *id == version.write || version.context.covers(stamp.dot()) {
-                        completed |= self.mark(*id, node, now, live);
+                        completed |= self.mark(*id, slot, now, live);
                     }
                 }
             }
@@ -536,25 +546,20 @@ impl WriteLog {
         self.reached.prefetch(index * self.words);
     }
 
-    /// Notes that `node` reflects write `id`; returns whether that made every replica reflect it
-    /// (so it can stop being followed).
-    fn mark(&mut self, id: WriteId, node: NodeId, now: Time, live: &Live) -> bool {
-        let index = id.0 as usize - 1;
-        let key = self.records[index].version.key;
-        let list = &self.keys[key.index()]
-            .as_ref()
-            .expect("a recorded write's key")
-            .replica_list;
-        // The node's place among the key's replicas: with every node a replica, its index; else
-        // looked up. Only replicas count towards being everywhere.
-        let slot = if list.len() == self.nodes {
-            node.index()
+    /// `node`'s place among the replicas of the key of `record` (with every node a replica, its
+    /// index; else looked up), or None if it is not one.
+    fn slot(&self, record: &KeyRecord, node: NodeId) -> Option<usize> {
+        if record.replica_list.len() == self.nodes {
+            Some(node.index())
         } else {
-            match list.binary_search(&node) {
-                Ok(slot) => slot,
-                Err(_) => return false,
-            }
-        };
+            record.replica_list.binary_search(&node).ok()
+        }
+    }
+
+    /// Notes that the replica in `slot` of its key reflects write `id`; returns whether that
+    /// made every replica reflect it (so it can stop being followed).
+    fn mark(&mut self, id: WriteId, slot: usize, now: Time, live: &Live) -> bool {
+        let index = id.0 as usize - 1;
         let word = &mut self.reached[index * self.words + slot / 64];
         let bit = 1 << (slot % 64);
         if *word & bit == 0 {
