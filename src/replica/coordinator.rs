@@ -5,8 +5,8 @@
 use std::collections::VecDeque;
 use std::rc::Rc;
 
+use super::table::RequestTable;
 use super::{Env, Message, NodeId, Outcome, Output, Replica, RequestId, Time, Timer};
-use crate::hash::FastMap;
 use crate::replica::KeyId;
 use crate::settings::{HintedHandoff, ReadRepair};
 use crate::version::{ConflictMode, Held, Version};
@@ -71,20 +71,15 @@ impl Pending {
 
 /// The requests a node coordinates, by id, and when each times out.
 ///
-/// Hundreds may be pending at once on a busy node, and each is looked up on every reply: a hash
-/// map finds a request's slot (ids are not dense per node: every node numbers from the same
-/// sequence). The states sit in slots that finished requests hand on, so the memory a node
-/// touches stays small and warm (the map holds eight bytes a request, not the whole state).
-/// Most requests finish long before their deadline, so one timer per node stands for all of
-/// them (as Cassandra's coordinator checks its callbacks on one expiring map): it fires at the
-/// earliest deadline of a request still pending, and deadlines of finished requests are
-/// skipped without an event each.
+/// Hundreds may be pending at once on a busy node, and each is looked up on every reply, long
+/// after it started: a table that keeps each id beside its state in one cache line finds it
+/// ([`RequestTable`]). Most requests finish long before their deadline, so one timer per node
+/// stands for all of them (as Cassandra's coordinator checks its callbacks on one expiring
+/// map): it fires at the earliest deadline of a request still pending, and deadlines of
+/// finished requests are skipped without an event each.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Requests {
-    slot_of: FastMap<RequestId, u32>,
-    /// Request states by slot; a finished request's slot is reused.
-    slots: Vec<Pending>,
-    free: Vec<u32>,
+    table: RequestTable,
     /// Reply lists of finished reads, emptied, for the next reads (none allocates its own).
     spare_replies: Vec<Vec<(NodeId, Held)>>,
     /// Every request's deadline, earliest first; finished ones are dropped lazily. Requests
@@ -98,57 +93,31 @@ pub(super) struct Requests {
 /// How many emptied reply lists a node keeps for reuse.
 const SPARE_REPLY_LISTS: usize = 64;
 
-/// What a slot holds once its request is gone: nothing a read collected stays alive.
-const VACANT: Pending = Pending::Write {
-    needed: 0,
-    acks: 0,
-    outstanding: 0,
-    answered: true,
-};
-
 impl Requests {
-    /// Starts following `id`; returns its slot.
-    fn insert(&mut self, id: RequestId, pending: Pending) -> u32 {
-        if let Some(&slot) = self.slot_of.get(&id) {
-            self.slots[slot as usize] = pending;
-            return slot;
-        }
-        let slot = match self.free.pop() {
-            Some(slot) => {
-                self.slots[slot as usize] = pending;
-                slot
-            }
-            None => {
-                self.slots.push(pending);
-                self.slots.len() as u32 - 1
-            }
-        };
-        self.slot_of.insert(id, slot);
-        slot
+    /// Starts following `id`; returns its slot (valid until the next insertion or removal).
+    fn insert(&mut self, id: RequestId, pending: Pending) -> usize {
+        self.table.insert(id, pending)
     }
 
     /// The slot of `id`, if it is pending: found once per message, then used directly.
-    fn slot(&self, id: RequestId) -> Option<u32> {
-        self.slot_of.get(&id).copied()
+    fn slot(&self, id: RequestId) -> Option<usize> {
+        self.table.find(id)
     }
 
-    fn at(&mut self, slot: u32) -> &mut Pending {
-        &mut self.slots[slot as usize]
+    fn at(&mut self, slot: usize) -> &mut Pending {
+        self.table.at(slot)
     }
 
     fn contains(&self, id: RequestId) -> bool {
-        self.slot_of.contains_key(&id)
+        self.table.find(id).is_some()
     }
 
     pub(super) fn get(&self, id: RequestId) -> Option<&Pending> {
-        let slot = *self.slot_of.get(&id)?;
-        Some(&self.slots[slot as usize])
+        self.table.get(id)
     }
 
     fn remove(&mut self, id: RequestId) -> Option<Pending> {
-        let slot = self.slot_of.remove(&id)?;
-        self.free.push(slot);
-        Some(std::mem::replace(&mut self.slots[slot as usize], VACANT))
+        self.table.remove(id)
     }
 
     /// A finished request's state: its reply list is kept for a later read.
@@ -170,28 +139,14 @@ impl Requests {
 
     /// Every request, by id.
     pub(super) fn iter(&self) -> impl Iterator<Item = (RequestId, &Pending)> {
-        let mut all: Vec<(RequestId, &Pending)> = self
-            .slot_of
-            .iter()
-            .map(|(id, slot)| (*id, &self.slots[*slot as usize]))
-            .collect();
-        all.sort_unstable_by_key(|(id, _)| *id);
-        all.into_iter()
+        self.table.iter()
     }
 
     /// Takes every request out, by id, and forgets their deadlines and the armed timer.
     pub(super) fn take(&mut self) -> Vec<(RequestId, Pending)> {
         self.deadlines.clear();
         self.armed = None;
-        self.free.clear();
-        let mut slots = std::mem::take(&mut self.slots);
-        let mut all: Vec<(RequestId, Pending)> = self
-            .slot_of
-            .drain()
-            .map(|(id, slot)| (id, std::mem::replace(&mut slots[slot as usize], VACANT)))
-            .collect();
-        all.sort_unstable_by_key(|(id, _)| *id);
-        all
+        self.table.drain()
     }
 
     /// Notes that `id` times out at `deadline`.
@@ -476,7 +431,7 @@ impl Replica {
 
     /// Answers the request (in `slot`) if it has what it needs; forgets it once nothing more
     /// can come. Returns whether it is still followed.
-    fn progress(&mut self, request: RequestId, slot: u32, out: &mut Vec<Output>) -> bool {
+    fn progress(&mut self, request: RequestId, slot: usize, out: &mut Vec<Output>) -> bool {
         let conflict = self.protocol.conflict;
         let read_repair = self.protocol.read_repair;
         let pending = self.requests.at(slot);

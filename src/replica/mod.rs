@@ -11,6 +11,7 @@
 mod coordinator;
 pub mod merkle;
 mod messages;
+mod table;
 
 use std::cell::RefCell;
 use std::fmt;
