@@ -90,7 +90,6 @@ impl<T: Clone> Chunked<T> {
         (index >> self.shift, index & (self.capacity - 1))
     }
 
-    /// The item at `index`, if there is one.
     /// Asks the processor to start loading item `index` into its cache (a hint, for an item
     /// that will be needed after some other work; nothing happens where there is no such hint).
     #[inline]
@@ -105,6 +104,7 @@ impl<T: Clone> Chunked<T> {
         let _ = index;
     }
 
+    /// The item at `index`, if there is one.
     #[inline]
     pub fn get(&self, index: usize) -> Option<&T> {
         if index >= self.len {

@@ -141,7 +141,7 @@ impl WriteRecord {
     }
 
     /// `now` as milliseconds after the write (at most 49 days: later ones are kept as that).
-    fn after(&self, now: Time) -> u32 {
+    fn offset(&self, now: Time) -> u32 {
         now.saturating_sub(self.issued_at)
             .min(u64::from(NOT_YET - 1)) as u32
     }
@@ -326,7 +326,7 @@ impl WriteLog {
         if let Some(record) = self.records.get_mut(id.0 as usize - 1) {
             record.status = status;
             if status == WriteStatus::Acknowledged {
-                record.acked = record.after(now);
+                record.acked = record.offset(now);
             }
         }
     }
@@ -566,9 +566,7 @@ impl WriteLog {
             *word |= bit;
             let record = &mut self.records[index];
             record.reached += 1;
-            let after = now
-                .saturating_sub(record.issued_at)
-                .min(u64::from(u32::MAX)) as u32;
+            let after = record.offset(now);
             self.reached_after[record.after + slot] = after;
             return self.update_completion(id, now, live);
         }
@@ -601,11 +599,11 @@ impl WriteLog {
                 })
             };
             if everywhere {
-                record.all_live = record.after(now);
+                record.all_live = record.offset(now);
             }
         }
         if record.all == NOT_YET && record.reached >= key.replica_count {
-            record.all = record.after(now);
+            record.all = record.offset(now);
             self.convergence.add(now - record.issued_at);
             return true;
         }

@@ -114,9 +114,6 @@ impl Violations {
 
     /// Their names, as the page and the API show them.
     fn names(self) -> Vec<&'static str> {
-        if !self.any() {
-            return Vec::new();
-        }
         [
             (Self::READ_YOUR_WRITES, "read-your-writes"),
             (Self::MONOTONIC_READS, "monotonic-reads"),
