@@ -11,15 +11,15 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use crate::replica::NodeId;
 
 /// A write's timestamp for last-writer-wins: the writing node's clock reading, then its id,
-/// then a per-node counter so that two writes of one node in one millisecond keep their order.
-/// Ordered field by field.
+/// then the node's counter of writes of the key, so that two writes of one node in one
+/// millisecond keep their order. Ordered field by field.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
 pub struct Stamp {
     /// The writing node's clock in milliseconds (virtual time plus that node's skew).
     pub millis: i64,
     /// The writing node: among equal clock readings the higher id wins.
     pub node: NodeId,
-    /// The writing node's own counter of writes.
+    /// The writing node's own counter of writes of this key.
     pub seq: u32,
 }
 
@@ -58,13 +58,13 @@ impl fmt::Display for Stamp {
     }
 }
 
-/// One write's name in version vectors: the node that made it and that node's counter
-/// (the "dot" of dotted version vectors, Preguiça et al.; Riak 2.0).
+/// One write's name in version vectors: the node that made it and that node's counter of
+/// writes of the key (the "dot" of dotted version vectors, Preguiça et al.; Riak 2.0).
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
 pub struct Dot {
     /// The node that made the write.
     pub node: NodeId,
-    /// How many writes that node had made, this one included.
+    /// How many writes of the key that node had made, this one included.
     pub counter: u32,
 }
 
@@ -229,6 +229,236 @@ impl<'de> Deserialize<'de> for VersionVector {
     }
 }
 
+/// A causal context: exactly the writes of one key that a version or a read has seen. Every
+/// write of a node up to a counter is kept as a version vector; writes seen beyond a gap (a
+/// later write of a node seen without an earlier one) are kept as dots of their own, the "dot
+/// cloud" (the dotted causal context of delta-CRDTs, Almeida, Shoker and Baquero, 2018).
+///
+/// A plain version vector cannot say "node 1's second write but not its first": `{n1:2}` would
+/// claim both, and a write made with that context would replace the first write although its
+/// client never saw it. With exact contexts a write replaces only what its client saw, however
+/// the versions travelled (one write at a time, a rumor, a repair, a hint, a sync).
+///
+/// Dots are counted per node and key, so a key's history seen without gaps folds into the
+/// vector: a cloud is only as large as the gaps a replica has not yet filled.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CausalContext {
+    vector: VersionVector,
+    /// Dots beyond the vector, sorted; none is covered by the vector, nor next to its counter
+    /// (such a dot folds into the vector).
+    cloud: Vec<Dot>,
+}
+
+impl CausalContext {
+    /// The empty context: has seen nothing.
+    pub fn new() -> CausalContext {
+        CausalContext::default()
+    }
+
+    /// The dots `dots`, in any order.
+    pub fn from_dots(dots: impl IntoIterator<Item = Dot>) -> CausalContext {
+        let mut context = CausalContext::new();
+        for dot in dots {
+            context.add(dot);
+        }
+        context
+    }
+
+    /// Whether the write `dot` was seen.
+    #[inline]
+    pub fn covers(&self, dot: Dot) -> bool {
+        self.vector.covers(dot)
+            || (!self.cloud.is_empty() && self.cloud.binary_search(&dot).is_ok())
+    }
+
+    /// Records that `dot` was seen (and only it: not the writes of its node before it).
+    pub fn add(&mut self, dot: Dot) {
+        if dot.counter == 0 || self.covers(dot) {
+            return;
+        }
+        if dot.counter == self.vector.get(dot.node) + 1 {
+            self.vector.add(dot);
+            self.fold(dot.node);
+        } else {
+            let at = self.cloud.partition_point(|d| *d < dot);
+            self.cloud.insert(at, dot);
+        }
+    }
+
+    /// Moves the dots of `node` that now continue its vector entry into the vector.
+    fn fold(&mut self, node: NodeId) {
+        let start = self.cloud.partition_point(|d| d.node < node);
+        let mut end = start;
+        while let Some(d) = self.cloud.get(end)
+            && d.node == node
+            && d.counter <= self.vector.get(node) + 1
+        {
+            self.vector.add(*d);
+            end += 1;
+        }
+        self.cloud.drain(start..end);
+    }
+
+    /// Everything `other` has seen is now seen here too.
+    pub fn join(&mut self, other: &CausalContext) {
+        self.vector.join(&other.vector);
+        if self.cloud.is_empty() && other.cloud.is_empty() {
+            return;
+        }
+        let mut cloud = std::mem::take(&mut self.cloud);
+        cloud.extend_from_slice(&other.cloud);
+        cloud.sort_unstable();
+        cloud.dedup();
+        for dot in cloud {
+            self.add(dot);
+        }
+    }
+
+    /// Whether nothing was seen.
+    pub fn is_empty(&self) -> bool {
+        self.vector.is_empty() && self.cloud.is_empty()
+    }
+
+    /// How many numbers it takes: vector entries and dots beyond them.
+    pub fn len(&self) -> usize {
+        self.vector.entries().len() + self.cloud.len()
+    }
+
+    /// The writes seen without gaps: for each node, every write up to a counter.
+    pub fn vector(&self) -> &VersionVector {
+        &self.vector
+    }
+
+    /// The writes seen beyond the vector, sorted.
+    pub fn cloud(&self) -> &[Dot] {
+        &self.cloud
+    }
+
+    /// Every node named, with its vector counter (0 if none) and its dots beyond it.
+    fn by_node(&self) -> Vec<(NodeId, u32, Vec<u32>)> {
+        let mut nodes: Vec<(NodeId, u32, Vec<u32>)> = self
+            .vector
+            .entries()
+            .iter()
+            .map(|&(n, c)| (n, c, Vec::new()))
+            .collect();
+        for dot in &self.cloud {
+            match nodes.binary_search_by_key(&dot.node, |(n, _, _)| *n) {
+                Ok(i) => nodes[i].2.push(dot.counter),
+                Err(i) => nodes.insert(i, (dot.node, 0, vec![dot.counter])),
+            }
+        }
+        nodes
+    }
+}
+
+impl From<VersionVector> for CausalContext {
+    fn from(vector: VersionVector) -> CausalContext {
+        CausalContext {
+            vector,
+            cloud: Vec::new(),
+        }
+    }
+}
+
+impl fmt::Display for CausalContext {
+    /// `{n1:2, n3:+5}`: node 1's writes 1 and 2, and node 3's fifth alone; `n2:1+4` is node 2's
+    /// first and fourth.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("{")?;
+        for (i, (node, counter, beyond)) in self.by_node().into_iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{node}:")?;
+            if counter > 0 {
+                write!(f, "{counter}")?;
+            }
+            for dot in beyond {
+                write!(f, "+{dot}")?;
+            }
+        }
+        f.write_str("}")
+    }
+}
+
+/// One node's part of a context in JSON: a counter (every write up to it), or a list whose
+/// first number is that counter and the rest the dots seen beyond it.
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum NodePart {
+    Upto(u32),
+    WithDots(Vec<u32>),
+}
+
+impl Serialize for CausalContext {
+    /// As an object keyed by node id: `{"1": 2, "3": [0, 5]}` (node 1's writes 1 and 2, node 3's
+    /// fifth alone).
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let nodes = self.by_node();
+        let mut map = serializer.serialize_map(Some(nodes.len()))?;
+        for (node, counter, beyond) in nodes {
+            let part = if beyond.is_empty() {
+                NodePart::Upto(counter)
+            } else {
+                NodePart::WithDots(std::iter::once(counter).chain(beyond).collect())
+            };
+            map.serialize_entry(&node.0.to_string(), &part)?;
+        }
+        map.end()
+    }
+}
+
+/// The most dots a context read from outside may name beyond its vector (a context from a read
+/// names as many as the gaps its replica had: a handful).
+const MAX_CLOUD: usize = 4096;
+
+impl<'de> Deserialize<'de> for CausalContext {
+    /// From an object keyed by node id: `{"1": 2, "3": [0, 5]}`; a plain version vector
+    /// (`{"1": 2}`) is a context without gaps.
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = BTreeMap::<String, NodePart>::deserialize(deserializer)?;
+        let mut context = CausalContext::new();
+        let mut dots = 0;
+        for (node, part) in raw {
+            let node = node
+                .trim()
+                .parse::<u32>()
+                .ok()
+                .filter(|id| *id >= 1)
+                .map(NodeId)
+                .ok_or_else(|| serde::de::Error::custom(format!("\"{node}\" is not a node id")))?;
+            let (counter, beyond) = match part {
+                NodePart::Upto(counter) => (counter, Vec::new()),
+                NodePart::WithDots(list) => match list.split_first() {
+                    Some((counter, beyond)) => (*counter, beyond.to_vec()),
+                    None => {
+                        return Err(serde::de::Error::custom(format!(
+                            "node {}: an empty list (give a counter, or [counter, dots beyond it...])",
+                            node.0
+                        )));
+                    }
+                },
+            };
+            dots += beyond.len();
+            if dots > MAX_CLOUD {
+                return Err(serde::de::Error::custom(format!(
+                    "more than {MAX_CLOUD} dots beyond the vector"
+                )));
+            }
+            context.vector.add(Dot { node, counter });
+            for counter in beyond {
+                if counter == 0 {
+                    return Err(serde::de::Error::custom(format!(
+                        "node {}: dot 0 (counters start at 1)",
+                        node.0
+                    )));
+                }
+                context.add(Dot { node, counter });
+            }
+        }
+        Ok(context)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -294,5 +524,88 @@ mod tests {
         assert!(j.dominates(&a) && j.dominates(&b));
         assert!(VersionVector::new().dominates(&VersionVector::new()));
         assert_eq!(j.to_string(), "{n1:2, n2:5, n3:1}");
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod context_tests {
+    use super::*;
+    use proptest::prelude::*;
+    use std::collections::BTreeSet;
+
+    fn dot(node: u32, counter: u32) -> Dot {
+        Dot {
+            node: NodeId(node),
+            counter,
+        }
+    }
+
+    #[test]
+    fn a_context_covers_exactly_the_dots_it_saw() {
+        // The issue's read: node 1's second write of the key, seen without its first.
+        let seen = CausalContext::from_dots([dot(1, 2)]);
+        assert!(seen.covers(dot(1, 2)));
+        assert!(
+            !seen.covers(dot(1, 1)),
+            "a plain vector {{n1:2}} would claim this"
+        );
+        assert_eq!(seen.to_string(), "{n1:+2}");
+        let mut filled = seen.clone();
+        filled.add(dot(1, 1));
+        assert_eq!(
+            filled.to_string(),
+            "{n1:2}",
+            "the gap closed: it folds into the vector"
+        );
+        assert!(filled.cloud().is_empty());
+    }
+
+    #[test]
+    fn json_names_the_dots_beyond_the_vector() {
+        let context =
+            CausalContext::from_dots([dot(1, 1), dot(1, 2), dot(3, 5), dot(2, 1), dot(2, 4)]);
+        let json = serde_json::to_string(&context).unwrap();
+        assert_eq!(json, r#"{"1":2,"2":[1,4],"3":[0,5]}"#);
+        let back: CausalContext = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, context);
+        let plain: CausalContext = serde_json::from_str(r#"{"1": 2}"#).unwrap();
+        assert_eq!(plain, CausalContext::from_dots([dot(1, 1), dot(1, 2)]));
+        for bad in [
+            r#"{"0": 1}"#,
+            r#"{"x": 1}"#,
+            r#"{"1": []}"#,
+            r#"{"1": [0, 0]}"#,
+            r#"{"1": -1}"#,
+        ] {
+            assert!(serde_json::from_str::<CausalContext>(bad).is_err(), "{bad}");
+        }
+    }
+
+    fn dots() -> impl Strategy<Value = Vec<Dot>> {
+        prop::collection::vec((1u32..4, 1u32..9).prop_map(|(n, c)| dot(n, c)), 0..14)
+    }
+
+    proptest! {
+        /// A context is the set of dots added to it, however it is stored: checked against a
+        /// plain set, for adds, joins and the JSON round trip.
+        #[test]
+        fn a_context_is_the_set_of_its_dots(a in dots(), b in dots()) {
+            let (left, right) = (CausalContext::from_dots(a.clone()), CausalContext::from_dots(b.clone()));
+            let mut joined = left.clone();
+            joined.join(&right);
+            let model: BTreeSet<Dot> = a.iter().chain(&b).copied().collect();
+            for node in 1..5 {
+                for counter in 1..11 {
+                    let d = dot(node, counter);
+                    prop_assert_eq!(joined.covers(d), model.contains(&d), "{} {}", joined, d);
+                    prop_assert_eq!(left.covers(d), a.contains(&d));
+                }
+            }
+            prop_assert_eq!(&joined, &CausalContext::from_dots(model.iter().copied()), "one form per set");
+            prop_assert!(joined.cloud().windows(2).all(|w| w[0] < w[1]));
+            prop_assert!(joined.cloud().iter().all(|d| d.counter > joined.vector().get(d.node) + 1));
+            let json = serde_json::to_string(&joined).unwrap();
+            prop_assert_eq!(serde_json::from_str::<CausalContext>(&json).unwrap(), joined);
+        }
     }
 }

@@ -4,11 +4,14 @@
 //! multiply-rotate hash rustc uses for its own tables (FxHash). Being unseeded it is also
 //! deterministic, though nothing may depend on a map's order anyway.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// A `HashMap` with [`FastHasher`].
 pub type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<FastHasher>>;
+
+/// A `HashSet` with [`FastHasher`].
+pub type FastSet<K> = HashSet<K, BuildHasherDefault<FastHasher>>;
 
 /// FxHash: each word is folded in with a rotate, an xor and a multiply.
 #[derive(Clone, Copy, Default)]

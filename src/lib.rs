@@ -36,7 +36,7 @@ pub mod writes;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
-pub use clock::{Dot, Stamp, VersionVector};
+pub use clock::{CausalContext, Dot, Stamp, VersionVector};
 pub use error::Error;
 pub use lesson::Lesson;
 pub use network::{Latency, LinkModel, LinkOverride};
