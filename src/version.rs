@@ -6,7 +6,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use crate::Time;
-use crate::clock::{Dot, Stamp, VersionVector};
+use crate::clock::{CausalContext, Dot, Stamp};
 use crate::replica::{KeyId, Value, WriteId};
 
 /// One version of one key: what a replica stores and what replication carries.
@@ -20,9 +20,10 @@ pub struct Version {
     pub value: Option<Value>,
     /// The write's timestamp; its node and counter are also the write's dot.
     pub stamp: Stamp,
-    /// What the writer knew of the key when it wrote: the versions it replaces. A client that
-    /// read first passes the context it read (Riak); a write without one replaces nothing.
-    pub context: VersionVector,
+    /// What the writer knew of the key when it wrote, exactly: the versions it replaces. A
+    /// client that read first passes the context it read (Riak); a write without one replaces
+    /// nothing.
+    pub context: CausalContext,
     /// Virtual time of the write (tombstones are collected a grace period after it).
     pub created: Time,
 }
@@ -39,14 +40,14 @@ impl Version {
     }
 
     /// Everything this version knows: its context and itself.
-    pub fn clock(&self) -> VersionVector {
+    pub fn clock(&self) -> CausalContext {
         let mut clock = self.context.clone();
         clock.add(self.dot());
         clock
     }
 
     /// Adds what this version knows (its context and itself) to `clock`.
-    pub fn known_into(&self, clock: &mut VersionVector) {
+    pub fn known_into(&self, clock: &mut CausalContext) {
         clock.join(&self.context);
         clock.add(self.dot());
     }
@@ -236,8 +237,8 @@ impl ConflictMode {
 }
 
 /// The join of the clocks of `versions`: the context a read returns (Riak's vclock).
-pub fn context_of(versions: &[Rc<Version>]) -> VersionVector {
-    let mut clock = VersionVector::new();
+pub fn context_of(versions: &[Rc<Version>]) -> CausalContext {
+    let mut clock = CausalContext::new();
     for v in versions {
         v.known_into(&mut clock);
     }
@@ -265,7 +266,9 @@ mod tests {
                 node: NodeId(node),
                 seq,
             },
-            context: VersionVector::from_pairs(context.iter().map(|&(n, c)| (NodeId(n), c))),
+            context: CausalContext::from(crate::clock::VersionVector::from_pairs(
+                context.iter().map(|&(n, c)| (NodeId(n), c)),
+            )),
             created: 0,
         })
     }

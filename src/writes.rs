@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use crate::Time;
 use crate::chunked::Chunked;
-use crate::clock::{Stamp, VersionVector};
+use crate::clock::{CausalContext, Stamp};
+use crate::hash::FastSet;
 use crate::replica::{KeyId, NodeId, Replica, WriteId};
 use crate::sim::ConvergenceTimes;
 use crate::version::{ConflictMode, Version};
@@ -102,6 +103,12 @@ pub struct WriteRecord {
     pub issued_at: Time,
     /// Where this write's replica times start in the log's flat array.
     after: usize,
+    /// Where the writes its client had seen start in the log's flat list (see
+    /// [`WriteLog::seen_by`]); they end where the next write's start.
+    saw: u32,
+    /// Whether some node ever stored it (in its store or as a hint): only such a write can be
+    /// the newest of its key.
+    pub stored: bool,
     /// How many of the key's replicas reflect it: they received it, or hold a version that
     /// replaced it knowingly, or (last writer wins) one that beats it.
     pub reached: u32,
@@ -154,6 +161,8 @@ pub struct Receipt<'a> {
     pub node: NodeId,
     /// The version.
     pub version: &'a Version,
+    /// What the node holds for the key now.
+    pub held: &'a [Rc<Version>],
     /// Whether the node stored it.
     pub stored: bool,
     /// If stored under last writer wins: the timestamp of the version it replaced, if any.
@@ -185,12 +194,15 @@ struct KeyRecord {
     writes: Vec<WriteId>,
     /// Writes not yet reflected at every replica, sorted by timestamp.
     pending: Vec<(Stamp, WriteId)>,
-    /// The most recent write.
-    latest: WriteId,
+    /// The most recent write that some node stored (a write refused everywhere, or beaten
+    /// everywhere at once, is never the newest).
+    latest: Option<WriteId>,
     /// The highest timestamp any write of the key carries.
     highest: Stamp,
-    /// Everything collected tombstones had deleted.
-    collected: VersionVector,
+    /// The tombstones collected somewhere: what they deleted is gone on purpose.
+    collected_writes: Vec<WriteId>,
+    /// The joined clocks of those tombstones (for [`WriteLog::lost_by_clocks`] only).
+    collected: CausalContext,
 }
 
 /// Every write of the run, with what is still being followed.
@@ -217,6 +229,9 @@ pub struct WriteLog {
     /// after the write when that replica began to reflect it (meaningful where its bit is set).
     /// Flat, so a write costs no allocation of its own.
     reached_after: Chunked<u32>,
+    /// For each write, the writes its client had seen (at `WriteRecord::saw`): see
+    /// [`WriteLog::seen_by`].
+    seen: Chunked<WriteId>,
     keys: Vec<Option<KeyRecord>>,
     resurrections: Vec<Resurrection>,
     convergence: ConvergenceTimes,
@@ -235,6 +250,7 @@ impl WriteLog {
             records: Chunked::new(RECORDS_PER_CHUNK),
             reached: Chunked::new(RECORDS_PER_CHUNK * words),
             reached_after: Chunked::new((RECORDS_PER_CHUNK * 8).max(nodes)),
+            seen: Chunked::new(RECORDS_PER_CHUNK * 2),
             keys: Vec::new(),
             resurrections: Vec::new(),
             convergence: ConvergenceTimes::default(),
@@ -247,11 +263,14 @@ impl WriteLog {
     }
 
     /// Records a new write, made at its coordinator already; marks every replica whose store
-    /// already reflects it. `replicas` are the key's replicas and `stores` every node.
+    /// already reflects it. `saw` are the writes its client had seen (see [`Self::seen_by`]),
+    /// `replicas` the key's replicas and `stores` every node.
+    #[allow(clippy::too_many_arguments)]
     pub fn record(
         &mut self,
         now: Time,
         version: Rc<Version>,
+        saw: &[WriteId],
         replicas: &Rc<[NodeId]>,
         stores: &[Replica],
         conflict: ConflictMode,
@@ -274,9 +293,10 @@ impl WriteLog {
                 replica_count: replicas.len() as u32,
                 writes: Vec::new(),
                 pending: Vec::new(),
-                latest: id,
+                latest: None,
                 highest: version.stamp,
-                collected: VersionVector::new(),
+                collected_writes: Vec::new(),
+                collected: CausalContext::new(),
             }
         });
         let beaten = version.stamp < record.highest;
@@ -286,7 +306,11 @@ impl WriteLog {
             .partition_point(|(stamp, _)| *stamp <= version.stamp);
         record.pending.insert(at, (version.stamp, id));
         record.writes.push(id);
-        record.latest = id;
+        let saw_from = self.seen.len() as u32;
+        for seen in saw {
+            debug_assert!(*seen < id, "a client can only have seen earlier writes");
+            self.seen.push(*seen);
+        }
         // One group: a chunk holds a whole number of writes' words, so no padding is ever added.
         self.reached
             .push_group(std::iter::repeat_n(0, self.words), || 0);
@@ -302,6 +326,8 @@ impl WriteLog {
             all_live: NOT_YET,
             all: NOT_YET,
             after,
+            saw: saw_from,
+            stored: false,
         });
         // Nobody knows the new write's dot yet, so only last writer wins can make a replica
         // reflect it already: one holding a later timestamp (a faster clock, or a concurrent
@@ -352,10 +378,88 @@ impl WriteLog {
         self.records.get((id.0 as usize).checked_sub(1)?)
     }
 
-    /// The most recent write of `key`, if it was ever written.
+    /// The most recent write of `key` that some node stored, if there is one.
     pub fn latest(&self, key: KeyId) -> Option<&WriteRecord> {
         let record = self.keys.get(key.index())?.as_ref()?;
-        self.get(record.latest)
+        self.get(record.latest?)
+    }
+
+    /// The writes the client of write `id` had seen when it made it: those returned by the read
+    /// whose context the write carried (or, for a resolve, the siblings it resolved; for a write
+    /// without a context under arrival order or last writer wins, what its coordinator held,
+    /// which the tutorial's node overwrites knowingly). None for a blind write under version
+    /// vectors. This is the history a checker judges by, apart from the replicas' clocks.
+    pub fn seen_by(&self, id: WriteId) -> impl Iterator<Item = WriteId> + '_ {
+        let index = (id.0 as usize).saturating_sub(1);
+        let range = match self.records.get(index) {
+            Some(record) => {
+                let end = self
+                    .records
+                    .get(index + 1)
+                    .map_or(self.seen.len(), |next| next.saw as usize);
+                record.saw as usize..end
+            }
+            None => 0..0,
+        };
+        range.map(|i| self.seen[i])
+    }
+
+    /// Whether write `target` is one of `from`, or in their past as their clients saw it:
+    /// seen by one of them ([`Self::seen_by`]), or by a write one of them had seen, and so on.
+    pub fn in_past_of(&self, from: impl IntoIterator<Item = WriteId>, target: WriteId) -> bool {
+        // A client can only have seen earlier writes: nothing below `target` leads to it.
+        let mut stack: Vec<WriteId> = Vec::new();
+        for id in from {
+            if id == target {
+                return true;
+            }
+            if id > target {
+                stack.push(id);
+            }
+        }
+        let mut visited: FastSet<WriteId> = FastSet::default();
+        while let Some(id) = stack.pop() {
+            for seen in self.seen_by(id) {
+                if seen == target {
+                    return true;
+                }
+                if seen > target && visited.insert(seen) {
+                    stack.push(seen);
+                }
+            }
+        }
+        false
+    }
+
+    /// Every write in the past of write `from` as clients saw it (see [`Self::in_past_of`]),
+    /// down to write `floor`; `from` itself is not included.
+    fn past_of(&self, from: WriteId, floor: WriteId) -> FastSet<WriteId> {
+        let mut past: FastSet<WriteId> = FastSet::default();
+        let mut stack = vec![from];
+        while let Some(id) = stack.pop() {
+            for seen in self.seen_by(id) {
+                if seen >= floor && past.insert(seen) {
+                    stack.push(seen);
+                }
+            }
+        }
+        past
+    }
+
+    /// Whether a replica or a client holding `held` reflects the write `w`, judged from the
+    /// history: it holds `w`, or a version whose client had seen it ([`Self::in_past_of`]), or
+    /// (but under version vectors, where it would be a sibling) a later write that replaced it
+    /// by the store's rule: any later one under arrival order, a later one with a higher
+    /// timestamp under last writer wins.
+    pub fn reflects(&self, conflict: ConflictMode, held: &[Rc<Version>], w: &Version) -> bool {
+        let replaced_by_rule = |v: &Rc<Version>| {
+            conflict != ConflictMode::VersionVectors
+                && v.write > w.write
+                && (conflict == ConflictMode::ArrivalOrder || v.stamp > w.stamp)
+        };
+        held.iter()
+            .any(|v| v.write == w.write || replaced_by_rule(v))
+            || self.in_past_of(held.iter().map(|v| v.write), w.write)
     }
 
     /// The writes of `key` not yet reflected at every replica.
@@ -422,14 +526,14 @@ impl WriteLog {
             .count()
     }
 
-    /// For each key written: its replicas and its most recent write.
+    /// For each key some node stored a write of: its replicas and its most recent such write.
     pub fn latest_by_key(&self) -> impl Iterator<Item = (KeyId, &[NodeId], &WriteRecord)> + '_ {
         self.keys.iter().enumerate().filter_map(|(i, key)| {
             let key = key.as_ref()?;
             Some((
                 KeyId(i as u32),
                 &key.replica_list[..],
-                &self.records[key.latest.0 as usize - 1],
+                &self.records[key.latest?.0 as usize - 1],
             ))
         })
     }
@@ -447,9 +551,35 @@ impl WriteLog {
         writes.len()
     }
 
-    /// Whether a collected tombstone deleted `w` (it is gone on purpose, not stale).
+    /// Whether a collected tombstone deleted `w` knowingly (it is gone on purpose, not stale).
     pub fn deleted_away(&self, w: &Version) -> bool {
-        matches!(self.keys.get(w.key.index()), Some(Some(k)) if k.collected.covers(w.dot()))
+        match self.keys.get(w.key.index()) {
+            Some(Some(k)) if !k.collected_writes.is_empty() => {
+                self.in_past_of(k.collected_writes.iter().copied(), w.write)
+            }
+            _ => false,
+        }
+    }
+
+    /// Notes that a node stored write `id` (in its store or as a hint): it can now be the
+    /// newest write of its key.
+    fn note_stored(&mut self, id: WriteId) {
+        let Some(record) = self.records.get_mut(id.0 as usize - 1) else {
+            return;
+        };
+        if record.stored {
+            return;
+        }
+        record.stored = true;
+        let key = record.version.key.index();
+        if let Some(Some(key)) = self.keys.get_mut(key) {
+            key.latest = key.latest.max(Some(id));
+        }
+    }
+
+    /// A node keeps `version` as a hint for another.
+    pub fn on_hinted(&mut self, version: &Version) {
+        self.note_stored(version.write);
     }
 
     /// A version reached a node (see [`Receipt`]): marks the writes the node now reflects,
@@ -464,13 +594,21 @@ impl WriteLog {
         let Receipt {
             node,
             version,
+            held,
             stored,
             replaced,
         } = receipt;
+        if stored {
+            self.note_stored(version.write);
+        }
         let Some(Some(record)) = self.keys.get(version.key.index()) else {
             return;
         };
-        if stored && !version.is_tombstone() && record.collected.covers(version.dot()) {
+        if stored
+            && !version.is_tombstone()
+            && !record.collected_writes.is_empty()
+            && self.in_past_of(record.collected_writes.iter().copied(), version.write)
+        {
             self.resurrections.push(Resurrection {
                 time: now,
                 node,
@@ -484,8 +622,18 @@ impl WriteLog {
         };
         let mut completed = false;
         if !stored {
-            // Old news, a duplicate or a loser: the node has seen this write.
-            completed = self.mark(version.write, slot, now, live);
+            // A duplicate, old news or a loser, by the replica's word; the observer checks that
+            // the node does reflect it, by the history (or under last writer wins, by the
+            // timestamps): a replica that takes a write for old news wrongly has not seen it.
+            let reflected = match conflict {
+                ConflictMode::LastWriterWins => held
+                    .iter()
+                    .any(|v| v.write == version.write || v.stamp >= version.stamp),
+                _ => self.reflects(conflict, held, version),
+            };
+            if reflected {
+                completed = self.mark(version.write, slot, now, live);
+            }
         } else {
             // Lent out while marking (mark needs the whole log), so nothing is allocated per
             // delivery; put back right after.
@@ -500,9 +648,14 @@ impl WriteLog {
                     completed |= self.mark(*id, slot, now, live);
                 }
             } else {
-                // The version itself, and every write its writer knew and so replaced.
-                for (stamp, id) in &pending {
-                    if *id == version.write || version.context.covers(stamp.dot()) {
+                // The version itself, and every write its client had seen and so replaced.
+                let oldest = pending.iter().map(|(_, id)| *id).min();
+                let past = match oldest {
+                    Some(oldest) if oldest < version.write => self.past_of(version.write, oldest),
+                    _ => FastSet::default(),
+                };
+                for (_, id) in &pending {
+                    if *id == version.write || past.contains(id) {
                         completed |= self.mark(*id, slot, now, live);
                     }
                 }
@@ -518,6 +671,9 @@ impl WriteLog {
     pub fn on_collected(&mut self, tombstone: &Version) {
         if let Some(Some(record)) = self.keys.get_mut(tombstone.key.index()) {
             record.collected.join(&tombstone.clock());
+            if !record.collected_writes.contains(&tombstone.write) {
+                record.collected_writes.push(tombstone.write);
+            }
         }
     }
 
@@ -620,35 +776,9 @@ impl WriteLog {
         }
     }
 
-    /// Everything the cluster still accounts for, key by key: the join of the clocks of
-    /// every version a node holds or keeps as a hint, every version on its way in a message,
-    /// and every collected tombstone.
-    fn accounted<'a>(
-        &self,
-        stores: &'a [Replica],
-        in_flight: impl Iterator<Item = &'a Rc<Version>>,
-    ) -> Vec<VersionVector> {
-        let mut clocks = vec![VersionVector::new(); self.keys.len()];
-        let mut account = |v: &Version| {
-            if let Some(clock) = clocks.get_mut(v.key.index()) {
-                v.known_into(clock);
-            }
-        };
-        for store in stores {
-            store.versions().for_each(|v| account(v));
-            store.hints().iter().for_each(|h| account(&h.version));
-        }
-        in_flight.for_each(|v| account(v));
-        for (clock, record) in clocks.iter_mut().zip(&self.keys) {
-            if let Some(record) = record {
-                clock.join(&record.collected);
-            }
-        }
-        clocks
-    }
-
     /// Whether write `id` is lost (see [`WriteLog::lost`]), looking at its key's replicas, every
-    /// node's hints and, only if those do not account for it, the messages in flight.
+    /// node's hints, collected tombstones and, only if those do not account for it, the
+    /// messages in flight.
     pub fn is_lost<'a>(
         &self,
         id: WriteId,
@@ -664,39 +794,84 @@ impl WriteLog {
         if record.status != WriteStatus::Acknowledged {
             return false;
         }
-        let (dot, k) = (record.version.dot(), record.version.key);
-        let mut clock = key.collected.clone();
-        let account = |clock: &mut VersionVector, v: &Version| {
-            if v.key == k {
-                v.known_into(clock);
-            }
-        };
-        for node in key.replica_list.iter() {
-            for v in stores[node.index()].get(k) {
-                account(&mut clock, v);
-            }
-        }
-        for hint in stores.iter().flat_map(|s| s.hints()) {
-            account(&mut clock, &hint.version);
-        }
-        if clock.covers(dot) {
+        let k = record.version.key;
+        let held = key
+            .replica_list
+            .iter()
+            .flat_map(|node| stores[node.index()].get(k))
+            .chain(stores.iter().flat_map(|s| s.hints()).map(|h| &h.version))
+            .filter(|v| v.key == k)
+            .map(|v| v.write);
+        if self.in_past_of(held.chain(key.collected_writes.iter().copied()), id) {
             return false;
         }
-        for v in in_flight() {
-            account(&mut clock, v);
-        }
-        !clock.covers(dot)
+        let carried = in_flight().filter(|v| v.key == k).map(|v| v.write);
+        !self.in_past_of(carried, id)
     }
 
-    /// Acknowledged writes that no node holds (as a value or a hint), that no message carries,
-    /// and that no held version nor collected tombstone knowingly replaced: the client was told
-    /// they succeeded, and they are gone. Down nodes count as holding what their store keeps.
+    /// Acknowledged writes that are gone, judged from the history alone: no node holds them
+    /// (as a value or a hint), no message carries them, and no version that is held or carried,
+    /// nor a collected tombstone, was written by a client that had seen them ([`Self::seen_by`],
+    /// followed back). The client was told they succeeded, and they are gone without anyone
+    /// having seen them. Down nodes count as holding what their store keeps.
+    ///
+    /// This does not ask the replicas' clocks; [`Self::lost_by_clocks`] does, and the tests
+    /// hold the two to the same answer.
     pub fn lost<'a>(
         &self,
         stores: &'a [Replica],
         in_flight: impl Iterator<Item = &'a Rc<Version>>,
     ) -> Vec<WriteId> {
-        let clocks = self.accounted(stores, in_flight);
+        let mut accounted = vec![false; self.records.len()];
+        let mut stack: Vec<WriteId> = Vec::new();
+        for store in stores {
+            stack.extend(store.versions().map(|v| v.write));
+            stack.extend(store.hints().iter().map(|h| h.version.write));
+        }
+        stack.extend(in_flight.map(|v| v.write));
+        for key in self.keys.iter().flatten() {
+            stack.extend_from_slice(&key.collected_writes);
+        }
+        while let Some(id) = stack.pop() {
+            let seen = &mut accounted[id.0 as usize - 1];
+            if !*seen {
+                *seen = true;
+                stack.extend(self.seen_by(id));
+            }
+        }
+        self.records
+            .iter()
+            .zip(accounted)
+            .filter(|(r, accounted)| r.status == WriteStatus::Acknowledged && !accounted)
+            .map(|(r, _)| r.version.write)
+            .collect()
+    }
+
+    /// The same question answered by the replicas' own rule: acknowledged writes whose dot no
+    /// clock covers, joining the clocks of every version a node holds or keeps as a hint, every
+    /// version on its way, and every collected tombstone. Kept beside [`Self::lost`] so that a
+    /// disagreement between the history and the clocks shows.
+    pub fn lost_by_clocks<'a>(
+        &self,
+        stores: &'a [Replica],
+        in_flight: impl Iterator<Item = &'a Rc<Version>>,
+    ) -> Vec<WriteId> {
+        let mut clocks = vec![CausalContext::new(); self.keys.len()];
+        let mut account = |v: &Version| {
+            if let Some(clock) = clocks.get_mut(v.key.index()) {
+                v.known_into(clock);
+            }
+        };
+        for store in stores {
+            store.versions().for_each(|v| account(v));
+            store.hints().iter().for_each(|h| account(&h.version));
+        }
+        in_flight.for_each(|v| account(v));
+        for (clock, record) in clocks.iter_mut().zip(&self.keys) {
+            if let Some(record) = record {
+                clock.join(&record.collected);
+            }
+        }
         self.records
             .iter()
             .filter(|r| r.status == WriteStatus::Acknowledged)
@@ -720,8 +895,8 @@ pub struct WriteView {
     pub value: Option<String>,
     /// The coordinator's clock reading, the timestamp last-writer-wins compares.
     pub stamp_ms: i64,
-    /// Its version vector: what it replaced, and itself.
-    pub clock: VersionVector,
+    /// Its clock: exactly the writes it replaced, and itself.
+    pub clock: CausalContext,
     /// When it was made, in virtual milliseconds.
     pub issued_at: Time,
     /// Where it stands with its client.

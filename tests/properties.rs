@@ -229,24 +229,6 @@ fn client_op(op: &Op, sim: &mut Simulation) {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
-    /// Version vectors lose no acknowledged write, whatever the mechanisms and the faults.
-    #[test]
-    fn version_vectors_lose_no_acknowledged_write(
-        seed in any::<u64>().prop_map(|s| s >> 11),
-        patch in mechanisms(),
-        ops in prop::collection::vec(op(4), 0..80),
-    ) {
-        let mut sim = mechanism_cluster(seed, ConflictMode::VersionVectors, &patch);
-        for op in &ops {
-            // A wiped store loses what only it held, whatever the conflict rule: not this promise.
-            let op = match op { Op::Recover(node, _) => Op::Recover(*node, false), other => other.clone() };
-            client_op(&op, &mut sim);
-            prop_assert!(sim.lost_writes().is_empty(), "{:?}\n{}", sim.writes(), sim);
-        }
-        sim.run_for(5_000);
-        prop_assert!(sim.lost_writes().is_empty(), "{}", sim);
-    }
-
     /// With every fault healed and anti-entropy on, the replicas of every key converge, under
     /// last writer wins and version vectors, whatever the other mechanisms.
     #[test]

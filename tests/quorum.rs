@@ -89,6 +89,28 @@ fn with_w_equal_to_n_a_partition_makes_writes_fail() {
 }
 
 #[test]
+fn a_refused_write_is_not_the_newest_write() {
+    let mut sim = quorum(3, 3, Consistency::One, Consistency::All);
+    sim.write(n(1), "k", "stored").unwrap();
+    sim.run_for(1_000);
+    sim.crash(n(3)).unwrap();
+    let refused = sim.write(n(1), "k", "refused").unwrap();
+    assert_eq!(refused.status, RequestStatus::Unavailable);
+    // Nothing was stored anywhere: the live replicas hold the newest write there is.
+    assert!(sim.converged());
+    let key = &sim.keys(None)[0];
+    assert_eq!(key.latest, converge::WriteId(1));
+    assert!(key.replicas.iter().all(|cell| !cell.stale), "{key:?}");
+    assert_eq!(sim.sample().stale_replicas, 0);
+    let read = sim.read(n(2), "k").unwrap();
+    sim.run_for(1_000);
+    let read = outcome(&sim, read.id);
+    assert!(!read.stale && read.behind == 0, "{read:?}");
+    assert_eq!(read.latest.unwrap().value.as_deref(), Some("stored"));
+    assert!(sim.lost_writes().is_empty(), "refused, not acknowledged");
+}
+
+#[test]
 fn with_r_and_w_of_one_writes_succeed_in_a_partition_and_reads_go_stale() {
     let mut sim = quorum(3, 3, Consistency::One, Consistency::One);
     sim.partition(&[vec![n(1), n(2)], vec![n(3)]]).unwrap();

@@ -140,3 +140,48 @@ fn last_writer_wins_loses_the_write_that_version_vectors_keep() {
         assert_eq!(flags(sim.writes()).iter().filter(|l| **l).count(), lost);
     }
 }
+
+/// A read that missed a sibling, then a write with its context: the write replaces only what
+/// the read returned, and the sibling it missed survives (the false dominance that dotted
+/// contexts prevent: with a plain vector, `{n1:2}` would have claimed node 1's first write too).
+#[test]
+fn a_write_back_keeps_the_sibling_its_read_missed() {
+    let mut sim = Simulation::new(converge::Settings {
+        nodes: 3,
+        seed: 5,
+        conflict: ConflictMode::VersionVectors,
+        ..converge::Settings::default()
+    })
+    .unwrap();
+    sim.crash(n(3)).unwrap();
+    let a = sim.write(n(1), "k", "a").unwrap().write; // never reaches node 3
+    sim.run_for(2_000);
+    sim.recover(n(3), false).unwrap();
+    sim.write(n(1), "k", "b").unwrap(); // blind: node 1 holds a | b, node 3 only b
+    sim.run_for(2_000);
+    assert_eq!(
+        values(&sim, "k"),
+        vec![Some("a|b".into()), Some("a|b".into()), Some("b".into())]
+    );
+    let read = sim.read(n(3), "k").unwrap();
+    assert_eq!(read_values(&read), vec!["b"]);
+    let options = ClientOptions {
+        context: read.context.clone(),
+        ..Default::default()
+    };
+    sim.write_with(n(3), "k", Some("c"), &options).unwrap();
+    sim.run_for(5_000);
+    anti_entropy(&mut sim, 2_000);
+    sim.run_for(20_000);
+    assert!(sim.converged(), "{sim}");
+    assert_eq!(
+        values(&sim, "k"),
+        vec![Some("a|c".into()); 3],
+        "a survives: c's client never saw it"
+    );
+    assert!(sim.lost_writes().is_empty(), "{:?}", sim.writes());
+    assert!(sim.lost_writes_by_clocks().is_empty());
+    let w1 = &sim.writes()[a.0 as usize - 1];
+    assert_eq!(w1.reached, 3);
+    assert!(!w1.lost);
+}

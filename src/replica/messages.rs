@@ -188,8 +188,9 @@ impl Message {
     }
 }
 
-/// One version's size: write id, key id, timestamp (16), value, and 8 bytes per vector entry.
+/// One version's size: write id, key id, timestamp (16), value, and 8 bytes per number of its
+/// clock (vector entries, dots beyond them, its own dot).
 fn version_bytes(v: &Version) -> u64 {
     let value = v.value.as_ref().map_or(0, |s| s.len() as u64);
-    24 + value + 8 * (v.context.entries().len() as u64 + 1)
+    24 + value + 8 * (v.context.len() as u64 + 1)
 }

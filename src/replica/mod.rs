@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 pub use messages::{Message, MessageKind};
 
 use crate::Time;
-use crate::clock::{Stamp, VersionVector};
+use crate::clock::{CausalContext, Stamp};
 use crate::ring::Ring;
 use crate::rng::Rng;
 use crate::settings::{
@@ -67,7 +67,7 @@ impl fmt::Display for WriteId {
 }
 
 /// A client request's number, in the order requests were made.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct RequestId(pub u32);
 
@@ -384,11 +384,15 @@ pub struct Replica {
     held: usize,
     /// Keys whose tombstone was stored while handling the current message (scratch).
     stored_tombstones: Vec<KeyId>,
-    writes_made: u32,
+    /// How many writes of each key this node made (by key id): the counters of its dots.
+    counters: Vec<u32>,
     rng: Rng,
     hints: Vec<Hint>,
     requests: coordinator::Requests,
     rumors: Vec<Rc<Version>>,
+    /// The rumors this node has heard, by key: each is spread once (Demers et al.: a node
+    /// becomes infective only on hearing an update it did not know).
+    heard: Vec<CausalContext>,
     /// Timers armed and not yet fired (hint delivery, gossip, tombstone collection).
     armed: Armed,
     /// The current generation of the anti-entropy schedule.
@@ -419,11 +423,12 @@ impl Replica {
             store: Vec::new(),
             held: 0,
             stored_tombstones: Vec::new(),
-            writes_made: 0,
+            counters: Vec::new(),
             rng,
             hints: Vec::new(),
             requests: coordinator::Requests::default(),
             rumors: Vec::new(),
+            heard: Vec::new(),
             armed: Armed::default(),
             anti_entropy_generation: 0,
         }
@@ -501,7 +506,7 @@ impl Replica {
     }
 
     /// The clock this node knows for `key`: what its versions and their contexts cover.
-    pub fn context(&self, key: KeyId) -> VersionVector {
+    pub fn context(&self, key: KeyId) -> CausalContext {
         crate::version::context_of(self.get(key))
     }
 
@@ -519,9 +524,13 @@ impl Replica {
         }
     }
 
-    /// Forgets every stored version and hint (a restart without durable storage).
+    /// Forgets every stored version and hint (a restart without durable storage). The write
+    /// counters survive, as Riak keeps a vnode's counter apart from its data: a node that came
+    /// back empty and counted again from 1 would make dots the others take for old news, and
+    /// its new writes would vanish (Riak's bug KV679).
     pub fn wipe(&mut self) {
         self.store.clear();
+        self.heard.clear();
         self.held = 0;
         self.hints.clear();
     }
@@ -580,18 +589,23 @@ impl Replica {
         write: WriteId,
         key: KeyId,
         value: Option<Value>,
-        context: Option<VersionVector>,
+        context: Option<CausalContext>,
         w: u32,
         out: &mut Vec<Output>,
     ) -> Rc<Version> {
-        self.writes_made += 1;
+        // Riak: a write's dot counts the coordinator's writes of this key, so that a key's
+        // history seen without gaps folds into a version vector.
+        if key.index() >= self.counters.len() {
+            self.counters.resize(key.index() + 1, 0);
+        }
+        self.counters[key.index()] += 1;
         let stamp = Stamp {
             millis: self.clock(env.now),
             node: self.id,
-            seq: self.writes_made,
+            seq: self.counters[key.index()],
         };
         let context = context.unwrap_or_else(|| match self.protocol.conflict {
-            ConflictMode::VersionVectors => VersionVector::new(),
+            ConflictMode::VersionVectors => CausalContext::new(),
             _ => self.context(key),
         });
         let version = Rc::new(Version {
@@ -668,6 +682,7 @@ impl Replica {
                 }
             }
             Dissemination::Gossip => {
+                self.first_hearing(&version);
                 self.rumors.push(version.clone());
                 self.gossip_once(&version, out);
                 self.arm_gossip(out);
@@ -697,8 +712,10 @@ impl Replica {
                 self.store_version(&version, false, out);
             }
             Message::Rumor(version) => {
-                // Rumor mongering: a node that hears something new spreads it too.
-                if self.store_version(&version, false, out) {
+                // Rumor mongering: a node that hears something new spreads it too, once. (Under
+                // arrival order two concurrent writes would otherwise replace each other at
+                // every arrival, each time as news, and spread without end.)
+                if self.store_version(&version, false, out) && self.first_hearing(&version) {
                     self.rumors.push(version);
                     self.arm_gossip(out);
                 }
@@ -1033,6 +1050,18 @@ impl Replica {
     }
 
     // ----- Gossip -----
+
+    /// Notes that this node heard the rumor of `version`; returns whether it was the first time.
+    fn first_hearing(&mut self, version: &Version) -> bool {
+        let key = version.key.index();
+        if key >= self.heard.len() {
+            self.heard.resize_with(key + 1, CausalContext::new);
+        }
+        let heard = &mut self.heard[key];
+        let first = !heard.covers(version.dot());
+        heard.add(version.dot());
+        first
+    }
 
     fn arm_gossip(&mut self, out: &mut Vec<Output>) {
         if !self.armed.gossip && !self.rumors.is_empty() {

@@ -96,6 +96,10 @@ pub(super) struct RequestRecord {
     violations: Violations,
 }
 
+/// How many of the latest requests are searched for the read a context came from, when the
+/// context does not name it.
+const READS_SEARCHED: usize = 10_000;
+
 /// `RequestRecord::took` of a request not answered yet.
 const UNANSWERED: u32 = u32::MAX;
 
@@ -125,19 +129,6 @@ impl Violations {
     }
 }
 
-/// Whether a client that got `result` sees the write `w`: it got it, or a version whose writer
-/// knew it, or (except under version vectors, where that would be a sibling) a write made after
-/// it (write ids follow the order writes were made) that replaced it by the store's rule.
-pub(super) fn reflects(conflict: ConflictMode, result: &[Rc<Version>], w: &Version) -> bool {
-    result.iter().any(|v| {
-        v.write == w.write
-            || v.context.covers(w.dot())
-            || (conflict != ConflictMode::VersionVectors
-                && v.write > w.write
-                && (conflict == ConflictMode::ArrivalOrder || v.stamp > w.stamp))
-    })
-}
-
 impl Simulation {
     /// A client writes `key = value` through `node`, without options.
     pub fn write(&mut self, node: NodeId, key: &str, value: &str) -> Result<WriteOutcome, Error> {
@@ -163,6 +154,19 @@ impl Simulation {
         key: &str,
         value: Option<&str>,
         options: &ClientOptions,
+    ) -> Result<WriteOutcome, Error> {
+        self.write_having_seen(node, key, value, options, None)
+    }
+
+    /// A write, as [`Self::write_with`]; `resolved` lists the siblings a resolve read at the
+    /// node (what its client saw), for the observer's history.
+    fn write_having_seen(
+        &mut self,
+        node: NodeId,
+        key: &str,
+        value: Option<&str>,
+        options: &ClientOptions,
+        resolved: Option<Vec<WriteId>>,
     ) -> Result<WriteOutcome, Error> {
         self.check_up(node, "write to")?;
         check_key(key)?;
@@ -196,6 +200,11 @@ impl Simulation {
             w,
         );
         let write = self.writes.next_id();
+        // Taken before the write: a coordinator's own write replaces what it held.
+        let saw = match resolved {
+            Some(saw) => saw,
+            None => self.seen_by_client(node, key_id, options.context.as_ref()),
+        };
         let mut out = std::mem::take(&mut self.out);
         let version = {
             let reachable = reachability(&self.network, &self.live, node);
@@ -223,6 +232,7 @@ impl Simulation {
         self.writes.record(
             self.now,
             version.clone(),
+            &saw,
             &replicas,
             &self.replicas,
             conflict,
@@ -326,15 +336,48 @@ impl Simulation {
                 if held.len() == 1 { "" } else { "s" }
             )));
         }
+        let saw = held.iter().map(|v| v.write).collect();
         let context = Context {
             key: key.to_string(),
             clock: crate::version::context_of(held),
+            read: None,
         };
         let options = ClientOptions {
             context: Some(context),
             ..options.clone()
         };
-        self.write_with(node, key, Some(value), &options)
+        self.write_having_seen(node, key, Some(value), &options, Some(saw))
+    }
+
+    /// What the client of a write through `node` had seen of `key`, for the observer's history
+    /// (see [`crate::writes::WriteLog::seen_by`]): what the read its context came from returned.
+    /// Without a context, nothing under version vectors (a blind write), and under the other
+    /// rules what the node holds (the tutorial's node overwrites its own value knowingly).
+    fn seen_by_client(&self, node: NodeId, key: KeyId, context: Option<&Context>) -> Vec<WriteId> {
+        let Some(context) = context else {
+            return match self.settings.conflict {
+                ConflictMode::VersionVectors => Vec::new(),
+                _ => self.replicas[node.index()]
+                    .get(key)
+                    .iter()
+                    .map(|v| v.write)
+                    .collect(),
+            };
+        };
+        let read_of_key = |id: RequestId| {
+            let r = self.requests.get((id.0 as usize).checked_sub(1)?)?;
+            (r.kind == Kind::Read && r.key == key && r.status == RequestStatus::Ok).then_some(r)
+        };
+        let read = context.read.and_then(read_of_key).or_else(|| {
+            // A context that does not name its read (typed in, or saved before reads were
+            // named): the latest recent read of the key that returned exactly it.
+            (0..self.requests.len())
+                .rev()
+                .take(READS_SEARCHED)
+                .filter_map(|i| read_of_key(RequestId(i as u32 + 1)))
+                .find(|r| crate::version::context_of(&r.versions) == context.clock)
+        });
+        read.map_or_else(Vec::new, |r| r.versions.iter().map(|v| v.write).collect())
     }
 
     /// A request and its outcome so far.
@@ -382,6 +425,7 @@ impl Simulation {
             context: reading.then(|| Context {
                 key,
                 clock: crate::version::context_of(&record.versions),
+                read: Some(id),
             }),
             stale: record.stale,
             behind: record.behind,
@@ -424,10 +468,19 @@ impl Simulation {
             .collect()
     }
 
-    /// The acknowledged writes that are lost: no node holds them and no held version replaced
-    /// them knowingly.
+    /// The acknowledged writes that are lost, judged from the history (what clients were told
+    /// and saw): no node holds them, no message carries them, and nothing held or carried was
+    /// written by a client that had seen them.
     pub fn lost_writes(&self) -> Vec<WriteId> {
         self.writes.lost(&self.replicas, self.in_flight_versions())
+    }
+
+    /// The same, judged by the replicas' own rule (their clocks). Tests hold it to
+    /// [`Self::lost_writes`]: a disagreement means a replica replaced a write no client saw,
+    /// or the clocks claim what the history does not.
+    pub fn lost_writes_by_clocks(&self) -> Vec<WriteId> {
+        self.writes
+            .lost_by_clocks(&self.replicas, self.in_flight_versions())
     }
 
     fn write_view(&self, id: WriteId, lost: bool) -> crate::WriteView {
@@ -601,7 +654,7 @@ impl Simulation {
             .iter()
             .filter_map(|id| self.writes.get(*id))
             .filter(|w| w.acked_at().is_some_and(|t| t <= started))
-            .filter(|w| !reflects(conflict, &versions, &w.version))
+            .filter(|w| w.stored && !self.writes.reflects(conflict, &versions, &w.version))
             .filter(|w| !self.writes.deleted_away(&w.version))
             .count() as u32;
         self.scratch_writes = candidates;
@@ -609,12 +662,14 @@ impl Simulation {
         if let Some(session) = session {
             let state = self.sessions.entry(session.to_string()).or_default();
             if let Some(own) = state.wrote.get(&key)
-                && !reflects(conflict, &versions, own)
+                && !self.writes.reflects(conflict, &versions, own)
             {
                 violations.0 |= Violations::READ_YOUR_WRITES;
             }
             if let Some(before) = state.read.get(&key)
-                && !before.iter().all(|v| reflects(conflict, &versions, v))
+                && !before
+                    .iter()
+                    .all(|v| self.writes.reflects(conflict, &versions, v))
             {
                 violations.0 |= Violations::MONOTONIC_READS;
             }

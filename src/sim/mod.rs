@@ -465,7 +465,7 @@ impl Simulation {
                             // Holding nothing after a delete is as up to date as holding its tombstone.
                             stale: {
                                 let collected = latest.version.is_tombstone() && held.is_empty();
-                                let reflects = clients::reflects(
+                                let reflects = self.writes.reflects(
                                     self.settings.conflict,
                                     held,
                                     &latest.version,
@@ -544,7 +544,10 @@ impl Simulation {
                         return false;
                     }
                     let collected = latest.version.is_tombstone() && held.is_empty();
-                    !collected && !clients::reflects(self.settings.conflict, held, &latest.version)
+                    !collected
+                        && !self
+                            .writes
+                            .reflects(self.settings.conflict, held, &latest.version)
                 })
                 .count() as u32;
             sample.stale_replicas += stale;
@@ -1094,6 +1097,7 @@ impl Simulation {
                     let receipt = Receipt {
                         node,
                         version: &version,
+                        held: self.replicas[node.index()].get(version.key),
                         stored,
                         replaced,
                     };
@@ -1104,6 +1108,7 @@ impl Simulation {
                 Output::Hinted { owner, version } => {
                     self.stats.hints += 1;
                     self.changes += 1;
+                    self.writes.on_hinted(&version);
                     let (time, write) = (self.now, version.write);
                     self.trace.record(|| TraceEvent::Hint {
                         time,

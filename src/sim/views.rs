@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::Time;
-use crate::clock::VersionVector;
+use crate::clock::CausalContext;
 use crate::replica::{MessageKind, NodeId, RequestId, WriteId};
 use crate::trace::{DropReason, RequestStatus};
 use crate::writes::WriteView;
@@ -118,8 +118,8 @@ pub struct VersionView {
     pub truncated: bool,
     /// Its timestamp (last writer wins).
     pub stamp_ms: i64,
-    /// Its version vector: what it replaced, and itself.
-    pub clock: VersionVector,
+    /// Its clock: exactly the writes it replaced, and itself.
+    pub clock: CausalContext,
 }
 
 /// A causal context for a later write: the key it was read from and what the read saw.
@@ -128,8 +128,12 @@ pub struct VersionView {
 pub struct Context {
     /// The key.
     pub key: String,
-    /// The join of the clocks of the versions read.
-    pub clock: VersionVector,
+    /// The join of the clocks of the versions read: exactly the writes the read saw.
+    pub clock: CausalContext,
+    /// The read it came from, if known: the observer's record of what the client saw (the
+    /// replicas use only the clock).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read: Option<RequestId>,
 }
 
 /// A client request and how it went.

@@ -1,0 +1,566 @@
+//! Lost writes, judged from the history. Random clients read, then write back with the context
+//! they read (Riak's read-modify-write), write blindly, delete and resolve siblings, through
+//! every mechanism, while links are cut, nodes crash and come back (with their store or empty)
+//! and the network loses and duplicates messages.
+//!
+//! The test keeps its own record of what each client was told and saw, as Jepsen's and
+//! Maelstrom's checkers do, and decides from it which acknowledged writes are gone: a write is
+//! knowingly replaced only by one whose client had seen it. It holds the simulation to that, and
+//! the simulation's two counts (from the history, and from the replicas' clocks) to each other.
+//! Under version vectors nothing acknowledged may be lost, but what a wipe destroyed.
+//!
+//! `PROPTEST_CASES=n` changes how many schedules each property tries; `cargo test --test
+//! lost_writes -- --ignored` runs the long version (200,000 schedules).
+#![cfg(not(target_arch = "wasm32"))]
+
+use std::collections::BTreeSet;
+
+use converge::settings::{
+    AntiEntropyKind, Consistency, Coordination, Dissemination, HintedHandoff, ReadRepair,
+    ReplicationFactor,
+};
+use converge::{
+    ClientOptions, ConflictMode, Latency, NodeId, RequestId, RequestStatus, Settings,
+    SettingsPatch, Simulation, WriteId,
+};
+use proptest::prelude::*;
+
+/// How many clients read and write back.
+const CLIENTS: u8 = 3;
+/// How many keys they use.
+const KEYS: u8 = 3;
+
+/// One thing that can happen.
+#[derive(Clone, Debug)]
+enum Op {
+    /// A blind write: no context.
+    Write {
+        node: u32,
+        key: u8,
+        value: u8,
+    },
+    Delete {
+        node: u32,
+        key: u8,
+    },
+    /// Client `client` reads `key`; its next write-back uses what this read returns.
+    Read {
+        node: u32,
+        key: u8,
+        client: u8,
+    },
+    /// Client `client` writes back to the key it last read, with the context it got (blindly
+    /// if its read failed or has not been answered).
+    WriteBack {
+        node: u32,
+        client: u8,
+        value: u8,
+    },
+    /// Writes over the siblings `node` holds, with their context.
+    Resolve {
+        node: u32,
+        key: u8,
+        value: u8,
+    },
+    Cut(u32, u32),
+    CutOneWay(u32, u32),
+    Heal(u32, u32),
+    Partition(Vec<u32>),
+    HealAll,
+    Crash(u32),
+    Recover {
+        node: u32,
+        wipe: bool,
+    },
+    Wait(u64),
+}
+
+fn op(nodes: u32, wipes: bool) -> impl Strategy<Value = Op> {
+    let node = 1..=nodes;
+    let key = 0..KEYS;
+    let client = 0..CLIENTS;
+    prop_oneof![
+        3 => (node.clone(), key.clone(), any::<u8>()).prop_map(|(node, key, value)| Op::Write { node, key, value }),
+        1 => (node.clone(), key.clone()).prop_map(|(node, key)| Op::Delete { node, key }),
+        3 => (node.clone(), key.clone(), client.clone()).prop_map(|(node, key, client)| Op::Read { node, key, client }),
+        4 => (node.clone(), client, any::<u8>()).prop_map(|(node, client, value)| Op::WriteBack { node, client, value }),
+        1 => (node.clone(), key, any::<u8>()).prop_map(|(node, key, value)| Op::Resolve { node, key, value }),
+        1 => (node.clone(), node.clone()).prop_map(|(a, b)| Op::Cut(a, b)),
+        1 => (node.clone(), node.clone()).prop_map(|(a, b)| Op::CutOneWay(a, b)),
+        1 => (node.clone(), node.clone()).prop_map(|(a, b)| Op::Heal(a, b)),
+        1 => prop::collection::vec(0..2u32, nodes as usize).prop_map(Op::Partition),
+        1 => Just(Op::HealAll),
+        1 => node.clone().prop_map(Op::Crash),
+        1 => (node, any::<bool>()).prop_map(move |(node, wipe)| Op::Recover { node, wipe: wipe && wipes }),
+        4 => (0u64..700).prop_map(Op::Wait),
+    ]
+}
+
+/// A cluster's settings: every mechanism in some mix, a lossy network, skewed clocks.
+fn cluster(coordinated: bool) -> impl Strategy<Value = Settings> {
+    (
+        (2u32..=5, any::<u64>().prop_map(|s| s >> 11)),
+        prop_oneof![Just(None), (2u32..=4).prop_map(Some)],
+        (0.0..0.2f64, 0.0..0.2f64),
+        prop_oneof![Just(Dissemination::Broadcast), Just(Dissemination::Gossip)],
+        prop_oneof![
+            Just(None),
+            Just(Some(AntiEntropyKind::Full)),
+            Just(Some(AntiEntropyKind::Merkle))
+        ],
+        (
+            prop_oneof![
+                Just(Consistency::One),
+                Just(Consistency::Quorum),
+                Just(Consistency::All)
+            ],
+            prop_oneof![
+                Just(Consistency::One),
+                Just(Consistency::Quorum),
+                Just(Consistency::All)
+            ],
+        ),
+        prop_oneof![
+            Just(ReadRepair::Off),
+            Just(ReadRepair::Async),
+            Just(ReadRepair::Blocking)
+        ],
+        prop_oneof![
+            Just(HintedHandoff::Off),
+            Just(HintedHandoff::Sloppy),
+            Just(HintedHandoff::Strict)
+        ],
+    )
+        .prop_map(
+            move |(
+                (nodes, seed),
+                n,
+                (loss, duplication),
+                dissemination,
+                anti_entropy,
+                (w, r),
+                read_repair,
+                hinted_handoff,
+            )| {
+                Settings {
+                    nodes,
+                    seed,
+                    latency: Latency::Exponential {
+                        base_ms: 5,
+                        mean_ms: 60,
+                    },
+                    loss,
+                    duplication,
+                    conflict: ConflictMode::VersionVectors,
+                    replication_factor: match n {
+                        Some(n) if n < nodes => ReplicationFactor::N(n),
+                        _ => ReplicationFactor::All,
+                    },
+                    coordination: if coordinated {
+                        Coordination::Quorum
+                    } else {
+                        Coordination::None
+                    },
+                    write_quorum: w,
+                    read_quorum: r,
+                    request_timeout_ms: 500,
+                    read_repair,
+                    hinted_handoff,
+                    hint_interval_ms: 300,
+                    dissemination,
+                    anti_entropy: anti_entropy.is_some(),
+                    anti_entropy_kind: anti_entropy.unwrap_or(AntiEntropyKind::Full),
+                    anti_entropy_interval_ms: 300,
+                    // Collected tombstones are their own subject (tests/tombstones.rs).
+                    tombstone_grace_ms: 3_600_000,
+                    clock_skew_ms: (0..nodes).map(|i| (i as i64 - 1) * 37).collect(),
+                    ..Settings::default()
+                }
+            },
+        )
+}
+
+/// A write as its client knows it.
+#[derive(Clone, Debug)]
+struct Written {
+    id: WriteId,
+    request: RequestId,
+    /// The writes its client had seen: what the read it wrote back after returned, the
+    /// siblings it resolved, or (without a context, but under version vectors) what its
+    /// coordinator held, which the tutorial's node overwrites.
+    saw: Vec<WriteId>,
+}
+
+/// The test's own record of the run: what clients did, were told and saw.
+#[derive(Debug, Default)]
+struct History {
+    writes: Vec<Written>,
+    /// Each client's latest read.
+    reads: [Option<RequestId>; CLIENTS as usize],
+    /// Writes of which a wipe destroyed the last stored copy: losing them is not the protocol's fault.
+    excused: BTreeSet<WriteId>,
+}
+
+impl History {
+    fn record(&mut self, outcome: converge::WriteOutcome, saw: Vec<WriteId>) {
+        assert_eq!(
+            outcome.write.0 as usize,
+            self.writes.len() + 1,
+            "write ids run in order"
+        );
+        self.writes.push(Written {
+            id: outcome.write,
+            request: outcome.request,
+            saw,
+        });
+    }
+
+    /// Every write some node holds (as a value or a hint), or that was written by a client
+    /// that had seen one of those, and so on back.
+    fn accounted(&self, sim: &Simulation) -> BTreeSet<WriteId> {
+        let mut stack: Vec<WriteId> = Vec::new();
+        for id in 1..=sim.node_count() {
+            let replica = sim.replica(NodeId(id)).unwrap();
+            stack.extend(replica.versions().map(|v| v.write));
+            stack.extend(replica.hints().iter().map(|h| h.version.write));
+        }
+        let mut accounted = BTreeSet::new();
+        while let Some(id) = stack.pop() {
+            if accounted.insert(id) {
+                stack.extend(&self.writes[id.0 as usize - 1].saw);
+            }
+        }
+        accounted
+    }
+
+    /// Whether the client of `w` was told it succeeded, by a replica that took it.
+    fn acknowledged(sim: &Simulation, w: &Written) -> bool {
+        let view = sim.request(w.request).unwrap();
+        view.status == RequestStatus::Ok && view.got > 0
+    }
+
+    /// The acknowledged writes nothing accounts for (meaningful when nothing is in flight).
+    fn lost(&self, sim: &Simulation) -> Vec<WriteId> {
+        let accounted = self.accounted(sim);
+        self.writes
+            .iter()
+            .filter(|w| Self::acknowledged(sim, w) && !accounted.contains(&w.id))
+            .map(|w| w.id)
+            .collect()
+    }
+}
+
+/// The ids of what `node` holds for `key`.
+fn held(sim: &Simulation, node: u32, key: &str) -> Vec<WriteId> {
+    sim.versions_at(NodeId(node), key)
+        .map(|vs| vs.iter().map(|v| v.write).collect())
+        .unwrap_or_default()
+}
+
+/// What a write without a context has seen: nothing under version vectors (Riak's blind
+/// write), else what its coordinator holds.
+fn blind_saw(sim: &Simulation, node: u32, key: &str) -> Vec<WriteId> {
+    match sim.settings().conflict {
+        ConflictMode::VersionVectors => Vec::new(),
+        _ => held(sim, node, key),
+    }
+}
+
+/// Applies `op`, recording what clients saw. A refused command must change nothing.
+fn apply(sim: &mut Simulation, history: &mut History, op: &Op) {
+    let before = sim.to_string();
+    let key = |k: u8| format!("k{k}");
+    let refused = match op {
+        Op::Write {
+            node,
+            key: k,
+            value,
+        } => {
+            let saw = blind_saw(sim, *node, &key(*k));
+            match sim.write(NodeId(*node), &key(*k), &value.to_string()) {
+                Ok(outcome) => history.record(outcome, saw),
+                Err(_) => {
+                    return assert_eq!(
+                        sim.to_string(),
+                        before,
+                        "a refused {op:?} changed the cluster"
+                    );
+                }
+            }
+            false
+        }
+        Op::Delete { node, key: k } => {
+            let saw = blind_saw(sim, *node, &key(*k));
+            match sim.delete(NodeId(*node), &key(*k)) {
+                Ok(outcome) => history.record(outcome, saw),
+                Err(_) => {
+                    return assert_eq!(
+                        sim.to_string(),
+                        before,
+                        "a refused {op:?} changed the cluster"
+                    );
+                }
+            }
+            false
+        }
+        Op::Read {
+            node,
+            key: k,
+            client,
+        } => match sim.read(NodeId(*node), &key(*k)) {
+            Ok(view) => {
+                history.reads[*client as usize] = Some(view.id);
+                false
+            }
+            Err(_) => true,
+        },
+        Op::WriteBack {
+            node,
+            client,
+            value,
+        } => {
+            let Some(read) = history.reads[*client as usize] else {
+                return;
+            };
+            let view = sim.request(read).unwrap();
+            let (options, saw) = match &view.context {
+                Some(context) if view.status == RequestStatus::Ok => (
+                    ClientOptions {
+                        context: Some(context.clone()),
+                        ..ClientOptions::default()
+                    },
+                    view.versions.iter().map(|v| v.write).collect(),
+                ),
+                _ => (ClientOptions::default(), blind_saw(sim, *node, &view.key)),
+            };
+            match sim.write_with(NodeId(*node), &view.key, Some(&value.to_string()), &options) {
+                Ok(outcome) => history.record(outcome, saw),
+                Err(_) => {
+                    return assert_eq!(
+                        sim.to_string(),
+                        before,
+                        "a refused {op:?} changed the cluster"
+                    );
+                }
+            }
+            false
+        }
+        Op::Resolve {
+            node,
+            key: k,
+            value,
+        } => {
+            let saw = held(sim, *node, &key(*k));
+            match sim.resolve(
+                NodeId(*node),
+                &key(*k),
+                &value.to_string(),
+                &ClientOptions::default(),
+            ) {
+                Ok(outcome) => history.record(outcome, saw),
+                Err(_) => {
+                    return assert_eq!(
+                        sim.to_string(),
+                        before,
+                        "a refused {op:?} changed the cluster"
+                    );
+                }
+            }
+            false
+        }
+        Op::Cut(a, b) => sim.cut(NodeId(*a), NodeId(*b)).is_err(),
+        Op::CutOneWay(a, b) => sim.cut_one_way(NodeId(*a), NodeId(*b)).is_err(),
+        Op::Heal(a, b) => sim.heal(NodeId(*a), NodeId(*b)).is_err(),
+        Op::Partition(sides) => {
+            let group = |side| {
+                sides
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, s)| **s == side)
+                    .map(|(i, _)| NodeId(i as u32 + 1))
+                    .collect()
+            };
+            sim.partition(&[group(0), group(1)]).is_err()
+        }
+        Op::HealAll => {
+            sim.heal_all();
+            false
+        }
+        Op::Crash(node) => sim.crash(NodeId(*node)).is_err(),
+        Op::Recover { node, wipe } => {
+            let refused = sim.recover(NodeId(*node), *wipe).is_err();
+            if !refused && *wipe {
+                // What no store nor hint accounts for any more, the wipe destroyed (or a
+                // message still carries it).
+                let accounted = history.accounted(sim);
+                history.excused.extend(
+                    history
+                        .writes
+                        .iter()
+                        .map(|w| w.id)
+                        .filter(|id| !accounted.contains(id)),
+                );
+            }
+            refused
+        }
+        Op::Wait(ms) => {
+            sim.run_for(*ms);
+            false
+        }
+    };
+    if refused {
+        assert_eq!(
+            sim.to_string(),
+            before,
+            "a refused {op:?} changed the cluster"
+        );
+    }
+}
+
+/// Heals every fault: every link, every node (with its store), and the lossy network.
+fn heal_everything(sim: &mut Simulation) {
+    sim.heal_all();
+    for id in 1..=sim.node_count() {
+        if !sim.is_up(NodeId(id)).unwrap() {
+            sim.recover(NodeId(id), false).unwrap();
+        }
+    }
+    sim.configure(&SettingsPatch {
+        loss: Some(0.0),
+        ..SettingsPatch::default()
+    })
+    .unwrap();
+}
+
+/// Runs `ops` on a cluster with `settings`; checks after every step that the simulation's two
+/// counts of lost writes agree and (under version vectors) that nothing acknowledged was lost
+/// but what a wipe destroyed; once quiet, that the test's own record says the same.
+fn check_schedule(settings: Settings, ops: &[Op]) -> Result<(), TestCaseError> {
+    let vv = settings.conflict == ConflictMode::VersionVectors;
+    let mut sim = Simulation::new(settings).unwrap();
+    let mut history = History::default();
+    for op in ops {
+        apply(&mut sim, &mut history, op);
+        let lost = sim.lost_writes();
+        prop_assert_eq!(
+            &lost,
+            &sim.lost_writes_by_clocks(),
+            "after {:?}\n{}",
+            op,
+            sim
+        );
+        if vv {
+            let unexcused: Vec<_> = lost
+                .iter()
+                .filter(|w| !history.excused.contains(w))
+                .collect();
+            prop_assert!(
+                unexcused.is_empty(),
+                "lost {:?} after {:?}\n{}",
+                unexcused,
+                op,
+                sim
+            );
+        }
+    }
+    heal_everything(&mut sim);
+    sim.run_for(5_000);
+    // Under arrival order replicas may differ for good, and anti-entropy would compare them
+    // for ever: it stops, so that nothing is in flight when the record is compared.
+    sim.configure(&SettingsPatch {
+        anti_entropy: Some(false),
+        ..SettingsPatch::default()
+    })
+    .unwrap();
+    prop_assert!(
+        sim.run_until_quiet(120_000),
+        "the network never went quiet\n{}",
+        sim
+    );
+    let lost = sim.lost_writes();
+    prop_assert_eq!(&lost, &sim.lost_writes_by_clocks(), "\n{}", sim);
+    prop_assert_eq!(
+        &lost,
+        &history.lost(&sim),
+        "the test's record disagrees\n{}",
+        sim
+    );
+    Ok(())
+}
+
+/// Schedules of up to 60 steps on clusters of 2 to 5 nodes; `wipes` lets nodes come back empty.
+fn schedules(coordinated: bool, wipes: bool) -> impl Strategy<Value = (Settings, Vec<Op>)> {
+    cluster(coordinated).prop_flat_map(move |settings| {
+        let ops = prop::collection::vec(op(settings.nodes, wipes), 0..60);
+        (Just(settings), ops)
+    })
+}
+
+/// Cases per property: `PROPTEST_CASES` if set, else `default`.
+fn cases(default: u32) -> ProptestConfig {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default);
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(4_000))]
+
+    /// Without coordination (broadcast or gossip, with or without anti-entropy): nothing
+    /// acknowledged is lost under version vectors.
+    #[test]
+    fn fire_and_forget_loses_no_acknowledged_write((settings, ops) in schedules(false, false)) {
+        check_schedule(settings, &ops)?;
+    }
+
+    /// Coordinated quorums, read repair, sloppy and strict hinted handoff: the same.
+    #[test]
+    fn quorums_lose_no_acknowledged_write((settings, ops) in schedules(true, false)) {
+        check_schedule(settings, &ops)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(1_500))]
+
+    /// Nodes that come back empty lose only what they alone held, with or without coordination.
+    #[test]
+    fn wipes_lose_only_what_they_destroyed(
+        (settings, ops) in any::<bool>().prop_flat_map(|coordinated| schedules(coordinated, true)),
+    ) {
+        check_schedule(settings, &ops)?;
+    }
+
+    /// Under arrival order and last writer wins writes are lost, by design; the simulation's
+    /// counts agree with each other and with the test's record of what clients saw.
+    #[test]
+    fn the_counts_agree_under_every_conflict_rule(
+        (settings, ops) in (any::<bool>(), any::<bool>(), any::<bool>()).prop_flat_map(|(coordinated, lww, wipes)| {
+            schedules(coordinated, wipes).prop_map(move |(mut settings, ops)| {
+                settings.conflict = if lww { ConflictMode::LastWriterWins } else { ConflictMode::ArrivalOrder };
+                (settings, ops)
+            })
+        }),
+    ) {
+        check_schedule(settings, &ops)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(200_000))]
+
+    /// The long run: `cargo test --release --test lost_writes -- --ignored`.
+    #[test]
+    #[ignore]
+    fn long_run_loses_no_acknowledged_write(
+        (settings, ops) in (any::<bool>(), any::<bool>()).prop_flat_map(|(coordinated, wipes)| schedules(coordinated, wipes)),
+    ) {
+        check_schedule(settings, &ops)?;
+    }
+}
