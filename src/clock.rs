@@ -382,11 +382,49 @@ impl fmt::Display for CausalContext {
 
 /// One node's part of a context in JSON: a counter (every write up to it), or a list whose
 /// first number is that counter and the rest the dots seen beyond it.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 #[serde(untagged)]
 enum NodePart {
     Upto(u32),
     WithDots(Vec<u32>),
+}
+
+impl<'de> Deserialize<'de> for NodePart {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct PartVisitor;
+        impl<'de> serde::de::Visitor<'de> for PartVisitor {
+            type Value = NodePart;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "a write counter (a whole number), or a list [counter, dots beyond it...]",
+                )
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<NodePart, E> {
+                u32::try_from(v)
+                    .map(NodePart::Upto)
+                    .map_err(|_| E::custom(format!("counter {v} is too large")))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<NodePart, A::Error> {
+                let mut list = Vec::new();
+                while let Some(counter) = seq.next_element::<u32>()? {
+                    if list.len() > MAX_CLOUD {
+                        return Err(serde::de::Error::custom(format!(
+                            "more than {MAX_CLOUD} dots beyond the vector"
+                        )));
+                    }
+                    list.push(counter);
+                }
+                Ok(NodePart::WithDots(list))
+            }
+        }
+        deserializer.deserialize_any(PartVisitor)
+    }
 }
 
 impl Serialize for CausalContext {
@@ -570,14 +608,24 @@ mod context_tests {
         assert_eq!(back, context);
         let plain: CausalContext = serde_json::from_str(r#"{"1": 2}"#).unwrap();
         assert_eq!(plain, CausalContext::from_dots([dot(1, 1), dot(1, 2)]));
-        for bad in [
-            r#"{"0": 1}"#,
-            r#"{"x": 1}"#,
-            r#"{"1": []}"#,
-            r#"{"1": [0, 0]}"#,
-            r#"{"1": -1}"#,
+        for (bad, says) in [
+            (r#"{"0": 1}"#, "\"0\" is not a node id"),
+            (r#"{"x": 1}"#, "\"x\" is not a node id"),
+            (r#"{"1": []}"#, "node 1: an empty list"),
+            (r#"{"1": [0, 0]}"#, "node 1: dot 0"),
+            (
+                r#"{"1": -1}"#,
+                "expected a write counter (a whole number), or a list",
+            ),
+            (
+                r#"{"1": "2"}"#,
+                "expected a write counter (a whole number), or a list",
+            ),
         ] {
-            assert!(serde_json::from_str::<CausalContext>(bad).is_err(), "{bad}");
+            let err = serde_json::from_str::<CausalContext>(bad)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says), "{bad}: {err}");
         }
     }
 

@@ -36,6 +36,11 @@ pub mod writes;
 #[cfg(target_arch = "wasm32")]
 pub mod wasm;
 
+/// The README's Rust examples, run as doctests so that they cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use clock::{CausalContext, Dot, Stamp, VersionVector};
 pub use error::Error;
 pub use lesson::Lesson;

@@ -441,6 +441,63 @@ fn siblings_deletes_and_bad_options_through_the_api() {
     assert_eq!(get(&sim.stats().unwrap(), "lostWrites").as_f64(), Some(0.0));
 }
 
+/// The version-vector scenario of issue 10 through the exported API: the context of a read that
+/// missed a write names exactly what it saw, crosses to JS and back, and the write made with it
+/// keeps the sibling its read missed. A malformed context is refused and changes nothing.
+#[wasm_bindgen_test]
+fn a_context_with_a_gap_crosses_to_js_and_back() {
+    let mut sim = sim(r#"{"nodes": 3, "seed": 5, "conflict": "vv"}"#);
+    sim.crash(num(3.0)).unwrap();
+    sim.write(num(1.0), s("k"), s("a"), JsValue::UNDEFINED)
+        .unwrap();
+    sim.run_for(num(2000.0)).unwrap();
+    sim.recover(num(3.0), JsValue::UNDEFINED).unwrap();
+    sim.write(num(1.0), s("k"), s("b"), JsValue::UNDEFINED)
+        .unwrap();
+    sim.run_for(num(2000.0)).unwrap();
+    let read = sim.read(num(3.0), s("k"), JsValue::UNDEFINED).unwrap();
+    let context = get(&read, "context");
+    assert_eq!(
+        js_sys::JSON::stringify(&context)
+            .unwrap()
+            .as_string()
+            .unwrap(),
+        r#"{"key":"k","clock":{"1":[0,2]},"read":3}"#,
+        "node 1's second write of k, without its first"
+    );
+    let before = sim.trace_hash();
+    for bad in [
+        r#"{"1": [0, 0]}"#,
+        r#"{"1": []}"#,
+        r#"{"one": 2}"#,
+        r#"{"1": -2}"#,
+    ] {
+        let options = js(&format!(r#"{{"context": {{"key": "k", "clock": {bad}}}}}"#));
+        let err = message(sim.write(num(3.0), s("k"), s("c"), options).unwrap_err());
+        assert!(err.contains("context"), "{bad}: {err}");
+    }
+    assert_eq!(sim.trace_hash(), before, "nothing changed");
+    let options = Object::new();
+    Reflect::set(&options, &s("context"), &context).unwrap();
+    sim.write(num(3.0), s("k"), s("c"), options.into()).unwrap();
+    sim.run_for(num(5000.0)).unwrap();
+    sim.configure(js(r#"{"antiEntropy": true}"#)).unwrap();
+    sim.run_for(num(20000.0)).unwrap();
+    assert!(sim.converged());
+    let keys = Array::from(&sim.keys(JsValue::UNDEFINED).unwrap());
+    let cell = Array::from(&get(&keys.get(0), "replicas")).get(2);
+    let values: Vec<String> = Array::from(&get(&cell, "versions"))
+        .iter()
+        .map(|v| get(&v, "value").as_string().unwrap())
+        .collect();
+    assert_eq!(
+        values,
+        ["a", "c"],
+        "node 3 has the write its client never saw"
+    );
+    assert_eq!(get(&sim.stats().unwrap(), "lostWrites").as_f64(), Some(0.0));
+}
+
 #[wasm_bindgen_test]
 fn time_travel_and_sessions_through_the_api() {
     let settings = r#"{"seed": 9, "nodes": 4, "antiEntropy": true, "antiEntropyIntervalMs": 300}"#;

@@ -153,7 +153,11 @@ export class ClientPanel {
         parts.push(text(`${v.value === null ? '⊘' : shorten(v.value, 40)} (w${v.write})`), vector(v.clock));
       });
     }
-    if (view.stale && view.latest) {
+    if (view.stale && view.latest && view.versions.some((v) => v.write === view.latest.id)) {
+      // Version vectors: it got the newest write, but not a sibling acknowledged elsewhere.
+      const missed = view.behind === 1 ? 'an acknowledged write' : `${view.behind} acknowledged writes`;
+      parts.push(text(`; it misses ${missed} that another replica holds beside the newest (a sibling it did not see)`));
+    } else if (view.stale && view.latest) {
       const lost = view.latest.lost ? ', since lost' : '';
       const newest = view.latest.value === null ? `a delete of ${key}` : `${key} = ${shorten(view.latest.value, 80)}`;
       const behind = view.behind > 1 ? `, ${view.behind} acknowledged writes behind` : '';
@@ -210,9 +214,21 @@ function line(...parts) {
 function vector(clock) {
   const span = document.createElement('span');
   span.className = 'vector';
-  const entries = Object.entries(clock).map(([n, c]) => `n${n}:${c}`);
-  span.textContent = ` {${entries.join(', ')}}`;
+  span.textContent = ` ${clockText(clock)}`;
   return span;
+}
+
+/**
+ * A clock as the core prints it: `{n1:2, n3:+5}`. A node's entry is a counter (its writes 1 to
+ * that one), or `[counter, dots...]` for writes seen beyond a gap, shown `+5`.
+ */
+export function clockText(clock) {
+  const entries = Object.entries(clock).map(([n, c]) => {
+    if (!Array.isArray(c)) return `n${n}:${c}`;
+    const [upTo, ...beyond] = c;
+    return `n${n}:${upTo > 0 ? upTo : ''}${beyond.map((d) => `+${d}`).join('')}`;
+  });
+  return `{${entries.join(', ')}}`;
 }
 
 export function shorten(s, n) {

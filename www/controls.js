@@ -2,7 +2,7 @@
 // status, settings) from the views the loop hands over. User text only ever goes into the
 // page through textContent or attributes, never as HTML.
 
-import { ClientPanel, shorten, tag, text, versionsText } from './client.js';
+import { ClientPanel, clockText, shorten, tag, text, versionsText } from './client.js';
 import { RingView } from './ring.js';
 import { FONT } from './draw.js';
 import { fillSettings, readSettings } from './settings-form.js';
@@ -666,10 +666,6 @@ function emptyItem(message) {
   li.className = 'none';
   li.textContent = message;
   return li;
-}
-
-function clockText(clock) {
-  return `{${Object.entries(clock).map(([n, c]) => `n${n}:${c}`).join(', ')}}`;
 }
 
 function caption(message) {
