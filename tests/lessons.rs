@@ -169,3 +169,23 @@ fn bad_lessons_are_refused_with_a_reason() {
         "{problem}"
     );
 }
+
+/// At the end of every step of every lesson, the lost writes judged from the history and those
+/// the replicas' clocks give are the same.
+#[test]
+fn every_lesson_step_ends_with_the_two_lost_write_counts_agreeing() {
+    for id in listed() {
+        let lesson = load(&id);
+        let mut timeline = lesson.timeline().unwrap();
+        for (i, step) in lesson.view(&id).steps.iter().enumerate() {
+            timeline.seek(step.end).unwrap();
+            let sim = timeline.sim();
+            assert_eq!(
+                sim.lost_writes(),
+                sim.lost_writes_by_clocks(),
+                "lesson {id}, step {}",
+                i + 1
+            );
+        }
+    }
+}

@@ -171,6 +171,9 @@ fn a_write_back_keeps_the_sibling_its_read_missed() {
     };
     sim.write_with(n(3), "k", Some("c"), &options).unwrap();
     sim.run_for(5_000);
+    // Node 3 never saw a, and neither did c's client: a has reached two replicas, not three.
+    assert_eq!(sim.writes()[a.0 as usize - 1].reached, 2);
+    assert!(!sim.converged());
     anti_entropy(&mut sim, 2_000);
     sim.run_for(20_000);
     assert!(sim.converged(), "{sim}");
@@ -184,4 +187,130 @@ fn a_write_back_keeps_the_sibling_its_read_missed() {
     let w1 = &sim.writes()[a.0 as usize - 1];
     assert_eq!(w1.reached, 3);
     assert!(!w1.lost);
+}
+
+/// The same scenario on every path that carries versions: fire-and-forget or gossip, coordinated
+/// puts with read repair, sloppy or strict hinted handoff, full or Merkle anti-entropy. Node 3
+/// misses a, takes b, a client reads b there and writes c back with the context; a must survive.
+#[test]
+fn every_path_keeps_the_sibling_a_read_missed() {
+    use converge::settings::{
+        AntiEntropyKind, Consistency, Coordination, Dissemination, HintedHandoff, ReadRepair,
+    };
+    let paths = [
+        (
+            Coordination::None,
+            Dissemination::Broadcast,
+            HintedHandoff::Off,
+            ReadRepair::Off,
+        ),
+        (
+            Coordination::None,
+            Dissemination::Gossip,
+            HintedHandoff::Off,
+            ReadRepair::Off,
+        ),
+        (
+            Coordination::Quorum,
+            Dissemination::Broadcast,
+            HintedHandoff::Off,
+            ReadRepair::Async,
+        ),
+        (
+            Coordination::Quorum,
+            Dissemination::Broadcast,
+            HintedHandoff::Off,
+            ReadRepair::Blocking,
+        ),
+        (
+            Coordination::Quorum,
+            Dissemination::Broadcast,
+            HintedHandoff::Sloppy,
+            ReadRepair::Async,
+        ),
+        (
+            Coordination::Quorum,
+            Dissemination::Broadcast,
+            HintedHandoff::Strict,
+            ReadRepair::Off,
+        ),
+    ];
+    for (coordination, dissemination, hinted_handoff, read_repair) in paths {
+        for kind in [AntiEntropyKind::Full, AntiEntropyKind::Merkle] {
+            let label = format!(
+                "{coordination:?} {dissemination:?} {hinted_handoff:?} {read_repair:?} {kind:?}"
+            );
+            let mut sim = Simulation::new(converge::Settings {
+                nodes: 4,
+                seed: 9,
+                conflict: ConflictMode::VersionVectors,
+                replication_factor: converge::settings::ReplicationFactor::N(3),
+                coordination,
+                dissemination,
+                hinted_handoff,
+                read_repair,
+                write_quorum: Consistency::One,
+                read_quorum: Consistency::One,
+                anti_entropy_kind: kind,
+                // Hints are handed over late (at 25 s), after the write-back: the handoff
+                // then brings a to a replica that holds c.
+                hint_interval_ms: 25_000,
+                latency: converge::Latency::Constant { ms: 50 },
+                clock_skew_ms: vec![0; 4],
+                ..converge::Settings::default()
+            })
+            .unwrap();
+            let replicas = sim.preference_list("k").unwrap().0;
+            let (first, missing) = (replicas[0], replicas[2]);
+            sim.crash(missing).unwrap();
+            sim.write(first, "k", "a").unwrap();
+            sim.run_for(2_000);
+            sim.recover(missing, false).unwrap();
+            sim.write(first, "k", "b").unwrap();
+            sim.run_for(2_000);
+            let held: Vec<_> = sim
+                .versions_at(missing, "k")
+                .unwrap()
+                .iter()
+                .map(|v| v.value.clone())
+                .collect();
+            assert_eq!(
+                held,
+                [Some("b".into())],
+                "{label}: node {} misses a\n{sim}",
+                missing.0
+            );
+            let read = sim.read(missing, "k").unwrap();
+            sim.run_for(500);
+            let read = sim.request(read.id).unwrap();
+            assert_eq!(read_values(&read), vec!["b"], "{label}");
+            let options = ClientOptions {
+                context: read.context.clone(),
+                ..Default::default()
+            };
+            sim.write_with(missing, "k", Some("c"), &options).unwrap();
+            sim.run_for(3_000);
+            assert!(sim.lost_writes().is_empty(), "{label}\n{sim}");
+            sim.heal_all();
+            anti_entropy(&mut sim, 500);
+            sim.run_for(30_000);
+            for node in replicas.iter() {
+                let mut held: Vec<_> = sim
+                    .versions_at(*node, "k")
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.value.clone())
+                    .collect();
+                held.sort();
+                assert_eq!(
+                    held,
+                    [Some("a".into()), Some("c".into())],
+                    "{label}: node {}\n{sim}",
+                    node.0
+                );
+            }
+            assert!(sim.lost_writes().is_empty(), "{label}");
+            assert_eq!(sim.lost_writes(), sim.lost_writes_by_clocks(), "{label}");
+        }
+    }
 }
