@@ -245,8 +245,10 @@ impl<'de> Deserialize<'de> for VersionVector {
 pub struct CausalContext {
     vector: VersionVector,
     /// Dots beyond the vector, sorted; none is covered by the vector, nor next to its counter
-    /// (such a dot folds into the vector).
-    cloud: Vec<Dot>,
+    /// (such a dot folds into the vector). Usually there are none: a pointer that is null
+    /// then keeps every version small (one is kept per write).
+    #[allow(clippy::box_collection)] // one null word in the common case, not three
+    cloud: Option<Box<Vec<Dot>>>,
 }
 
 impl CausalContext {
@@ -268,7 +270,10 @@ impl CausalContext {
     #[inline]
     pub fn covers(&self, dot: Dot) -> bool {
         self.vector.covers(dot)
-            || (!self.cloud.is_empty() && self.cloud.binary_search(&dot).is_ok())
+            || self
+                .cloud
+                .as_ref()
+                .is_some_and(|c| c.binary_search(&dot).is_ok())
     }
 
     /// Records that `dot` was seen (and only it: not the writes of its node before it).
@@ -280,33 +285,40 @@ impl CausalContext {
             self.vector.add(dot);
             self.fold(dot.node);
         } else {
-            let at = self.cloud.partition_point(|d| *d < dot);
-            self.cloud.insert(at, dot);
+            let cloud = self.cloud.get_or_insert_with(Box::default);
+            let at = cloud.partition_point(|d| *d < dot);
+            cloud.insert(at, dot);
         }
     }
 
     /// Moves the dots of `node` that now continue its vector entry into the vector.
     fn fold(&mut self, node: NodeId) {
-        let start = self.cloud.partition_point(|d| d.node < node);
+        let Some(cloud) = self.cloud.as_mut() else {
+            return;
+        };
+        let start = cloud.partition_point(|d| d.node < node);
         let mut end = start;
-        while let Some(d) = self.cloud.get(end)
+        while let Some(d) = cloud.get(end)
             && d.node == node
             && d.counter <= self.vector.get(node) + 1
         {
             self.vector.add(*d);
             end += 1;
         }
-        self.cloud.drain(start..end);
+        cloud.drain(start..end);
+        if cloud.is_empty() {
+            self.cloud = None;
+        }
     }
 
     /// Everything `other` has seen is now seen here too.
     pub fn join(&mut self, other: &CausalContext) {
         self.vector.join(&other.vector);
-        if self.cloud.is_empty() && other.cloud.is_empty() {
+        if self.cloud.is_none() && other.cloud.is_none() {
             return;
         }
-        let mut cloud = std::mem::take(&mut self.cloud);
-        cloud.extend_from_slice(&other.cloud);
+        let mut cloud = self.cloud.take().map_or_else(Vec::new, |c| *c);
+        cloud.extend_from_slice(other.cloud());
         cloud.sort_unstable();
         cloud.dedup();
         for dot in cloud {
@@ -316,12 +328,12 @@ impl CausalContext {
 
     /// Whether nothing was seen.
     pub fn is_empty(&self) -> bool {
-        self.vector.is_empty() && self.cloud.is_empty()
+        self.vector.is_empty() && self.cloud.is_none()
     }
 
     /// How many numbers it takes: vector entries and dots beyond them.
     pub fn len(&self) -> usize {
-        self.vector.entries().len() + self.cloud.len()
+        self.vector.entries().len() + self.cloud().len()
     }
 
     /// The writes seen without gaps: for each node, every write up to a counter.
@@ -331,7 +343,7 @@ impl CausalContext {
 
     /// The writes seen beyond the vector, sorted.
     pub fn cloud(&self) -> &[Dot] {
-        &self.cloud
+        self.cloud.as_deref().map_or(&[], Vec::as_slice)
     }
 
     /// Every node named, with its vector counter (0 if none) and its dots beyond it.
@@ -342,7 +354,7 @@ impl CausalContext {
             .iter()
             .map(|&(n, c)| (n, c, Vec::new()))
             .collect();
-        for dot in &self.cloud {
+        for dot in self.cloud() {
             match nodes.binary_search_by_key(&dot.node, |(n, _, _)| *n) {
                 Ok(i) => nodes[i].2.push(dot.counter),
                 Err(i) => nodes.insert(i, (dot.node, 0, vec![dot.counter])),
@@ -356,7 +368,7 @@ impl From<VersionVector> for CausalContext {
     fn from(vector: VersionVector) -> CausalContext {
         CausalContext {
             vector,
-            cloud: Vec::new(),
+            cloud: None,
         }
     }
 }

@@ -20,9 +20,9 @@ pub struct Version {
     pub value: Option<Value>,
     /// The write's timestamp; its node and counter are also the write's dot.
     pub stamp: Stamp,
-    /// What the writer knew of the key when it wrote, exactly: the versions it replaces. A
-    /// client that read first passes the context it read (Riak); a write without one replaces
-    /// nothing.
+    /// Under version vectors, what the writer knew of the key when it wrote, exactly: the
+    /// versions it replaces. A client that read first passes the context it read (Riak); a write
+    /// without one replaces nothing. Empty under the other rules, which keep no clocks.
     pub context: CausalContext,
     /// Virtual time of the write (tombstones are collected a grace period after it).
     pub created: Time,

@@ -161,7 +161,7 @@ pub struct Receipt<'a> {
     pub node: NodeId,
     /// The version.
     pub version: &'a Version,
-    /// What the node holds for the key now.
+    /// What the node holds for the key now (looked at only if it did not store the version).
     pub held: &'a [Rc<Version>],
     /// Whether the node stored it.
     pub stored: bool,
@@ -197,6 +197,10 @@ struct KeyRecord {
     /// The most recent write that some node stored (a write refused everywhere, or beaten
     /// everywhere at once, is never the newest).
     latest: Option<WriteId>,
+    /// Writes no node has stored yet, still followed (usually none: a coordinator that is a
+    /// replica stores its write at once), so that a delivery finds out whether it is the
+    /// first store of its write without touching the write's record.
+    unstored: Vec<WriteId>,
     /// The highest timestamp any write of the key carries.
     highest: Stamp,
     /// The tombstones collected somewhere: what they deleted is gone on purpose.
@@ -294,11 +298,21 @@ impl WriteLog {
                 writes: Vec::new(),
                 pending: Vec::new(),
                 latest: None,
+                unstored: Vec::new(),
                 highest: version.stamp,
                 collected_writes: Vec::new(),
                 collected: CausalContext::new(),
             }
         });
+        // Stored already if its coordinator holds it (as a value or, strict, as a hint).
+        let coordinator = &stores[version.stamp.node.index()];
+        let stored = coordinator.get(version.key).iter().any(|v| v.write == id)
+            || coordinator.hints().iter().any(|h| h.version.write == id);
+        if stored {
+            record.latest = record.latest.max(Some(id));
+        } else {
+            record.unstored.push(id);
+        }
         let beaten = version.stamp < record.highest;
         record.highest = record.highest.max(version.stamp);
         let at = record
@@ -327,7 +341,7 @@ impl WriteLog {
             all: NOT_YET,
             after,
             saw: saw_from,
-            stored: false,
+            stored,
         });
         // Nobody knows the new write's dot yet, so only last writer wins can make a replica
         // reflect it already: one holding a later timestamp (a faster clock, or a concurrent
@@ -353,6 +367,13 @@ impl WriteLog {
             record.status = status;
             if status == WriteStatus::Acknowledged {
                 record.acked = record.offset(now);
+            }
+            // Refused: nothing was sent, so nothing will store it.
+            let key = record.version.key.index();
+            if status == WriteStatus::Unavailable
+                && let Some(Some(key)) = self.keys.get_mut(key)
+            {
+                key.unstored.retain(|w| *w != id);
             }
         }
     }
@@ -563,23 +584,24 @@ impl WriteLog {
 
     /// Notes that a node stored write `id` (in its store or as a hint): it can now be the
     /// newest write of its key.
-    fn note_stored(&mut self, id: WriteId) {
-        let Some(record) = self.records.get_mut(id.0 as usize - 1) else {
+    fn note_stored(&mut self, version: &Version) {
+        let id = version.write;
+        let Some(Some(key)) = self.keys.get_mut(version.key.index()) else {
             return;
         };
-        if record.stored {
+        let Some(at) = key.unstored.iter().position(|w| *w == id) else {
             return;
-        }
-        record.stored = true;
-        let key = record.version.key.index();
-        if let Some(Some(key)) = self.keys.get_mut(key) {
-            key.latest = key.latest.max(Some(id));
+        };
+        key.unstored.swap_remove(at);
+        key.latest = key.latest.max(Some(id));
+        if let Some(record) = self.records.get_mut(id.0 as usize - 1) {
+            record.stored = true;
         }
     }
 
     /// A node keeps `version` as a hint for another.
     pub fn on_hinted(&mut self, version: &Version) {
-        self.note_stored(version.write);
+        self.note_stored(version);
     }
 
     /// A version reached a node (see [`Receipt`]): marks the writes the node now reflects,
@@ -599,7 +621,7 @@ impl WriteLog {
             replaced,
         } = receipt;
         if stored {
-            self.note_stored(version.write);
+            self.note_stored(version);
         }
         let Some(Some(record)) = self.keys.get(version.key.index()) else {
             return;
@@ -770,9 +792,9 @@ impl WriteLog {
     fn drop_complete(&mut self, key: KeyId) {
         let records = &self.records;
         if let Some(Some(record)) = self.keys.get_mut(key.index()) {
-            record
-                .pending
-                .retain(|(_, id)| records[id.0 as usize - 1].all == NOT_YET);
+            let following = |id: &WriteId| records[id.0 as usize - 1].all == NOT_YET;
+            record.pending.retain(|(_, id)| following(id));
+            record.unstored.retain(following);
         }
     }
 

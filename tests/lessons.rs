@@ -170,8 +170,8 @@ fn bad_lessons_are_refused_with_a_reason() {
     );
 }
 
-/// At the end of every step of every lesson, the lost writes judged from the history and those
-/// the replicas' clocks give are the same.
+/// At the end of every step of every lesson under version vectors, the lost writes judged from
+/// the history and those the replicas' clocks give are the same.
 #[test]
 fn every_lesson_step_ends_with_the_two_lost_write_counts_agreeing() {
     for id in listed() {
@@ -180,12 +180,10 @@ fn every_lesson_step_ends_with_the_two_lost_write_counts_agreeing() {
         for (i, step) in lesson.view(&id).steps.iter().enumerate() {
             timeline.seek(step.end).unwrap();
             let sim = timeline.sim();
-            assert_eq!(
-                sim.lost_writes(),
-                sim.lost_writes_by_clocks(),
-                "lesson {id}, step {}",
-                i + 1
-            );
+            let Some(by_clocks) = sim.lost_writes_by_clocks() else {
+                continue;
+            };
+            assert_eq!(sim.lost_writes(), by_clocks, "lesson {id}, step {}", i + 1);
         }
     }
 }

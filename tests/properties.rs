@@ -165,28 +165,12 @@ fn mechanisms() -> impl Strategy<Value = SettingsPatch> {
             (2u32..4).prop_map(ReplicationFactor::N)
         ],
         prop_oneof![Just(Coordination::None), Just(Coordination::Quorum)],
-        prop_oneof![
-            Just(Consistency::One),
-            Just(Consistency::Quorum),
-            Just(Consistency::All)
-        ],
-        prop_oneof![
-            Just(Consistency::One),
-            Just(Consistency::Quorum),
-            Just(Consistency::All)
-        ],
-        prop_oneof![
-            Just(ReadRepair::Off),
-            Just(ReadRepair::Async),
-            Just(ReadRepair::Blocking)
-        ],
-        prop_oneof![
-            Just(HintedHandoff::Off),
-            Just(HintedHandoff::Sloppy),
-            Just(HintedHandoff::Strict)
-        ],
-        prop_oneof![Just(AntiEntropyKind::Full), Just(AntiEntropyKind::Merkle)],
-        prop_oneof![Just(Dissemination::Broadcast), Just(Dissemination::Gossip)],
+        strategies::level(),
+        strategies::level(),
+        strategies::read_repair(),
+        strategies::hinted_handoff(),
+        strategies::anti_entropy_kind(),
+        strategies::dissemination(),
     )
         .prop_map(
             |(rf, coordination, r, w, read_repair, hinted_handoff, kind, dissemination)| {

@@ -578,9 +578,11 @@ impl Replica {
 
     // ----- Clients -----
 
-    /// A client writes `value` (None: deletes) to `key` through this node. `context` is what the
-    /// client read (Riak); without it, under version vectors the write is concurrent with
-    /// everything (a blind write), and under the other rules it replaces what this node holds.
+    /// A client writes `value` (None: deletes) to `key` through this node. Under version vectors
+    /// `context` is what the client read (Riak), and without one the write is concurrent with
+    /// everything (a blind write). The other rules keep no clocks (the tutorial's node and
+    /// Cassandra send none): the write carries only its own dot, and replaces what this node
+    /// holds by arrival or by timestamp.
     #[allow(clippy::too_many_arguments)]
     pub fn client_write(
         &mut self,
@@ -604,10 +606,10 @@ impl Replica {
             node: self.id,
             seq: self.counters[key.index()],
         };
-        let context = context.unwrap_or_else(|| match self.protocol.conflict {
-            ConflictMode::VersionVectors => CausalContext::new(),
-            _ => self.context(key),
-        });
+        let context = match self.protocol.conflict {
+            ConflictMode::VersionVectors => context.unwrap_or_default(),
+            _ => CausalContext::new(),
+        };
         let version = Rc::new(Version {
             write,
             key,

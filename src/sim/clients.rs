@@ -475,12 +475,15 @@ impl Simulation {
         self.writes.lost(&self.replicas, self.in_flight_versions())
     }
 
-    /// The same, judged by the replicas' own rule (their clocks). Tests hold it to
-    /// [`Self::lost_writes`]: a disagreement means a replica replaced a write no client saw,
-    /// or the clocks claim what the history does not.
-    pub fn lost_writes_by_clocks(&self) -> Vec<WriteId> {
-        self.writes
-            .lost_by_clocks(&self.replicas, self.in_flight_versions())
+    /// The same, judged by the replicas' own rule (their clocks), under version vectors; None
+    /// under the other rules, which keep no clocks. Tests hold it to [`Self::lost_writes`]: a
+    /// disagreement means a replica replaced a write no client saw, or the clocks claim what
+    /// the history does not. (Writes made before a switch to version vectors carry no clock.)
+    pub fn lost_writes_by_clocks(&self) -> Option<Vec<WriteId>> {
+        (self.settings.conflict == crate::ConflictMode::VersionVectors).then(|| {
+            self.writes
+                .lost_by_clocks(&self.replicas, self.in_flight_versions())
+        })
     }
 
     fn write_view(&self, id: WriteId, lost: bool) -> crate::WriteView {

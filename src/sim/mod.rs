@@ -1097,7 +1097,12 @@ impl Simulation {
                     let receipt = Receipt {
                         node,
                         version: &version,
-                        held: self.replicas[node.index()].get(version.key),
+                        // Only looked at when the node did not store it.
+                        held: if stored {
+                            &[]
+                        } else {
+                            self.replicas[node.index()].get(version.key)
+                        },
                         stored,
                         replaced,
                     };

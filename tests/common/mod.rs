@@ -100,3 +100,48 @@ pub fn read_values(view: &converge::RequestView) -> Vec<String> {
     values.sort();
     values
 }
+
+/// Property-test strategies for settings, shared by the property tests.
+pub mod strategies {
+    use converge::settings::{
+        AntiEntropyKind, Consistency, Dissemination, HintedHandoff, ReadRepair,
+    };
+    use proptest::prelude::*;
+
+    /// W or R: one, a quorum, or all.
+    pub fn level() -> impl Strategy<Value = Consistency> {
+        prop_oneof![
+            Just(Consistency::One),
+            Just(Consistency::Quorum),
+            Just(Consistency::All)
+        ]
+    }
+
+    /// Read repair off, asynchronous or blocking.
+    pub fn read_repair() -> impl Strategy<Value = ReadRepair> {
+        prop_oneof![
+            Just(ReadRepair::Off),
+            Just(ReadRepair::Async),
+            Just(ReadRepair::Blocking)
+        ]
+    }
+
+    /// Hinted handoff off, sloppy or strict.
+    pub fn hinted_handoff() -> impl Strategy<Value = HintedHandoff> {
+        prop_oneof![
+            Just(HintedHandoff::Off),
+            Just(HintedHandoff::Sloppy),
+            Just(HintedHandoff::Strict)
+        ]
+    }
+
+    /// Broadcast or gossip.
+    pub fn dissemination() -> impl Strategy<Value = Dissemination> {
+        prop_oneof![Just(Dissemination::Broadcast), Just(Dissemination::Gossip)]
+    }
+
+    /// Full or Merkle anti-entropy.
+    pub fn anti_entropy_kind() -> impl Strategy<Value = AntiEntropyKind> {
+        prop_oneof![Just(AntiEntropyKind::Full), Just(AntiEntropyKind::Merkle)]
+    }
+}
