@@ -17,7 +17,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::strategies;
+use common::{halves, heal_everything, strategies};
 
 use converge::settings::{AntiEntropyKind, Coordination, ReplicationFactor};
 use converge::{
@@ -325,17 +325,7 @@ fn apply(sim: &mut Simulation, history: &mut History, op: &Op) {
         Op::Cut(a, b) => sim.cut(NodeId(*a), NodeId(*b)).is_err(),
         Op::CutOneWay(a, b) => sim.cut_one_way(NodeId(*a), NodeId(*b)).is_err(),
         Op::Heal(a, b) => sim.heal(NodeId(*a), NodeId(*b)).is_err(),
-        Op::Partition(sides) => {
-            let group = |side| {
-                sides
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| **s == side)
-                    .map(|(i, _)| NodeId(i as u32 + 1))
-                    .collect()
-            };
-            sim.partition(&[group(0), group(1)]).is_err()
-        }
+        Op::Partition(sides) => sim.partition(&halves(sides)).is_err(),
         Op::HealAll => {
             sim.heal_all();
             false
@@ -369,21 +359,6 @@ fn apply(sim: &mut Simulation, history: &mut History, op: &Op) {
             "a refused {op:?} changed the cluster"
         );
     }
-}
-
-/// Heals every fault: every link, every node (with its store), and the lossy network.
-fn heal_everything(sim: &mut Simulation) {
-    sim.heal_all();
-    for id in 1..=sim.node_count() {
-        if !sim.is_up(NodeId(id)).unwrap() {
-            sim.recover(NodeId(id), false).unwrap();
-        }
-    }
-    sim.configure(&SettingsPatch {
-        loss: Some(0.0),
-        ..SettingsPatch::default()
-    })
-    .unwrap();
 }
 
 /// Runs `ops` on a cluster with `settings`; checks after every step that (under version vectors)

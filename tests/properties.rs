@@ -48,17 +48,7 @@ fn apply(sim: &mut Simulation, op: &Op) {
         Op::Cut(a, b) => sim.cut(NodeId(*a), NodeId(*b)).is_err(),
         Op::CutOneWay(a, b) => sim.cut_one_way(NodeId(*a), NodeId(*b)).is_err(),
         Op::Heal(a, b) => sim.heal(NodeId(*a), NodeId(*b)).is_err(),
-        Op::Partition(sides) => {
-            let group = |side| {
-                sides
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, s)| **s == side)
-                    .map(|(i, _)| NodeId(i as u32 + 1))
-                    .collect()
-            };
-            sim.partition(&[group(0), group(1)]).is_err()
-        }
+        Op::Partition(sides) => sim.partition(&halves(sides)).is_err(),
         Op::Crash(node) => sim.crash(NodeId(*node)).is_err(),
         Op::Recover(node, wipe) => sim.recover(NodeId(*node), *wipe).is_err(),
         Op::Wait(ms) => {
@@ -92,21 +82,6 @@ fn faulty_cluster(nodes: u32, seed: u64, conflict: ConflictMode) -> Simulation {
         ..Settings::default()
     })
     .unwrap()
-}
-
-/// Heals every fault: every link, every node, and the lossy network.
-fn heal_everything(sim: &mut Simulation) {
-    sim.heal_all();
-    for id in 1..=sim.node_count() {
-        if !sim.is_up(NodeId(id)).unwrap() {
-            sim.recover(NodeId(id), false).unwrap();
-        }
-    }
-    sim.configure(&SettingsPatch {
-        loss: Some(0.0),
-        ..SettingsPatch::default()
-    })
-    .unwrap();
 }
 
 proptest! {

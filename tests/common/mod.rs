@@ -101,6 +101,34 @@ pub fn read_values(view: &converge::RequestView) -> Vec<String> {
     values
 }
 
+/// The two groups a partition of `sides` (each node's side, 0 or 1, node 1 first) makes.
+pub fn halves(sides: &[u32]) -> [Vec<NodeId>; 2] {
+    let group = |side| {
+        sides
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| **s == side)
+            .map(|(i, _)| NodeId(i as u32 + 1))
+            .collect()
+    };
+    [group(0), group(1)]
+}
+
+/// Heals every fault: every link, every node (with its store), and the lossy network.
+pub fn heal_everything(sim: &mut Simulation) {
+    sim.heal_all();
+    for id in 1..=sim.node_count() {
+        if !sim.is_up(NodeId(id)).unwrap() {
+            sim.recover(NodeId(id), false).unwrap();
+        }
+    }
+    sim.configure(&SettingsPatch {
+        loss: Some(0.0),
+        ..SettingsPatch::default()
+    })
+    .unwrap();
+}
+
 /// Property-test strategies for settings, shared by the property tests.
 pub mod strategies {
     use converge::settings::{
