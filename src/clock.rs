@@ -197,38 +197,6 @@ impl fmt::Display for VersionVector {
     }
 }
 
-impl Serialize for VersionVector {
-    /// As an object keyed by node id: `{"1": 3, "2": 1}`.
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut map = serializer.serialize_map(Some(self.entries.len()))?;
-        for (node, counter) in &self.entries {
-            map.serialize_entry(&node.0.to_string(), counter)?;
-        }
-        map.end()
-    }
-}
-
-impl<'de> Deserialize<'de> for VersionVector {
-    /// From an object keyed by node id: `{"1": 3, "2": 1}`.
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let raw = BTreeMap::<String, u32>::deserialize(deserializer)?;
-        let mut v = VersionVector::new();
-        for (node, counter) in raw {
-            let id = node
-                .trim()
-                .parse::<u32>()
-                .ok()
-                .filter(|id| *id >= 1)
-                .ok_or_else(|| serde::de::Error::custom(format!("\"{node}\" is not a node id")))?;
-            v.add(Dot {
-                node: NodeId(id),
-                counter,
-            });
-        }
-        Ok(v)
-    }
-}
-
 /// A causal context: exactly the writes of one key that a version or a read has seen. Every
 /// write of a node up to a counter is kept as a version vector; writes seen beyond a gap (a
 /// later write of a node seen without an earlier one) are kept as dots of their own, the "dot
@@ -276,10 +244,11 @@ impl CausalContext {
                 .is_some_and(|c| c.binary_search(&dot).is_ok())
     }
 
-    /// Records that `dot` was seen (and only it: not the writes of its node before it).
-    pub fn add(&mut self, dot: Dot) {
+    /// Records that `dot` was seen (and only it: not the writes of its node before it); returns
+    /// whether it was new.
+    pub fn add(&mut self, dot: Dot) -> bool {
         if dot.counter == 0 || self.covers(dot) {
-            return;
+            return false;
         }
         if dot.counter == self.vector.get(dot.node) + 1 {
             self.vector.add(dot);
@@ -289,6 +258,7 @@ impl CausalContext {
             let at = cloud.partition_point(|d| *d < dot);
             cloud.insert(at, dot);
         }
+        true
     }
 
     /// Moves the dots of `node` that now continue its vector entry into the vector.

@@ -429,22 +429,43 @@ impl WriteLog {
     /// seen by one of them ([`Self::seen_by`]), or by a write one of them had seen, and so on.
     pub fn in_past_of(&self, from: impl IntoIterator<Item = WriteId>, target: WriteId) -> bool {
         // A client can only have seen earlier writes: nothing below `target` leads to it.
+        self.walk_past(from, target, |id| id == target)
+    }
+
+    /// Every write in the past of write `from` as clients saw it, `from` included, down to
+    /// write `floor`.
+    #[inline(never)] // off the common path (last writer wins never walks): keeps its callers small
+    fn past_of(&self, from: WriteId, floor: WriteId) -> FastSet<WriteId> {
+        let mut past = FastSet::default();
+        self.walk_past([from], floor, |id| {
+            past.insert(id);
+            false
+        });
+        past
+    }
+
+    /// Visits `from` and every write in their past (see [`Self::in_past_of`]) not below
+    /// `floor`, each once, until `stop` says so; returns whether it did.
+    fn walk_past(
+        &self,
+        from: impl IntoIterator<Item = WriteId>,
+        floor: WriteId,
+        mut stop: impl FnMut(WriteId) -> bool,
+    ) -> bool {
         let mut stack: Vec<WriteId> = Vec::new();
-        for id in from {
-            if id == target {
+        let mut visited: FastSet<WriteId> = FastSet::default();
+        for id in from.into_iter().filter(|id| *id >= floor) {
+            if stop(id) {
                 return true;
             }
-            if id > target {
-                stack.push(id);
-            }
+            stack.push(id);
         }
-        let mut visited: FastSet<WriteId> = FastSet::default();
         while let Some(id) = stack.pop() {
             for seen in self.seen_by(id) {
-                if seen == target {
-                    return true;
-                }
-                if seen > target && visited.insert(seen) {
+                if seen >= floor && visited.insert(seen) {
+                    if stop(seen) {
+                        return true;
+                    }
                     stack.push(seen);
                 }
             }
@@ -452,26 +473,12 @@ impl WriteLog {
         false
     }
 
-    /// Every write in the past of write `from` as clients saw it (see [`Self::in_past_of`]),
-    /// down to write `floor`; `from` itself is not included.
-    fn past_of(&self, from: WriteId, floor: WriteId) -> FastSet<WriteId> {
-        let mut past: FastSet<WriteId> = FastSet::default();
-        let mut stack = vec![from];
-        while let Some(id) = stack.pop() {
-            for seen in self.seen_by(id) {
-                if seen >= floor && past.insert(seen) {
-                    stack.push(seen);
-                }
-            }
-        }
-        past
-    }
-
     /// Whether a replica or a client holding `held` reflects the write `w`, judged from the
     /// history: it holds `w`, or a version whose client had seen it ([`Self::in_past_of`]), or
     /// (but under version vectors, where it would be a sibling) a later write that replaced it
     /// by the store's rule: any later one under arrival order, a later one with a higher
     /// timestamp under last writer wins.
+    #[inline(never)] // off the common path (last writer wins never walks): keeps its callers small
     pub fn reflects(&self, conflict: ConflictMode, held: &[Rc<Version>], w: &Version) -> bool {
         let replaced_by_rule = |v: &Rc<Version>| {
             conflict != ConflictMode::VersionVectors

@@ -597,14 +597,13 @@ impl Replica {
     ) -> Rc<Version> {
         // Riak: a write's dot counts the coordinator's writes of this key, so that a key's
         // history seen without gaps folds into a version vector.
-        if key.index() >= self.counters.len() {
-            self.counters.resize(key.index() + 1, 0);
-        }
-        self.counters[key.index()] += 1;
+        let counter = of_key(&mut self.counters, key);
+        *counter += 1;
+        let seq = *counter;
         let stamp = Stamp {
             millis: self.clock(env.now),
             node: self.id,
-            seq: self.counters[key.index()],
+            seq,
         };
         let context = match self.protocol.conflict {
             ConflictMode::VersionVectors => context.unwrap_or_default(),
@@ -834,10 +833,7 @@ impl Replica {
 
     /// The store's versions of `key`, growing the store to reach it.
     fn slot(&mut self, key: KeyId) -> &mut Held {
-        if key.index() >= self.store.len() {
-            self.store.resize_with(key.index() + 1, Held::default);
-        }
-        &mut self.store[key.index()]
+        of_key(&mut self.store, key)
     }
 
     /// Merges `version` into the store by the conflict rule; returns whether it was kept.
@@ -1055,14 +1051,7 @@ impl Replica {
 
     /// Notes that this node heard the rumor of `version`; returns whether it was the first time.
     fn first_hearing(&mut self, version: &Version) -> bool {
-        let key = version.key.index();
-        if key >= self.heard.len() {
-            self.heard.resize_with(key + 1, CausalContext::new);
-        }
-        let heard = &mut self.heard[key];
-        let first = !heard.covers(version.dot());
-        heard.add(version.dot());
-        first
+        of_key(&mut self.heard, version.key).add(version.dot())
     }
 
     fn arm_gossip(&mut self, out: &mut Vec<Output>) {
@@ -1169,6 +1158,14 @@ impl Replica {
         self.held -= 1;
         Some(true)
     }
+}
+
+/// The entry of `key` in a list kept by key id, growing the list to reach it.
+fn of_key<T: Default>(list: &mut Vec<T>, key: KeyId) -> &mut T {
+    if key.index() >= list.len() {
+        list.resize_with(key.index() + 1, T::default);
+    }
+    &mut list[key.index()]
 }
 
 #[cfg(test)]

@@ -462,16 +462,7 @@ impl Simulation {
                                 .iter()
                                 .map(|v| version_view(v, preview_chars))
                                 .collect(),
-                            // Holding nothing after a delete is as up to date as holding its tombstone.
-                            stale: {
-                                let collected = latest.version.is_tombstone() && held.is_empty();
-                                let reflects = self.writes.reflects(
-                                    self.settings.conflict,
-                                    held,
-                                    &latest.version,
-                                );
-                                !reflects && !collected
-                            },
+                            stale: self.behind(held, &latest.version),
                         }
                     })
                     .collect::<Vec<_>>();
@@ -487,6 +478,18 @@ impl Simulation {
                 })
             })
             .collect()
+    }
+
+    /// Whether a replica holding `held` lacks `latest`, the newest write of its key (the ≠ of
+    /// the page's tables and the plots' replicas behind). Holding nothing after a delete is as
+    /// up to date as holding its tombstone.
+    fn behind(&self, held: &[Rc<Version>], latest: &Version) -> bool {
+        // Most replicas hold exactly the latest write: no need for the whole rule.
+        if held.iter().any(|v| v.write == latest.write) {
+            return false;
+        }
+        let collected = latest.is_tombstone() && held.is_empty();
+        !collected && !self.writes.reflects(self.settings.conflict, held, latest)
     }
 
     /// Running totals.
@@ -537,18 +540,7 @@ impl Simulation {
         for (key, replicas, latest) in self.writes.latest_by_key() {
             let stale = replicas
                 .iter()
-                .filter(|node| {
-                    let held = self.replicas[node.index()].get(key);
-                    // Most replicas hold exactly the latest write: no need for the whole rule.
-                    if held.iter().any(|v| v.write == latest.version.write) {
-                        return false;
-                    }
-                    let collected = latest.version.is_tombstone() && held.is_empty();
-                    !collected
-                        && !self
-                            .writes
-                            .reflects(self.settings.conflict, held, &latest.version)
-                })
+                .filter(|node| self.behind(self.replicas[node.index()].get(key), &latest.version))
                 .count() as u32;
             sample.stale_replicas += stale;
             sample.divergent_keys += u32::from(stale > 0);

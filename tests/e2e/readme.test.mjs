@@ -4,7 +4,7 @@
 // must produce it: objects and arrays are matched field by field, exactly unless they end in
 // `...`, and a bare field name only has to be there. Comments that begin with words are prose.
 // The addresses the README shows (`?seed=42&...`, `?lesson=...`) open the page as it says.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serve, browser, openPage } from './helpers.mjs';
+import { pageSuite, TEST_TIMEOUT_MS } from './steps.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const README = await readFile(join(ROOT, 'README.md'), 'utf8');
@@ -79,42 +79,37 @@ function expectation(comment) {
   let at = 0;
   const next = () => list[at++];
   const peek = () => list[at];
+  /** The items up to `close`, each read by `item`; `...` among them marks the list open. */
+  function items(close, item) {
+    const found = [];
+    let open = false;
+    while (peek() !== close) {
+      if (peek() === '...') {
+        next();
+        open = true;
+      } else found.push(item());
+      if (peek() === ',') next();
+      else if (peek() !== close) throw new Error(`cannot read ${comment}`);
+    }
+    next();
+    return { found, open };
+  }
+  function field() {
+    let name = next();
+    if (/^['"]/.test(name)) name = name.slice(1, -1);
+    if (peek() !== ':') return { name, present: true };
+    next();
+    return { name, value: value() };
+  }
   function value() {
     const t = next();
     if (t === '{') {
-      const fields = [];
-      let open = false;
-      while (peek() !== '}') {
-        if (peek() === '...') {
-          next();
-          open = true;
-        } else {
-          let name = next();
-          if (/^['"]/.test(name)) name = name.slice(1, -1);
-          if (peek() === ':') {
-            next();
-            fields.push({ name, value: value() });
-          } else fields.push({ name, present: true });
-        }
-        if (peek() === ',') next();
-        else if (peek() !== '}') throw new Error(`cannot read ${comment}`);
-      }
-      next();
-      return { object: fields, open };
+      const { found, open } = items('}', field);
+      return { object: found, open };
     }
     if (t === '[') {
-      const items = [];
-      let open = false;
-      while (peek() !== ']') {
-        if (peek() === '...') {
-          next();
-          open = true;
-        } else items.push(value());
-        if (peek() === ',') next();
-        else if (peek() !== ']') throw new Error(`cannot read ${comment}`);
-      }
-      next();
-      return { array: items, open };
+      const { found, open } = items(']', value);
+      return { array: found, open };
     }
     if (/^['"]/.test(t)) return { literal: t.slice(1, -1) };
     if (/^-?\d/.test(t)) return { literal: Number(t) };
@@ -183,16 +178,7 @@ function instrument(lines) {
   return { source: `const __seen = [];\n${body.join('\n')}\nreturn JSON.parse(JSON.stringify(__seen));`, checks };
 }
 
-let server;
-let b;
-before(async () => {
-  server = await serve();
-  b = await browser();
-});
-after(async () => {
-  await b.close();
-  await server.close();
-});
+const withPage = pageSuite();
 
 test('the README has JavaScript examples, and the pattern reader reads them', () => {
   assert.ok(blocks('js').length >= 1);
@@ -207,55 +193,46 @@ test('the README has JavaScript examples, and the pattern reader reads them', ()
 // Each block, on pages with different seeds: what the README claims must not hang on one.
 for (const [n, block] of blocks('js').entries()) {
   for (const seed of [1, 2, 3]) {
-    test(`README JavaScript example ${n + 1} (line ${block.start}) holds with seed ${seed}`, async () => {
-      const { page, errors, context } = await openPage(b, server.url, { query: `?seed=${seed}` });
-      try {
-        await page.evaluate(() => window.sim.pause());
-        const { source, checks } = instrument(block.lines);
-        assert.ok(checks.length > 0, 'the example states what it gives');
-        const seen = await page.evaluate((source) => new Function(source)(), source);
-        for (const [i, check] of checks.entries()) {
-          const why = mismatch(check.pattern, seen[i]);
-          assert.equal(why, null, `README line ${block.start + check.line}: ${check.code}  // ${check.comment}\n${why}`);
-        }
-        assert.deepEqual(errors, []);
-      } finally {
-        await context.close();
+    const name = `README JavaScript example ${n + 1} (line ${block.start}) holds with seed ${seed}`;
+    test(name, { timeout: TEST_TIMEOUT_MS }, withPage({ query: `?seed=${seed}` }, async (page) => {
+      await page.evaluate(() => window.sim.pause());
+      const { source, checks } = instrument(block.lines);
+      assert.ok(checks.length > 0, 'the example states what it gives');
+      const seen = await page.evaluate((source) => new Function(source)(), source);
+      for (const [i, check] of checks.entries()) {
+        const why = mismatch(check.pattern, seen[i]);
+        assert.equal(why, null, `README line ${block.start + check.line}: ${check.code}  // ${check.comment}\n${why}`);
       }
-    });
+    }));
   }
 }
 
-test('the addresses the README shows open what it says', async () => {
-  const queries = [...README.matchAll(/`(\?[^`\s]+)`/g)].map((m) => m[1]);
-  const settingsLink = queries.find((q) => q.includes('seed=42'));
-  const lessonLink = queries.find((q) => q.startsWith('?lesson='));
+const queries = [...README.matchAll(/`(\?[^`\s]+)`/g)].map((m) => m[1]);
+const settingsLink = queries.find((q) => q.includes('seed=42'));
+const lessonLink = queries.find((q) => q.startsWith('?lesson='));
+
+test('the README shows a settings address and a lesson address', () => {
   assert.ok(settingsLink && lessonLink, `found ${queries.join(' ')}`);
-  {
-    const { page, errors, context } = await openPage(b, server.url, { query: settingsLink });
-    const s = await page.evaluate(() => window.sim.settings());
-    const params = new URLSearchParams(settingsLink);
-    for (const [name, value] of params) {
-      if (name === 'latency') {
-        const [, min, max] = /uniform:(\d+)-(\d+)/.exec(value);
-        assert.deepEqual(s.latency, { kind: 'uniform', minMs: Number(min), maxMs: Number(max) });
-      } else if (/^\d+$/.test(value)) assert.equal(s[name], Number(value), name);
-      else assert.equal(s[name], value, name);
-    }
-    assert.deepEqual(errors, []);
-    await context.close();
-  }
-  {
-    const { page, errors, context } = await openPage(b, server.url, { query: lessonLink });
-    const params = new URLSearchParams(lessonLink);
-    await page.waitForFunction(() => window.sim.lesson() !== null);
-    const lesson = await page.evaluate(() => window.sim.lesson());
-    assert.equal(lesson.id, params.get('lesson'));
-    assert.equal(lesson.step, Number(params.get('step')));
-    assert.deepEqual(errors, []);
-    await context.close();
-  }
 });
+
+test(`the settings address the README shows (${settingsLink}) sets what it names`, { timeout: TEST_TIMEOUT_MS }, withPage({ query: settingsLink }, async (page) => {
+  const s = await page.evaluate(() => window.sim.settings());
+  for (const [name, value] of new URLSearchParams(settingsLink)) {
+    if (name === 'latency') {
+      const [, min, max] = /uniform:(\d+)-(\d+)/.exec(value);
+      assert.deepEqual(s.latency, { kind: 'uniform', minMs: Number(min), maxMs: Number(max) });
+    } else if (/^\d+$/.test(value)) assert.equal(s[name], Number(value), name);
+    else assert.equal(s[name], value, name);
+  }
+}));
+
+test(`the lesson address the README shows (${lessonLink}) opens that lesson at that step`, { timeout: TEST_TIMEOUT_MS }, withPage({ query: lessonLink }, async (page) => {
+  const params = new URLSearchParams(lessonLink);
+  await page.waitForFunction(() => window.sim.lesson() !== null);
+  const lesson = await page.evaluate(() => window.sim.lesson());
+  assert.equal(lesson.id, params.get('lesson'));
+  assert.equal(lesson.step, Number(params.get('step')));
+}));
 
 test('the screenshot command the README shows saves a picture', async () => {
   const line = README.split('\n').find((l) => l.includes('node scripts/screenshot.mjs'));
