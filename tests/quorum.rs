@@ -304,3 +304,243 @@ fn without_read_repair_the_stale_replica_stays_stale() {
     sim.run_for(1_000);
     assert_eq!(value_at(&sim, 3, "k"), None);
 }
+
+#[test]
+fn a_read_made_the_moment_a_write_is_acknowledged_sees_it_though_a_replica_never_got_it() {
+    let mut sim = quorum(3, 3, Consistency::Quorum, Consistency::Quorum);
+    sim.cut(n(1), n(3)).unwrap();
+    let out = sim.write(n(1), "k", "new").unwrap();
+    while outcome(&sim, out.request).status == RequestStatus::Pending {
+        sim.step().unwrap();
+    }
+    assert_eq!(outcome(&sim, out.request).status, RequestStatus::Ok);
+    assert_eq!(
+        values(&sim, "k"),
+        [Some("new".into()), Some("new".into()), None]
+    );
+    // Node 3 coordinates: its own empty replica is one answer of the two it needs.
+    let read = sim.read(n(3), "k").unwrap();
+    sim.run_for(300);
+    let read = outcome(&sim, read.id);
+    assert_eq!((read.status, read.got), (RequestStatus::Ok, 2));
+    assert_eq!(read_values(&read), ["new"]);
+}
+
+/// Quorums judged from the history: a read is stale if it misses a write acknowledged before
+/// it began (under version vectors, where blind writes are siblings, one it does not return;
+/// under last writer wins, one begun after what it returns). The simulation's stale flag must
+/// say the same, and with strict quorums (R + W > N, hinted handoff off) no read that succeeds
+/// is stale, whatever is cut or down, and however soon after the acknowledgement it comes.
+mod strict_quorums {
+    use super::*;
+    use converge::{Latency, NodeId, RequestId, Settings};
+    use proptest::prelude::*;
+
+    #[derive(Clone, Debug)]
+    enum Op {
+        Write {
+            node: u32,
+            key: u8,
+            quorum: Option<u32>,
+        },
+        Read {
+            node: u32,
+            key: u8,
+            quorum: Option<u32>,
+        },
+        /// A write, then a read at `reader` the moment the write is acknowledged.
+        ReadOnAck {
+            node: u32,
+            reader: u32,
+            key: u8,
+        },
+        Cut(u32, u32),
+        CutOneWay(u32, u32),
+        HealAll,
+        Crash(u32),
+        Recover(u32),
+        Wait(u64),
+    }
+
+    const NODES: u32 = 5;
+
+    fn op() -> impl Strategy<Value = Op> {
+        let node = 1..=NODES;
+        let key = 0u8..3;
+        let raise = prop::option::weighted(0.3, 0u32..5);
+        prop_oneof![
+            4 => (node.clone(), key.clone(), raise.clone()).prop_map(|(node, key, quorum)| Op::Write { node, key, quorum }),
+            4 => (node.clone(), key.clone(), raise).prop_map(|(node, key, quorum)| Op::Read { node, key, quorum }),
+            3 => (node.clone(), node.clone(), key).prop_map(|(node, reader, key)| Op::ReadOnAck { node, reader, key }),
+            1 => (node.clone(), node.clone()).prop_map(|(a, b)| Op::Cut(a, b)),
+            1 => (node.clone(), node.clone()).prop_map(|(a, b)| Op::CutOneWay(a, b)),
+            1 => Just(Op::HealAll),
+            1 => node.clone().prop_map(Op::Crash),
+            1 => node.prop_map(Op::Recover),
+            3 => (0u64..300).prop_map(Op::Wait),
+        ]
+    }
+
+    /// A write as its client knows it: its value and request.
+    struct Written {
+        key: String,
+        value: String,
+        request: RequestId,
+        started_at: u64,
+    }
+
+    /// A read, with the writes of its key acknowledged before it began.
+    struct Read {
+        request: RequestId,
+        acknowledged: Vec<usize>,
+    }
+
+    #[derive(Default)]
+    struct History {
+        writes: Vec<Written>,
+        reads: Vec<Read>,
+    }
+
+    impl History {
+        fn write(
+            &mut self,
+            sim: &mut Simulation,
+            node: u32,
+            key: u8,
+            quorum: Option<u32>,
+            w: u32,
+        ) -> Option<RequestId> {
+            let key = format!("k{key}");
+            let value = format!("v{}", self.writes.len());
+            let options = ClientOptions {
+                quorum: quorum.map(|raise| Consistency::Count((w + raise).min(sim_n(sim)))),
+                ..ClientOptions::default()
+            };
+            let out = sim
+                .write_with(NodeId(node), &key, Some(&value), &options)
+                .ok()?;
+            self.writes.push(Written {
+                key,
+                value,
+                request: out.request,
+                started_at: sim.now(),
+            });
+            Some(out.request)
+        }
+
+        fn read(
+            &mut self,
+            sim: &mut Simulation,
+            node: u32,
+            key: &str,
+            quorum: Option<u32>,
+            r: u32,
+        ) {
+            let acknowledged = (0..self.writes.len())
+                .filter(|&i| {
+                    let w = &self.writes[i];
+                    w.key == key && outcome(sim, w.request).status == RequestStatus::Ok
+                })
+                .collect();
+            let options = ClientOptions {
+                quorum: quorum.map(|raise| Consistency::Count((r + raise).min(sim_n(sim)))),
+                ..ClientOptions::default()
+            };
+            if let Ok(view) = sim.read_with(NodeId(node), key, &options) {
+                self.reads.push(Read {
+                    request: view.id,
+                    acknowledged,
+                });
+            }
+        }
+    }
+
+    fn sim_n(sim: &Simulation) -> u32 {
+        match sim.settings().replication_factor {
+            ReplicationFactor::N(n) => n,
+            ReplicationFactor::All => sim.node_count(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(cases(400))]
+
+        #[test]
+        fn a_read_returns_every_write_acknowledged_before_it_began(
+            seed in any::<u64>().prop_map(|s| s >> 11),
+            n in 1u32..=NODES,
+            r_share in 0.0f64..1.0,
+            strict in prop::bool::weighted(0.7),
+            vv in any::<bool>(),
+            read_repair in strategies::read_repair(),
+            ops in prop::collection::vec(op(), 1..50),
+        ) {
+            let r = ((f64::from(n) * r_share) as u32).clamp(1, n);
+            let w = if strict { n + 1 - r } else { (n - r).max(1) };
+            let mut sim = Simulation::new(Settings {
+                nodes: NODES,
+                seed,
+                latency: Latency::Exponential { base_ms: 5, mean_ms: 60 },
+                conflict: if vv { ConflictMode::VersionVectors } else { ConflictMode::LastWriterWins },
+                coordination: Coordination::Quorum,
+                replication_factor: ReplicationFactor::N(n),
+                read_quorum: Consistency::Count(r),
+                write_quorum: Consistency::Count(w),
+                read_repair,
+                request_timeout_ms: 400,
+                ..Settings::default()
+            })
+            .unwrap();
+            let mut history = History::default();
+            for op in &ops {
+                match *op {
+                    Op::Write { node, key, quorum } => {
+                        history.write(&mut sim, node, key, quorum, w);
+                    }
+                    Op::Read { node, key, quorum } => history.read(&mut sim, node, &format!("k{key}"), quorum, r),
+                    Op::ReadOnAck { node, reader, key } => {
+                        if let Some(request) = history.write(&mut sim, node, key, None, w) {
+                            while outcome(&sim, request).status == RequestStatus::Pending {
+                                sim.step();
+                            }
+                            history.read(&mut sim, reader, &format!("k{key}"), None, r);
+                        }
+                    }
+                    Op::Cut(a, b) => { let _ = sim.cut(NodeId(a), NodeId(b)); }
+                    Op::CutOneWay(a, b) => { let _ = sim.cut_one_way(NodeId(a), NodeId(b)); }
+                    Op::HealAll => sim.heal_all(),
+                    Op::Crash(node) => { let _ = sim.crash(NodeId(node)); }
+                    Op::Recover(node) => { let _ = sim.recover(NodeId(node), false); }
+                    Op::Wait(ms) => { sim.run_for(ms); }
+                }
+                // Under last writer wins, two writes in one millisecond are concurrent and one
+                // loses by design: every step takes at least a millisecond.
+                if !vv {
+                    sim.run_for(1);
+                }
+            }
+            sim.run_for(1_000);
+            for read in &history.reads {
+                let view = outcome(&sim, read.request);
+                if view.status != RequestStatus::Ok {
+                    continue;
+                }
+                let got = read_values(&view);
+                let at = |value: &str| history.writes.iter().find(|x| x.value == value).map(|x| x.started_at);
+                let missed: Vec<&str> = read.acknowledged.iter()
+                    .map(|&i| &history.writes[i])
+                    .filter(|write| if vv {
+                        !got.contains(&write.value)
+                    } else {
+                        !got.iter().any(|g| at(g) >= Some(write.started_at))
+                    })
+                    .map(|write| write.value.as_str())
+                    .collect();
+                prop_assert_eq!(view.stale, !missed.is_empty(), "the flag disagrees: read {:?} missed {:?}", view, missed);
+                if r + w > n {
+                    prop_assert!(missed.is_empty(), "R = {} W = {} N = {}: read {:?} missed acknowledged {:?}", r, w, n, view, missed);
+                }
+            }
+        }
+    }
+}

@@ -96,6 +96,46 @@ pub(super) struct RequestRecord {
     violations: Violations,
 }
 
+/// Which writes were acknowledged before a read began when both happened in one millisecond,
+/// where times alone cannot tell: a read that began before a write was acknowledged (or even
+/// issued) in the same millisecond is not stale for missing it.
+#[derive(Clone, Debug, Default)]
+pub(super) struct AckOrder {
+    /// The millisecond of the latest acknowledgement, and the writes acknowledged in it so far.
+    now: Time,
+    acked: Vec<WriteId>,
+    /// Reads in progress that began in a millisecond after some of its acknowledgements:
+    /// those writes.
+    reads: BTreeMap<RequestId, Box<[WriteId]>>,
+}
+
+impl AckOrder {
+    fn acknowledged(&mut self, now: Time, write: WriteId) {
+        if now != self.now {
+            self.now = now;
+            self.acked.clear();
+        }
+        self.acked.push(write);
+    }
+
+    fn read_began(&mut self, now: Time, read: RequestId) {
+        if now == self.now && !self.acked.is_empty() {
+            self.reads.insert(read, self.acked.as_slice().into());
+        }
+    }
+
+    /// Whether `write`, acknowledged at `acked_at`, was acknowledged before `read` (begun at
+    /// `started`) began.
+    fn before(&self, read: RequestId, started: Time, write: WriteId, acked_at: Time) -> bool {
+        acked_at < started
+            || (acked_at == started && self.reads.get(&read).is_some_and(|w| w.contains(&write)))
+    }
+
+    fn read_answered(&mut self, read: RequestId) {
+        self.reads.remove(&read);
+    }
+}
+
 /// How many of the latest requests are searched for the read a context came from, when the
 /// context does not name it.
 const READS_SEARCHED: usize = 10_000;
@@ -564,7 +604,39 @@ impl Simulation {
             behind: 0,
             violations: Violations::default(),
         });
-        RequestId(self.requests.len() as u32)
+        let id = RequestId(self.requests.len() as u32);
+        if kind == Kind::Read {
+            self.note_stale_candidates(id, key);
+            self.ack_order.read_began(self.now, id);
+        }
+        id
+    }
+
+    /// Notes the writes read `id` could be stale for missing: those of `key` acknowledged
+    /// before it began (that is, by now) that not every replica reflects yet, or (once a store
+    /// was wiped) all of them. A write every replica reflects when the read begins is
+    /// reflected by any answer, sent later; one acknowledged later cannot make it stale.
+    /// (A store wiped while the read is in progress is not looked for: a replica coming back
+    /// empty in those few milliseconds may answer it unnoticed.)
+    fn note_stale_candidates(&mut self, id: RequestId, key: KeyId) {
+        let acked = |w: &WriteId| {
+            self.writes
+                .get(*w)
+                .is_some_and(|r| r.status == WriteStatus::Acknowledged)
+        };
+        let candidates: Box<[WriteId]> = if self.wiped {
+            self.writes
+                .ids_of_key_after(key, None)
+                .iter()
+                .copied()
+                .filter(acked)
+                .collect()
+        } else {
+            self.writes.pending(key).filter(acked).collect()
+        };
+        if !candidates.is_empty() {
+            self.stale_candidates.insert(id, candidates);
+        }
     }
 
     /// A coordinator answered request `id`: notes the outcome, the write's acknowledgement,
@@ -599,7 +671,7 @@ impl Simulation {
         });
         self.changes += 1;
         let record = &self.requests[id.0 as usize - 1];
-        let (key, started) = (record.key, record.started);
+        let key = record.key;
         let (write, session) = (record.write().cloned(), record.session.clone());
         if let Some(version) = &write {
             let write_status = match status {
@@ -610,6 +682,9 @@ impl Simulation {
             };
             self.writes
                 .set_status(version.write, write_status, self.now);
+            if write_status == WriteStatus::Acknowledged {
+                self.ack_order.acknowledged(self.now, version.write);
+            }
             if status == RequestStatus::Ok
                 && let Some(session) = &session
             {
@@ -621,42 +696,45 @@ impl Simulation {
             }
         }
         if let Outcome::Read { versions, .. } = outcome {
-            self.finish_read(id, key, started, session, versions);
+            self.finish_read(id, key, session, versions);
+        }
+        if write.is_none() {
+            self.stale_candidates.remove(&id);
+            self.ack_order.read_answered(id);
         }
     }
 
     /// A read's result: is it stale, by how much, and does it keep its session's guarantees?
-    fn finish_read(
-        &mut self,
-        id: RequestId,
-        key: KeyId,
-        started: Time,
-        session: Option<Rc<str>>,
-        versions: Held,
-    ) {
+    fn finish_read(&mut self, id: RequestId, key: KeyId, session: Option<Rc<str>>, versions: Held) {
         let conflict = self.settings.conflict;
         // Stale: an acknowledged write, acknowledged before the read began, that the result
-        // does not show (Dynamo's R + W > N promise is about exactly these).
-        // Which writes could the result miss? A write every replica reflects is reflected by
-        // any replica's answer (unless a store was wiped), so only writes still on their way,
-        // and (but under version vectors) writes newer than the newest returned, need checking.
-        // Each candidate once (only the count matters, not the order): the writes still on
-        // their way up to the newest returned, then every write after it.
+        // does not show (Dynamo's R + W > N promise is about exactly these): one of the
+        // candidates noted when it began. Under arrival order a replica can also lose a write
+        // it had (an older one arriving later replaces it): the writes after the newest
+        // returned are looked at too.
         let mut candidates = std::mem::take(&mut self.scratch_writes);
         candidates.clear();
-        if versions.is_empty() || self.wiped {
-            candidates.extend_from_slice(self.writes.ids_of_key_after(key, None));
-        } else if conflict == ConflictMode::VersionVectors {
-            candidates.extend(self.writes.pending(key));
-        } else {
+        candidates.extend(self.stale_candidates.get(&id).into_iter().flatten());
+        if conflict == ConflictMode::ArrivalOrder {
             let newest = versions.iter().map(|v| v.write).max();
-            candidates.extend(self.writes.pending(key).filter(|id| Some(*id) <= newest));
-            candidates.extend_from_slice(self.writes.ids_of_key_after(key, newest));
+            let started = self.requests[id.0 as usize - 1].started;
+            candidates.extend(
+                self.writes
+                    .ids_of_key_after(key, newest)
+                    .iter()
+                    .filter(|w| {
+                        self.writes
+                            .get(**w)
+                            .and_then(|r| r.acked_at())
+                            .is_some_and(|t| self.ack_order.before(id, started, **w, t))
+                    }),
+            );
+            candidates.sort_unstable();
+            candidates.dedup();
         }
         let behind = candidates
             .iter()
             .filter_map(|id| self.writes.get(*id))
-            .filter(|w| w.acked_at().is_some_and(|t| t <= started))
             .filter(|w| w.stored && !self.writes.reflects(conflict, &versions, &w.version))
             .filter(|w| !self.writes.deleted_away(&w.version))
             .count() as u32;

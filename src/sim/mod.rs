@@ -185,6 +185,11 @@ pub struct Simulation {
     /// Whether a node ever came back with an empty store (stale reads are then looked for
     /// among every write, not only those still spreading).
     wiped: bool,
+    /// For each read in progress, the writes it could be stale for missing (noted when it
+    /// began; only reads with some).
+    stale_candidates: BTreeMap<crate::RequestId, Box<[crate::WriteId]>>,
+    /// Acknowledgements and reads in the same millisecond, in the order they happened.
+    ack_order: clients::AckOrder,
     /// A list reused by every read's staleness check (no allocation per read).
     scratch_writes: Vec<crate::WriteId>,
     /// Bumped whenever anything a view shows may have changed.
@@ -260,6 +265,8 @@ impl Simulation {
             drops: Vec::new(),
             ranges: VecDeque::new(),
             wiped: false,
+            stale_candidates: BTreeMap::new(),
+            ack_order: clients::AckOrder::default(),
             scratch_writes: Vec::new(),
             changes: 0,
             messages: 0,
