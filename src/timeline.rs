@@ -435,6 +435,8 @@ pub struct Timeline {
     end: Time,
     snapshots: Vec<Snapshot>,
     snapshot_every: u64,
+    /// Events between snapshots at the start of a run ([`SNAPSHOT_EVERY`] but in tests).
+    first_snapshot_every: u64,
 }
 
 impl fmt::Debug for Timeline {
@@ -465,6 +467,7 @@ impl Timeline {
             end: 0,
             snapshots: Vec::new(),
             snapshot_every: SNAPSHOT_EVERY,
+            first_snapshot_every: SNAPSHOT_EVERY,
             sim,
         };
         timeline.begin();
@@ -478,11 +481,19 @@ impl Timeline {
         self.revision = next_revision();
         self.next = 0;
         self.end = self.sim.now();
-        self.snapshot_every = SNAPSHOT_EVERY;
+        self.snapshot_every = self.first_snapshot_every;
         self.snapshots = vec![Snapshot {
             sim: self.sim.snapshot(),
             next: 0,
         }];
+    }
+
+    /// Takes snapshots every `events` events (at least 1) from now on and in every new run,
+    /// instead of every 4,000: tests make it small, so that short runs go back through many
+    /// snapshots. The spacing still doubles whenever 128 are kept.
+    pub fn set_snapshot_every(&mut self, events: u64) {
+        self.first_snapshot_every = events.max(1);
+        self.snapshot_every = self.first_snapshot_every;
     }
 
     /// A stamp of the command log and the start: it changes whenever either does (a command,
@@ -716,7 +727,9 @@ impl Timeline {
     /// next one.
     pub fn seek_event(&mut self, events: u64) -> Result<(), Error> {
         let back = events < self.sim.events();
-        self.restore_nearest(|s| s.events() <= events, back);
+        // From a snapshot before the event, not at it: one taken after time ran on past it
+        // (to a command's moment, say) would show a later clock than the event's own.
+        self.restore_nearest(|s| s.events() < events || s.events() == 0, back);
         self.apply_due_commands()?;
         while self.sim.events() < events {
             if self.sim.step().is_none() {

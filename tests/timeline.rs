@@ -14,10 +14,11 @@ use converge::{
 };
 use proptest::prelude::*;
 
-/// Everything a page could show of a run, as text: equal text, equal state.
+/// Everything a page could show of a run and every replica's whole state, as text: equal
+/// text, equal state.
 fn fingerprint(sim: &Simulation) -> String {
     format!(
-        "now {} events {} trace {} {:016x}\nstats {:?}\nkeys {:?}\nnodes {:?}\nrequests {:?}\nwrites {:?}\nflights {:?}\nsamples every {} {:?}\nconvergence {:?} pending {}",
+        "now {} events {} trace {} {:016x}\nstats {:?}\nkeys {:?}\nnodes {:?}\nrequests {:?}\nwrites {:?}\nflights {:?}\nsamples every {} {:?}\nconvergence {:?} pending {}\nreplicas {:?}",
         sim.now(),
         sim.events(),
         sim.trace().count(),
@@ -32,6 +33,9 @@ fn fingerprint(sim: &Simulation) -> String {
         sim.samples().samples().collect::<Vec<_>>(),
         sim.convergence_times(),
         sim.writes_not_yet_everywhere(),
+        (1..=sim.node_count())
+            .map(|i| sim.replica(n(i)).unwrap())
+            .collect::<Vec<_>>(),
     )
 }
 
@@ -70,9 +74,21 @@ fn straight(settings: &Settings, schedule: &[(Time, Command)], t: Time) -> Strin
     fingerprint(&sim)
 }
 
-/// The same commands given through a timeline, which then runs on to `end`.
+/// The same commands given through a timeline that snapshots every 64 events, which then runs
+/// on to `end`.
 fn recorded(settings: &Settings, schedule: &[(Time, Command)], end: Time) -> Timeline {
+    recorded_with_snapshots(settings, schedule, end, 64)
+}
+
+/// The same, with a snapshot every `every` events.
+fn recorded_with_snapshots(
+    settings: &Settings,
+    schedule: &[(Time, Command)],
+    end: Time,
+    every: u64,
+) -> Timeline {
     let mut timeline = Timeline::new(settings.clone()).unwrap();
+    timeline.set_snapshot_every(every);
     for (at, command) in schedule {
         timeline.run_until(*at);
         let _ = timeline.execute(command.clone());
@@ -139,25 +155,58 @@ fn schedule() -> impl Strategy<Value = Vec<(Time, Command)>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(cases(48))]
 
+    /// Seeks back and forth through snapshots taken every few events show, every time, the
+    /// whole state a run from the start shows at that moment.
     #[test]
     fn going_back_shows_what_a_fresh_run_shows_at_that_moment(
         schedule in schedule(),
         quorum in any::<bool>(),
+        every in 1u64..300,
         targets in prop::collection::vec(0u64..8_000, 1..6),
     ) {
         let settings = settings(quorum);
         let end = 8_000;
-        let mut timeline = recorded(&settings, &schedule, end);
+        let mut timeline = recorded_with_snapshots(&settings, &schedule, end, every);
         prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, end));
         for t in targets {
             timeline.seek(t).unwrap();
-            prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, t));
+            prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, t), "seek to {}", t);
         }
         // Running on from the past replays the remembered future, commands included.
         timeline.run_until(end);
         prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, end));
+    }
+
+    /// Seeks to an event (and steps back) through snapshots every few events show what a
+    /// timeline that keeps no snapshot but the first shows on its way forward.
+    #[test]
+    fn going_back_by_events_shows_what_a_run_forward_shows(
+        schedule in schedule(),
+        quorum in any::<bool>(),
+        every in 1u64..300,
+        targets in prop::collection::vec(0.0f64..1.0, 1..6),
+    ) {
+        let settings = settings(quorum);
+        let mut timeline = recorded_with_snapshots(&settings, &schedule, 6_000, every);
+        let events = timeline.sim().events();
+        let session = Session::from_json(&timeline.session(None).to_json()).unwrap();
+        for share in targets {
+            let target = (events as f64 * share) as u64;
+            timeline.seek_event(target).unwrap();
+            let mut forward = Timeline::from_session(&session).unwrap();
+            forward.set_snapshot_every(u64::MAX);
+            forward.seek(0).unwrap();
+            forward.seek_event(target).unwrap();
+            prop_assert_eq!(fingerprint(timeline.sim()), fingerprint(forward.sim()), "event {}", target);
+            if target > 0 {
+                prop_assert!(timeline.step_back().unwrap());
+                forward.seek(0).unwrap();
+                forward.seek_event(target - 1).unwrap();
+                prop_assert_eq!(fingerprint(timeline.sim()), fingerprint(forward.sim()), "back from event {}", target);
+            }
+        }
     }
 
     #[test]
@@ -254,6 +303,15 @@ fn a_long_run_jumps_back_from_nearby_snapshots() {
         timeline.seek(t).unwrap();
         assert_eq!(timeline.sim().now(), t);
     }
+    let jumps = started.elapsed();
+    for t in [10_000, 123_456] {
+        timeline.seek(t).unwrap();
+        assert_eq!(
+            fingerprint(timeline.sim()),
+            straight(&settings, &schedule, t),
+            "seek to {t}"
+        );
+    }
     timeline.seek(600_000).unwrap();
     assert_eq!(fingerprint(timeline.sim()), at_end);
     // A jump forward restores a snapshot ahead: the events it keeps are still the run's last.
@@ -271,7 +329,7 @@ fn a_long_run_jumps_back_from_nearby_snapshots() {
     assert!(kept.len() <= all.len());
     assert!(kept.iter().eq(all.iter().skip(all.len() - kept.len())));
     // Printed, not asserted: speed is for the benchmark, and machines differ.
-    println!("5 jumps over {events} events took {:?}", started.elapsed());
+    println!("4 jumps over {events} events took {jumps:?}");
 }
 
 #[test]
@@ -531,7 +589,7 @@ fn change() -> impl Strategy<Value = SettingsPatch> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(32))]
+    #![proptest_config(cases(32))]
 
     /// A twin following a leader, through its commands, jumps back and a fork, is the run a
     /// fresh simulation with the changed settings makes from the same commands at the same
