@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::golden;
+use common::{cases, golden};
 use converge::{ConflictMode, Latency, NodeId, Settings, SettingsPatch, Simulation};
 use proptest::prelude::*;
 
@@ -112,7 +112,7 @@ fn latencies_do_not_shift_when_only_loss_changes() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(cases(64))]
 
     /// Any sequence of commands, run twice from the same seed, gives the same trace.
     #[test]

@@ -17,7 +17,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{halves, heal_everything, strategies};
+use common::{cases, halves, heal_everything, strategies};
 
 use converge::settings::{AntiEntropyKind, Coordination, ReplicationFactor};
 use converge::{
@@ -422,19 +422,6 @@ fn schedules(coordinated: bool, wipes: bool) -> impl Strategy<Value = (Settings,
         let ops = prop::collection::vec(op(settings.nodes, wipes), 0..60);
         (Just(settings), ops)
     })
-}
-
-/// Cases per property: `PROPTEST_CASES` if set, else `default`.
-fn cases(default: u32) -> ProptestConfig {
-    let cases = std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(default);
-    ProptestConfig {
-        cases,
-        failure_persistence: None,
-        ..ProptestConfig::default()
-    }
 }
 
 proptest! {

@@ -175,7 +175,7 @@ fn busy() -> Settings {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    #![proptest_config(cases(24))]
 
     /// However a run is cut into frames (as the page does, a few milliseconds at a time, or
     /// event by event), its samples are the same, and so is the cluster now.

@@ -286,8 +286,15 @@ fn faults_through_the_api() {
         Some("link")
     );
     assert_eq!(get(&events.get(0), "index").as_f64(), Some(0.0));
+    let (before, handled) = (sim.now(), sim.events_handled());
     let step_time = sim.step().expect("anti-entropy timers keep events coming");
-    assert!(step_time >= sim.now() - 0.5);
+    assert!(step_time >= before, "a step never goes back in time");
+    assert_eq!(
+        sim.now(),
+        step_time,
+        "the clock stands at the event handled"
+    );
+    assert_eq!(sim.events_handled(), handled + 1, "one event, no more");
 }
 
 #[wasm_bindgen_test]

@@ -129,6 +129,19 @@ pub fn heal_everything(sim: &mut Simulation) {
     .unwrap();
 }
 
+/// Property-test settings with `default` cases, or `PROPTEST_CASES` if set (so a long run can
+/// raise every count at once).
+pub fn cases(default: u32) -> proptest::test_runner::Config {
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(default);
+    proptest::test_runner::Config {
+        cases,
+        ..proptest::test_runner::Config::default()
+    }
+}
+
 /// Property-test strategies for settings, shared by the property tests.
 pub mod strategies {
     use converge::settings::{
