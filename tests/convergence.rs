@@ -289,3 +289,66 @@ fn a_write_on_three_of_a_hundred_nodes_is_everywhere_once_its_replicas_have_it()
     assert_eq!(write.all_after_ms, None);
     assert_eq!(sim.writes_not_yet_everywhere(), 1);
 }
+
+/// Anti-entropy is push-pull: the answer to a round brings the node that lacked a write that
+/// write, whether the round was its own (full exchange: the peer answers with what it lacked)
+/// or the peer's (Merkle: the peer answers the ranges it was sent with its own versions).
+#[test]
+fn an_anti_entropy_answer_brings_the_write_the_node_lacked() {
+    use converge::settings::AntiEntropyKind;
+    use converge::{Latency, MessageKind, TraceEvent};
+    for kind in [AntiEntropyKind::Full, AntiEntropyKind::Merkle] {
+        let mut pulled = 0;
+        for seed in 0..20 {
+            let mut sim = cluster_with(
+                2,
+                50,
+                SettingsPatch {
+                    seed: Some(seed),
+                    latency: Some(Latency::Uniform {
+                        min_ms: 20,
+                        max_ms: 80,
+                    }),
+                    ..SettingsPatch::default()
+                },
+            );
+            sim.cut_one_way(n(2), n(1)).unwrap();
+            sim.write(n(2), "x", "v").unwrap();
+            sim.run_for(200);
+            sim.heal_all();
+            assert_eq!(value_at(&sim, 1, "x"), None);
+            sim.set_recording(true);
+            sim.configure(&SettingsPatch {
+                anti_entropy: Some(true),
+                anti_entropy_kind: Some(kind),
+                anti_entropy_interval_ms: Some(1_000),
+                ..SettingsPatch::default()
+            })
+            .unwrap();
+            for _ in 0..1_000 {
+                let lacked = value_at(&sim, 1, "x").is_none();
+                sim.step().unwrap();
+                let answer = matches!(
+                    sim.trace().recent().back(),
+                    Some(TraceEvent::Deliver { from, to, message: MessageKind::SyncReply, .. })
+                        if *from == n(2) && *to == n(1)
+                );
+                if answer {
+                    if lacked {
+                        pulled += 1;
+                        assert_eq!(
+                            value_at(&sim, 1, "x").as_deref(),
+                            Some("v"),
+                            "{kind:?}, seed {seed}"
+                        );
+                    }
+                    break;
+                }
+            }
+        }
+        assert!(
+            pulled > 0,
+            "{kind:?}: no seed had an answer reach node 1 before a push"
+        );
+    }
+}

@@ -413,13 +413,36 @@ fn check_schedule(settings: Settings, ops: &[Op]) -> Result<(), TestCaseError> {
         "the test's record disagrees\n{}",
         sim
     );
+    // The write list marks the same writes lost, whether it checks each alone (the last 100
+    // at most) or all in one pass (more than 100).
+    let flagged = |views: Vec<converge::WriteView>| -> Vec<WriteId> {
+        views.into_iter().filter(|w| w.lost).map(|w| w.id).collect()
+    };
+    let recent = sim.recent_writes(100);
+    let first_recent = recent.first().map_or(WriteId(u32::MAX), |w| w.id);
+    let lost_recent: Vec<WriteId> = lost
+        .iter()
+        .copied()
+        .filter(|w| *w >= first_recent)
+        .collect();
+    prop_assert_eq!(flagged(recent), lost_recent, "one by one");
+    prop_assert_eq!(flagged(sim.writes()), lost, "all at once");
     Ok(())
 }
 
 /// Schedules of up to 60 steps on clusters of 2 to 5 nodes; `wipes` lets nodes come back empty.
 fn schedules(coordinated: bool, wipes: bool) -> impl Strategy<Value = (Settings, Vec<Op>)> {
+    long_schedules(coordinated, wipes, 0..60)
+}
+
+/// Schedules of `steps` steps.
+fn long_schedules(
+    coordinated: bool,
+    wipes: bool,
+    steps: std::ops::Range<usize>,
+) -> impl Strategy<Value = (Settings, Vec<Op>)> {
     cluster(coordinated).prop_flat_map(move |settings| {
-        let ops = prop::collection::vec(op(settings.nodes, wipes), 0..60);
+        let ops = prop::collection::vec(op(settings.nodes, wipes), steps.clone());
         (Just(settings), ops)
     })
 }
@@ -463,6 +486,26 @@ proptest! {
             })
         }),
     ) {
+        check_schedule(settings, &ops)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(cases(150))]
+
+    /// Runs with more than 100 writes, which the write list checks in one pass: the same lost
+    /// writes as the test's record, under every conflict rule.
+    #[test]
+    fn many_writes_are_judged_alike_in_one_pass(
+        (settings, ops) in (any::<bool>(), any::<bool>(), 0..3u8).prop_flat_map(|(coordinated, wipes, rule)| {
+            long_schedules(coordinated, wipes, 400..500).prop_map(move |(mut settings, ops)| {
+                settings.conflict = [ConflictMode::VersionVectors, ConflictMode::LastWriterWins, ConflictMode::ArrivalOrder][rule as usize];
+                (settings, ops)
+            })
+        }),
+    ) {
+        let writes = ops.iter().filter(|op| matches!(op, Op::Write { .. } | Op::Delete { .. } | Op::WriteBack { .. } | Op::Resolve { .. })).count();
+        prop_assume!(writes > 110, "{} writes", writes);
         check_schedule(settings, &ops)?;
     }
 }
