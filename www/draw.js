@@ -277,6 +277,12 @@ export class ClusterView {
     return best;
   }
 
+  /** The drop crosses of the last frame, for tests: where (CSS pixels), how opaque, and the
+   * reason written above each (null if none was). */
+  dropsDrawn() {
+    return (this.dropMarks ?? []).map((m) => ({ ...m }));
+  }
+
   /** Where node `id` is drawn, in CSS pixels. */
   nodePosition(id) {
     const p = this.positions[id - 1];
@@ -470,21 +476,36 @@ export class ClusterView {
     ctx.textAlign = 'center';
     ctx.textBaseline = 'bottom';
     const labelled = [];
+    this.dropMarks = [];
     for (const d of this.drops) {
       const age = (realNow - d.born) / DROP_SHOW_MS;
-      this.lanePoint(d.from, d.to, Math.min(d.at, 0.93), p);
+      this.lanePoint(d.from, d.to, Math.min(d.at, this.outsideBox(d.from, d.to)), p);
       ctx.globalAlpha = this.reducedMotion ? 1 : 1 - age * age;
       const lift = this.reducedMotion ? 0 : age * 10;
       drawCross(ctx, p.x, p.y - lift, s.drawCuts ? s.msg + 2.5 : s.msg, COLOURS.drop, s.drawCuts ? 3 : 1.5);
       // Say why, unless another reason is already written right there.
       const crowded = labelled.some((q) => Math.abs(q.x - p.x) < 70 && Math.abs(q.y - p.y) < 18);
-      if (s.drawCuts && this.positions.length <= 16 && !crowded) {
+      const reason = s.drawCuts && this.positions.length <= 16 && !crowded ? DROP_REASONS[d.reason] ?? 'dropped' : null;
+      if (reason) {
         ctx.fillStyle = COLOURS.drop;
-        ctx.fillText(DROP_REASONS[d.reason] ?? 'dropped', p.x, p.y - lift - s.msg - 6);
+        ctx.fillText(reason, p.x, p.y - lift - s.msg - 6);
         labelled.push({ x: p.x, y: p.y });
       }
+      this.dropMarks.push({ x: p.x * this.zoom, y: (p.y - lift) * this.zoom, alpha: ctx.globalAlpha, reason });
     }
     ctx.globalAlpha = 1;
+  }
+
+  /** How far along the link from → to a mark can be before the receiver's box hides it. */
+  outsideBox(from, to) {
+    const a = this.positions[from];
+    const b = this.positions[to];
+    const s = this.scale;
+    const len = Math.hypot(b.x - a.x, b.y - a.y) || 1;
+    const ux = Math.abs(b.x - a.x) / len;
+    const uy = Math.abs(b.y - a.y) / len;
+    const edge = Math.min(ux > 0 ? s.boxW / 2 / ux : Infinity, uy > 0 ? s.boxH / 2 / uy : Infinity);
+    return Math.max(0.5, 1 - (edge + s.msg + 6) / len);
   }
 
   drawNode(i) {

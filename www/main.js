@@ -341,8 +341,8 @@ async function boot() {
   const plots = new Plots(document, () => app);
   const lesson = new LessonPlayer(document, () => app, Simulation);
   const comparison = new Comparison(document, () => app, Simulation);
-  // Read-only hooks for tests: view.nodePosition(id); ring.selected, ring.point(position, radius);
-  // diagram.pointOf(index), diagram.lit().
+  // Read-only hooks for tests: view.nodePosition(id), view.dropsDrawn(); ring.selected,
+  // ring.point(position, radius); diagram.pointOf(index), diagram.lit().
   window.converge = Object.freeze({ view, ring: controls.ring, diagram });
   app = new App(core, view, controls, timeline, events, diagram, plots, lesson, comparison);
   controls.attach(view);
@@ -386,6 +386,12 @@ async function boot() {
   new ResizeObserver(() => {
     view.resize();
   }).observe(document.getElementById('canvas-wrap'));
+  // A reader whose system asks for less motion sees the run still until they press Play (or
+  // step through it); drop crosses then stand still too (see ClusterView.drawDrops).
+  if (view.reducedMotion) {
+    app.setPlaying(false);
+    controls.toast('Paused, as your system asks for reduced motion: press Play (or Space) to run.');
+  }
   app.start();
   document.documentElement.dataset.ready = 'true';
   console.info('converge is ready: try sim.help()');

@@ -25,10 +25,10 @@ async function story(page) {
     sim.read(3, 'name');
     sim.runFor(300);
   });
-  // Let the panels refresh (ten times a second) so that the layout has settled.
-  await page.waitForTimeout(250);
-  await nextFrames(page, 3);
   const log = await page.evaluate(() => sim.eventLog(undefined, 10000).events);
+  // Wait until the diagram has drawn the last event (the panels refresh ten times a second).
+  await page.waitForFunction((i) => converge.diagram.pointOf(i) !== null, log[log.length - 1].index);
+  await nextFrames(page, 3);
   const find = (pred) => log.find(pred);
   return {
     alice: find((e) => e.event === 'write' && e.node === 1),

@@ -53,6 +53,27 @@ export function nextFrames(page, count = 2) {
   }), count);
 }
 
+/**
+ * Watches the playing clock frame by frame for `ms` of real time; returns the virtual time it
+ * gained and what `speed` promises for the same frames (each gap between frames counted up to
+ * 100 ms, as the page does after a stall).
+ */
+export function clockRate(page, speed, ms = 1000) {
+  return page.evaluate(([rate, window]) => new Promise((resolve) => {
+    let start = null;
+    let last = null;
+    let promised = 0;
+    const tick = (t) => {
+      if (start === null) start = { t, now: sim.now() };
+      else promised += Math.min(t - last, 100) * rate;
+      last = t;
+      if (t - start.t < window) requestAnimationFrame(tick);
+      else resolve({ gained: sim.now() - start.now, promised });
+    };
+    requestAnimationFrame(tick);
+  }), [speed, ms]);
+}
+
 /** Pauses the animation with the Pause button (if it is playing). */
 export async function pause(page) {
   if (await page.evaluate(() => sim.playing())) await page.click('#play');
@@ -261,6 +282,30 @@ export function countCanvasPixels(page, hex, tolerance = 8, { canvas = 'cluster'
     }
     return count;
   }, [hex, tolerance, canvas, near]);
+}
+
+/** How many pixels of the cluster canvas within `tolerance` of `hex` lie within `width` CSS
+ * pixels of the segment from a to b (CSS points), leaving out `margin` pixels at each end. */
+export function countPixelsAlong(page, hex, a, b, { width = 10, margin = 0, tolerance = 12 } = {}) {
+  return page.evaluate(([colour, p, q, w, m, tol]) => {
+    const el = document.getElementById('cluster');
+    const dpr = el.width / el.getBoundingClientRect().width;
+    const { data, width } = el.getContext('2d').getImageData(0, 0, el.width, el.height);
+    const want = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+    const dx = q.x - p.x;
+    const dy = q.y - p.y;
+    const len = Math.hypot(dx, dy);
+    let count = 0;
+    for (let i = 0; i < data.length; i += 4) {
+      const x = ((i / 4) % width) / dpr;
+      const y = Math.floor(i / 4 / width) / dpr;
+      const along = ((x - p.x) * dx + (y - p.y) * dy) / len;
+      if (along < m || along > len - m) continue;
+      if (Math.abs((x - p.x) * dy - (y - p.y) * dx) / len > w) continue;
+      if (data[i + 3] >= 128 && Math.abs(data[i] - want[0]) <= tol && Math.abs(data[i + 1] - want[1]) <= tol && Math.abs(data[i + 2] - want[2]) <= tol) count++;
+    }
+    return count;
+  }, [hex, a, b, width, margin, tolerance]);
 }
 
 /** How many pixels of a canvas are painted at all (not transparent and not near white). */

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { screenshot } from './helpers.mjs';
 import {
   pageSuite, TEST_TIMEOUT_MS, pause, runFor, stats, writeViaForm, readViaForm,
-  waitForStatus, waitForRow, countCanvasPixels,
+  waitForStatus, waitForRow, countCanvasPixels, countPixelsAlong,
 } from './steps.mjs';
 
 const withPage = pageSuite();
@@ -23,9 +23,15 @@ test('a write at node 1 flies to the other replicas, which then all hold Alice',
   assert.match(written.text, /name = Alice applied at node 1, sent to 2 peers/);
   assert.equal((await stats(page)).inFlight, 2, 'one message to each of the two other nodes');
 
-  // Messages take 80 to 240 ms: 40 ms on, both are partway along their links.
+  // Messages take 80 to 240 ms: 40 ms on, each is partway along its own link (not under a node
+  // box, and not on the link between 2 and 3).
   await runFor(page, 40);
-  assert.ok(await countCanvasPixels(page, REPLICATE_BLUE) >= 2 * PIXELS_PER_MESSAGE, 'both messages are drawn in flight');
+  const [n1, n2, n3] = await page.evaluate(() => [1, 2, 3].map((n) => converge.view.nodePosition(n)));
+  for (const [id, to] of [[2, n2], [3, n3]]) {
+    const drawn = await countPixelsAlong(page, REPLICATE_BLUE, n1, to, { margin: 40 });
+    assert.ok(drawn >= PIXELS_PER_MESSAGE, `the message to node ${id} is drawn on its link (${drawn} pixels)`);
+  }
+  assert.equal(await countPixelsAlong(page, REPLICATE_BLUE, n2, n3, { margin: 40 }), 0, 'nothing between 2 and 3');
   assert.match(await waitForStatus(page, 'Diverged'), /replicas differ on “name”, messages in flight/);
   assert.equal((await stats(page)).inFlight, 2);
   const before = await waitForRow(page, 'name', ['Alice', 'missing', 'missing']);
