@@ -799,6 +799,12 @@ impl Timeline {
     /// Replays `session` to its end, then goes to its moment. Every command must apply where
     /// it was given; if one does not, or replaying would take too long, this says why.
     pub fn from_session(session: &Session) -> Result<Timeline, Error> {
+        Timeline::from_session_within(session, MAX_REPLAY_EVENTS)
+    }
+
+    /// The same, refusing a session whose replay takes more than `max_events` events (tests
+    /// use a small bound: the real one takes seconds to reach).
+    pub fn from_session_within(session: &Session, max_events: u64) -> Result<Timeline, Error> {
         session.check()?;
         let settings = Settings::default()
             .patched(&session.settings)
@@ -806,10 +812,10 @@ impl Timeline {
         let mut timeline = Timeline::new(settings)?;
         timeline.log = session.commands.clone();
         timeline.revision = next_revision();
-        timeline.forward(session.end, MAX_REPLAY_EVENTS)?;
+        timeline.forward(session.end, max_events)?;
         if timeline.sim.now() < session.end {
             return Err(Error::InvalidSession(format!(
-                "replaying it would take more than {MAX_REPLAY_EVENTS} events"
+                "replaying it would take more than {max_events} events"
             )));
         }
         if timeline.next < timeline.log.len() {

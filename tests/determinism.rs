@@ -151,3 +151,31 @@ proptest! {
         prop_assert_eq!(run(), run());
     }
 }
+
+/// The trace keeps the last 100,000 events (the page's event log): older ones go, the count
+/// and the hash still cover them all, and the newest are kept in order.
+#[test]
+fn the_event_log_keeps_the_last_hundred_thousand_events() {
+    let mut sim = Simulation::new(Settings {
+        nodes: 6,
+        seed: 3,
+        anti_entropy: true,
+        anti_entropy_interval_ms: 50,
+        ..Settings::default()
+    })
+    .unwrap();
+    sim.set_recording(true);
+    while sim.trace().count() < 130_000 {
+        sim.write(NodeId(1), "k", "v").unwrap();
+        sim.run_for(500);
+    }
+    sim.crash(NodeId(6)).unwrap();
+    let count = sim.trace().count();
+    let kept = sim.trace().recent();
+    assert!(count > 130_000, "every event is counted: {count}");
+    assert_eq!(kept.len(), 100_000, "the last 100,000 are kept");
+    let times: Vec<u64> = kept.iter().map(|e| e.time()).collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "oldest first");
+    assert_eq!(kept.back().unwrap().kind(), "crash", "the newest last");
+    assert!(times[0] > 0, "the oldest are gone");
+}

@@ -218,3 +218,47 @@ proptest! {
         prop_assert_eq!(straight.convergence_times(), framed.convergence_times());
     }
 }
+
+/// Halving keeps the moments it keeps exactly as they were: the plots of the same stretch of
+/// time look the same before and after (only half as finely).
+#[test]
+fn halving_the_samples_keeps_each_kept_moment_as_it_was() {
+    let mut sim = cluster(4, ConflictMode::LastWriterWins, 40);
+    anti_entropy(&mut sim, 700);
+    let mut before = Vec::new();
+    for tick in 0..600u64 {
+        if tick % 3 == 0 {
+            let _ = sim.write(n((tick % 4) as u32 + 1), &format!("k{}", tick % 7), "v");
+        }
+        if tick % 50 == 10 {
+            let _ = sim.crash(n(2));
+        }
+        if tick % 50 == 30 {
+            let _ = sim.recover(n(2), false);
+        }
+        sim.run_for(500);
+        if sim.samples().interval() == FIRST_INTERVAL {
+            before = samples(&sim);
+        }
+    }
+    assert!(
+        before.len() > MAX_SAMPLES - 10,
+        "a series just before the first halving"
+    );
+    let interval = sim.samples().interval();
+    assert!(interval >= 2 * FIRST_INTERVAL, "halved at least once");
+    let step = (interval / FIRST_INTERVAL) as usize;
+    let after = samples(&sim);
+    let mut compared = 0;
+    for (i, sample) in after.iter().enumerate() {
+        if let Some(old) = before.get(i * step) {
+            assert_eq!(sample, old, "the moment {} ms", i as u64 * interval);
+            compared += 1;
+        }
+    }
+    assert!(compared > 200, "{compared} moments compared");
+    assert!(
+        before.iter().any(|s| s.stale_replicas > 0) && before.iter().any(|s| s.writes > 0),
+        "the series has something to show"
+    );
+}

@@ -702,3 +702,30 @@ fn a_command_the_twin_cannot_take_is_skipped_and_said() {
     assert_eq!(twin.timeline().sim().settings().nodes, 3);
     assert_eq!(twin.timeline().sim().now(), 0);
 }
+
+/// A session whose replay would take more than 30 million events is refused with a reason,
+/// after handling that many and no more (checked with a bound of 200,000: the real one takes
+/// seconds to reach). A session just within the bound loads.
+#[test]
+fn a_session_too_long_to_replay_is_refused() {
+    assert_eq!(converge::timeline::MAX_REPLAY_EVENTS, 30_000_000);
+    let mut timeline = Timeline::new(Settings {
+        nodes: 16,
+        anti_entropy: true,
+        anti_entropy_interval_ms: 10,
+        ..Settings::default()
+    })
+    .unwrap();
+    timeline.run_until(60_000);
+    let needed = timeline.sim().events();
+    assert!(needed > 200_000, "{needed} events");
+    let session = timeline.session(None);
+    match Timeline::from_session_within(&session, 200_000) {
+        Err(Error::InvalidSession(problem)) => {
+            assert!(problem.contains("more than 200000 events"), "{problem}")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+    let loaded = Timeline::from_session_within(&session, needed).unwrap();
+    assert_eq!(loaded.sim().events(), needed);
+}
