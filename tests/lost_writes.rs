@@ -106,8 +106,11 @@ fn cluster(coordinated: bool) -> impl Strategy<Value = Settings> {
         strategies::dissemination(),
         prop_oneof![Just(None), strategies::anti_entropy_kind().prop_map(Some)],
         (strategies::level(), strategies::level()),
-        strategies::read_repair(),
-        strategies::hinted_handoff(),
+        (
+            strategies::read_repair(),
+            strategies::hinted_handoff(),
+            prop_oneof![3 => Just(3_600_000u32), 1 => 300u32..3_000],
+        ),
     )
         .prop_map(
             move |(
@@ -117,8 +120,7 @@ fn cluster(coordinated: bool) -> impl Strategy<Value = Settings> {
                 dissemination,
                 anti_entropy,
                 (w, r),
-                read_repair,
-                hinted_handoff,
+                (read_repair, hinted_handoff, grace),
             )| {
                 Settings {
                     nodes,
@@ -149,8 +151,8 @@ fn cluster(coordinated: bool) -> impl Strategy<Value = Settings> {
                     anti_entropy: anti_entropy.is_some(),
                     anti_entropy_kind: anti_entropy.unwrap_or(AntiEntropyKind::Full),
                     anti_entropy_interval_ms: 300,
-                    // Collected tombstones are their own subject (tests/tombstones.rs).
-                    tombstone_grace_ms: 3_600_000,
+                    // A quarter of the runs collect tombstones within the run.
+                    tombstone_grace_ms: grace,
                     clock_skew_ms: (0..nodes).map(|i| (i as i64 - 1) * 37).collect(),
                     ..Settings::default()
                 }
@@ -203,8 +205,9 @@ impl History {
         false
     }
 
-    /// Every write some node holds (as a value or a hint), or that was written by a client
-    /// that had seen one of those, and so on back.
+    /// Every write some node holds (as a value or a hint) or a delete whose tombstone was
+    /// collected after its grace (as the run's events say: the delete is done), or that was
+    /// written by a client that had seen one of those, and so on back.
     fn accounted(&self, sim: &Simulation) -> BTreeSet<WriteId> {
         let mut stack: Vec<WriteId> = Vec::new();
         for id in 1..=sim.node_count() {
@@ -212,6 +215,10 @@ impl History {
             stack.extend(replica.versions().map(|v| v.write));
             stack.extend(replica.hints().iter().map(|h| h.version.write));
         }
+        stack.extend(sim.trace().recent().iter().filter_map(|e| match e {
+            converge::TraceEvent::Collect { write, .. } => Some(*write),
+            _ => None,
+        }));
         let mut accounted = BTreeSet::new();
         while let Some(id) = stack.pop() {
             if accounted.insert(id) {
@@ -367,6 +374,7 @@ fn apply(sim: &mut Simulation, history: &mut History, op: &Op) {
 fn check_schedule(settings: Settings, ops: &[Op]) -> Result<(), TestCaseError> {
     let vv = settings.conflict == ConflictMode::VersionVectors;
     let mut sim = Simulation::new(settings).unwrap();
+    sim.set_recording(true);
     let mut history = History::default();
     for op in ops {
         apply(&mut sim, &mut history, op);
