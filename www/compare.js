@@ -41,8 +41,8 @@ export function describeChange(change) {
 }
 
 const ROWS = [
-  { label: 'Converged', value: (s) => (s.converged ? 'yes' : 'no') },
-  { label: 'Keys diverging', value: (s) => s.divergent },
+  { label: 'Converged', value: (s) => (s.converged ? 'yes' : 'no'), key: (s) => (s.converged ? 0 : 1), worse: 'more', why: 'not converged, unlike the other run' },
+  { label: 'Keys diverging', value: (s) => s.divergent, worse: 'more' },
   { label: 'Lost writes', value: (s) => s.stats.lostWrites, worse: 'more' },
   { label: 'Stale reads', value: (s) => `${s.stats.staleReads} of ${s.stats.reads}`, key: (s) => s.stats.staleReads, worse: 'more' },
   { label: 'Failed requests', value: (s) => s.stats.unavailable + s.stats.timedOut, worse: 'more' },
@@ -228,7 +228,7 @@ export class Comparison {
           const worse = ka > kb ? cells[0] : cells[1];
           worse.classList.add('worse');
           worse.append(' ▲');
-          worse.title = 'more than the other run';
+          worse.title = row.why ?? 'more than the other run';
         }
       }
       tr.append(th, ...cells);

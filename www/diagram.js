@@ -118,7 +118,8 @@ export class SpaceTimeDiagram {
 
   setWindow(ms) {
     this.windowMs = ms;
-    this.fetched.from = -1;
+    // Read again at once, from further back if the window is wider (even while paused).
+    this.fetched.from = Infinity;
   }
 
   resize() {
