@@ -491,6 +491,36 @@ mod tests {
     }
 
     #[test]
+    fn a_context_is_empty_until_it_has_seen_a_write() {
+        assert!(VersionVector::default().is_empty());
+        assert!(CausalContext::new().is_empty());
+        let mut gap = CausalContext::new();
+        gap.add(dot(2, 3));
+        assert!(!gap.is_empty(), "a dot beyond the vector");
+        assert!(gap.vector().is_empty());
+        let mut run = CausalContext::new();
+        run.add(dot(1, 1));
+        assert!(!run.is_empty() && !run.vector().is_empty());
+    }
+
+    #[test]
+    fn a_dot_that_closes_a_gap_folds_its_node_and_only_its_node_into_the_vector() {
+        let mut c = CausalContext::new();
+        for d in [dot(1, 3), dot(2, 2), dot(2, 3), dot(3, 2), dot(2, 5)] {
+            assert!(c.add(d));
+        }
+        assert!(c.vector().is_empty());
+        assert!(c.add(dot(2, 1)));
+        assert_eq!(c.vector().entries(), &[(NodeId(2), 3)]);
+        assert_eq!(c.cloud(), &[dot(1, 3), dot(2, 5), dot(3, 2)]);
+        assert_eq!(c.len(), 4, "one entry and three dots");
+        assert!(!c.add(dot(2, 2)), "already seen");
+        assert!(c.add(dot(1, 1)) && c.add(dot(1, 2)));
+        assert_eq!(c.vector().entries(), &[(NodeId(1), 3), (NodeId(2), 3)]);
+        assert_eq!(c.cloud(), &[dot(2, 5), dot(3, 2)]);
+    }
+
+    #[test]
     fn stamps_order_by_clock_then_node_then_counter() {
         let stamp = |millis, node, seq| Stamp {
             millis,

@@ -318,3 +318,61 @@ fn every_path_keeps_the_sibling_a_read_missed() {
         }
     }
 }
+
+/// A message's size counts 8 bytes per number of each version's clock: a blind write carries
+/// only its own dot, a write in the context of a read also the context's numbers (framing 16,
+/// ids and stamp 24, then the value).
+#[test]
+fn a_version_costs_eight_bytes_per_number_of_its_clock() {
+    let mut sim = cluster(2, ConflictMode::VersionVectors, 10);
+    let sent = |sim: &Simulation| sim.stats().bytes_sent;
+    let frame = |value: &str, clock_numbers: u64| 16 + 24 + value.len() as u64 + 8 * clock_numbers;
+
+    let before = sent(&sim);
+    sim.write(n(1), "k", "abc").unwrap();
+    assert_eq!(
+        sent(&sim) - before,
+        frame("abc", 1),
+        "a blind write: its dot"
+    );
+    sim.run_for(100);
+
+    // Node 2 now holds (n1, 1); a read there and a write back in its context: {n1: 1} and a dot.
+    let read = sim.read(n(2), "k").unwrap();
+    let context = sim.request(read.id).unwrap().context;
+    let before = sent(&sim);
+    sim.write_with(
+        n(2),
+        "k",
+        Some("de"),
+        &ClientOptions {
+            context,
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(sent(&sim) - before, frame("de", 2));
+    sim.run_for(100);
+
+    // A context of two nodes' writes: two numbers, and the write's own dot.
+    sim.write(n(1), "g", "x").unwrap();
+    sim.run_for(100);
+    sim.write(n(2), "g", "y").unwrap();
+    sim.run_for(100);
+    let read = sim.read(n(1), "g").unwrap();
+    let context = sim.request(read.id).unwrap().context.unwrap();
+    let numbers = context.clock.len() as u64;
+    let before = sent(&sim);
+    sim.write_with(
+        n(1),
+        "g",
+        Some("z"),
+        &ClientOptions {
+            context: Some(context),
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(sent(&sim) - before, frame("z", numbers + 1));
+    assert_eq!(numbers, 2, "{{n1: 1, n2: 1}}");
+}
