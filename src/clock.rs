@@ -641,6 +641,29 @@ mod context_tests {
         }
     }
 
+    #[test]
+    fn json_contexts_name_at_most_4096_dots_beyond_the_vector() {
+        // Dots 2, 4, 6, ... beyond a counter of 0: each one a gap.
+        let list = |node: u32, dots: usize| {
+            let counters: Vec<String> = (1..=dots).map(|i| (2 * i).to_string()).collect();
+            format!("\"{node}\": [0, {}]", counters.join(", "))
+        };
+        let parse = |json: String| serde_json::from_str::<CausalContext>(&json);
+        let full = parse(format!("{{{}}}", list(1, MAX_CLOUD))).unwrap();
+        assert_eq!(full.cloud().len(), MAX_CLOUD);
+        let over = parse(format!("{{{}}}", list(1, MAX_CLOUD + 1))).unwrap_err();
+        assert!(over.to_string().contains("more than 4096 dots"), "{over}");
+        // The bound is over all nodes together.
+        let half = MAX_CLOUD / 2;
+        let both = parse(format!("{{{}, {}}}", list(1, half), list(2, half))).unwrap();
+        assert_eq!(both.cloud().len(), MAX_CLOUD);
+        let across = parse(format!("{{{}, {}}}", list(1, half), list(2, half + 1))).unwrap_err();
+        assert!(
+            across.to_string().contains("more than 4096 dots"),
+            "{across}"
+        );
+    }
+
     fn dots() -> impl Strategy<Value = Vec<Dot>> {
         prop::collection::vec((1u32..4, 1u32..9).prop_map(|(n, c)| dot(n, c)), 0..14)
     }
