@@ -376,3 +376,31 @@ fn a_version_costs_eight_bytes_per_number_of_its_clock() {
     assert_eq!(sent(&sim) - before, frame("z", numbers + 1));
     assert_eq!(numbers, 2, "{{n1: 1, n2: 1}}");
 }
+
+/// What the page shows as a version's clock is everything it knows: the context it was written
+/// in, and its own dot.
+#[test]
+fn a_version_shows_its_context_and_its_own_dot_as_its_clock() {
+    let mut sim = cluster(2, ConflictMode::VersionVectors, 10);
+    sim.write(n(1), "k", "a").unwrap();
+    sim.run_for(100);
+    let read = sim.read(n(2), "k").unwrap();
+    let context = sim.request(read.id).unwrap().context;
+    sim.write_with(
+        n(2),
+        "k",
+        Some("b"),
+        &ClientOptions {
+            context,
+            ..ClientOptions::default()
+        },
+    )
+    .unwrap();
+    sim.run_for(100);
+    let writes = sim.writes();
+    assert_eq!(writes[0].clock.to_string(), "{n1:1}");
+    assert_eq!(writes[1].clock.to_string(), "{n1:1, n2:1}");
+    let held = sim.versions_at(n(1), "k").unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].clock().to_string(), "{n1:1, n2:1}");
+}
