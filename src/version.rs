@@ -278,6 +278,20 @@ mod tests {
     }
 
     #[test]
+    fn one_version_is_held_inline_and_none_as_nothing() {
+        let (a, b) = (version(1, 1, 1, 0, &[]), version(2, 2, 1, 0, &[]));
+        let mut held = Held::from(vec![a.clone()]);
+        assert_eq!(held, Held::One(a.clone()));
+        assert!(!held.is_empty());
+        held.set(vec![a.clone(), b.clone()]);
+        assert!(matches!(&held, Held::Siblings(vs) if vs.len() == 2));
+        assert_eq!(writes(&held.take()), [1, 2]);
+        assert_eq!(held, Held::Nothing);
+        assert!(held.is_empty());
+        assert_eq!(Held::from(Vec::new()), Held::Nothing);
+    }
+
+    #[test]
     fn arrival_order_takes_the_last_arrival_but_repairs_only_gaps() {
         let mut held = Held::Nothing;
         let (a, b) = (version(1, 1, 1, 10, &[]), version(2, 2, 1, 5, &[]));
