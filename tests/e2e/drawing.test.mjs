@@ -139,34 +139,33 @@ test('cut links are dashed with a cross; a one-way cut dashes only its direction
   await screenshot(page, 'drawing-cut-links');
 }));
 
+/** A write to a crashed node 2: its drop cross as first drawn, and 0.9 s of real time later. */
+async function agedDrop(page) {
+  await page.evaluate(() => sim.crash(2));
+  await writeViaForm(page, { node: 1, key: 'k', value: 'v' });
+  await runFor(page, 100);
+  const [first] = await dropsShown(page, 1);
+  const shownAt = await page.evaluate(() => performance.now());
+  await page.waitForFunction((t) => performance.now() - t > 900, shownAt);
+  const [later] = await page.evaluate(() => converge.view.dropsDrawn());
+  assert.ok(later, 'the cross is still shown (for 1.4 s)');
+  return { first, later };
+}
+
 test('with reduced motion the run starts still, and drop crosses neither fade nor float', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=2&latency=constant:100', reducedMotion: 'reduce' }, async (page) => {
   assert.equal(await page.evaluate(() => sim.playing()), false, 'nothing moves until the reader presses Play');
   assert.equal(await page.textContent('#play'), 'Play');
   await nextFrames(page, 10);
   assert.equal(await page.evaluate(() => sim.now()), 0, 'the clock stands still');
-  await page.evaluate(() => sim.crash(2));
-  await writeViaForm(page, { node: 1, key: 'k', value: 'v' });
-  await runFor(page, 100);
-  const [first] = await dropsShown(page, 1);
-  // Most of the 1.4 s a cross is shown: still fully there, where it was.
-  const shownAt = await page.evaluate(() => performance.now());
-  await page.waitForFunction((t) => performance.now() - t > 900, shownAt);
-  const [later] = await page.evaluate(() => converge.view.dropsDrawn());
-  assert.ok(later, 'the cross is still shown');
-  assert.equal(later.alpha, 1);
+  const { first, later } = await agedDrop(page);
+  assert.equal(later.alpha, 1, 'still fully there');
   assert.equal(later.y, first.y, 'it does not float up');
 }));
 
 test('without reduced motion a drop cross fades and floats up as it goes', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=2&latency=constant:100' }, async (page) => {
   await pause(page);
-  await page.evaluate(() => sim.crash(2));
-  await writeViaForm(page, { node: 1, key: 'k', value: 'v' });
-  await runFor(page, 100);
-  const [first] = await dropsShown(page, 1);
-  const shownAt = await page.evaluate(() => performance.now());
-  await page.waitForFunction((t) => performance.now() - t > 900, shownAt);
-  const [later] = await page.evaluate(() => converge.view.dropsDrawn());
-  assert.ok(later && later.alpha < 0.8, `fading (${later?.alpha})`);
+  const { first, later } = await agedDrop(page);
+  assert.ok(later.alpha < 0.8, `fading (${later.alpha})`);
   assert.ok(later.y < first.y, 'floating up');
 }));
 
