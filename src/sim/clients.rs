@@ -96,6 +96,34 @@ pub(super) struct RequestRecord {
     violations: Violations,
 }
 
+/// Lists of writes kept for reads in progress, by read. Reads begin in id order and end in
+/// roughly that order, so each list is added at the back, found by halving, and forgotten by
+/// emptying its slot: the slots at the front go once they are empty (a map's nodes, or shifting
+/// thousands of lists for each read answered, cost more under a steady stream of reads).
+#[derive(Clone, Debug, Default)]
+pub(super) struct ByRead(std::collections::VecDeque<(RequestId, Option<Box<[WriteId]>>)>);
+
+impl ByRead {
+    fn insert(&mut self, read: RequestId, writes: Box<[WriteId]>) {
+        debug_assert!(self.0.back().is_none_or(|(last, _)| *last < read));
+        self.0.push_back((read, Some(writes)));
+    }
+
+    fn get(&self, read: RequestId) -> Option<&[WriteId]> {
+        let at = self.0.binary_search_by_key(&read, |(r, _)| *r).ok()?;
+        self.0[at].1.as_deref()
+    }
+
+    fn remove(&mut self, read: RequestId) {
+        if let Ok(at) = self.0.binary_search_by_key(&read, |(r, _)| *r) {
+            self.0[at].1 = None;
+        }
+        while self.0.front().is_some_and(|(_, writes)| writes.is_none()) {
+            self.0.pop_front();
+        }
+    }
+}
+
 /// Which writes were acknowledged before a read began when both happened in one millisecond,
 /// where times alone cannot tell: a read that began before a write was acknowledged (or even
 /// issued) in the same millisecond is not stale for missing it.
@@ -106,7 +134,7 @@ pub(super) struct AckOrder {
     acked: Vec<WriteId>,
     /// Reads in progress that began in a millisecond after some of its acknowledgements:
     /// those writes.
-    reads: BTreeMap<RequestId, Box<[WriteId]>>,
+    reads: ByRead,
 }
 
 impl AckOrder {
@@ -128,11 +156,11 @@ impl AckOrder {
     /// `started`) began.
     fn before(&self, read: RequestId, started: Time, write: WriteId, acked_at: Time) -> bool {
         acked_at < started
-            || (acked_at == started && self.reads.get(&read).is_some_and(|w| w.contains(&write)))
+            || (acked_at == started && self.reads.get(read).is_some_and(|w| w.contains(&write)))
     }
 
     fn read_answered(&mut self, read: RequestId) {
-        self.reads.remove(&read);
+        self.reads.remove(read);
     }
 }
 
@@ -699,7 +727,7 @@ impl Simulation {
             self.finish_read(id, key, session, versions);
         }
         if write.is_none() {
-            self.stale_candidates.remove(&id);
+            self.stale_candidates.remove(id);
             self.ack_order.read_answered(id);
         }
     }
@@ -714,7 +742,7 @@ impl Simulation {
         // returned are looked at too.
         let mut candidates = std::mem::take(&mut self.scratch_writes);
         candidates.clear();
-        candidates.extend(self.stale_candidates.get(&id).into_iter().flatten());
+        candidates.extend(self.stale_candidates.get(id).into_iter().flatten());
         if conflict == ConflictMode::ArrivalOrder {
             let newest = versions.iter().map(|v| v.write).max();
             let started = self.requests[id.0 as usize - 1].started;

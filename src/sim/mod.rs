@@ -187,7 +187,7 @@ pub struct Simulation {
     wiped: bool,
     /// For each read in progress, the writes it could be stale for missing (noted when it
     /// began; only reads with some).
-    stale_candidates: BTreeMap<crate::RequestId, Box<[crate::WriteId]>>,
+    stale_candidates: clients::ByRead,
     /// Acknowledgements and reads in the same millisecond, in the order they happened.
     ack_order: clients::AckOrder,
     /// A list reused by every read's staleness check (no allocation per read).
@@ -265,7 +265,7 @@ impl Simulation {
             drops: Vec::new(),
             ranges: VecDeque::new(),
             wiped: false,
-            stale_candidates: BTreeMap::new(),
+            stale_candidates: clients::ByRead::default(),
             ack_order: clients::AckOrder::default(),
             scratch_writes: Vec::new(),
             changes: 0,
