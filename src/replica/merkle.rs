@@ -125,4 +125,73 @@ mod tests {
         let leaves = a.differing(2, &b.children(1, &mid));
         assert_eq!(leaves, vec![leaf_of(1 << 62)]);
     }
+
+    fn version(node: u32, counter: u32) -> Rc<Version> {
+        use crate::clock::{CausalContext, Stamp};
+        use crate::replica::{KeyId, NodeId, WriteId};
+        Rc::new(Version {
+            write: WriteId(counter),
+            key: KeyId(0),
+            value: None,
+            stamp: Stamp {
+                millis: 0,
+                node: NodeId(node),
+                seq: counter,
+            },
+            context: CausalContext::default(),
+            created: 0,
+        })
+    }
+
+    /// A pseudo-random key hash (splitmix64), spreading keys over every leaf.
+    fn key_hash(i: u64) -> u64 {
+        let mut z = i.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    #[test]
+    fn a_difference_among_thousands_of_keys_still_shows() {
+        // About 150 keys a leaf: a leaf's hash must still change when any one of them does.
+        let keys: Vec<(u64, u64)> = (0..10_000)
+            .map(|i| {
+                (
+                    key_hash(i),
+                    key_digest(key_hash(i), &[version(1, i as u32 + 1)]),
+                )
+            })
+            .collect();
+        let tree = Tree::build(keys.iter().copied());
+        for changed in (0..keys.len()).step_by(997) {
+            let mut other = keys.clone();
+            let (hash, _) = other[changed];
+            // The replica holds a sibling more of that one key.
+            other[changed].1 = key_digest(hash, &[version(1, changed as u32 + 1), version(2, 1)]);
+            let theirs = Tree::build(other);
+            let top = tree.differing(0, &theirs.top());
+            assert_eq!(top.len(), 1, "key {changed}: the root shows the difference");
+            let mid = tree.differing(1, &theirs.children(0, &top));
+            let leaves = tree.differing(2, &theirs.children(1, &mid));
+            assert_eq!(leaves, vec![leaf_of(hash)], "key {changed}");
+        }
+    }
+
+    #[test]
+    fn digests_and_trees_are_the_same_on_every_build() {
+        // Replicas compare hashes they computed apart (real nodes may run different builds of
+        // this code), so the hash function is part of the protocol: these numbers must not move.
+        let digest = key_digest(0x0123_4567_89AB_CDEF, &[version(1, 2), version(3, 4)]);
+        assert_eq!(digest, 7_132_356_513_011_636_348);
+        let tree = Tree::build([(1, digest), (u64::MAX, 99), (1 << 60, 7)]);
+        assert_eq!(
+            tree.top(),
+            vec![
+                (0, 5_551_780_040_283_592_443),
+                (1, 1_429_971_162_174_116_573),
+                (2, 1_429_971_162_174_116_573),
+                (3, 4_419_068_293_528_813_340),
+            ]
+        );
+    }
 }

@@ -194,3 +194,120 @@ fn version_bytes(v: &Version) -> u64 {
     let value = v.value.as_ref().map_or(0, |s| s.len() as u64);
     24 + value + 8 * (v.context.len() as u64 + 1)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::{CausalContext, Stamp, VersionVector};
+
+    /// A version of value "abc" whose context names two nodes: 24 bytes of ids and timestamp,
+    /// 3 of value, 8 for each of the two entries and 8 for its own dot.
+    fn version() -> Rc<Version> {
+        Rc::new(Version {
+            write: WriteId(7),
+            key: KeyId(0),
+            value: Some("abc".into()),
+            stamp: Stamp {
+                millis: 5,
+                node: NodeId(1),
+                seq: 3,
+            },
+            context: CausalContext::from(VersionVector::from_pairs([
+                (NodeId(1), 2),
+                (NodeId(2), 4),
+            ])),
+            created: 0,
+        })
+    }
+
+    const VERSION: u64 = 24 + 3 + 8 * 3;
+
+    fn versions(n: usize) -> Rc<Vec<Rc<Version>>> {
+        Rc::new((0..n).map(|_| version()).collect())
+    }
+
+    /// Every kind of message, with how many bytes it is said to cost and whether it is
+    /// anti-entropy: the byte counts the page compares between kinds of reconciliation.
+    fn every_message() -> Vec<(Message, u64, bool)> {
+        let request = RequestId(1);
+        vec![
+            (Message::Replicate(version()), 16 + VERSION, false),
+            (Message::Rumor(version()), 16 + VERSION, false),
+            (
+                Message::Put {
+                    request,
+                    version: version(),
+                    hint: Some(NodeId(3)),
+                },
+                16 + VERSION,
+                false,
+            ),
+            (Message::PutAck { request }, 16 + 4, false),
+            (
+                Message::Get {
+                    request,
+                    key: KeyId(0),
+                },
+                16 + 4,
+                false,
+            ),
+            (
+                Message::GetReply {
+                    request,
+                    versions: vec![version(), version()].into(),
+                },
+                16 + 2 * VERSION,
+                false,
+            ),
+            (
+                Message::Repair {
+                    request,
+                    blocking: true,
+                    versions: vec![version()].into(),
+                },
+                16 + VERSION,
+                false,
+            ),
+            (Message::RepairAck { request }, 16 + 4, false),
+            (Message::Handoff(versions(3)), 16 + 3 * VERSION, false),
+            (
+                Message::HandoffAck(Rc::new(vec![WriteId(1), WriteId(2)])),
+                16 + 2 * 4,
+                false,
+            ),
+            (Message::SyncRequest(versions(2)), 16 + 2 * VERSION, true),
+            (Message::SyncReply(versions(1)), 16 + VERSION, true),
+            (
+                Message::MerkleCompare {
+                    level: 1,
+                    hashes: Rc::new(vec![(0, 1), (1, 2), (2, 3), (3, 4), (4, 5)]),
+                },
+                16 + 5 * 12,
+                true,
+            ),
+            (
+                Message::MerkleSync {
+                    leaves: Rc::new(vec![3, 9, 40]),
+                    versions: versions(2),
+                    reply: false,
+                },
+                16 + 3 * 4 + 2 * VERSION,
+                true,
+            ),
+        ]
+    }
+
+    #[test]
+    fn each_message_costs_its_framing_and_what_it_carries() {
+        for (message, bytes, _) in every_message() {
+            assert_eq!(message.bytes(), bytes, "{message:?}");
+        }
+    }
+
+    #[test]
+    fn only_reconciliation_counts_as_anti_entropy() {
+        for (message, _, anti_entropy) in every_message() {
+            assert_eq!(message.is_anti_entropy(), anti_entropy, "{message:?}");
+        }
+    }
+}
