@@ -239,16 +239,6 @@ impl Placement {
         let walk = &keys[key.index()].walk;
         walk.len() == self.n || walk[..self.n].contains(&node)
     }
-
-    /// How many keys are placed.
-    pub fn len(&self) -> usize {
-        self.keys.borrow().len()
-    }
-
-    /// Whether no key is placed.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 /// Timers a replica can set.
