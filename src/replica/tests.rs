@@ -77,8 +77,14 @@ fn sends(out: &[Output]) -> Vec<(NodeId, MessageKind)> {
 #[test]
 fn a_write_applies_locally_and_is_broadcast_fire_and_forget() {
     let mut r = replica(1, &Settings::default());
+    assert!(r.is_empty());
     let mut out = Vec::new();
     write(&mut r, 5, 1, 0, "Alice", &mut out);
+    write(&mut r, 6, 2, 0, "Bob", &mut out);
+    write(&mut r, 7, 3, 4, "Carol", &mut out);
+    assert_eq!((r.len(), r.is_empty()), (2, false), "two keys");
+    out.clear();
+    write(&mut r, 8, 4, 0, "Alice", &mut out);
     assert_eq!(values(&r, 0), vec!["Alice"]);
     assert_eq!(sends(&out), vec![(NodeId(0), MessageKind::Replicate)]);
     assert!(out.iter().any(|o| matches!(
@@ -232,6 +238,8 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
         "1 of 2 acks: waiting"
     );
     assert_eq!(r.pending().collect::<Vec<_>>(), vec![(RequestId(7), 1, 2)]);
+    assert_eq!(r.pending_request(RequestId(7)), Some((1, 2)));
+    assert_eq!(r.pending_request(RequestId(8)), None, "not one of its requests");
     out.clear();
     r.handle_message(
         &env(5),
@@ -248,6 +256,7 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
             outcome: Outcome::Written { acks: 2 }
         }
     )));
+    assert_eq!(r.pending_request(RequestId(7)), None, "answered");
 
     out.clear();
     r.client_write(
