@@ -517,7 +517,11 @@ impl Settings {
                 ),
             ));
         }
-        if let Some(ms) = self.clock_skew_ms.iter().find(|ms| ms.abs() > MAX_SKEW_MS) {
+        if let Some(ms) = self
+            .clock_skew_ms
+            .iter()
+            .find(|ms| ms.unsigned_abs() > MAX_SKEW_MS.unsigned_abs())
+        {
             return Err(Error::setting(
                 "clockSkewMs",
                 format!(
@@ -663,6 +667,14 @@ mod tests {
             (
                 SettingsPatch {
                     clock_skew_ms: Some([("1".to_string(), MAX_SKEW_MS + 1)].into()),
+                    ..Default::default()
+                },
+                "clockSkewMs",
+            ),
+            // Its absolute value does not fit an i64: it once wrapped round to pass.
+            (
+                SettingsPatch {
+                    clock_skew_ms: Some([("1".to_string(), i64::MIN)].into()),
                     ..Default::default()
                 },
                 "clockSkewMs",

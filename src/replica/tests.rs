@@ -239,7 +239,11 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
     );
     assert_eq!(r.pending().collect::<Vec<_>>(), vec![(RequestId(7), 1, 2)]);
     assert_eq!(r.pending_request(RequestId(7)), Some((1, 2)));
-    assert_eq!(r.pending_request(RequestId(8)), None, "not one of its requests");
+    assert_eq!(
+        r.pending_request(RequestId(8)),
+        None,
+        "not one of its requests"
+    );
     out.clear();
     r.handle_message(
         &env(5),
