@@ -5,11 +5,9 @@
 //! `cargo bench --bench core` (add `-- --quick` for a short run, `-- --only quorum` for one kind of
 //! traffic, `-- --nodes 64` for one cluster size, `-- --core-only` to skip the bare queues).
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::hint::black_box;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use converge::queue::EventQueue;
@@ -17,39 +15,7 @@ use converge::rng::Rng;
 use converge::settings::{Consistency, Coordination, ReadRepair, ReplicationFactor};
 use converge::{ConflictMode, Latency, NodeId, Settings, Simulation};
 
-/// Counts live heap bytes and their peak, to report the memory a run needs.
-struct CountingAlloc;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for CountingAlloc {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            // The benchmark runs on one thread: plain loads and stores, not locked
-            // read-modify-write instructions, which on every allocation would weigh on the
-            // figures this benchmark reports.
-            let live = LIVE.load(Ordering::Relaxed) + layout.size();
-            LIVE.store(live, Ordering::Relaxed);
-            if live > PEAK.load(Ordering::Relaxed) {
-                PEAK.store(live, Ordering::Relaxed);
-            }
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.store(
-            LIVE.load(Ordering::Relaxed) - layout.size(),
-            Ordering::Relaxed,
-        );
-    }
-}
-
-#[global_allocator]
-static ALLOC: CountingAlloc = CountingAlloc;
+mod common;
 
 const MIN_LATENCY_MS: u32 = 1;
 const MAX_LATENCY_MS: u32 = 200;
@@ -97,8 +63,7 @@ fn run_core(nodes: u32, traffic: Traffic, ops_per_ms: u32, ms: u64) -> CoreRun {
     sim.set_recording(false);
     let keys: Vec<String> = (0..KEYS).map(|k| format!("key{k}")).collect();
     let mut pick = Rng::new(7, 0);
-    let baseline = LIVE.load(Ordering::Relaxed);
-    PEAK.store(baseline, Ordering::Relaxed);
+    let baseline = common::reset_peak();
     let mut depth_sum = 0u64;
     let start = Instant::now();
     for _ in 0..ms {
@@ -116,7 +81,7 @@ fn run_core(nodes: u32, traffic: Traffic, ops_per_ms: u32, ms: u64) -> CoreRun {
         depth_sum += sim.in_flight_count() as u64;
     }
     let elapsed = start.elapsed();
-    let peak_bytes = PEAK.load(Ordering::Relaxed) - baseline;
+    let peak_bytes = common::peak() - baseline;
     let stats = sim.stats();
     black_box(sim.converged());
     CoreRun {

@@ -112,6 +112,17 @@ impl<T> EventQueue<T> {
         self.in_wheel + self.far.len()
     }
 
+    /// The bytes a copy of the queue holds (see its `Clone`): its slab, holes included, the
+    /// buckets listing places in it, and the events beyond the wheel.
+    pub fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        let places: usize = self.buckets.iter().map(VecDeque::len).sum::<usize>() + self.free.len();
+        self.buckets.len() * size_of::<VecDeque<u32>>()
+            + places * size_of::<u32>()
+            + self.slab.len() * size_of::<Option<T>>()
+            + self.far.len() * size_of::<Far<T>>()
+    }
+
     /// Whether no event waits.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -39,6 +39,9 @@ pub const MAX_REPLAY_EVENTS: u64 = 30_000_000;
 const SNAPSHOT_EVERY: u64 = 4_000;
 /// The most snapshots kept.
 const MAX_SNAPSHOTS: usize = 128;
+/// The most bytes the snapshots may hold together (by [`Simulation::snapshot_bytes`]): a run
+/// with hundreds of thousands of messages in flight has snapshots of tens of megabytes each.
+pub const MAX_SNAPSHOT_BYTES: usize = 256 << 20;
 
 /// Something a person (or a script, or a lesson) did to the cluster.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -419,6 +422,19 @@ fn next_revision() -> u64 {
 struct Snapshot {
     sim: Simulation,
     next: usize,
+    /// What it holds of its own (see [`Simulation::snapshot_bytes`]).
+    bytes: usize,
+}
+
+impl Snapshot {
+    fn of(sim: &mut Simulation, next: usize) -> Snapshot {
+        let sim = sim.snapshot();
+        Snapshot {
+            bytes: sim.snapshot_bytes(),
+            sim,
+            next,
+        }
+    }
 }
 
 /// A run with its history: commands, time travel, sessions.
@@ -437,6 +453,8 @@ pub struct Timeline {
     snapshot_every: u64,
     /// Events between snapshots at the start of a run ([`SNAPSHOT_EVERY`] but in tests).
     first_snapshot_every: u64,
+    /// The most bytes the snapshots may hold ([`MAX_SNAPSHOT_BYTES`] but in tests).
+    snapshot_budget: usize,
 }
 
 impl fmt::Debug for Timeline {
@@ -468,6 +486,7 @@ impl Timeline {
             snapshots: Vec::new(),
             snapshot_every: SNAPSHOT_EVERY,
             first_snapshot_every: SNAPSHOT_EVERY,
+            snapshot_budget: MAX_SNAPSHOT_BYTES,
             sim,
         };
         timeline.begin();
@@ -482,10 +501,7 @@ impl Timeline {
         self.next = 0;
         self.end = self.sim.now();
         self.snapshot_every = self.first_snapshot_every;
-        self.snapshots = vec![Snapshot {
-            sim: self.sim.snapshot(),
-            next: 0,
-        }];
+        self.snapshots = vec![Snapshot::of(&mut self.sim, 0)];
     }
 
     /// Takes snapshots every `events` events (at least 1) from now on and in every new run,
@@ -693,19 +709,35 @@ impl Timeline {
         if self.sim.events() < self.last_snapshot_events() + self.snapshot_every {
             return;
         }
-        self.snapshots.push(Snapshot {
-            sim: self.sim.snapshot(),
-            next: self.next,
-        });
-        if self.snapshots.len() > MAX_SNAPSHOTS {
+        self.snapshots.push(Snapshot::of(&mut self.sim, self.next));
+        while self.snapshots.len() > MAX_SNAPSHOTS
+            || (self.snapshot_bytes() > self.snapshot_budget && self.snapshots.len() > 1)
+        {
             // Keep the first and every other one after it; space later ones twice as far.
             let mut i = 0;
             self.snapshots.retain(|_| {
                 i += 1;
                 i % 2 == 1
             });
-            self.snapshot_every *= 2;
+            self.snapshot_every = self.snapshot_every.saturating_mul(2);
         }
+    }
+
+    /// What the snapshots hold together.
+    fn snapshot_bytes(&self) -> usize {
+        self.snapshots.iter().map(|s| s.bytes).sum()
+    }
+
+    /// Keeps the snapshots within `bytes` (at least the run's first is kept, whatever its size)
+    /// instead of [`MAX_SNAPSHOT_BYTES`], from now on: for tests.
+    pub fn set_snapshot_budget(&mut self, bytes: usize) {
+        self.snapshot_budget = bytes;
+    }
+
+    /// How many snapshots are kept, and the bytes they hold (roughly: see
+    /// [`Simulation::snapshot_bytes`]).
+    pub fn snapshots(&self) -> (usize, usize) {
+        (self.snapshots.len(), self.snapshot_bytes())
     }
 
     // ----- Going back -----

@@ -242,6 +242,30 @@ pub struct WriteLog {
 }
 
 impl WriteLog {
+    /// Roughly the bytes a copy of the log holds of its own: what it keeps per key, and the
+    /// last chunk of each record list (the next write copies it while a copy shares it).
+    pub fn snapshot_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let keys: usize = self
+            .keys
+            .iter()
+            .flatten()
+            .map(|k| {
+                k.writes.len() * size_of::<WriteId>()
+                    + k.pending.len() * size_of::<(Stamp, WriteId)>()
+                    + k.unstored.len() * size_of::<WriteId>()
+            })
+            .sum();
+        self.keys.len() * size_of::<Option<KeyRecord>>()
+            + keys
+            + RECORDS_PER_CHUNK
+                * (size_of::<WriteRecord>()
+                    + self.words * size_of::<u64>()
+                    + 2 * size_of::<WriteId>())
+            + (RECORDS_PER_CHUNK * 8).max(self.nodes) * size_of::<u32>()
+            + self.resurrections.len() * size_of::<Resurrection>()
+    }
+
     /// An empty log for a cluster of `nodes` nodes that keeps each key on `replicas` of them.
     pub fn new(nodes: usize, replicas: usize) -> WriteLog {
         let words = replicas

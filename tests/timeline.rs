@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use converge::settings::{Consistency, Coordination, ReplicationFactor};
-use converge::timeline::{MAX_COMMANDS, SESSION_VERSION};
+use converge::timeline::{MAX_COMMANDS, MAX_SNAPSHOT_BYTES, SESSION_VERSION};
 use converge::{
     ClientOptions, Command, Error, Latency, Session, Settings, SettingsPatch, Simulation, Time,
     Timeline,
@@ -77,18 +77,20 @@ fn straight(settings: &Settings, schedule: &[(Time, Command)], t: Time) -> Strin
 /// The same commands given through a timeline that snapshots every 64 events, which then runs
 /// on to `end`.
 fn recorded(settings: &Settings, schedule: &[(Time, Command)], end: Time) -> Timeline {
-    recorded_with_snapshots(settings, schedule, end, 64)
+    recorded_with_snapshots(settings, schedule, end, 64, MAX_SNAPSHOT_BYTES)
 }
 
-/// The same, with a snapshot every `every` events.
+/// The same, with a snapshot every `every` events and at most `budget` bytes of snapshots.
 fn recorded_with_snapshots(
     settings: &Settings,
     schedule: &[(Time, Command)],
     end: Time,
     every: u64,
+    budget: usize,
 ) -> Timeline {
     let mut timeline = Timeline::new(settings.clone()).unwrap();
     timeline.set_snapshot_every(every);
+    timeline.set_snapshot_budget(budget);
     for (at, command) in schedule {
         timeline.run_until(*at);
         let _ = timeline.execute(command.clone());
@@ -164,11 +166,14 @@ proptest! {
         schedule in schedule(),
         quorum in any::<bool>(),
         every in 1u64..300,
+        budget in prop_oneof![Just(MAX_SNAPSHOT_BYTES), 0usize..100_000],
         targets in prop::collection::vec(0u64..8_000, 1..6),
     ) {
         let settings = settings(quorum);
         let end = 8_000;
-        let mut timeline = recorded_with_snapshots(&settings, &schedule, end, every);
+        let mut timeline = recorded_with_snapshots(&settings, &schedule, end, every, budget);
+        let (kept, bytes) = timeline.snapshots();
+        prop_assert!(kept == 1 || bytes <= budget, "{kept} snapshots hold {bytes} bytes");
         prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, end));
         for t in targets {
             timeline.seek(t).unwrap();
@@ -189,7 +194,8 @@ proptest! {
         targets in prop::collection::vec(0.0f64..1.0, 1..6),
     ) {
         let settings = settings(quorum);
-        let mut timeline = recorded_with_snapshots(&settings, &schedule, 6_000, every);
+        let mut timeline =
+            recorded_with_snapshots(&settings, &schedule, 6_000, every, MAX_SNAPSHOT_BYTES);
         let events = timeline.sim().events();
         let session = Session::from_json(&timeline.session(None).to_json()).unwrap();
         for share in targets {

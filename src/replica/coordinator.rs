@@ -94,6 +94,11 @@ pub(super) struct Requests {
 const SPARE_REPLY_LISTS: usize = 64;
 
 impl Requests {
+    /// Roughly the bytes it holds of its own (a snapshot of the run copies them).
+    pub(super) fn bytes(&self) -> usize {
+        self.table.bytes() + self.deadlines.len() * std::mem::size_of::<(Time, RequestId)>()
+    }
+
     /// Starts following `id`; returns its slot (valid until the next insertion or removal).
     fn insert(&mut self, id: RequestId, pending: Pending) -> usize {
         self.table.insert(id, pending)

@@ -475,6 +475,35 @@ impl Replica {
         self.held == 0
     }
 
+    /// Roughly the bytes this node holds of its own: what a copy of it copies (the versions
+    /// themselves are shared, a pointer each).
+    pub fn bytes(&self) -> usize {
+        use std::mem::size_of;
+        let siblings: usize = self
+            .store
+            .iter()
+            .map(|held| match held {
+                Held::Siblings(vs) => {
+                    size_of::<Vec<Rc<Version>>>() + vs.len() * size_of::<Rc<Version>>()
+                }
+                _ => 0,
+            })
+            .sum();
+        let heard: usize = self
+            .heard
+            .iter()
+            .map(|c| size_of::<CausalContext>() + c.len() * size_of::<(NodeId, u32)>())
+            .sum();
+        size_of::<Replica>()
+            + self.store.len() * size_of::<Held>()
+            + siblings
+            + heard
+            + self.counters.len() * size_of::<u32>()
+            + self.hints.len() * size_of::<Hint>()
+            + self.rumors.len() * size_of::<Rc<Version>>()
+            + self.requests.bytes()
+    }
+
     /// The writes this node keeps for other nodes.
     pub fn hints(&self) -> &[Hint] {
         &self.hints

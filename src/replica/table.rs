@@ -47,6 +47,11 @@ pub(super) struct RequestTable {
 const FIRST_CAPACITY: usize = 8;
 
 impl RequestTable {
+    /// The bytes its entries take (a snapshot of the run copies them).
+    pub(super) fn bytes(&self) -> usize {
+        self.entries.len() * std::mem::size_of::<Entry>()
+    }
+
     /// How many requests it holds (for the tests, which run natively).
     #[cfg(all(test, not(target_arch = "wasm32")))]
     fn len(&self) -> usize {

@@ -903,6 +903,28 @@ impl Simulation {
         copy
     }
 
+    /// Roughly the bytes a snapshot of the run holds of its own, not shared with the run: the
+    /// queued events with the pointers their messages carry, every replica's state, the key
+    /// table and what the write log keeps per key (the records of writes and requests are
+    /// shared, but for their last chunks: see [`Chunked`]). Time travel keeps its
+    /// snapshots within a budget of these.
+    pub(crate) fn snapshot_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let carried: usize = self
+            .queue
+            .iter()
+            .map(|(_, event)| match event {
+                Event::Flight(flight) => flight.message.carried().len(),
+                Event::Timer { .. } => 0,
+            })
+            .sum();
+        let queue = self.queue.bytes() + carried * size_of::<Rc<Version>>();
+        let replicas: usize = self.replicas.iter().map(Replica::bytes).sum();
+        let keys =
+            self.keys.names.len() * (size_of::<Rc<str>>() + 2 * size_of::<(Rc<str>, KeyId)>());
+        size_of::<Simulation>() + queue + replicas + keys + self.writes.snapshot_bytes()
+    }
+
     /// After going back to a snapshot of this run: takes the events `later` recorded that
     /// this (earlier) point of the same run had recorded too.
     pub(crate) fn resume_history(&mut self, later: &mut Simulation) {
