@@ -56,8 +56,10 @@ pub struct Follower {
     change: SettingsPatch,
     /// The leader's settings at its start, as last seen.
     base: Settings,
-    /// The leader's commands followed so far, in order, with when they were given.
+    /// The leader's commands followed so far, in order, with when they were given (but the
+    /// first `forgotten`, which the leader no longer remembers either).
     followed: Vec<(Time, Command)>,
+    forgotten: usize,
     /// The commands the twin could not take, with why (for the page).
     skipped: Vec<String>,
     /// The leader's history stamp when last followed: while it stands, only time moves.
@@ -73,6 +75,7 @@ impl Follower {
             change,
             base,
             followed: Vec::new(),
+            forgotten: 0,
             skipped: Vec::new(),
             seen: 0,
         };
@@ -109,6 +112,12 @@ impl Follower {
     /// Takes the leader's new commands, or its new future or new run (the twin starts again).
     fn follow_commands(&mut self, own: &mut Timeline, leader: &Timeline) -> Result<(), Error> {
         let log = leader.log();
+        // The leader forgot its earliest commands (a long run): so does the follower.
+        if leader.forgotten() > self.forgotten && *leader.start() == self.base {
+            let newly = (leader.forgotten() - self.forgotten).min(self.followed.len());
+            self.followed.drain(..newly);
+            self.forgotten = leader.forgotten();
+        }
         let same = self
             .followed
             .iter()
@@ -116,6 +125,13 @@ impl Follower {
             .take_while(|((at, command), logged)| *at == logged.at && *command == logged.command)
             .count();
         if *leader.start() != self.base || same < self.followed.len() {
+            if leader.forgotten() > 0 {
+                return Err(Error::InvalidCommand(format!(
+                    "the other run cannot start again: this run's first {} commands were \
+                     forgotten to keep memory flat",
+                    leader.forgotten()
+                )));
+            }
             self.rebuild(own, leader)?;
         }
         // New commands at the end of the leader's history: given here at the same moments.
@@ -142,6 +158,7 @@ impl Follower {
         *own = Timeline::new(self.base.patched(&self.change)?)?;
         own.sim_mut().set_recording(recording);
         self.followed.clear();
+        self.forgotten = 0;
         self.skipped.clear();
         Ok(())
     }

@@ -38,6 +38,8 @@ pub enum Error {
     InvalidSession(String),
     /// A place in time that a run cannot go to.
     InvalidTime(String),
+    /// A run that a session cannot hold (too long, or its early history forgotten).
+    CannotSave(String),
     /// A lesson file that cannot be used.
     InvalidLesson(String),
 }
@@ -74,6 +76,7 @@ impl fmt::Display for Error {
                 write!(f, "this session cannot be loaded: {problem}")
             }
             Error::InvalidTime(problem) => f.write_str(problem),
+            Error::CannotSave(problem) => write!(f, "this run cannot be saved: {problem}"),
             Error::InvalidLesson(problem) => write!(f, "this lesson cannot be used: {problem}"),
         }
     }

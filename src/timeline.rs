@@ -39,6 +39,10 @@ pub const MAX_REPLAY_EVENTS: u64 = 30_000_000;
 const SNAPSHOT_EVERY: u64 = 4_000;
 /// The most snapshots kept.
 const MAX_SNAPSHOTS: usize = 128;
+/// The most commands time travel remembers: as many as a session may hold. A longer run
+/// forgets its earliest history (going back reaches the last 15,000 to 20,000 commands), so
+/// that a page left running through a lecture keeps flat memory.
+pub const HISTORY_COMMANDS: usize = MAX_COMMANDS;
 /// The most bytes the snapshots may hold together (by [`Simulation::snapshot_bytes`]): a run
 /// with hundreds of thousands of messages in flight has snapshots of tens of megabytes each.
 pub const MAX_SNAPSHOT_BYTES: usize = 256 << 20;
@@ -449,12 +453,18 @@ pub struct Timeline {
     next: usize,
     /// The furthest moment of the remembered future.
     end: Time,
+    /// Events handled by then (as far as the run has gone there).
+    end_events: u64,
     snapshots: Vec<Snapshot>,
     snapshot_every: u64,
     /// Events between snapshots at the start of a run ([`SNAPSHOT_EVERY`] but in tests).
     first_snapshot_every: u64,
     /// The most bytes the snapshots may hold ([`MAX_SNAPSHOT_BYTES`] but in tests).
     snapshot_budget: usize,
+    /// The most commands remembered ([`HISTORY_COMMANDS`] but in tests).
+    history_commands: usize,
+    /// How many of the earliest commands were forgotten (their history with them).
+    forgotten: usize,
 }
 
 impl fmt::Debug for Timeline {
@@ -483,10 +493,13 @@ impl Timeline {
             revision: 0,
             next: 0,
             end: 0,
+            end_events: 0,
             snapshots: Vec::new(),
             snapshot_every: SNAPSHOT_EVERY,
             first_snapshot_every: SNAPSHOT_EVERY,
             snapshot_budget: MAX_SNAPSHOT_BYTES,
+            history_commands: HISTORY_COMMANDS,
+            forgotten: 0,
             sim,
         };
         timeline.begin();
@@ -497,9 +510,11 @@ impl Timeline {
     fn begin(&mut self) {
         self.start = self.sim.settings().clone();
         self.log.clear();
+        self.forgotten = 0;
         self.revision = next_revision();
         self.next = 0;
         self.end = self.sim.now();
+        self.end_events = self.sim.events();
         self.snapshot_every = self.first_snapshot_every;
         self.snapshots = vec![Snapshot::of(&mut self.sim, 0)];
     }
@@ -535,9 +550,27 @@ impl Timeline {
         &mut self.sim
     }
 
-    /// The commands given, in order (those after [`Self::applied`] are the remembered future).
+    /// The commands remembered, in order (those after [`Self::applied`] are the remembered
+    /// future); the run's first [`Self::forgotten`] are not among them.
     pub fn log(&self) -> &[Logged] {
         &self.log
+    }
+
+    /// How many of the run's earliest commands were forgotten to keep memory flat: going back
+    /// reaches [`Self::history_start`] at the earliest, and the run can no longer be saved.
+    pub fn forgotten(&self) -> usize {
+        self.forgotten
+    }
+
+    /// The earliest moment going back can reach: 0, unless early history was forgotten.
+    pub fn history_start(&self) -> Time {
+        self.snapshots.first().map_or(0, |s| s.sim.now())
+    }
+
+    /// Remembers at most `commands` commands (at least 1) instead of [`HISTORY_COMMANDS`],
+    /// from now on: for tests.
+    pub fn set_history_commands(&mut self, commands: usize) {
+        self.history_commands = commands.max(1);
     }
 
     /// How many commands of the log the moment shown includes.
@@ -562,7 +595,36 @@ impl Timeline {
         self.next = self.log.len();
         self.revision = next_revision();
         self.end = self.sim.now();
+        self.end_events = self.sim.events();
+        self.forget_early_history();
         Ok(done)
+    }
+
+    /// Past [`HISTORY_COMMANDS`] commands, forgets the earliest: the log up to the earliest
+    /// snapshot that leaves three quarters of the limit or fewer after it (one is taken now if
+    /// none does), and every snapshot before that one, which becomes the start of history.
+    /// Called at the end of the timeline, where commands are given.
+    fn forget_early_history(&mut self) {
+        if self.log.len() <= self.history_commands {
+            return;
+        }
+        let keep = self.history_commands - self.history_commands / 4;
+        let from = self.log.len() - keep;
+        let cut = match self.snapshots.iter().position(|s| s.next >= from) {
+            Some(cut) => cut,
+            None => {
+                self.snapshots.push(Snapshot::of(&mut self.sim, self.next));
+                self.snapshots.len() - 1
+            }
+        };
+        let drop = self.snapshots[cut].next;
+        self.snapshots.drain(..cut);
+        self.log.drain(..drop);
+        for snapshot in &mut self.snapshots {
+            snapshot.next -= drop;
+        }
+        self.next -= drop;
+        self.forgotten += drop;
     }
 
     /// Changes settings: those a running cluster can change are a command like any other;
@@ -697,6 +759,7 @@ impl Timeline {
 
     fn after_moving(&mut self) {
         self.end = self.end.max(self.sim.now());
+        self.end_events = self.end_events.max(self.sim.events());
         self.snapshot_if_due();
     }
 
@@ -750,14 +813,34 @@ impl Timeline {
                 "{time} ms is more than a day into the run"
             )));
         }
+        if time < self.history_start() {
+            return Err(self.before_history());
+        }
         let back = time < self.sim.now();
         self.restore_nearest(|s| s.now() <= time, back);
         self.forward(time, u64::MAX)
     }
 
+    /// Why a moment before the start of history cannot be shown.
+    fn before_history(&self) -> Error {
+        Error::InvalidTime(format!(
+            "the run's first {} commands were forgotten to keep memory flat: the earliest \
+             moment kept is {} ms",
+            self.forgotten,
+            self.history_start()
+        ))
+    }
+
     /// Shows the run just after its `events`-th event, with the commands given before the
     /// next one.
     pub fn seek_event(&mut self, events: u64) -> Result<(), Error> {
+        if self
+            .snapshots
+            .first()
+            .is_some_and(|s| events < s.sim.events())
+        {
+            return Err(self.before_history());
+        }
         let back = events < self.sim.events();
         // From a snapshot before the event, not at it: one taken after time ran on past it
         // (to a command's moment, say) would show a later clock than the event's own.
@@ -780,10 +863,11 @@ impl Timeline {
         Ok(())
     }
 
-    /// Goes one event back: to just before the last event handled. Returns false at the start.
+    /// Goes one event back: to just before the last event handled. Returns false at the start
+    /// (of the run, or of the history kept).
     pub fn step_back(&mut self) -> Result<bool, Error> {
         let events = self.sim.events();
-        if events == 0 {
+        if events <= self.snapshots.first().map_or(0, |s| s.sim.events()) {
             return Ok(false);
         }
         self.seek_event(events - 1)?;
@@ -816,8 +900,24 @@ impl Timeline {
     // ----- Sessions -----
 
     /// The session: settings, commands, the moment shown and the end.
-    pub fn session(&self, lesson: Option<LessonPlace>) -> Session {
-        Session {
+    /// A run the page could not reopen is refused (never a file the page would refuse): one
+    /// whose early history was forgotten, that runs past one day or 30 million events, or
+    /// holds more than 20,000 commands.
+    pub fn session(&self, lesson: Option<LessonPlace>) -> Result<Session, Error> {
+        if self.forgotten > 0 {
+            return Err(Error::CannotSave(format!(
+                "it is longer than a session can hold ({MAX_COMMANDS} commands), and its first \
+                 {} commands were forgotten to keep memory flat",
+                self.forgotten
+            )));
+        }
+        if self.end_events > MAX_REPLAY_EVENTS {
+            return Err(Error::CannotSave(format!(
+                "it has run {} events, and a session may replay at most {MAX_REPLAY_EVENTS}",
+                self.end_events
+            )));
+        }
+        let session = Session {
             format: SESSION_FORMAT.to_string(),
             version: SESSION_VERSION,
             settings: self.start.as_patch(),
@@ -825,7 +925,25 @@ impl Timeline {
             time: self.sim.now(),
             end: self.end(),
             lesson,
+        };
+        session.check().map_err(|e| match e {
+            Error::InvalidSession(problem) => Error::CannotSave(problem),
+            e => e,
+        })?;
+        Ok(session)
+    }
+
+    /// The session as JSON text (see [`Self::session`]), refused if longer than a session may
+    /// be ([`MAX_SESSION_BYTES`]).
+    pub fn saved(&self, lesson: Option<LessonPlace>) -> Result<String, Error> {
+        let text = self.session(lesson)?.to_json();
+        if text.len() > MAX_SESSION_BYTES {
+            return Err(Error::CannotSave(format!(
+                "it would take {} bytes, and a session may take at most {MAX_SESSION_BYTES}",
+                text.len()
+            )));
         }
+        Ok(text)
     }
 
     /// Replays `session` to its end, then goes to its moment. Every command must apply where

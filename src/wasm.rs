@@ -1030,6 +1030,25 @@ impl Sim {
         self.inner.log().len() as f64
     }
 
+    /// The most commands a session (Save, Link) may hold; past it a run forgets its earliest.
+    #[wasm_bindgen(js_name = "commandLimit")]
+    pub fn command_limit(&self) -> f64 {
+        crate::timeline::MAX_COMMANDS as f64
+    }
+
+    /// How many of the run's earliest commands were forgotten to keep memory flat (the run
+    /// can then no longer be saved, and going back stops at `historyStart()`).
+    #[wasm_bindgen(js_name = "commandsForgotten")]
+    pub fn commands_forgotten(&self) -> f64 {
+        self.inner.forgotten() as f64
+    }
+
+    /// The earliest moment going back can reach (ms): 0 unless early history was forgotten.
+    #[wasm_bindgen(js_name = "historyStart")]
+    pub fn history_start(&self) -> f64 {
+        self.inner.history_start() as f64
+    }
+
     /// How many of the commands given are in the moment shown (the rest are its future).
     #[wasm_bindgen(js_name = "commandsApplied")]
     pub fn commands_applied(&self) -> f64 {
@@ -1044,7 +1063,7 @@ impl Sim {
         } else {
             Some(from_js("lesson", lesson)?)
         };
-        Ok(self.inner.session(lesson).to_json())
+        self.inner.saved(lesson).map_err(js_error)
     }
 
     /// Replaces this run with the session in `text` (JSON), replayed to its moment. Returns

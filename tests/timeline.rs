@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use converge::settings::{Consistency, Coordination, ReplicationFactor};
-use converge::timeline::{MAX_COMMANDS, MAX_SNAPSHOT_BYTES, SESSION_VERSION};
+use converge::timeline::{HISTORY_COMMANDS, MAX_COMMANDS, MAX_SNAPSHOT_BYTES, SESSION_VERSION};
 use converge::{
     ClientOptions, Command, Error, Latency, Session, Settings, SettingsPatch, Simulation, Time,
     Timeline,
@@ -77,20 +77,30 @@ fn straight(settings: &Settings, schedule: &[(Time, Command)], t: Time) -> Strin
 /// The same commands given through a timeline that snapshots every 64 events, which then runs
 /// on to `end`.
 fn recorded(settings: &Settings, schedule: &[(Time, Command)], end: Time) -> Timeline {
-    recorded_with_snapshots(settings, schedule, end, 64, MAX_SNAPSHOT_BYTES)
+    recorded_with_snapshots(
+        settings,
+        schedule,
+        end,
+        64,
+        MAX_SNAPSHOT_BYTES,
+        HISTORY_COMMANDS,
+    )
 }
 
-/// The same, with a snapshot every `every` events and at most `budget` bytes of snapshots.
+/// The same, with a snapshot every `every` events, at most `budget` bytes of snapshots and
+/// `history` commands remembered.
 fn recorded_with_snapshots(
     settings: &Settings,
     schedule: &[(Time, Command)],
     end: Time,
     every: u64,
     budget: usize,
+    history: usize,
 ) -> Timeline {
     let mut timeline = Timeline::new(settings.clone()).unwrap();
     timeline.set_snapshot_every(every);
     timeline.set_snapshot_budget(budget);
+    timeline.set_history_commands(history);
     for (at, command) in schedule {
         timeline.run_until(*at);
         let _ = timeline.execute(command.clone());
@@ -160,22 +170,35 @@ proptest! {
     #![proptest_config(cases(48))]
 
     /// Seeks back and forth through snapshots taken every few events show, every time, the
-    /// whole state a run from the start shows at that moment.
+    /// whole state a run from the start shows at that moment; with the snapshots over a small
+    /// budget of bytes, and with the earliest history forgotten past a few commands (then a
+    /// moment before what is kept is refused, and nothing changes).
     #[test]
     fn going_back_shows_what_a_fresh_run_shows_at_that_moment(
         schedule in schedule(),
         quorum in any::<bool>(),
         every in 1u64..300,
         budget in prop_oneof![Just(MAX_SNAPSHOT_BYTES), 0usize..100_000],
+        history in prop_oneof![Just(HISTORY_COMMANDS), 1usize..12],
         targets in prop::collection::vec(0u64..8_000, 1..6),
     ) {
         let settings = settings(quorum);
         let end = 8_000;
-        let mut timeline = recorded_with_snapshots(&settings, &schedule, end, every, budget);
+        let mut timeline =
+            recorded_with_snapshots(&settings, &schedule, end, every, budget, history);
         let (kept, bytes) = timeline.snapshots();
         prop_assert!(kept == 1 || bytes <= budget, "{kept} snapshots hold {bytes} bytes");
+        prop_assert!(timeline.log().len() <= history);
+        prop_assert_eq!(timeline.forgotten() == 0, timeline.session(None).is_ok());
         prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, end));
         for t in targets {
+            if t < timeline.history_start() {
+                let before = fingerprint(timeline.sim());
+                let refused = timeline.seek(t).unwrap_err().to_string();
+                prop_assert!(refused.contains("forgotten"), "{refused}");
+                prop_assert_eq!(fingerprint(timeline.sim()), before);
+                continue;
+            }
             timeline.seek(t).unwrap();
             prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, t), "seek to {}", t);
         }
@@ -194,10 +217,16 @@ proptest! {
         targets in prop::collection::vec(0.0f64..1.0, 1..6),
     ) {
         let settings = settings(quorum);
-        let mut timeline =
-            recorded_with_snapshots(&settings, &schedule, 6_000, every, MAX_SNAPSHOT_BYTES);
+        let mut timeline = recorded_with_snapshots(
+            &settings,
+            &schedule,
+            6_000,
+            every,
+            MAX_SNAPSHOT_BYTES,
+            HISTORY_COMMANDS,
+        );
         let events = timeline.sim().events();
-        let session = Session::from_json(&timeline.session(None).to_json()).unwrap();
+        let session = Session::from_json(&timeline.session(None).unwrap().to_json()).unwrap();
         for share in targets {
             let target = (events as f64 * share) as u64;
             timeline.seek_event(target).unwrap();
@@ -247,7 +276,7 @@ proptest! {
         let settings = settings(quorum);
         let mut timeline = recorded(&settings, &schedule, 5_000);
         timeline.seek(back).unwrap();
-        let text = timeline.session(None).to_json();
+        let text = timeline.session(None).unwrap().to_json();
         let loaded = Timeline::from_session(&Session::from_json(&text).unwrap()).unwrap();
         prop_assert_eq!(fingerprint(loaded.sim()), fingerprint(timeline.sim()));
         prop_assert_eq!(loaded.end(), 5_000);
@@ -341,7 +370,7 @@ fn a_long_run_jumps_back_from_nearby_snapshots() {
 #[test]
 fn a_session_names_every_setting_so_new_defaults_cannot_change_it() {
     let timeline = Timeline::new(settings(true)).unwrap();
-    let session = timeline.session(None);
+    let session = timeline.session(None).unwrap();
     let text = session.to_json();
     for name in [
         "nodes",
@@ -374,7 +403,7 @@ fn saved() -> String {
     let mut timeline = Timeline::new(settings(false)).unwrap();
     timeline.execute(write(1, "k", "v")).unwrap();
     timeline.run_until(500);
-    timeline.session(None).to_json()
+    timeline.session(None).unwrap().to_json()
 }
 
 #[test]
@@ -447,7 +476,7 @@ fn script_in_a_key_is_only_text() {
         .execute(write(1, key, "<img src=x onerror=alert(1)>"))
         .unwrap();
     timeline.run_until(1_000);
-    let text = timeline.session(None).to_json();
+    let text = timeline.session(None).unwrap().to_json();
     let loaded = Timeline::from_session(&Session::from_json(&text).unwrap()).unwrap();
     assert_eq!(
         value_at(loaded.sim(), 3, key).as_deref(),
@@ -725,7 +754,7 @@ fn a_session_too_long_to_replay_is_refused() {
     timeline.run_until(60_000);
     let needed = timeline.sim().events();
     assert!(needed > 200_000, "{needed} events");
-    let session = timeline.session(None);
+    let session = timeline.session(None).unwrap();
     match Timeline::from_session_within(&session, 200_000) {
         Err(Error::InvalidSession(problem)) => {
             assert!(problem.contains("more than 200000 events"), "{problem}")
@@ -734,4 +763,96 @@ fn a_session_too_long_to_replay_is_refused() {
     }
     let loaded = Timeline::from_session_within(&session, needed).unwrap();
     assert_eq!(loaded.sim().events(), needed);
+}
+
+/// A run longer than a session can hold forgets its earliest commands (and the history before
+/// them): going back stops at the earliest moment kept, stepping back stops there too, and
+/// the run can no longer be saved (never a file the page would refuse). A twin following it
+/// keeps following, and says why it cannot start again.
+#[test]
+fn a_long_run_forgets_its_earliest_history_and_says_so() {
+    use converge::compare::Twin;
+    let settings = settings(true);
+    let mut timeline = Timeline::new(settings.clone()).unwrap();
+    timeline.set_snapshot_every(50);
+    timeline.set_history_commands(40);
+    let mut twin = Twin::new(&timeline, SettingsPatch::default()).unwrap();
+    let schedule: Vec<(Time, Command)> = (0..200)
+        .map(|i| {
+            (
+                i * 20,
+                write(1 + (i % 3) as u32, &format!("k{}", i % 7), "v"),
+            )
+        })
+        .collect();
+    for (at, command) in &schedule {
+        timeline.run_until(*at);
+        timeline.execute(command.clone()).unwrap();
+        twin.follow(&timeline).unwrap();
+    }
+    timeline.run_until(5_000);
+    twin.follow(&timeline).unwrap();
+    assert_eq!(
+        fingerprint(twin.timeline().sim()),
+        fingerprint(timeline.sim())
+    );
+    assert_eq!(timeline.forgotten() + timeline.log().len(), 200);
+    assert!(timeline.log().len() <= 40);
+    let start = timeline.history_start();
+    assert!(start > 0 && start <= schedule[200 - timeline.log().len()].0);
+
+    let refused = timeline.session(None).unwrap_err().to_string();
+    assert!(refused.starts_with("this run cannot be saved"), "{refused}");
+    assert!(refused.contains("forgotten"), "{refused}");
+    let refused = timeline.seek(start - 1).unwrap_err().to_string();
+    assert!(
+        refused.contains(&format!("earliest moment kept is {start} ms")),
+        "{refused}"
+    );
+
+    // What is kept is exact: the same as a run from the start.
+    for t in [start, start + 7, (start + 5_000) / 2, 5_000] {
+        timeline.seek(t).unwrap();
+        assert_eq!(
+            fingerprint(timeline.sim()),
+            straight(&settings, &schedule, t),
+            "at {t}"
+        );
+    }
+    timeline.seek(start).unwrap();
+    let mut steps = 0;
+    while timeline.step_back().unwrap() {
+        steps += 1;
+    }
+    assert!(
+        timeline.sim().now() >= start,
+        "stepped back past the history kept"
+    );
+    assert_eq!(steps, 0, "at the start of history, there is no step back");
+
+    // A new future in the past makes the twin start again, which it cannot: it says why.
+    timeline.seek(3_500).unwrap();
+    timeline.execute(Command::HealAll).unwrap();
+    let refused = twin.follow(&timeline).unwrap_err().to_string();
+    assert!(refused.contains("forgotten"), "{refused}");
+}
+
+/// A run whose session text would pass the size a session may have is refused when saved.
+#[test]
+fn a_run_too_big_for_a_session_file_is_refused_when_saved() {
+    let mut timeline = Timeline::new(settings(false)).unwrap();
+    let value = "v".repeat(converge::MAX_VALUE_CHARS);
+    for i in 0..600 {
+        timeline.run_until(i * 10);
+        timeline.execute(write(1, "k", &value)).unwrap();
+    }
+    assert!(
+        timeline.session(None).is_ok(),
+        "the session itself is within its limits"
+    );
+    let refused = timeline.saved(None).unwrap_err().to_string();
+    assert!(
+        refused.starts_with("this run cannot be saved: it would take"),
+        "{refused}"
+    );
 }

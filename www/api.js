@@ -43,6 +43,12 @@ export function createApi(app) {
     end: () => core().end(),
     eventsHandled: () => core().eventsHandled(),
     commands: () => core().commands(),
+    history: () => ({
+      start: core().historyStart(),
+      forgotten: core().commandsForgotten(),
+      commands: core().commandCount(),
+      limit: core().commandLimit(),
+    }),
     session: () => JSON.parse(app.sessionText()),
     loadSession: (session) => {
       const text = typeof session === 'string' ? session : JSON.stringify(session);
@@ -158,6 +164,7 @@ const HELP = `converge: the simulation behind this page, for the console.
   sim.reset({seed: 42, nodes: 5}) / sim.play() / sim.pause() / sim.step()
   sim.seek(1500) / sim.stepBack() / sim.end()   go back in time; acting there forks a new future
   sim.session() / sim.loadSession(s) / await sim.shareLink()   save, reopen and share this moment
+  sim.history()                      how far back the run remembers (past 20,000 actions it forgets the earliest)
   await sim.lessons() / await sim.openLesson('quorums') / sim.lesson() / sim.runStep() / sim.nextStep()
   sim.compare({writeQuorum: 'all'}) / sim.comparison() / sim.stopComparing()   side by side
 The README lists every method and setting.`;

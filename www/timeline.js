@@ -10,7 +10,7 @@ export class TimelineBar {
     this.$ = (id) => doc.getElementById(id);
     this.getApp = getApp;
     this.dragging = false;
-    this.shown = { now: -1, end: -1, applied: -1 };
+    this.shown = { now: -1, end: -1, applied: -1, count: -1 };
     this.marksKey = '';
   }
 
@@ -45,19 +45,27 @@ export class TimelineBar {
     const now = core.now();
     const end = core.end();
     const applied = core.commandsApplied();
+    const count = core.commandCount();
     const s = this.shown;
-    if (now === s.now && end === s.end && applied === s.applied) return;
-    this.shown = { now, end, applied };
+    if (now === s.now && end === s.end && applied === s.applied && count === s.count) return;
+    this.shown = { now, end, applied, count };
+    // A long run forgets its earliest history (memory stays flat): the bar starts where it does.
+    const start = core.historyStart();
+    const forgotten = core.commandsForgotten();
+    const limit = core.commandLimit();
     const range = this.$('tl-range');
-    range.max = String(Math.max(end, 1));
+    range.min = String(start);
+    range.max = String(Math.max(end, start + 1));
     if (!this.dragging || Number(range.value) !== now) range.value = String(now);
     range.setAttribute('aria-valuetext', `${seconds(now)} of ${seconds(end)}`);
     this.$('tl-end').disabled = now >= end;
     const past = now < end;
     const inLesson = this.app.lesson.view !== null && !this.app.lesson.offScript();
-    const note = !past ? ''
-      : inLesson ? `The lesson's script runs ahead to ${seconds(end)}. Any action of yours here starts a new future.`
-        : `Looking back at ${seconds(now)} of ${seconds(end)}. Play replays what happened next; any action here starts a new future.`;
+    const note = past && inLesson ? `The lesson's script runs ahead to ${seconds(end)}. Any action of yours here starts a new future.`
+      : past ? `Looking back at ${seconds(now)} of ${seconds(end)}. Play replays what happened next; any action here starts a new future.`
+        : forgotten > 0 ? `The first ${forgotten} actions of this run were forgotten to keep memory flat: going back reaches ${seconds(start)} at the earliest, and Save and Link cannot hold it any more.`
+          : count > 0.9 * limit ? `${count} actions: past ${limit}, the earliest are forgotten and Save and Link cannot hold this run any more.`
+            : '';
     if (this.$('tl-note').textContent !== note) this.$('tl-note').textContent = note;
     this.$('timeline').classList.toggle('in-past', past);
     this.drawMarks(core, end, applied);
@@ -67,7 +75,8 @@ export class TimelineBar {
   drawMarks(core, end, applied) {
     const canvas = this.$('tl-marks');
     const { w, h } = this.marksSize;
-    const key = `${end}:${applied}:${w}:${core.commandCount()}`;
+    const start = core.historyStart();
+    const key = `${start}:${end}:${applied}:${w}:${core.commandCount()}`;
     if (key === this.marksKey) return;
     this.marksKey = key;
     const ratio = window.devicePixelRatio || 1;
@@ -79,7 +88,7 @@ export class TimelineBar {
     const times = core.commandTimes();
     // The range's thumb travels inside its width less the thumb itself (about 16 px).
     const inset = 8;
-    const x = (t) => inset + (w - 2 * inset) * (end > 0 ? t / end : 0);
+    const x = (t) => inset + (w - 2 * inset) * (end > start ? (t - start) / (end - start) : 0);
     times.forEach((t, i) => {
       g.fillStyle = i < applied ? MARK_COLOUR : FUTURE_COLOUR;
       g.fillRect(Math.round(x(t)) - 1, 0, 2, h);

@@ -245,3 +245,39 @@ test('the event log lists every event, filters by node, kind and key, jumps, and
 
   await assert.rejects(page.evaluate(() => sim.eventLog({ kinds: ['wrote'] })), /no event kind "wrote"/);
 }));
+
+test('a run past what a session holds warns first, then forgets its earliest actions and says so', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=4' }, async (page) => {
+  await pause(page);
+  await restart(page);
+  const act = (from, to) => page.evaluate(([a, b]) => {
+    for (let i = a; i < b; i++) {
+      sim.write(1 + (i % 3), `k${i % 50}`, 'v');
+      sim.runFor(5);
+    }
+  }, [from, to]);
+  const { limit } = await page.evaluate(() => sim.history());
+  assert.equal(limit, 20000);
+  await act(0, 18500);
+  await page.waitForFunction(() => /^18500 actions: past 20000, the earliest are forgotten/.test(document.getElementById('tl-note').textContent));
+  assert.deepEqual(await page.evaluate(() => sim.history()), { start: 0, forgotten: 0, commands: 18500, limit: 20000 });
+
+  await act(18500, 20500);
+  await page.waitForFunction(() => /^The first \d+ actions of this run were forgotten to keep memory flat: going back reaches \d+\.\d+ s at the earliest/.test(document.getElementById('tl-note').textContent));
+  const kept = await page.evaluate(() => ({ ...sim.history(), min: Number(document.getElementById('tl-range').min) }));
+  assert.ok(kept.forgotten > 0 && kept.forgotten + kept.commands === 20500, JSON.stringify(kept));
+  assert.ok(kept.commands <= limit, JSON.stringify(kept));
+  assert.ok(kept.start > 0 && kept.min === kept.start, JSON.stringify(kept));
+  await screenshot(page, 'history-forgotten');
+
+  // The slider goes back as far as what is kept; Save says why it cannot, and writes nothing.
+  await page.locator('#tl-range').fill(String(kept.start));
+  await page.waitForFunction((t) => sim.now() === t, kept.start);
+  let downloaded = false;
+  page.on('download', () => { downloaded = true; });
+  await page.click('#save-session');
+  await page.waitForSelector('#toast:not([hidden])');
+  assert.match(await page.textContent('#toast'), /^this run cannot be saved: it is longer than a session can hold \(20000 commands\), and its first \d+ commands were forgotten/);
+  await assert.rejects(page.evaluate((t) => sim.seek(t - 1), kept.start), /were forgotten to keep memory flat: the earliest moment kept is/);
+  assert.equal(await page.evaluate(() => sim.now()), kept.start, 'a refused seek changes nothing');
+  assert.equal(downloaded, false);
+}));
