@@ -1,5 +1,7 @@
 //! What the benchmarks share: an allocator that counts live heap bytes and their peak, to
-//! report the memory a run needs. Each benchmark is one thread.
+//! report the memory a run needs. Each benchmark is one thread. (`tests/snapshot_memory.rs`
+//! counts with it too.)
+#![allow(dead_code)] // each user takes what it needs
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,7 +41,6 @@ unsafe impl GlobalAlloc for CountingAlloc {
 static ALLOC: CountingAlloc = CountingAlloc;
 
 /// Heap bytes live now.
-#[allow(dead_code)] // not every benchmark reads it
 pub fn live() -> usize {
     LIVE.load(Ordering::Relaxed)
 }

@@ -908,7 +908,7 @@ impl Simulation {
     /// table and what the write log keeps per key (the records of writes and requests are
     /// shared, but for their last chunks: see [`Chunked`]). Time travel keeps its
     /// snapshots within a budget of these.
-    pub(crate) fn snapshot_bytes(&self) -> usize {
+    pub fn snapshot_bytes(&self) -> usize {
         use std::mem::size_of;
         let carried: usize = self
             .queue

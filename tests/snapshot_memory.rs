@@ -1,0 +1,94 @@
+//! Time travel keeps its snapshots within a budget of bytes by their own estimate
+//! (`Simulation::snapshot_bytes`): the estimate must follow what a copy of the run really
+//! allocates, whether the run holds many messages in flight, many keys, siblings or requests
+//! in progress, or the budget means nothing. Counted by an allocator that adds up live bytes.
+#![cfg(not(target_arch = "wasm32"))]
+
+#[path = "../benches/common/mod.rs"]
+mod counting;
+
+use converge::settings::{Consistency, Coordination, ReplicationFactor};
+use converge::{ConflictMode, NodeId, Settings, Simulation};
+
+/// The bytes a copy of `sim` allocates (recording off: a snapshot leaves the trace behind).
+fn copied(sim: &Simulation) -> usize {
+    let before = counting::live();
+    let copy = sim.clone();
+    let after = counting::live();
+    drop(copy);
+    after - before
+}
+
+fn within(sim: &Simulation, what: &str) {
+    let (estimate, real) = (sim.snapshot_bytes(), copied(sim));
+    let ratio = estimate as f64 / real as f64;
+    eprintln!("{what}: estimated {estimate} bytes, a copy allocates {real} ({ratio:.2})");
+    assert!(
+        (0.8..=1.25).contains(&ratio),
+        "{what}: estimated {estimate} bytes, a copy allocates {real} ({ratio:.2})"
+    );
+}
+
+fn quiet(settings: Settings) -> Simulation {
+    let mut sim = Simulation::new(settings).unwrap();
+    sim.set_recording(false);
+    sim
+}
+
+#[test]
+fn the_snapshot_estimate_follows_what_a_copy_allocates() {
+    // Messages in flight: 1,500 writes on 64 nodes, each on its way to 63 others.
+    let mut sim = quiet(Settings {
+        nodes: 64,
+        ..Settings::default()
+    });
+    for i in 0..1_500u32 {
+        sim.write(NodeId(i % 64 + 1), &format!("k{i}"), "v")
+            .unwrap();
+    }
+    sim.run_for(3);
+    assert!(sim.in_flight_count() > 80_000);
+    within(&sim, "messages in flight");
+
+    // Stores: 4,000 keys on 8 nodes, everything delivered.
+    let mut sim = quiet(Settings {
+        nodes: 8,
+        ..Settings::default()
+    });
+    for i in 0..4_000u32 {
+        sim.write(NodeId(i % 8 + 1), &format!("k{i}"), "v").unwrap();
+    }
+    assert!(sim.run_until_quiet(60_000));
+    within(&sim, "keys in every store");
+
+    // Siblings: ten rounds of blind writes of the same keys at three nodes, under version
+    // vectors: thirty siblings a key.
+    let mut sim = quiet(Settings {
+        nodes: 3,
+        conflict: ConflictMode::VersionVectors,
+        ..Settings::default()
+    });
+    for _ in 0..10 {
+        for i in 0..1_000u32 {
+            for node in 1..=3 {
+                sim.write(NodeId(node), &format!("k{i}"), "v").unwrap();
+            }
+        }
+        assert!(sim.run_until_quiet(60_000));
+    }
+    within(&sim, "siblings");
+
+    // Requests in progress: quorum writes on 16 nodes, taken before their replies come.
+    let mut sim = quiet(Settings {
+        nodes: 16,
+        coordination: Coordination::Quorum,
+        replication_factor: ReplicationFactor::N(3),
+        write_quorum: Consistency::All,
+        ..Settings::default()
+    });
+    for i in 0..3_000u32 {
+        sim.write(NodeId(i % 16 + 1), &format!("k{}", i % 50), "v")
+            .unwrap();
+    }
+    within(&sim, "requests in progress");
+}
