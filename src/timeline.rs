@@ -841,6 +841,14 @@ impl Timeline {
         {
             return Err(self.before_history());
         }
+        // Not past the furthest the run has gone: a billion events would be hours of replay.
+        let furthest = self.end_events.max(self.sim.events());
+        if events > furthest {
+            return Err(Error::InvalidTime(format!(
+                "the run has handled {furthest} events so far: seekEvent goes to one of them \
+                 (runFor goes further)"
+            )));
+        }
         let back = events < self.sim.events();
         // From a snapshot before the event, not at it: one taken after time ran on past it
         // (to a command's moment, say) would show a later clock than the event's own.

@@ -856,3 +856,26 @@ fn a_run_too_big_for_a_session_file_is_refused_when_saved() {
         "{refused}"
     );
 }
+
+/// An event beyond the furthest the run has gone is refused at once (a billion would be hours
+/// of running), and nothing changes; the furthest itself is fine, from the past too.
+#[test]
+fn seeking_past_the_furthest_event_is_refused() {
+    let mut timeline = recorded(&settings(true), &[(0, write(1, "k", "v"))], 2_000);
+    let furthest = timeline.sim().events();
+    timeline.seek(500).unwrap();
+    let before = fingerprint(timeline.sim());
+    let refused = timeline
+        .seek_event(1_000_000_000_000)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        refused,
+        format!(
+            "the run has handled {furthest} events so far: seekEvent goes to one of them (runFor goes further)"
+        )
+    );
+    assert_eq!(fingerprint(timeline.sim()), before);
+    timeline.seek_event(furthest).unwrap();
+    assert_eq!(timeline.sim().events(), furthest);
+}
