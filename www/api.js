@@ -58,7 +58,13 @@ export function createApi(app) {
     shareLink: async () => linkTo(await packSession(app.sessionText()), window.location),
     // ----- Lessons -----
     lessons: () => app.lesson.list(),
-    openLesson: (id, step) => app.lesson.open(id, step === undefined ? 0 : step - 1),
+    openLesson: (id, step) => {
+      // Checked before the run is replaced: a bad step must change nothing.
+      if (step !== undefined && !(Number.isInteger(step) && step >= 1)) {
+        throw new Error(`the step must be a whole number from 1, not ${String(step).slice(0, 40)}`);
+      }
+      return app.lesson.open(id, step === undefined ? 0 : step - 1);
+    },
     lesson: () => {
       const l = app.lesson;
       return l.view ? { id: l.view.id, title: l.view.title, step: l.step + 1, steps: l.view.steps.length, phase: l.phase, offScript: l.offScript() } : null;

@@ -125,4 +125,10 @@ test('a lesson that cannot be opened says so and changes nothing', { timeout: TE
   assert.equal(await page.evaluate(() => sim.settings().seed), 9);
   await assert.rejects(page.evaluate(() => sim.openLesson('no-such-lesson')), /could not be read \(404\)/);
   assert.equal(await page.evaluate(() => sim.lesson()), null);
+  // A step that is not a whole number from 1 is refused before the run is replaced.
+  for (const step of ['NaN', '0', '1.5', '"2"']) {
+    await assert.rejects(page.evaluate(`sim.openLesson('tutorial', ${step})`), /the step must be a whole number from 1/);
+    assert.equal(await page.evaluate(() => sim.lesson()), null);
+    assert.equal(await page.evaluate(() => sim.settings().seed), 9);
+  }
 }));
