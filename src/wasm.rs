@@ -63,6 +63,14 @@ fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
 /// Reads a plain JS object as `T` (through JSON, so that unknown and missing fields are
 /// caught), naming the offending field in the error.
 fn from_js<T: DeserializeOwned>(what: &str, value: JsValue) -> Result<T, JsError> {
+    // JSON has no NaN or Infinity: JSON.stringify writes null, which here means "no change",
+    // so `{loss: NaN}` would be dropped without a word. Look for them first.
+    let mut path = String::new();
+    if let Some(bad) = non_finite(&value, &mut path, 0) {
+        return Err(js_error(format!(
+            "{what}{path}: {bad} is not a number that can be used"
+        )));
+    }
     let json = js_sys::JSON::stringify(&value)
         .ok()
         .and_then(|s| s.as_string())
@@ -88,6 +96,42 @@ fn from_js<T: DeserializeOwned>(what: &str, value: JsValue) -> Result<T, JsError
     })
 }
 
+/// Where in `value` a number is NaN or infinite (its path, in `path`), and which it is; plain
+/// objects and arrays are looked into, 16 levels deep at most (deeper, no setting or option
+/// is meant, and the reading refuses it anyway).
+fn non_finite(value: &JsValue, path: &mut String, depth: u32) -> Option<String> {
+    if let Some(x) = value.as_f64() {
+        return match x {
+            _ if x.is_nan() => Some("NaN".into()),
+            f64::INFINITY => Some("Infinity".into()),
+            f64::NEG_INFINITY => Some("-Infinity".into()),
+            _ => None,
+        };
+    }
+    if depth >= 16 || !value.is_object() || value.is_function() {
+        return None;
+    }
+    let entries = js_sys::Object::entries(value.unchecked_ref::<js_sys::Object>());
+    for entry in entries.iter() {
+        let entry: js_sys::Array = entry.unchecked_into();
+        let (key, inner) = (entry.get(0), entry.get(1));
+        let len = path.len();
+        let key: String = key
+            .as_string()
+            .unwrap_or_default()
+            .chars()
+            .take(40)
+            .collect();
+        path.push('.');
+        path.push_str(&key);
+        if let Some(bad) = non_finite(&inner, path, depth + 1) {
+            return Some(bad);
+        }
+        path.truncate(len);
+    }
+    None
+}
+
 /// A settings patch from JS: `undefined` or `null` means "no change".
 fn patch_from_js(value: JsValue) -> Result<SettingsPatch, JsError> {
     if value.is_undefined() || value.is_null() {
@@ -100,14 +144,18 @@ fn patch_from_js(value: JsValue) -> Result<SettingsPatch, JsError> {
         )));
     }
     let patch: SettingsPatch = from_js("settings", value)?;
-    if let Some(nodes) = patch.nodes
-        && nodes > PAGE_MAX_NODES
-    {
-        return Err(js_error(format!(
-            "setting nodes: {nodes} nodes is out of range: the page draws 1 to {PAGE_MAX_NODES}"
-        )));
-    }
+    within_page(&patch).map_err(js_error)?;
     Ok(patch)
+}
+
+/// Refuses more nodes than the page draws, from settings, a session or a lesson alike.
+fn within_page(patch: &SettingsPatch) -> Result<(), String> {
+    match patch.nodes {
+        Some(nodes) if nodes > PAGE_MAX_NODES => Err(format!(
+            "setting nodes: {nodes} nodes is out of range: the page draws 1 to {PAGE_MAX_NODES}"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Options of a write or a delete from JS: `{session, context, w}`.
@@ -1072,6 +1120,7 @@ impl Sim {
     #[wasm_bindgen(js_name = "loadSession")]
     pub fn load_session(&mut self, text: &str) -> Result<JsValue, JsError> {
         let session = Session::from_json(text).map_err(js_error)?;
+        within_page(&session.settings).map_err(|e| js_error(Error::InvalidSession(e)))?;
         self.adopt(Timeline::from_session(&session).map_err(js_error)?);
         to_js(&session.lesson)
     }
@@ -1084,6 +1133,7 @@ impl Sim {
     #[wasm_bindgen(js_name = "loadLesson")]
     pub fn load_lesson(&mut self, id: &str, text: &str) -> Result<JsValue, JsError> {
         let lesson = Lesson::from_json(text).map_err(js_error)?;
+        within_page(&lesson.settings).map_err(|e| js_error(Error::InvalidLesson(e)))?;
         self.adopt(lesson.timeline().map_err(js_error)?);
         to_js(&lesson.view(id))
     }
@@ -1106,6 +1156,16 @@ fn flag(options: &JsValue, name: &str) -> Result<bool, JsError> {
             "options must be an object such as {{ {name}: true }}, not {}",
             describe(options)
         )));
+    }
+    // A misspelt option must not be taken for "no": `{oneway: true}` would cut both ways.
+    for key in js_sys::Object::keys(options.unchecked_ref::<js_sys::Object>()).iter() {
+        let key = key.as_string().unwrap_or_default();
+        if key != name {
+            let shown: String = key.chars().take(40).collect();
+            return Err(js_error(format!(
+                "unknown option \"{shown}\": the only option here is {name}"
+            )));
+        }
     }
     let value = js_sys::Reflect::get(options, &JsValue::from_str(name))
         .map_err(|_| js_error(format!("could not read option {name}")))?;

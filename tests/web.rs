@@ -226,6 +226,64 @@ fn bad_input_throws_a_clear_error_and_changes_nothing() {
     assert!(err.contains("no link to itself"), "{err}");
     let err = message(sim.recover(num(1.0), js(r#"{"wipe": "yes"}"#)).unwrap_err());
     assert!(err.contains("wipe must be true or false"), "{err}");
+    // NaN and the infinities would become JSON null, "no change": refused, saying where
+    // (issue 12, item 8).
+    let number_at = |outer: &str, inner: Option<&str>, x: f64| {
+        let object = Object::new();
+        let leaf = match inner {
+            Some(inner) => {
+                let nested = Object::new();
+                Reflect::set(&nested, &s(inner), &num(x)).unwrap();
+                JsValue::from(nested)
+            }
+            None => num(x),
+        };
+        Reflect::set(&object, &s(outer), &leaf).unwrap();
+        JsValue::from(object)
+    };
+    let err = message(
+        sim.configure(number_at("loss", None, f64::NAN))
+            .unwrap_err(),
+    );
+    assert_eq!(err, "settings.loss: NaN is not a number that can be used");
+    let err = message(
+        sim.reset(number_at("seed", None, f64::INFINITY))
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err,
+        "settings.seed: Infinity is not a number that can be used"
+    );
+    let err = message(
+        sim.configure(number_at("clockSkewMs", Some("2"), f64::NEG_INFINITY))
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err,
+        "settings.clockSkewMs.2: -Infinity is not a number that can be used"
+    );
+    let err = message(
+        sim.set_link(num(1.0), num(2.0), number_at("latency", None, f64::NAN))
+            .unwrap_err(),
+    );
+    assert!(err.contains("NaN is not a number"), "{err}");
+    assert!(Sim::new(number_at("nodes", None, f64::INFINITY)).is_err());
+    // A misspelt option is refused, not taken for "no" (issue 12, item 11).
+    let err = message(sim.recover(num(1.0), js(r#"{"Wipe": true}"#)).unwrap_err());
+    assert_eq!(err, "unknown option \"Wipe\": the only option here is wipe");
+    let err = message(
+        sim.cut(num(1.0), num(2.0), js(r#"{"oneway": true}"#))
+            .unwrap_err(),
+    );
+    assert_eq!(
+        err,
+        "unknown option \"oneway\": the only option here is oneWay"
+    );
+    let err = message(
+        sim.heal(num(1.0), num(2.0), js(r#"{"oneWay": true, "both": 1}"#))
+            .unwrap_err(),
+    );
+    assert!(err.contains("unknown option \"both\""), "{err}");
     let err = message(sim.run_for(num(-5.0)).unwrap_err());
     assert!(err.contains("milliseconds"), "{err}");
     let err = message(
@@ -552,6 +610,11 @@ fn time_travel_and_sessions_through_the_api() {
             "newer converge",
         ),
         ("{\"hello\": 1}", "not a converge session"),
+        // More nodes than the page draws, as settings are refused (issue 12, item 7).
+        (
+            r#"{"format": "converge-session", "version": 1, "settings": {"nodes": 1024}, "commands": [], "time": 0, "end": 0}"#,
+            "1024 nodes is out of range: the page draws 1 to 64",
+        ),
     ] {
         let err = message(b.load_session(bad).unwrap_err());
         assert!(err.contains(says), "{err}");
@@ -590,7 +653,14 @@ fn plots_lessons_and_a_twin_through_the_api() {
     assert_eq!(get(&steps.get(1), "start").as_f64(), Some(1_000.0));
     assert_eq!((a.now(), a.end()), (0.0, 14_200.0));
     let before = (a.now(), a.trace_hash(), a.end());
+    // More nodes than the page draws, as settings are refused (issue 12, item 7).
+    let huge = lesson.replacen("\"nodes\": 3", "\"nodes\": 1024", 1);
+    assert_ne!(huge, lesson);
     for (bad, says) in [
+        (
+            huge.as_str(),
+            "1024 nodes is out of range: the page draws 1 to 64",
+        ),
         ("{", "not JSON"),
         (
             r#"{"format": "converge-lesson", "version": 7}"#,
