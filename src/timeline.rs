@@ -287,6 +287,11 @@ pub struct Session {
     pub commands: Vec<Logged>,
     /// The moment shown.
     pub time: Time,
+    /// How many events the moment shown had handled: several can share a millisecond, and
+    /// the time alone does not say which of them it was after. (Sessions written before it
+    /// was saved have none: their moment is the end of its millisecond.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events: Option<u64>,
     /// How far the run had gone (the moment shown may be earlier, after going back).
     pub end: Time,
     /// The lesson open, if any, and its step (the page's business; kept as given).
@@ -931,6 +936,7 @@ impl Timeline {
             settings: self.start.as_patch(),
             commands: self.log.clone(),
             time: self.sim.now(),
+            events: Some(self.sim.events()),
             end: self.end(),
             lesson,
         };
@@ -982,7 +988,22 @@ impl Timeline {
                 timeline.next + 1
             )));
         }
-        timeline.seek(session.time)?;
+        match session.events {
+            Some(events) => {
+                // From the nearest snapshot at or before both, on to the time without handling
+                // more than that many events (commands given by then are applied on the way).
+                let fits = |s: &Simulation| s.events() <= events && s.now() <= session.time;
+                timeline.restore_nearest(fits, true);
+                timeline.forward(session.time, events)?;
+                if (timeline.sim.now(), timeline.sim.events()) != (session.time, events) {
+                    return Err(Error::InvalidSession(format!(
+                        "its moment, after event {events} at {} ms, is not in the run",
+                        session.time
+                    )));
+                }
+            }
+            None => timeline.seek(session.time)?,
+        }
         Ok(timeline)
     }
 }

@@ -272,10 +272,21 @@ proptest! {
         schedule in schedule(),
         quorum in any::<bool>(),
         back in 0u64..5_000,
+        by_event in any::<bool>(),
     ) {
-        let settings = settings(quorum);
+        let mut settings = settings(quorum);
+        if by_event {
+            // Messages sent together arrive together: many events share a millisecond.
+            settings.latency = Latency::Constant { ms: 100 };
+        }
         let mut timeline = recorded(&settings, &schedule, 5_000);
-        timeline.seek(back).unwrap();
+        if by_event {
+            // A moment between two events of one millisecond: the time alone does not name it.
+            let events = timeline.sim().events();
+            timeline.seek_event(events * back / 5_000).unwrap();
+        } else {
+            timeline.seek(back).unwrap();
+        }
         let text = timeline.session(None).unwrap().to_json();
         let loaded = Timeline::from_session(&Session::from_json(&text).unwrap()).unwrap();
         prop_assert_eq!(fingerprint(loaded.sim()), fingerprint(timeline.sim()));
