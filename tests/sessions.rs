@@ -61,3 +61,30 @@ fn reading_an_older_replica_after_a_newer_one_breaks_monotonic_reads() {
     assert_eq!(second.value(), Some("old"));
     assert_eq!(second.violations, vec!["monotonic-reads"]);
 }
+
+/// Every request keeps its session's name: a name of more than 64 characters is refused, and
+/// nothing changes.
+#[test]
+fn a_session_name_longer_than_64_characters_is_refused() {
+    let mut sim = cluster_with(3, 100, SettingsPatch::default());
+    let long = ClientOptions {
+        session: Some("s".repeat(65)),
+        ..Default::default()
+    };
+    let before = sim.stats();
+    for refused in [
+        sim.write_with(n(1), "k", Some("v"), &long).unwrap_err(),
+        sim.read_with(n(1), "k", &long).unwrap_err(),
+    ] {
+        assert_eq!(
+            refused.to_string(),
+            "the session name has 65 characters: session names may have at most 64"
+        );
+    }
+    assert_eq!(sim.stats(), before);
+    let fits = ClientOptions {
+        session: Some("s".repeat(64)),
+        ..Default::default()
+    };
+    sim.write_with(n(1), "k", Some("v"), &fits).unwrap();
+}

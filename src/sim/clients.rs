@@ -238,6 +238,7 @@ impl Simulation {
     ) -> Result<WriteOutcome, Error> {
         self.check_up(node, "write to")?;
         check_key(key)?;
+        check_session(options)?;
         if let Some(value) = value {
             let chars = value.chars().count();
             if chars > MAX_VALUE_CHARS {
@@ -351,6 +352,7 @@ impl Simulation {
     ) -> Result<RequestView, Error> {
         self.check_up(node, "read from")?;
         check_key(key)?;
+        check_session(options)?;
         if options.context.is_some() {
             return Err(Error::InvalidCommand(
                 "a read takes no context: pass the context a read returns to a write".into(),
@@ -791,6 +793,23 @@ impl Simulation {
         record.stale = behind > 0;
         record.behind = behind;
         record.violations = violations;
+    }
+}
+
+/// The longest name a client session may have, in characters.
+pub const MAX_SESSION_CHARS: usize = 64;
+
+/// Refuses a session name longer than [`MAX_SESSION_CHARS`] (every request keeps it).
+fn check_session(options: &ClientOptions) -> Result<(), Error> {
+    match &options.session {
+        Some(name) if name.chars().count() > MAX_SESSION_CHARS => {
+            Err(Error::InvalidCommand(format!(
+                "the session name has {} characters: session names may have at most \
+                 {MAX_SESSION_CHARS}",
+                name.chars().count()
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
