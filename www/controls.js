@@ -749,7 +749,16 @@ export async function vectorPicture(doc, app) {
   ctx.font = `14px ${FONT}`;
   ctx.textBaseline = 'middle';
   ctx.fillText(label.text, 10, height - caption / 2);
-  return { text: ctx.getSerializedSvg(), name: `${label.name}.svg` };
+  return { text: xmlSafe(ctx.getSerializedSvg()), name: `${label.name}.svg` };
+}
+
+/**
+ * XML 1.0 cannot hold control characters (but tab and newlines), U+FFFE, U+FFFF or unpaired
+ * surrogates, even escaped, and a key may contain them: each becomes U+FFFD, so that the file
+ * stays an SVG any viewer opens.
+ */
+function xmlSafe(text) {
+  return text.replace(/[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
 }
 
 /** A picture's caption (the seed and the moment) and its file name without the extension. */

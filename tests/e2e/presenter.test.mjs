@@ -97,12 +97,20 @@ test('"SVG" saves the cluster, the diagram and a twin as shapes and text, not pi
   await page.evaluate(() => {
     sim.crash(3);
     sim.write(1, 'name', 'Alice');
+    // A character XML cannot hold, even escaped.
+    sim.write(2, 'odd\u0001key', 'v');
   });
   await runFor(page, 150);
   const [download] = await Promise.all([page.waitForEvent('download'), page.click('#picture-svg')]);
   assert.equal(download.suggestedFilename(), 'converge-seed5-at-0.150s.svg');
   const svg = await readFile(await download.path(), 'utf8');
   assert.match(svg, /^<svg[^>]*xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  const parsed = await page.evaluate((text) => {
+    const doc = new DOMParser().parseFromString(text, 'image/svg+xml');
+    return { error: doc.querySelector('parsererror')?.textContent ?? null, root: doc.documentElement.nodeName };
+  }, svg);
+  assert.deepEqual(parsed, { error: null, root: 'svg' }, 'well-formed XML');
+  assert.ok(svg.includes('odd\uFFFDkey'), 'the key is there, its control character replaced');
   assert.doesNotMatch(svg, /<image/, 'vector shapes, no embedded bitmap');
   for (const words of ['Node 1', 'Node 3', 'DOWN', 'Alice', 'seed 5 · t = 0.150 s']) {
     assert.ok(svg.includes(words), `the picture says "${words}"`);
