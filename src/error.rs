@@ -83,3 +83,145 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// The longest message [`humane`] lets through, in characters.
+pub const MAX_MESSAGE_CHARS: usize = 400;
+
+/// A message as a person should read it, whatever it quotes: Rust's type names in words
+/// ("expected u32" says "expected a whole number from 0"), quoted text longer than 40
+/// characters and numbers of more than 20 digits shortened (a 100 KB key, 1e300 written out),
+/// and the whole at most [`MAX_MESSAGE_CHARS`] characters. For messages that cross to the page.
+pub fn humane(message: &str) -> String {
+    const WORDS: [(&str, &str); 12] = [
+        ("expected f64", "expected a number"),
+        ("expected f32", "expected a number"),
+        ("expected u64", "expected a whole number from 0"),
+        ("expected u32", "expected a whole number from 0"),
+        ("expected u16", "expected a whole number from 0"),
+        ("expected u8", "expected a whole number from 0"),
+        ("expected usize", "expected a whole number from 0"),
+        ("expected i64", "expected a whole number"),
+        ("expected i32", "expected a whole number"),
+        ("expected a sequence", "expected a list"),
+        ("expected a map", "expected an object"),
+        ("expected a boolean", "expected true or false"),
+    ];
+    let mut text = shorten(message);
+    for (jargon, words) in WORDS {
+        text = text.replace(jargon, words);
+    }
+    if let Some(at) = text.find("data did not match any variant of untagged enum") {
+        let end = text[at..].find([',', ';']).map_or(text.len(), |e| at + e);
+        text.replace_range(at..end, "it has the wrong form");
+    }
+    while let Some(at) = text.find("expected struct ") {
+        let rest = &text[at + "expected struct ".len()..];
+        let name = rest
+            .find(|c: char| !c.is_alphanumeric() && c != '_')
+            .unwrap_or(rest.len());
+        let end = at + "expected struct ".len() + name;
+        text.replace_range(at..end, "expected an object");
+    }
+    if text.chars().count() > MAX_MESSAGE_CHARS {
+        text = text.chars().take(MAX_MESSAGE_CHARS - 1).collect();
+        text.push('…');
+    }
+    text
+}
+
+/// Shortens quoted text (between `"` or `` ` ``) to 40 characters and numbers to 20 digits.
+fn shorten(message: &str) -> String {
+    let chars: Vec<char> = message.chars().collect();
+    let mut out = String::with_capacity(message.len().min(4 * MAX_MESSAGE_CHARS));
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == '"' || c == '`' {
+            if let Some(len) = chars[i + 1..].iter().position(|d| *d == c) {
+                let inner = &chars[i + 1..i + 1 + len];
+                out.push(c);
+                out.extend(inner.iter().take(40));
+                if inner.len() > 40 {
+                    out.push('…');
+                }
+                out.push(c);
+                i += len + 2;
+                continue;
+            }
+        } else if c.is_ascii_digit() {
+            let len = chars[i..]
+                .iter()
+                .position(|d| !(d.is_ascii_digit() || *d == '.'))
+                .unwrap_or(chars.len() - i);
+            let digits: String = chars[i..i + len].iter().collect();
+            match digits.trim_end_matches('.').parse::<f64>() {
+                Ok(x) if len > 20 => out.push_str(&format!("{x:e}")),
+                _ => out.push_str(&digits),
+            }
+            i += len;
+            continue;
+        }
+        out.push(c);
+        i += 1;
+    }
+    out
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_say_types_in_words() {
+        assert_eq!(
+            humane("settings.loss: invalid type: string \"abc\", expected f64"),
+            "settings.loss: invalid type: string \"abc\", expected a number"
+        );
+        assert_eq!(
+            humane("options.w: invalid value: integer `-1`, expected u32"),
+            "options.w: invalid value: integer `-1`, expected a whole number from 0"
+        );
+        assert_eq!(
+            humane("link: invalid type: sequence, expected struct LinkOverride"),
+            "link: invalid type: sequence, expected an object"
+        );
+        assert_eq!(
+            humane("data did not match any variant of untagged enum Bound"),
+            "it has the wrong form"
+        );
+        assert_eq!(humane("a plain message"), "a plain message");
+    }
+
+    #[test]
+    fn long_quotes_and_numbers_are_shortened_and_the_whole_is_bounded() {
+        let key = "k".repeat(100_000);
+        let said = humane(&format!(
+            "there is no event kind \"{key}\": kinds are write, read"
+        ));
+        assert_eq!(
+            said,
+            format!(
+                "there is no event kind \"{}…\": kinds are write, read",
+                "k".repeat(40)
+            )
+        );
+        let big = format!("1{}", "0".repeat(300));
+        assert_eq!(
+            humane(&format!("{big} is out of range: give 0 to 10")),
+            "1e300 is out of range: give 0 to 10"
+        );
+        assert_eq!(
+            humane("seed 12345678901234567890"),
+            "seed 12345678901234567890"
+        );
+        assert_eq!(
+            humane("1.5 is not a whole number"),
+            "1.5 is not a whole number"
+        );
+        let long = humane(&"word ".repeat(1_000));
+        assert_eq!(long.chars().count(), MAX_MESSAGE_CHARS);
+        assert!(long.ends_with('…'));
+        // An unmatched quote is left as it is.
+        assert_eq!(humane("it said \"oops"), "it said \"oops");
+    }
+}

@@ -119,7 +119,10 @@ pub struct Expect {
 
 /// A number a counter must have.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(untagged)]
+#[serde(
+    untagged,
+    expecting = "a counter's bound must be a whole number, or {\"min\": ..., \"max\": ...} with either or both"
+)]
 pub enum Bound {
     /// Exactly this.
     Exactly(u64),

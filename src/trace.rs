@@ -411,11 +411,26 @@ pub const EVENT_KINDS: [&str; 13] = [
 
 impl EventFilter {
     /// Refuses kinds that do not exist (a typo would otherwise hide every event).
-    pub fn check(&self) -> Result<(), crate::Error> {
+    pub fn check(&self, nodes: u32) -> Result<(), crate::Error> {
+        if let Some(node) = self.node
+            && !(1..=nodes).contains(&node.0)
+        {
+            return Err(crate::Error::UnknownNode {
+                id: i64::from(node.0),
+                nodes,
+            });
+        }
+        if let Some(key) = &self.key {
+            let chars = key.chars().count();
+            if chars > crate::MAX_KEY_CHARS {
+                return Err(crate::Error::KeyTooLong { chars });
+            }
+        }
         for kind in self.kinds.iter().flatten() {
             if !EVENT_KINDS.contains(&kind.as_str()) {
+                let shown: String = kind.chars().take(40).collect();
                 return Err(crate::Error::InvalidCommand(format!(
-                    "there is no event kind \"{kind}\": kinds are {}",
+                    "there is no event kind \"{shown}\": kinds are {}",
                     EVENT_KINDS.join(", ")
                 )));
             }

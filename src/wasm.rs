@@ -50,8 +50,9 @@ pub fn crash_for_testing(message: &str) {
     panic!("{message}");
 }
 
+/// An error for the page: short and human whatever it quotes (see [`crate::error::humane`]).
 fn js_error(err: impl std::fmt::Display) -> JsError {
-    JsError::new(&err.to_string())
+    JsError::new(&crate::error::humane(&err.to_string()))
 }
 
 fn to_js<T: Serialize + ?Sized>(value: &T) -> Result<JsValue, JsError> {
@@ -215,7 +216,7 @@ fn describe(value: &JsValue) -> String {
         let short: String = s.chars().take(40).collect();
         format!("the string \"{short}\"")
     } else if let Some(x) = value.as_f64() {
-        format!("the number {x}")
+        format!("the number {}", number(x))
     } else if value.is_undefined() {
         "nothing (undefined)".into()
     } else if value.is_null() {
@@ -226,6 +227,15 @@ fn describe(value: &JsValue) -> String {
         "an array".into()
     } else {
         "an object".into()
+    }
+}
+
+/// A number as a person reads it: 1e300 in that form, not as 301 digits.
+fn number(x: f64) -> String {
+    if x.is_finite() && x.abs() >= 1e15 {
+        format!("{x:e}")
+    } else {
+        x.to_string()
     }
 }
 
@@ -674,11 +684,19 @@ impl Sim {
     /// `{matching, kept, events: [{index, position, event, time, ...}]}`.
     #[wasm_bindgen(js_name = "eventLog")]
     pub fn event_log(&self, filter: JsValue, limit: JsValue) -> Result<JsValue, JsError> {
-        let filter = event_filter(filter)?;
+        let filter = event_filter(filter, self.inner.sim().node_count())?;
         let limit = if limit.is_undefined() || limit.is_null() {
             200
         } else {
-            whole_number("limit", &limit)?.clamp(0.0, 100_000.0) as usize
+            match whole_number("limit", &limit)? {
+                n if (0.0..=100_000.0).contains(&n) => n as usize,
+                n => {
+                    return Err(js_error(format!(
+                        "limit must be a whole number from 0 to 100000, not {}",
+                        number(n)
+                    )));
+                }
+            }
         };
         let trace = self.inner.sim().trace();
         let matching: Vec<Numbered> = numbered(trace)
@@ -701,7 +719,7 @@ impl Sim {
     /// `{format: "converge-events", version: 1, settings, events: [...]}`.
     #[wasm_bindgen(js_name = "eventsJson")]
     pub fn events_json(&self, filter: JsValue) -> Result<String, JsError> {
-        let filter = event_filter(filter)?;
+        let filter = event_filter(filter, self.inner.sim().node_count())?;
         let trace = self.inner.sim().trace();
         #[derive(Serialize)]
         struct File<'a> {
@@ -1007,7 +1025,8 @@ impl Sim {
         let now = self.inner.sim().now() as f64;
         if target - now > MAX_RUN_MS {
             return Err(js_error(format!(
-                "runUntil({target}) is more than one day ({MAX_RUN_MS} ms) ahead of now ({now})"
+                "runUntil({}) is more than one day ({MAX_RUN_MS} ms) ahead of now ({now})",
+                number(target)
             )));
         }
         Ok(self.inner.run_until(target as Time) as f64)
@@ -1207,11 +1226,11 @@ fn numbered(trace: &crate::trace::Trace) -> impl Iterator<Item = Numbered<'_>> {
         })
 }
 
-fn event_filter(value: JsValue) -> Result<EventFilter, JsError> {
+fn event_filter(value: JsValue, nodes: u32) -> Result<EventFilter, JsError> {
     if value.is_undefined() || value.is_null() {
         return Ok(EventFilter::default());
     }
     let filter: EventFilter = from_js("filter", value)?;
-    filter.check().map_err(js_error)?;
+    filter.check(nodes).map_err(js_error)?;
     Ok(filter)
 }

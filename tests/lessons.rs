@@ -130,6 +130,17 @@ fn bad_lessons_are_refused_with_a_reason() {
     let mut wrong = value.clone();
     wrong["steps"][0]["expect"]["stats"] = serde_json::json!({"nonsense": 1});
     assert!(refused(&wrong).contains("unknown counter"));
+    // A bound that is neither a number nor {min, max} says what it should be, not which
+    // untagged enum failed to match.
+    let mut wrong = value.clone();
+    wrong["steps"][0]["expect"]["stats"] = serde_json::json!({"writes": "many"});
+    assert!(
+        refused(&wrong)
+            .contains("a counter's bound must be a whole number, or {\"min\": ..., \"max\": ...}"),
+        "{}",
+        refused(&wrong)
+    );
+    assert!(!refused(&wrong).contains("untagged"), "{}", refused(&wrong));
     let mut wrong = value.clone();
     wrong["steps"][0]["actions"][0]["do"] = "explode".into();
     assert!(refused(&wrong).contains("explode"), "{}", refused(&wrong));

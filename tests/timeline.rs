@@ -602,11 +602,31 @@ fn an_event_filter_picks_by_node_key_and_kind() {
         ..Default::default()
     };
     assert!(
-        typo.check()
+        typo.check(4)
             .unwrap_err()
             .to_string()
             .contains("no event kind \"wrote\"")
     );
+    // A node the cluster does not have, or a key no key could be, is refused too.
+    for (filter, refused) in [
+        (
+            EventFilter {
+                node: Some(n(5)),
+                ..Default::default()
+            },
+            "there is no node 5: nodes are numbered 1 to 4",
+        ),
+        (
+            EventFilter {
+                key: Some("k".repeat(300)),
+                ..Default::default()
+            },
+            "the key has 300 characters: keys may have at most 256",
+        ),
+    ] {
+        assert_eq!(filter.check(4).unwrap_err().to_string(), refused);
+    }
+    assert!(typo.check(4).is_err() && EventFilter::default().check(4).is_ok());
 }
 
 // ----- Side by side -----

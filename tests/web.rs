@@ -268,6 +268,36 @@ fn bad_input_throws_a_clear_error_and_changes_nothing() {
     );
     assert!(err.contains("NaN is not a number"), "{err}");
     assert!(Sim::new(number_at("nodes", None, f64::INFINITY)).is_err());
+    // Messages are short and human: no Rust type names, no 300-digit numbers, no 100 KB
+    // echoes (issue 12, item 13).
+    let err = message(sim.configure(js(r#"{"loss": "abc"}"#)).unwrap_err());
+    assert_eq!(
+        err,
+        "settings.loss: invalid type: string \"abc\", expected a number"
+    );
+    let err = message(sim.run_until(num(1e300)).unwrap_err());
+    assert!(
+        err.starts_with("runUntil(1e300) is more than one day"),
+        "{err}"
+    );
+    let kind = "x".repeat(100_000);
+    let err = message(
+        sim.event_log(
+            js(&format!(r#"{{"kinds": ["{kind}"]}}"#)),
+            JsValue::UNDEFINED,
+        )
+        .unwrap_err(),
+    );
+    assert!(err.len() < 400, "{} characters", err.len());
+    assert!(err.starts_with("there is no event kind \"xxxx"), "{err}");
+    // The event log's filter and limit are checked, not answered with nothing.
+    let err = message(
+        sim.event_log(js(r#"{"node": 0}"#), JsValue::UNDEFINED)
+            .unwrap_err(),
+    );
+    assert_eq!(err, "there is no node 0: nodes are numbered 1 to 3");
+    let err = message(sim.event_log(js("{}"), num(-1.0)).unwrap_err());
+    assert_eq!(err, "limit must be a whole number from 0 to 100000, not -1");
     // A misspelt option is refused, not taken for "no" (issue 12, item 11).
     let err = message(sim.recover(num(1.0), js(r#"{"Wipe": true}"#)).unwrap_err());
     assert_eq!(err, "unknown option \"Wipe\": the only option here is wipe");

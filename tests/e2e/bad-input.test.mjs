@@ -61,7 +61,7 @@ test('the Settings form refuses a loss of 2 with a message and changes nothing',
 
 const BAD_ADDRESSES = [
   { query: '?nodes=999', message: /nodes: 999 nodes is out of range: the page draws 1 to 64/ },
-  { query: '?loss=abc', message: /settings\.loss: .*invalid type: string "abc", expected f64/ },
+  { query: '?loss=abc', message: /settings\.loss: .*invalid type: string "abc", expected a number/ },
   { query: '?latency=slow', message: /latency in the address must look like constant:100/ },
   { query: '?speed=1000', message: /speed must be a number from 0.1 to 100/ },
   // NaN and Infinity become JSON null ("no change"): they were dropped without a word.
