@@ -813,9 +813,12 @@ impl Timeline {
     /// Shows the run at `time`: every event due by then handled, every command given by then
     /// applied. Earlier than now, from the nearest snapshot; later, by running on.
     pub fn seek(&mut self, time: Time) -> Result<(), Error> {
-        if time > MAX_SESSION_MS {
+        // Forward within the first day, or back to any moment the run has reached: a run can
+        // go past a day (and "Latest" must still find its end).
+        if time > MAX_SESSION_MS.max(self.end()) {
             return Err(Error::InvalidTime(format!(
-                "{time} ms is more than a day into the run"
+                "{time} ms is more than a day into the run, and past its end ({} ms)",
+                self.end()
             )));
         }
         if time < self.history_start() {
@@ -922,6 +925,13 @@ impl Timeline {
                 "it is longer than a session can hold ({MAX_COMMANDS} commands), and its first \
                  {} commands were forgotten to keep memory flat",
                 self.forgotten
+            )));
+        }
+        if self.end() > MAX_SESSION_MS {
+            return Err(Error::CannotSave(format!(
+                "it has run past one day of virtual time ({} ms), and a session may reach \
+                 {MAX_SESSION_MS} ms at most",
+                self.end()
             )));
         }
         if self.end_events > MAX_REPLAY_EVENTS {

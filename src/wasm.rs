@@ -271,10 +271,15 @@ fn text(what: &str, value: &JsValue) -> Result<String, JsError> {
 }
 
 fn milliseconds(value: &JsValue) -> Result<Time, JsError> {
+    milliseconds_to(value, MAX_RUN_MS)
+}
+
+/// A time in milliseconds from 0 to `max`, or an error.
+fn milliseconds_to(value: &JsValue, max: f64) -> Result<Time, JsError> {
     match value.as_f64() {
-        Some(x) if x.is_finite() && (0.0..=MAX_RUN_MS).contains(&x) => Ok(x.floor() as Time),
+        Some(x) if x.is_finite() && (0.0..=max).contains(&x) => Ok(x.floor() as Time),
         _ => Err(js_error(format!(
-            "give a time in milliseconds from 0 to {MAX_RUN_MS}, not {}",
+            "give a time in milliseconds from 0 to {max}, not {}",
             describe(value)
         ))),
     }
@@ -1053,7 +1058,8 @@ impl Sim {
     /// Shows the moment `t` (ms): back from the nearest snapshot, or forward by running on.
     /// Running on from the past replays the remembered future; a command there starts a new one.
     pub fn seek(&mut self, t: JsValue) -> Result<(), JsError> {
-        let t = milliseconds(&t)?;
+        // Any moment the run has reached, even past a day ("Latest" goes to the end).
+        let t = milliseconds_to(&t, MAX_RUN_MS.max(self.inner.end() as f64))?;
         self.inner.seek(t).map_err(js_error)
     }
 
@@ -1101,6 +1107,12 @@ impl Sim {
     #[wasm_bindgen(js_name = "commandLimit")]
     pub fn command_limit(&self) -> f64 {
         crate::timeline::MAX_COMMANDS as f64
+    }
+
+    /// The furthest a session (Save, Link) may reach in virtual time (ms): one day.
+    #[wasm_bindgen(js_name = "timeLimit")]
+    pub fn time_limit(&self) -> f64 {
+        crate::timeline::MAX_SESSION_MS as f64
     }
 
     /// How many of the run's earliest commands were forgotten to keep memory flat (the run

@@ -910,3 +910,32 @@ fn seeking_past_the_furthest_event_is_refused() {
     timeline.seek_event(furthest).unwrap();
     assert_eq!(timeline.sim().events(), furthest);
 }
+
+/// A run can go past one day of virtual time: its end and any moment before it can still be
+/// shown (the page's "Latest" seeks to the end), but it can no longer be saved, and seeking
+/// further than both a day and its end is refused.
+#[test]
+fn a_run_past_one_day_can_still_go_to_its_end_but_not_be_saved() {
+    let day = converge::timeline::MAX_SESSION_MS;
+    let mut timeline = Timeline::new(Settings {
+        nodes: 3,
+        ..Settings::default()
+    })
+    .unwrap();
+    timeline.execute(write(1, "k", "v")).unwrap();
+    timeline.run_until(day + 3_600_000);
+    let end = timeline.end();
+    timeline.seek(1_000).unwrap();
+    timeline.seek(end).unwrap();
+    assert_eq!(timeline.sim().now(), end);
+    let refused = timeline.seek(end + 1).unwrap_err().to_string();
+    assert!(
+        refused.contains("more than a day into the run"),
+        "{refused}"
+    );
+    let refused = timeline.session(None).unwrap_err().to_string();
+    assert!(
+        refused.starts_with("this run cannot be saved: it has run past one day"),
+        "{refused}"
+    );
+}

@@ -48,6 +48,7 @@ export function createApi(app) {
       forgotten: core().commandsForgotten(),
       commands: core().commandCount(),
       limit: core().commandLimit(),
+      timeLimit: core().timeLimit(),
     }),
     session: () => JSON.parse(app.sessionText()),
     loadSession: (session) => {

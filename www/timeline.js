@@ -53,6 +53,7 @@ export class TimelineBar {
     const start = core.historyStart();
     const forgotten = core.commandsForgotten();
     const limit = core.commandLimit();
+    const day = core.timeLimit();
     const range = this.$('tl-range');
     range.min = String(start);
     range.max = String(Math.max(end, start + 1));
@@ -64,7 +65,9 @@ export class TimelineBar {
     const note = past && inLesson ? `The lesson's script runs ahead to ${seconds(end)}. Any action of yours here starts a new future.`
       : past ? `Looking back at ${seconds(now)} of ${seconds(end)}. Play replays what happened next; any action here starts a new future.`
         : forgotten > 0 ? `The first ${forgotten} actions of this run were forgotten to keep memory flat: going back reaches ${seconds(start)} at the earliest, and Save and Link cannot hold it any more.`
-          : count > 0.9 * limit ? `${count} actions: past ${limit}, the earliest are forgotten and Save and Link cannot hold this run any more.`
+          : end > day ? `This run is past one day of virtual time: Save and Link cannot hold it any more.`
+            : end > 0.9 * day ? `This run nears one day of virtual time: past it, Save and Link cannot hold it.`
+              : count > 0.9 * limit ? `${count} actions: past ${limit}, the earliest are forgotten and Save and Link cannot hold this run any more.`
             : '';
     if (this.$('tl-note').textContent !== note) this.$('tl-note').textContent = note;
     this.$('timeline').classList.toggle('in-past', past);

@@ -259,7 +259,7 @@ test('a run past what a session holds warns first, then forgets its earliest act
   assert.equal(limit, 20000);
   await act(0, 18500);
   await page.waitForFunction(() => /^18500 actions: past 20000, the earliest are forgotten/.test(document.getElementById('tl-note').textContent));
-  assert.deepEqual(await page.evaluate(() => sim.history()), { start: 0, forgotten: 0, commands: 18500, limit: 20000 });
+  assert.deepEqual(await page.evaluate(() => sim.history()), { start: 0, forgotten: 0, commands: 18500, limit: 20000, timeLimit: 86400000 });
 
   await act(18500, 20500);
   await page.waitForFunction(() => /^The first \d+ actions of this run were forgotten to keep memory flat: going back reaches \d+\.\d+ s at the earliest/.test(document.getElementById('tl-note').textContent));
@@ -280,4 +280,24 @@ test('a run past what a session holds warns first, then forgets its earliest act
   await assert.rejects(page.evaluate((t) => sim.seek(t - 1), kept.start), /were forgotten to keep memory flat: the earliest moment kept is/);
   assert.equal(await page.evaluate(() => sim.now()), kept.start, 'a refused seek changes nothing');
   assert.equal(downloaded, false);
+}));
+
+test('a run past one day still goes to its end, and says Save and Link cannot hold it', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=4&antiEntropy=false' }, async (page) => {
+  await pause(page);
+  await restart(page);
+  await page.evaluate(() => {
+    sim.write(1, 'k', 'v');
+    sim.runFor(80000000);
+  });
+  await page.waitForFunction(() => /^This run nears one day of virtual time/.test(document.getElementById('tl-note').textContent));
+  await page.evaluate(() => sim.runFor(10000000));
+  await page.waitForFunction(() => /^This run is past one day of virtual time/.test(document.getElementById('tl-note').textContent));
+  const end = await page.evaluate(() => sim.end());
+  assert.equal(end, 90000000);
+  await page.evaluate(() => sim.seek(1000));
+  await page.click('#tl-end');
+  await page.waitForFunction((t) => sim.now() === t, end);
+  await page.click('#save-session');
+  await page.waitForSelector('#toast:not([hidden])');
+  assert.match(await page.textContent('#toast'), /^this run cannot be saved: it has run past one day of virtual time \(90000000 ms\)/);
 }));
