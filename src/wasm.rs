@@ -50,6 +50,16 @@ pub fn crash_for_testing(message: &str) {
     panic!("{message}");
 }
 
+#[wasm_bindgen(js_class = "Simulation")]
+impl Sim {
+    /// Aborts the wasm instance in the middle of a call, as running out of memory does (a trap,
+    /// no panic message, the object left borrowed): for the test of what the page then says.
+    #[wasm_bindgen(js_name = "abortForTesting")]
+    pub fn abort_for_testing(&mut self) {
+        std::process::abort();
+    }
+}
+
 /// An error for the page: short and human whatever it quotes (see [`crate::error::humane`]).
 fn js_error(err: impl std::fmt::Display) -> JsError {
     JsError::new(&crate::error::humane(&err.to_string()))

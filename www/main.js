@@ -11,7 +11,7 @@ import { SpaceTimeDiagram } from './diagram.js';
 import { Plots } from './plots.js';
 import { LessonPlayer } from './lessons.js';
 import { Comparison } from './compare.js';
-import { sessionInHash, unpackSession } from './session.js';
+import { linkTo, packSession, sessionInHash, unpackSession } from './session.js';
 
 const VIEW_REFRESH_MS = 100; // panels and cards refresh at most ten times a second
 const MAX_FRAME_GAP_MS = 100; // a long pause (a background tab) is not replayed at once
@@ -29,6 +29,8 @@ class App {
     this.plots = plots;
     this.lesson = lesson;
     this.stopAt = null; // {t, done}: playing pauses at virtual time t, then calls done
+    this.keptAt = -Infinity; // when the session was last kept (see keepSession), and its length
+    this.keptCount = -1;
     this.nodes = [];
     this.core = core;
     this.view = view;
@@ -216,6 +218,12 @@ class App {
     }
     this.timeline.show(core);
     this.plots.update(core, realNow);
+    const count = core.commandCount();
+    if (realNow - this.keptAt >= KEEP_EVERY_MS && count !== this.keptCount) {
+      this.keptAt = realNow;
+      this.keptCount = count;
+      keepSession(this);
+    }
     // Last call into wasm this frame: the view it returns is read before any other call.
     const flights = core.flights(this.vt);
     this.view.render(flights, realNow);
@@ -257,14 +265,53 @@ function readState(core) {
   };
 }
 
+/**
+ * Whether `err` says the wasm instance itself died (a trap: out of memory, or an abort), after
+ * which no call into it can work: the next one only says "recursive use of an object".
+ */
+export function wasmDied(err) {
+  return err instanceof WebAssembly.RuntimeError
+    || /unreachable|out of memory|memory access out of bounds|recursive use of an object/.test(String(err && err.message));
+}
+
 /** Shows that the simulation stopped, and why; the page never dies silently. */
 function fatal(err) {
   if (app) app.stopped = true;
   const box = document.getElementById('fatal');
-  const text = err && err.message ? err.message : String(err);
+  const said = err && err.message ? err.message : String(err);
+  // After the trap, every call says "recursive use of an object": not worth repeating.
+  const detail = /recursive use of an object/.test(said) ? '' : ` (the browser said: ${said.slice(0, 120)})`;
+  const text = wasmDied(err) ? `It ran out of memory, or hit an internal error, and cannot go on${detail}.` : said;
   document.getElementById('fatal-text').textContent = ` ${text}`;
+  const kept = keptSession();
+  const again = document.getElementById('fatal-again');
+  again.hidden = kept === null;
+  if (kept !== null) again.textContent = `Reopen the last moment kept (t = ${(kept.time / 1000).toFixed(1)} s)`;
   box.hidden = false;
   console.error(err);
+}
+
+// The last session the page could save, kept in this tab (sessionStorage) so that after the
+// simulation dies the run can be reopened where it was a moment before.
+const KEPT_KEY = 'converge-kept-session';
+const KEEP_EVERY_MS = 2000;
+
+function keptSession() {
+  try {
+    const text = sessionStorage.getItem(KEPT_KEY);
+    return text === null ? null : { text, time: JSON.parse(text).time };
+  } catch {
+    return null;
+  }
+}
+
+/** Keeps the session now, unless it cannot be saved (too long) or the tab refuses it. */
+function keepSession(app) {
+  try {
+    sessionStorage.setItem(KEPT_KEY, app.sessionText());
+  } catch {
+    // Too long for a session, or for the tab's storage: the last one kept stays.
+  }
 }
 
 /** Settings from the page address, e.g. ?seed=42&nodes=5&conflict=lww&latency=uniform:50-150. */
@@ -329,6 +376,15 @@ let app = null;
 async function boot() {
   globalThis.convergePanic = (message) => fatal(new Error(message));
   document.getElementById('fatal-reload').addEventListener('click', () => location.reload());
+  document.getElementById('fatal-again').addEventListener('click', async () => {
+    const kept = keptSession();
+    if (kept === null) return;
+    // Not kept again until the reopened run has shown it works: a kept run that dies again
+    // must not come back for ever.
+    sessionStorage.removeItem(KEPT_KEY);
+    location.assign(linkTo(await packSession(kept.text), location));
+    location.reload();
+  });
   await init();
 
   const { settings, speed, problems } = settingsFromUrl(location.search);
@@ -341,9 +397,10 @@ async function boot() {
   const plots = new Plots(document, () => app);
   const lesson = new LessonPlayer(document, () => app, Simulation);
   const comparison = new Comparison(document, () => app, Simulation);
-  // Read-only hooks for tests: view.nodePosition(id), view.dropsDrawn(); ring.selected,
-  // ring.point(position, radius); diagram.pointOf(index), diagram.lit().
-  window.converge = Object.freeze({ view, ring: controls.ring, diagram });
+  // Hooks for tests: view.nodePosition(id), view.dropsDrawn(); ring.selected,
+  // ring.point(position, radius); diagram.pointOf(index), diagram.lit(); abortForTesting()
+  // kills the wasm instance mid-call, as running out of memory does.
+  window.converge = Object.freeze({ view, ring: controls.ring, diagram, abortForTesting: () => app.core.abortForTesting() });
   app = new App(core, view, controls, timeline, events, diagram, plots, lesson, comparison);
   controls.attach(view);
   timeline.attach();
@@ -371,6 +428,7 @@ async function boot() {
     try {
       app.loadSession(await unpackSession(packed));
     } catch (err) {
+      if (wasmDied(err)) throw err; // no new run started: the simulation itself is gone
       controls.toast(`The link's session could not be opened, so a new run started instead: ${err.message}`);
     }
   }

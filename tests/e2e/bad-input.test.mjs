@@ -227,3 +227,35 @@ test('a panic in the wasm core shows on the page', {
   assert.equal(await page.isVisible('#fatal-reload'), true);
   await screenshot(page, 'panic-banner');
 }));
+
+test('when the simulation dies (out of memory), the page says so and reopens the last moment kept', {
+  timeout: TEST_TIMEOUT_MS,
+}, withPage({ query: '?seed=3', expectErrors: /unreachable|RuntimeError|recursive use/ }, async (page) => {
+  await page.evaluate(() => {
+    sim.pause();
+    sim.write(1, 'name', 'Alice');
+    sim.runFor(500);
+  });
+  // The page keeps the session every two seconds when it has changed.
+  await page.waitForFunction(() => sessionStorage.getItem('converge-kept-session')?.includes('Alice'));
+  const kept = await page.evaluate(() => JSON.parse(sessionStorage.getItem('converge-kept-session')).time);
+  await page.evaluate(() => {
+    try {
+      window.converge.abortForTesting();
+    } catch {
+      // The trap reaches the caller; the page must say so on its own at its next frame.
+    }
+  });
+  await page.waitForSelector('#fatal:not([hidden])');
+  const banner = await page.textContent('#fatal');
+  assert.match(banner, /The simulation stopped\.\s+It ran out of memory, or hit an internal error, and cannot go on\./);
+  assert.doesNotMatch(banner, /new run started|recursive use/);
+  assert.equal(await page.isVisible('#fatal-again'), true);
+  assert.equal(await page.textContent('#fatal-again'), `Reopen the last moment kept (t = ${(kept / 1000).toFixed(1)} s)`);
+  await screenshot(page, 'died-banner');
+  await page.click('#fatal-again');
+  await page.waitForFunction((t) => document.documentElement.dataset.ready === 'true' && window.sim?.now() === t, kept);
+  assert.equal(await page.isVisible('#fatal'), false);
+  const row = await page.evaluate(() => sim.keys().find((k) => k.key === 'name'));
+  assert.ok(row, 'the key written before the crash is back');
+}));
