@@ -7,9 +7,11 @@
 //!   through a [`Timeline`], live bytes at the end of each hour. Quorum requests (8 nodes,
 //!   N = 3, R = W = 2, half reads, 20 requests a second over 100 keys), and version vectors with
 //!   blind writes (siblings pile up unless something resolves them).
+//! - **replay**: how long loading a session takes, and how soon one too heavy to replay (its
+//!   messages carry every key, a hundred times a second) is refused.
 //!
 //! Prints figures; never fails. `cargo bench --bench memory` (`-- --quick` for 2 hours and
-//! 1,000 writes, `-- --writes 20000` for more, `-- --only burst`, `soak`, `quorum` or `vv`
+//! 1,000 writes, `-- --writes 20000` for more, `-- --only burst`, `replay`, `soak`, `quorum` or `vv`
 //! for one of them).
 
 mod common;
@@ -21,7 +23,7 @@ use converge::rng::Rng;
 use converge::settings::{Consistency, Coordination, ReadRepair, ReplicationFactor};
 use converge::sim::ClientOptions;
 use converge::timeline::MAX_SNAPSHOT_BYTES;
-use converge::{Command, ConflictMode, Settings, Simulation, Timeline};
+use converge::{Command, ConflictMode, Session, Settings, Simulation, Timeline};
 
 const HOUR_MS: u64 = 60 * 60 * 1000;
 const MB: f64 = 1024.0 * 1024.0;
@@ -79,6 +81,63 @@ fn burst(writes: u32, time_travel: Option<usize>) -> (usize, f64, Option<(usize,
         sim.run_for(10_000);
     }
     (common::peak() - base, start.elapsed().as_secs_f64(), None)
+}
+
+/// Loading sessions, as a link or a file does: a 10-minute run of 16 nodes with a write every
+/// 100 ms, and the heavy one (64 nodes, full anti-entropy every 10 ms over 2,000 keys,
+/// here 12 s of it), refused by the work it would take. Returns (seconds to load or refuse,
+/// events, work, what happened).
+fn replay() -> Vec<(&'static str, f64, u64, u64, String)> {
+    let mut rows = Vec::new();
+    let mut light = Timeline::new(Settings {
+        nodes: 16,
+        seed: 5,
+        ..Settings::default()
+    })
+    .expect("valid settings");
+    let mut pick = Rng::new(9, 0);
+    for i in 0..6_000u64 {
+        light.run_until(i * 100);
+        let node = pick.below(16) as u32 + 1;
+        light
+            .execute(write(node, format!("key{}", pick.below(100))))
+            .expect("a valid write");
+    }
+    light.run_until(600_000);
+    let mut heavy = Timeline::new(Settings {
+        nodes: 64,
+        seed: 5,
+        anti_entropy: true,
+        anti_entropy_interval_ms: 10,
+        ..Settings::default()
+    })
+    .expect("valid settings");
+    for i in 0..2_000u32 {
+        heavy
+            .execute(write(i % 64 + 1, format!("key{i}")))
+            .expect("a valid write");
+    }
+    heavy.run_until(12_000);
+    for (what, timeline) in [
+        ("16 nodes, 10 min", &light),
+        ("64 nodes, AE 10 ms, 2,000 keys, 12 s", &heavy),
+    ] {
+        let text = timeline.saved(None).expect("a session");
+        let session = Session::from_json(&text).expect("a session");
+        let start = Instant::now();
+        let said = match Timeline::from_session(&session) {
+            Ok(_) => format!("loaded ({} KB)", text.len() / 1024),
+            Err(e) => format!("refused: {}", &e.to_string()[..80.min(e.to_string().len())]),
+        };
+        rows.push((
+            what,
+            start.elapsed().as_secs_f64(),
+            timeline.sim().events(),
+            timeline.sim().work(),
+            said,
+        ));
+    }
+    rows
 }
 
 /// The workloads of the soak.
@@ -189,6 +248,13 @@ fn main() {
                 format!("   {n} snapshots kept, {} by their estimate", mb(bytes))
             });
             println!("  {what:<28} peak {:>10}   {seconds:.1} s{kept}", mb(peak));
+        }
+        println!();
+    }
+    if only.is_empty() || only == "replay" {
+        println!("replay: loading a session as a link or a file does (in one go here)");
+        for (what, seconds, events, work, said) in replay() {
+            println!("  {what:<36} {events:>9} events {work:>11} work   {seconds:>5.2} s   {said}");
         }
         println!();
     }

@@ -35,6 +35,12 @@ pub const MAX_SESSION_MS: Time = 24 * 60 * 60 * 1000;
 /// The most events replaying a session may take; beyond it the page would hang.
 pub const MAX_REPLAY_EVENTS: u64 = 30_000_000;
 
+/// The most work replaying a session may take: events handled plus the versions their
+/// messages carry (an anti-entropy exchange carries every version a node holds, and costs
+/// accordingly: 64 nodes exchanging 2,000 keys every 10 ms carry 13 million a second). About
+/// ten seconds in the page, loaded in slices between frames.
+pub const MAX_REPLAY_WORK: u64 = 60_000_000;
+
 /// Events between snapshots at first; doubled whenever [`MAX_SNAPSHOTS`] are kept.
 const SNAPSHOT_EVERY: u64 = 4_000;
 /// The most snapshots kept.
@@ -979,6 +985,34 @@ impl Timeline {
     /// The same, refusing a session whose replay takes more than `max_events` events (tests
     /// use a small bound: the real one takes seconds to reach).
     pub fn from_session_within(session: &Session, max_events: u64) -> Result<Timeline, Error> {
+        let mut replay = Replay::within(session.clone(), max_events, MAX_REPLAY_WORK)?;
+        while !replay.step(u64::MAX)? {}
+        replay.finish()
+    }
+}
+
+/// Events replayed between two looks at the work done (see [`Replay::step`]).
+const REPLAY_SLICE_EVENTS: u64 = 256;
+
+/// A session being replayed a slice at a time, so that the page can show progress between
+/// frames and cancel: [`Replay::step`] until it says it is done, then [`Replay::finish`].
+/// A replay that would take more than its bound of events, or of work (events and versions
+/// carried, [`MAX_REPLAY_WORK`]), stops with the reason.
+pub struct Replay {
+    timeline: Timeline,
+    session: Session,
+    max_events: u64,
+    max_work: u64,
+}
+
+impl Replay {
+    /// Starts replaying `session`, within the usual bounds.
+    pub fn new(session: Session) -> Result<Replay, Error> {
+        Replay::within(session, MAX_REPLAY_EVENTS, MAX_REPLAY_WORK)
+    }
+
+    /// Starts replaying `session`, refused past `max_events` events or `max_work` work.
+    pub fn within(session: Session, max_events: u64, max_work: u64) -> Result<Replay, Error> {
         session.check()?;
         let settings = Settings::default()
             .patched(&session.settings)
@@ -986,10 +1020,96 @@ impl Timeline {
         let mut timeline = Timeline::new(settings)?;
         timeline.log = session.commands.clone();
         timeline.revision = next_revision();
-        timeline.forward(session.end, max_events)?;
+        Ok(Replay {
+            timeline,
+            session,
+            max_events,
+            max_work,
+        })
+    }
+
+    /// Where in a lesson the session was saved, if it was.
+    pub fn lesson(&self) -> Option<&LessonPlace> {
+        self.session.lesson.as_ref()
+    }
+
+    /// How far the replay has gone, from 0 to 1 (by virtual time).
+    pub fn progress(&self) -> f64 {
+        if self.session.end == 0 {
+            return 1.0;
+        }
+        (self.timeline.sim.now() as f64 / self.session.end as f64).min(1.0)
+    }
+
+    /// Whether the run has reached the session's end: its time, every event due by then and
+    /// every command.
+    fn done(&self) -> bool {
+        let sim = &self.timeline.sim;
+        sim.now() >= self.session.end
+            && sim.next_event_time().is_none_or(|t| t > self.session.end)
+            && self.timeline.next == self.timeline.log.len()
+    }
+
+    /// Replays about `work` more (events and versions carried); returns whether it is done.
+    pub fn step(&mut self, work: u64) -> Result<bool, Error> {
+        let target = self.timeline.sim.work().saturating_add(work.max(1));
+        while !self.done() {
+            let sim = &self.timeline.sim;
+            if sim.events() >= self.max_events {
+                return Err(Error::InvalidSession(format!(
+                    "replaying it would take more than {} events",
+                    self.max_events
+                )));
+            }
+            if sim.work() > self.max_work {
+                return Err(Error::InvalidSession(format!(
+                    "replaying it would take more than {} events and versions carried (its \
+                     messages carry a lot: frequent anti-entropy over many keys, say)",
+                    self.max_work
+                )));
+            }
+            // Refused early when the rate so far says it will not fit, twice over: a replay
+            // that would be refused after its whole bound need not run for ten seconds first.
+            let progress = self.progress();
+            if progress > 0.02 && sim.work() > self.max_work / 50 {
+                let projected = sim.work() as f64 / progress;
+                if projected > 2.0 * self.max_work as f64 {
+                    return Err(Error::InvalidSession(format!(
+                        "at the rate so far, replaying it would take about {projected:.0} \
+                         events and versions carried, and at most {} are allowed (its messages \
+                         carry a lot: frequent anti-entropy over many keys, say)",
+                        self.max_work
+                    )));
+                }
+            }
+            if sim.work() >= target {
+                return Ok(false);
+            }
+            let limit = sim
+                .events()
+                .saturating_add(REPLAY_SLICE_EVENTS)
+                .min(self.max_events);
+            let before = (sim.events(), sim.now(), self.timeline.next);
+            self.timeline.forward(self.session.end, limit)?;
+            let sim = &self.timeline.sim;
+            if (sim.events(), sim.now(), self.timeline.next) == before && !self.done() {
+                return Err(Error::InvalidSession(format!(
+                    "command {} was never reached",
+                    self.timeline.next + 1
+                )));
+            }
+        }
+        Ok(true)
+    }
+
+    /// The replayed run, shown at the session's moment. Call once [`Self::step`] is done.
+    pub fn finish(mut self) -> Result<Timeline, Error> {
+        let session = &self.session;
+        let timeline = &mut self.timeline;
         if timeline.sim.now() < session.end {
             return Err(Error::InvalidSession(format!(
-                "replaying it would take more than {max_events} events"
+                "replaying it would take more than {} events",
+                self.max_events
             )));
         }
         if timeline.next < timeline.log.len() {
@@ -1014,6 +1134,6 @@ impl Timeline {
             }
             None => timeline.seek(session.time)?,
         }
-        Ok(timeline)
+        Ok(self.timeline)
     }
 }

@@ -14,7 +14,7 @@ use crate::compare::Follower;
 use crate::lesson::Lesson;
 use crate::settings::{Consistency, Settings, SettingsPatch};
 use crate::sim::{ClientOptions, Context, Sample};
-use crate::timeline::{Command, Done, LessonPlace, Session, Timeline};
+use crate::timeline::{Command, Done, LessonPlace, Replay, Session, Timeline};
 use crate::trace::EventFilter;
 use crate::{Error, LinkOverride, NodeId, RequestId, Time};
 
@@ -169,6 +169,15 @@ fn within_page(patch: &SettingsPatch) -> Result<(), String> {
     }
 }
 
+/// How far loading a session has gone (see `Simulation.loadStep`).
+#[derive(Clone, Copy, Serialize)]
+struct LoadProgress {
+    /// Whether the replay reached the session's end (`finishLoad` next).
+    done: bool,
+    /// From 0 to 1, by virtual time.
+    progress: f64,
+}
+
 /// Options of a write or a delete from JS: `{session, context, w}`.
 #[derive(Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -315,6 +324,8 @@ pub struct Sim {
     flights: Vec<f32>,
     /// Set on a twin made by `twinOf`: how it follows its leader.
     follower: Option<Follower>,
+    /// A session being replayed a slice at a time (`beginLoad`), not yet this run.
+    loading: Option<Replay>,
 }
 
 #[wasm_bindgen(js_class = "Simulation")]
@@ -331,6 +342,7 @@ impl Sim {
             inner,
             flights: Vec::new(),
             follower: None,
+            loading: None,
         })
     }
 
@@ -349,6 +361,7 @@ impl Sim {
             inner,
             flights: Vec::new(),
             follower: Some(follower),
+            loading: None,
         })
     }
 
@@ -1160,10 +1173,69 @@ impl Sim {
     /// nothing changes.
     #[wasm_bindgen(js_name = "loadSession")]
     pub fn load_session(&mut self, text: &str) -> Result<JsValue, JsError> {
+        self.begin_load(text)?;
+        while !self.step_load(u64::MAX)?.done {}
+        self.finish_load()
+    }
+
+    /// Starts replaying the session in `text` beside this run, which stays as it is until
+    /// `finishLoad`: `loadStep` replays a slice at a time, so that the page can show progress
+    /// between frames (and `cancelLoad` stop). A session that cannot be used throws here.
+    #[wasm_bindgen(js_name = "beginLoad")]
+    pub fn begin_load(&mut self, text: &str) -> Result<(), JsError> {
         let session = Session::from_json(text).map_err(js_error)?;
         within_page(&session.settings).map_err(|e| js_error(Error::InvalidSession(e)))?;
-        self.adopt(Timeline::from_session(&session).map_err(js_error)?);
-        to_js(&session.lesson)
+        self.loading = Some(Replay::new(session).map_err(js_error)?);
+        Ok(())
+    }
+
+    /// Replays about `work` more (events handled and versions carried; a few hundred thousand
+    /// take some tens of milliseconds) of the session begun: `{done, progress}` (0 to 1). A
+    /// replay that fails, or would take too long, throws and is dropped.
+    #[wasm_bindgen(js_name = "loadStep")]
+    pub fn load_step(&mut self, work: f64) -> Result<JsValue, JsError> {
+        let work = if work.is_finite() && work > 0.0 {
+            work as u64
+        } else {
+            u64::MAX
+        };
+        to_js(&self.step_load(work)?)
+    }
+
+    fn step_load(&mut self, work: u64) -> Result<LoadProgress, JsError> {
+        let replay = self
+            .loading
+            .as_mut()
+            .ok_or_else(|| js_error("no session is being loaded: call beginLoad first"))?;
+        match replay.step(work) {
+            Ok(done) => Ok(LoadProgress {
+                done,
+                progress: replay.progress(),
+            }),
+            Err(e) => {
+                self.loading = None;
+                Err(js_error(e))
+            }
+        }
+    }
+
+    /// Replaces this run with the session replayed, shown at its moment; returns its lesson
+    /// place, if any.
+    #[wasm_bindgen(js_name = "finishLoad")]
+    pub fn finish_load(&mut self) -> Result<JsValue, JsError> {
+        let replay = self
+            .loading
+            .take()
+            .ok_or_else(|| js_error("no session is being loaded: call beginLoad first"))?;
+        let lesson = replay.lesson().cloned();
+        self.adopt(replay.finish().map_err(js_error)?);
+        to_js(&lesson)
+    }
+
+    /// Drops the session being loaded; this run stays as it was.
+    #[wasm_bindgen(js_name = "cancelLoad")]
+    pub fn cancel_load(&mut self) {
+        self.loading = None;
     }
 
     /// Replaces this run with the lesson in `text` (a lesson file's JSON; `id` is its file

@@ -939,3 +939,73 @@ fn a_run_past_one_day_can_still_go_to_its_end_but_not_be_saved() {
         "{refused}"
     );
 }
+
+/// A session replays a slice at a time (the page shows progress between frames), to the same
+/// moment as in one go; one whose messages carry too much is refused by the work it takes,
+/// not only by its events.
+#[test]
+fn a_session_replays_in_slices_and_is_refused_by_the_work_it_takes() {
+    use converge::timeline::Replay;
+    let settings = settings(true);
+    let schedule: Vec<(Time, Command)> = (0..300)
+        .map(|i| {
+            (
+                i * 100,
+                write(1 + (i % 4) as u32, &format!("k{}", i % 5), "v"),
+            )
+        })
+        .collect();
+    let mut timeline = recorded(&settings, &schedule, 31_000);
+    timeline.seek(25_000).unwrap();
+    let session = Session::from_json(&timeline.saved(None).unwrap()).unwrap();
+    let mut replay = Replay::new(session.clone()).unwrap();
+    let mut progress = vec![replay.progress()];
+    while !replay.step(20).unwrap() {
+        progress.push(replay.progress());
+    }
+    assert!(progress.len() > 5, "{} slices", progress.len());
+    assert!(progress.windows(2).all(|w| w[0] <= w[1]), "{progress:?}");
+    let sliced = replay.finish().unwrap();
+    assert_eq!(fingerprint(sliced.sim()), fingerprint(timeline.sim()));
+
+    // Anti-entropy every 10 ms over 300 keys: few events, but each exchange carries every key.
+    let mut heavy = Timeline::new(Settings {
+        nodes: 16,
+        anti_entropy: true,
+        anti_entropy_interval_ms: 10,
+        ..Settings::default()
+    })
+    .unwrap();
+    for i in 0..300 {
+        heavy
+            .execute(write(1 + i % 16, &format!("k{i}"), "v"))
+            .unwrap();
+    }
+    heavy.run_until(3_000);
+    let (events, work) = (heavy.sim().events(), heavy.sim().work());
+    assert!(work > 20 * events, "{work} work for {events} events");
+    let session = heavy.session(None).unwrap();
+    // Refused at the bound, or before it when the rate so far says it will not fit.
+    for (bound, says, early) in [
+        (
+            work * 2 / 3,
+            format!("more than {} events and versions carried", work * 2 / 3),
+            false,
+        ),
+        (
+            work / 5,
+            format!("and at most {} are allowed", work / 5),
+            true,
+        ),
+    ] {
+        let mut replay = Replay::within(session.clone(), u64::MAX, bound).unwrap();
+        let refused = loop {
+            match replay.step(10_000) {
+                Ok(done) => assert!(!done, "it would take more work than allowed"),
+                Err(e) => break e.to_string(),
+            }
+        };
+        assert!(refused.contains(&says), "{refused}");
+        assert_eq!(replay.progress() < 0.5, early, "{refused}");
+    }
+}

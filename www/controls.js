@@ -188,7 +188,10 @@ export class Controls {
       e.target.value = '';
       if (!file) return;
       try {
-        this.app.loadSession(await readFile(file));
+        if (await this.app.loadSessionSliced(await readFile(file)) === undefined) {
+          this.toast(`Opening "${file.name}" was cancelled, so nothing changed.`);
+          return;
+        }
         this.toast(`Opened "${file.name}" at ${(this.core.now() / 1000).toFixed(3)} s.`);
       } catch (err) {
         this.toast(`"${file.name}" could not be opened, so nothing changed: ${err.message}`);

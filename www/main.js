@@ -137,7 +137,54 @@ class App {
    * saved during a lesson reopens the lesson at its step. Returns the lesson place, if any.
    */
   loadSession(text) {
-    const place = this.core.loadSession(text);
+    return this.loaded(this.core.loadSession(text));
+  }
+
+  /**
+   * The same, replayed a slice at a time between frames: a long session takes seconds, and the
+   * page stays alive meanwhile, shows how far the replay has got and offers to cancel (the run
+   * shown stays as it was). Resolves to the lesson place (or null), or to `undefined` if
+   * cancelled; rejects if the session cannot be used, changing nothing.
+   */
+  async loadSessionSliced(text) {
+    const core = this.core;
+    core.beginLoad(text);
+    const box = document.getElementById('loading');
+    const bar = document.getElementById('loading-bar');
+    const said = document.getElementById('loading-text');
+    let cancelled = false;
+    const cancel = document.getElementById('loading-cancel');
+    cancel.onclick = () => {
+      cancelled = true;
+    };
+    const began = performance.now();
+    try {
+      for (;;) {
+        const sliceStarted = performance.now();
+        let step;
+        do {
+          step = core.loadStep(LOAD_STEP_WORK);
+        } while (!step.done && performance.now() - sliceStarted < LOAD_SLICE_MS);
+        if (step.done) break;
+        // Only a load that lasts shows the box (a short one would flash).
+        if (performance.now() - began > 250) box.hidden = false;
+        bar.value = step.progress;
+        said.textContent = `Replaying the session… ${Math.floor(step.progress * 100)}%`;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (cancelled) {
+          core.cancelLoad();
+          return undefined;
+        }
+      }
+    } finally {
+      box.hidden = true;
+      cancel.onclick = null;
+    }
+    return this.loaded(core.finishLoad());
+  }
+
+  /** A session replaced the run: shown paused at its moment, in its lesson if it had one. */
+  loaded(place) {
     this.setPlaying(false);
     this.lesson.close();
     this.restarted();
@@ -291,6 +338,11 @@ function fatal(err) {
   console.error(err);
 }
 
+// Loading a session: work (events and versions carried) per call into the core, and how long
+// the page replays before it lets a frame through.
+const LOAD_STEP_WORK = 50_000;
+const LOAD_SLICE_MS = 30;
+
 // The last session the page could save, kept in this tab (sessionStorage) so that after the
 // simulation dies the run can be reopened where it was a moment before.
 const KEPT_KEY = 'converge-kept-session';
@@ -426,7 +478,10 @@ async function boot() {
   const packed = sessionInHash(location.hash);
   if (packed) {
     try {
-      app.loadSession(await unpackSession(packed));
+      const text = await unpackSession(packed);
+      if (await app.loadSessionSliced(text) === undefined) {
+        controls.toast('Opening the link\'s session was cancelled, so a new run started instead.');
+      }
     } catch (err) {
       if (wasmDied(err)) throw err; // no new run started: the simulation itself is gone
       controls.toast(`The link's session could not be opened, so a new run started instead: ${err.message}`);

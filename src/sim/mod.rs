@@ -887,6 +887,12 @@ impl Simulation {
         self.move_clock(time);
     }
 
+    /// The work the run has taken so far: events handled plus the versions carried by the
+    /// messages sent (what replaying it costs; see [`crate::timeline::MAX_REPLAY_WORK`]).
+    pub fn work(&self) -> u64 {
+        self.stats.events + self.stats.versions_sent
+    }
+
     /// How many events have been handled since the run began: a position in the run.
     pub fn events(&self) -> u64 {
         self.stats.events

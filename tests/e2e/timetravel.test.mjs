@@ -301,3 +301,35 @@ test('a run past one day still goes to its end, and says Save and Link cannot ho
   await page.waitForSelector('#toast:not([hidden])');
   assert.match(await page.textContent('#toast'), /^this run cannot be saved: it has run past one day of virtual time \(90000000 ms\)/);
 }));
+
+test('a long session opens in slices: the page shows how far it has got, and can cancel', { timeout: 3 * TEST_TIMEOUT_MS }, withPage({ query: '?seed=4' }, async (page) => {
+  await pause(page);
+  // Anti-entropy every 10 ms over 1,000 keys on 32 nodes: each exchange carries every key.
+  const text = await page.evaluate(() => {
+    sim.reset({ nodes: 32, antiEntropy: true, antiEntropyIntervalMs: 10 });
+    for (let i = 0; i < 1000; i++) sim.write(1 + (i % 32), `k${i}`, 'v');
+    sim.runFor(2500);
+    const saved = JSON.stringify(sim.session());
+    sim.reset({ nodes: 3, antiEntropy: false });
+    return saved;
+  });
+  const before = await page.evaluate(() => ({ nodes: sim.settings().nodes, hash: sim.traceHash() }));
+  const file = { name: 'heavy.json', mimeType: 'application/json', buffer: Buffer.from(text) };
+
+  // Cancel: the run stays as it was.
+  await page.setInputFiles('#open-session', file);
+  await page.waitForSelector('#loading:not([hidden])');
+  await page.waitForFunction(() => document.getElementById('loading-bar').value > 0);
+  assert.match(await page.textContent('#loading-text'), /^Replaying the session… \d+%$/);
+  await page.click('#loading-cancel');
+  await page.waitForSelector('#loading', { state: 'hidden' });
+  assert.match(await page.textContent('#toast'), /^Opening "heavy\.json" was cancelled, so nothing changed\./);
+  assert.deepEqual(await page.evaluate(() => ({ nodes: sim.settings().nodes, hash: sim.traceHash() })), before);
+
+  // Let it finish: the run it saved, at its moment.
+  await page.setInputFiles('#open-session', file);
+  await page.waitForSelector('#loading:not([hidden])');
+  await screenshot(page, 'loading-session');
+  await page.waitForFunction(() => /^Opened "heavy\.json"/.test(document.getElementById('toast').textContent), null, { timeout: 2 * TEST_TIMEOUT_MS });
+  assert.deepEqual(await page.evaluate(() => ({ nodes: sim.settings().nodes, now: sim.now() })), { nodes: 32, now: 2500 });
+}));
