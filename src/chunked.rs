@@ -16,6 +16,8 @@ pub struct Chunked<T> {
     capacity: usize,
     shift: u32,
     len: usize,
+    /// How many chunks at the front were forgotten (see [`Chunked::forget_before`]).
+    dropped: usize,
 }
 
 impl<T: Clone> Chunked<T> {
@@ -27,6 +29,7 @@ impl<T: Clone> Chunked<T> {
             capacity,
             shift: capacity.trailing_zeros(),
             len: 0,
+            dropped: 0,
         }
     }
 
@@ -38,6 +41,21 @@ impl<T: Clone> Chunked<T> {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// The index of the first item kept: 0, unless earlier ones were forgotten.
+    pub fn first(&self) -> usize {
+        self.dropped << self.shift
+    }
+
+    /// Forgets the items before `index`, a whole chunk at a time (the chunk holding `index`,
+    /// and the last one, stay): their memory goes once no copy shares it. Indexes do not
+    /// change; a forgotten item is no longer there for `get`, `iter` or a slice.
+    pub fn forget_before(&mut self, index: usize) {
+        let whole = (index.min(self.len) >> self.shift).saturating_sub(self.dropped);
+        let whole = whole.min(self.chunks.len().saturating_sub(1));
+        self.chunks.drain(..whole);
+        self.dropped += whole;
     }
 
     /// The last chunk, with room for `n` more items (a new chunk if needed, the old one padded
@@ -86,8 +104,12 @@ impl<T: Clone> Chunked<T> {
     /// Which chunk and where in it.
     #[inline]
     fn locate(&self, index: usize) -> (usize, usize) {
-        // Every chunk but the last holds exactly `capacity` items (padding included).
-        (index >> self.shift, index & (self.capacity - 1))
+        // Every chunk but the last holds exactly `capacity` items (padding included). A
+        // forgotten item's chunk comes out past the end (wrapping), so it is not found.
+        (
+            (index >> self.shift).wrapping_sub(self.dropped),
+            index & (self.capacity - 1),
+        )
     }
 
     /// Asks the processor to start loading item `index` into its cache (a hint, for an item
@@ -141,9 +163,9 @@ impl<T: Clone> Chunked<T> {
         self.chunks.iter().flat_map(|c| c.iter())
     }
 
-    /// The items from `start` on, in order.
+    /// The items from `start` on (from the first kept, if it was forgotten), in order.
     pub fn iter_from(&self, start: usize) -> impl Iterator<Item = &T> + '_ {
-        let (c, i) = self.locate(start.min(self.len));
+        let (c, i) = self.locate(start.clamp(self.first(), self.len));
         self.chunks
             .iter()
             .skip(c)
@@ -186,7 +208,7 @@ mod tests {
     proptest! {
         #[test]
         fn behaves_as_a_vec_and_copies_do_not_see_later_changes(
-            ops in prop::collection::vec((0u8..3, 0usize..400, 0u32..1000, 1usize..9), 1..300),
+            ops in prop::collection::vec((0u8..4, 0usize..400, 0u32..1000, 1usize..9), 1..300),
             capacity in 8usize..20,
         ) {
             let mut list = Chunked::new(capacity);
@@ -206,8 +228,15 @@ mod tests {
                         model.extend(&items);
                         groups.push((start, items));
                     }
-                    _ if !model.is_empty() => {
-                        let i = at % model.len();
+                    3 => {
+                        // Forget the front: whole chunks before `at`, never the last one.
+                        let before = list.first();
+                        list.forget_before(at);
+                        prop_assert!(list.first() >= before && list.first() <= at.max(before));
+                        prop_assert_eq!(list.first() % list.capacity, 0);
+                    }
+                    _ if model.len() > list.first() => {
+                        let i = list.first() + at % (model.len() - list.first());
                         copies.push((list.clone(), model.clone()));
                         list[i] = value;
                         model[i] = value;
@@ -216,14 +245,21 @@ mod tests {
                 }
                 prop_assert_eq!(list.len(), model.len());
             }
-            prop_assert_eq!(list.iter().copied().collect::<Vec<_>>(), model.clone());
+            let first = list.first();
+            prop_assert!(first <= model.len());
+            prop_assert_eq!(list.iter().copied().collect::<Vec<_>>(), model[first..].to_vec());
             for from in [0, model.len() / 3, model.len()] {
-                prop_assert_eq!(list.iter_from(from).copied().collect::<Vec<_>>(), model[from..].to_vec());
+                let from_kept = from.max(first);
+                prop_assert_eq!(list.iter_from(from).copied().collect::<Vec<_>>(), model[from_kept..].to_vec());
+            }
+            for (i, item) in model.iter().enumerate() {
+                prop_assert_eq!(list.get(i), (i >= first).then_some(item), "item {}", i);
             }
             for (copy, then) in copies {
-                prop_assert_eq!(copy.iter().copied().collect::<Vec<_>>(), then);
+                let kept = copy.first();
+                prop_assert_eq!(copy.iter().copied().collect::<Vec<_>>(), then[kept..].to_vec());
             }
-            for (start, items) in groups {
+            for (start, items) in groups.into_iter().filter(|(start, _)| *start >= first) {
                 let now = &model[start..start + items.len()];
                 prop_assert_eq!(list.slice(start..start + items.len()), now);
             }

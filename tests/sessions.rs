@@ -88,3 +88,33 @@ fn a_session_name_longer_than_64_characters_is_refused() {
     };
     sim.write_with(n(1), "k", Some("v"), &fits).unwrap();
 }
+
+/// A long run keeps the last 20,000 requests (older ones, once answered, are forgotten so that
+/// memory stays flat); the counters still count every one.
+#[test]
+fn a_long_run_forgets_old_requests_but_counts_them() {
+    use converge::sim::REQUESTS_KEPT;
+    let mut sim = cluster_with(3, 5, SettingsPatch::default());
+    sim.set_recording(false);
+    let total = 2 * REQUESTS_KEPT + 500;
+    for i in 0..total {
+        sim.write(n(1 + (i % 3) as u32), &format!("k{}", i % 10), "v")
+            .unwrap();
+        if i % 100 == 0 {
+            sim.run_for(10);
+        }
+    }
+    sim.run_for(1_000);
+    assert_eq!(sim.stats().writes, total as u64);
+    let kept = sim.requests(usize::MAX);
+    // Forgotten a chunk of records at a time: the last 20,000 and part of a chunk stay.
+    assert!(
+        (REQUESTS_KEPT + 500..REQUESTS_KEPT + 500 + 2_048).contains(&kept.len()),
+        "{} kept",
+        kept.len()
+    );
+    assert_eq!(kept[0].id.0 as usize, total - kept.len() + 1);
+    assert!(sim.request(converge::RequestId(1)).is_none());
+    assert!(sim.request(converge::RequestId(total as u32)).is_some());
+    assert_eq!(sim.requests(10).len(), 10);
+}

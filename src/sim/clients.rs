@@ -504,9 +504,13 @@ impl Simulation {
         })
     }
 
-    /// Every request, oldest first (or the last `count`).
+    /// Every request kept, oldest first (or the last `count`).
     pub fn requests(&self, count: usize) -> Vec<RequestView> {
-        let first = self.requests.len().saturating_sub(count);
+        let first = self
+            .requests
+            .len()
+            .saturating_sub(count)
+            .max(self.requests.first());
         (first..self.requests.len())
             .filter_map(|i| self.request(RequestId(i as u32 + 1)))
             .collect()
@@ -635,6 +639,7 @@ impl Simulation {
             violations: Violations::default(),
         });
         let id = RequestId(self.requests.len() as u32);
+        self.forget_old_requests();
         if kind == Kind::Read {
             self.note_stale_candidates(id, key);
             self.ack_order.read_began(self.now, id);
@@ -793,6 +798,32 @@ impl Simulation {
         record.stale = behind > 0;
         record.behind = behind;
         record.violations = violations;
+    }
+}
+
+/// How many requests are kept: every [`REQUESTS_KEPT`] requests, those answered before the last
+/// that many are forgotten (the counters keep counting them), so that a run of hours keeps flat
+/// memory. A write carrying the context of a read forgotten so is taken as one whose context
+/// was typed in: it saw what the latest kept read of the key returning exactly that context saw,
+/// or nothing.
+pub const REQUESTS_KEPT: usize = 20_000;
+
+impl Simulation {
+    /// Forgets requests older than the last [`REQUESTS_KEPT`], up to the first still waiting
+    /// for its answer; looked at once every that many requests.
+    fn forget_old_requests(&mut self) {
+        let len = self.requests.len();
+        if len % REQUESTS_KEPT != 0 || len < 2 * REQUESTS_KEPT {
+            return;
+        }
+        let until = (self.requests.first()..len - REQUESTS_KEPT)
+            .find(|&i| {
+                self.requests
+                    .get(i)
+                    .is_some_and(|r| r.status == RequestStatus::Pending)
+            })
+            .unwrap_or(len - REQUESTS_KEPT);
+        self.requests.forget_before(until);
     }
 }
 

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
-pub use clients::{ClientOptions, Session};
+pub use clients::{ClientOptions, MAX_SESSION_CHARS, REQUESTS_KEPT, Session};
 pub use metrics::{
     CONVERGENCE_BUCKETS_MS, ConvergenceTimes, FIRST_INTERVAL, MAX_SAMPLES, Metrics, Sample,
 };
