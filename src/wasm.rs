@@ -169,6 +169,9 @@ fn within_page(patch: &SettingsPatch) -> Result<(), String> {
     }
 }
 
+/// The most messages in flight `flights` returns for drawing.
+const MAX_DRAWN_FLIGHTS: usize = 20_000;
+
 /// How far loading a session has gone (see `Simulation.loadStep`).
 #[derive(Clone, Copy, Serialize)]
 struct LoadProgress {
@@ -808,11 +811,19 @@ impl Sim {
     /// `fromIndex, toIndex, kind, progress, flags` (indexes from 0; kind 0 write, 1 anti-entropy
     /// request, 2 anti-entropy reply, 3 read, 4 reply or acknowledgement, 5 read repair,
     /// 6 hinted write or handoff; progress 0 to 1 along the link;
-    /// flags bit 0: will be lost, bit 1: a duplicate). A view into wasm memory: read it before
-    /// the next call into the simulation.
+    /// flags bit 0: will be lost, bit 1: a duplicate). At most 20,000: past that, one in every
+    /// few. A view into wasm memory: read it before the next call into the simulation.
     pub fn flights(&mut self, t: f64) -> js_sys::Float32Array {
         self.flights.clear();
-        for f in self.inner.sim().in_flight() {
+        // Past MAX_DRAWN_FLIGHTS, one in every few is drawn: a million dots a frame would stop
+        // the page, and show nothing more than twenty thousand do.
+        let every = self
+            .inner
+            .sim()
+            .in_flight_count()
+            .div_ceil(MAX_DRAWN_FLIGHTS)
+            .max(1);
+        for f in self.inner.sim().in_flight().step_by(every) {
             let span = (f.arrive_at - f.sent_at) as f64;
             let progress = if span <= 0.0 {
                 1.0

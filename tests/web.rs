@@ -421,6 +421,23 @@ fn a_view_of_flights_reflects_lost_and_duplicate_messages() {
     let flags: Vec<f32> = (0..2).map(|i| flights.get_index(i * 5 + 4)).collect();
     assert!(flags.contains(&1.0), "the original: lost");
     assert!(flags.contains(&3.0), "the duplicate: lost and a duplicate");
+
+    // Past 20,000 in flight, one in every few is drawn (here 63,000: one in four).
+    let mut many = Sim::new(js(r#"{"seed": 1, "nodes": 64}"#)).unwrap();
+    for i in 0..1_000 {
+        many.write(
+            num(f64::from(i % 64 + 1)),
+            s(&format!("k{i}")),
+            s("v"),
+            JsValue::UNDEFINED,
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        get(&many.stats().unwrap(), "inFlight").as_f64(),
+        Some(63_000.0)
+    );
+    assert_eq!(many.flights(0.0).length(), 15_750 * 5);
 }
 
 #[wasm_bindgen_test]
