@@ -491,7 +491,7 @@ export class ClusterView {
         ctx.fillText(reason, p.x, p.y - lift - s.msg - 6);
         labelled.push({ x: p.x, y: p.y });
       }
-      this.dropMarks.push({ x: p.x * this.zoom, y: (p.y - lift) * this.zoom, alpha: ctx.globalAlpha, reason });
+      this.dropMarks.push({ x: p.x * this.zoom, y: (p.y - lift) * this.zoom, lift: lift * this.zoom, alpha: ctx.globalAlpha, reason });
     }
     ctx.globalAlpha = 1;
   }
