@@ -78,6 +78,15 @@ fn at_value(v: &mut Value, k: &mut usize, f: &mut dyn FnMut(&mut Value)) -> bool
     }
 }
 
+/// The char boundary at or before `at` in `text`.
+fn boundary(text: &str, at: usize) -> usize {
+    let mut i = at.min(text.len());
+    while !text.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// `text` with `mutations` made, in order.
 fn mutate(text: &str, mutations: &[Mutation]) -> String {
     let hostile = hostile();
@@ -105,12 +114,12 @@ fn mutate(text: &str, mutations: &[Mutation]) -> String {
                 }
             }
             Mutation::Truncate { at } => {
-                let cut = text.floor_char_boundary((text.len() as f64 * at) as usize);
+                let cut = boundary(&text, (text.len() as f64 * at) as usize);
                 text.truncate(cut);
             }
             Mutation::Double { at, len } => {
-                let from = text.floor_char_boundary((text.len() as f64 * at) as usize);
-                let to = text.floor_char_boundary((from + len).min(text.len()));
+                let from = boundary(&text, (text.len() as f64 * at) as usize);
+                let to = boundary(&text, from + len);
                 let stretch = text[from..to].to_string();
                 text.insert_str(to, &stretch);
             }
