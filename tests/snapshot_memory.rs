@@ -7,7 +7,9 @@
 #[path = "../benches/common/mod.rs"]
 mod counting;
 
-use converge::settings::{Consistency, Coordination, ReplicationFactor};
+use converge::settings::{
+    Consistency, Coordination, Dissemination, HintedHandoff, ReplicationFactor,
+};
 use converge::{ConflictMode, NodeId, Settings, Simulation};
 
 /// The bytes a copy of `sim` allocates (recording off: a snapshot leaves the trace behind).
@@ -91,4 +93,33 @@ fn the_snapshot_estimate_follows_what_a_copy_allocates() {
             .unwrap();
     }
     within(&sim, "requests in progress");
+
+    // Gossip: every node remembers, key by key, the rumors it has heard.
+    let mut sim = quiet(Settings {
+        nodes: 8,
+        dissemination: Dissemination::Gossip,
+        ..Settings::default()
+    });
+    for i in 0..3_000u32 {
+        sim.write(NodeId(i % 8 + 1), &format!("k{i}"), "v").unwrap();
+    }
+    sim.run_for(50);
+    within(&sim, "rumors heard");
+
+    // Hints: two owners down, sloppy quorums, every write kept as a hint by a stand-in.
+    let mut sim = quiet(Settings {
+        nodes: 8,
+        coordination: Coordination::Quorum,
+        replication_factor: ReplicationFactor::N(3),
+        write_quorum: Consistency::One,
+        hinted_handoff: HintedHandoff::Sloppy,
+        ..Settings::default()
+    });
+    sim.crash(NodeId(7)).unwrap();
+    sim.crash(NodeId(8)).unwrap();
+    for i in 0..6_000u32 {
+        sim.write(NodeId(i % 6 + 1), &format!("k{i}"), "v").unwrap();
+    }
+    assert!(sim.run_until_quiet(60_000));
+    within(&sim, "hints kept");
 }
