@@ -99,14 +99,19 @@ for (const { reason, setUp, to } of [
     await setUp(page);
     await writeViaForm(page, { node: 1, key: 'k', value: 'v' });
     await runFor(page, 300);
-    const [mark] = await dropsShown(page, 1);
+    await dropsShown(page, 1);
+    // The panels refresh up to a tenth of a second later, and may move the drawing (a status
+    // line that wraps): read the cross where it is after that, then count its pixels at once
+    // (it fades within 1.4 s of real time, and a loaded machine is slow).
+    await nextFrames(page, 10);
+    const [mark] = await page.evaluate(() => converge.view.dropsDrawn());
+    const cross = await countCanvasPixels(page, VERMILLION, 40, { near: { x: mark.x, y: mark.y, radius: 12 } });
+    // The word sits above the cross, in the same colour: count its pixels in a band there.
+    const words = await countCanvasPixels(page, VERMILLION, 40, { near: { x: mark.x, y: mark.y - 22, radius: 12 } });
     assert.equal(mark.reason, reason);
     const [from, dest] = [await nodeAt(page, 1), await nodeAt(page, to)];
     assert.ok(offSegment(mark, from, dest) <= LANE + 12, `the cross lies on the link 1 → ${to}`);
-    const cross = await countCanvasPixels(page, VERMILLION, 40, { near: { x: mark.x, y: mark.y, radius: 12 } });
     assert.ok(cross >= 25, `the cross is drawn (${cross} vermillion pixels)`);
-    // The word sits above the cross, in the same colour: count its pixels in a band there.
-    const words = await countCanvasPixels(page, VERMILLION, 40, { near: { x: mark.x, y: mark.y - 22, radius: 12 } });
     assert.ok(words >= 15, `the reason is written above the cross (${words} pixels)`);
     if (reason === 'node down') await screenshot(page, 'drawing-drop-node-down');
   }));
