@@ -1104,20 +1104,13 @@ impl Replay {
 
     /// The replayed run, shown at the session's moment. Call once [`Self::step`] is done.
     pub fn finish(mut self) -> Result<Timeline, Error> {
+        if !self.done() {
+            return Err(Error::InvalidSession(
+                "its replay has not reached its end yet".into(),
+            ));
+        }
         let session = &self.session;
         let timeline = &mut self.timeline;
-        if timeline.sim.now() < session.end {
-            return Err(Error::InvalidSession(format!(
-                "replaying it would take more than {} events",
-                self.max_events
-            )));
-        }
-        if timeline.next < timeline.log.len() {
-            return Err(Error::InvalidSession(format!(
-                "command {} was never reached",
-                timeline.next + 1
-            )));
-        }
         match session.events {
             Some(events) => {
                 // From the nearest snapshot at or before both, on to the time without handling

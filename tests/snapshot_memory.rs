@@ -31,6 +31,14 @@ fn within(sim: &Simulation, what: &str) {
     );
 }
 
+/// Writes keys `k0` to `k{count - 1}` through the first `nodes` nodes in turn.
+fn write_keys(sim: &mut Simulation, count: u32, nodes: u32) {
+    for i in 0..count {
+        sim.write(NodeId(i % nodes + 1), &format!("k{i}"), "v")
+            .unwrap();
+    }
+}
+
 fn quiet(settings: Settings) -> Simulation {
     let mut sim = Simulation::new(settings).unwrap();
     sim.set_recording(false);
@@ -57,9 +65,7 @@ fn the_snapshot_estimate_follows_what_a_copy_allocates() {
         nodes: 8,
         ..Settings::default()
     });
-    for i in 0..4_000u32 {
-        sim.write(NodeId(i % 8 + 1), &format!("k{i}"), "v").unwrap();
-    }
+    write_keys(&mut sim, 4_000, 8);
     assert!(sim.run_until_quiet(60_000));
     within(&sim, "keys in every store");
 
@@ -100,9 +106,7 @@ fn the_snapshot_estimate_follows_what_a_copy_allocates() {
         dissemination: Dissemination::Gossip,
         ..Settings::default()
     });
-    for i in 0..3_000u32 {
-        sim.write(NodeId(i % 8 + 1), &format!("k{i}"), "v").unwrap();
-    }
+    write_keys(&mut sim, 3_000, 8);
     sim.run_for(50);
     within(&sim, "rumors heard");
 
@@ -117,9 +121,7 @@ fn the_snapshot_estimate_follows_what_a_copy_allocates() {
     });
     sim.crash(NodeId(7)).unwrap();
     sim.crash(NodeId(8)).unwrap();
-    for i in 0..6_000u32 {
-        sim.write(NodeId(i % 6 + 1), &format!("k{i}"), "v").unwrap();
-    }
+    write_keys(&mut sim, 6_000, 6);
     assert!(sim.run_until_quiet(60_000));
     within(&sim, "hints kept");
 }

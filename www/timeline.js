@@ -71,14 +71,13 @@ export class TimelineBar {
             : '';
     if (this.$('tl-note').textContent !== note) this.$('tl-note').textContent = note;
     this.$('timeline').classList.toggle('in-past', past);
-    this.drawMarks(core, end, applied);
+    this.drawMarks(core, start, end, applied);
   }
 
   /** Ticks where commands were given: solid up to the moment shown, grey after it. */
-  drawMarks(core, end, applied) {
+  drawMarks(core, start, end, applied) {
     const canvas = this.$('tl-marks');
     const { w, h } = this.marksSize;
-    const start = core.historyStart();
     const key = `${start}:${end}:${applied}:${w}:${core.commandCount()}`;
     if (key === this.marksKey) return;
     this.marksKey = key;
