@@ -480,6 +480,60 @@ fn sessions_whose_commands_do_not_fit_the_run_are_refused() {
 }
 
 #[test]
+fn session_bounds_take_what_is_at_their_limit() {
+    let session = Session::from_json(&saved()).unwrap();
+    let takes = |s: &Session| Session::from_json(&s.to_json()).is_ok();
+
+    let mut most = session.clone();
+    most.commands = vec![session.commands[0].clone(); MAX_COMMANDS];
+    assert!(takes(&most), "exactly {MAX_COMMANDS} commands");
+
+    // One day, in milliseconds, written out rather than taken from the constant.
+    let mut day = session.clone();
+    day.end = 86_400_000;
+    assert!(takes(&day), "an end of exactly one day");
+    day.end += 1;
+    assert!(!takes(&day), "a millisecond past a day");
+
+    let mut at_end = session.clone();
+    at_end.commands[0].at = at_end.end;
+    assert!(takes(&at_end), "a command at the session's end");
+
+    let mut replay = session.clone();
+    replay.commands[0].events = 30_000_000;
+    assert!(takes(&replay), "a command after exactly 30 million events");
+    replay.commands[0].events += 1;
+    assert!(!takes(&replay));
+
+    // A file of exactly the most bytes a session may have.
+    let text = session.to_json();
+    let padded = format!("{text}{}", " ".repeat(2_000_000 - text.len()));
+    assert_eq!(padded.len(), 2_000_000);
+    assert!(Session::from_json(&padded).is_ok());
+    assert!(Session::from_json(&format!("{padded} ")).is_err());
+
+    // Options left at their defaults are not written out.
+    assert!(!text.contains("\"options\""), "{text}");
+}
+
+#[test]
+fn the_moment_shown_includes_the_commands_before_it() {
+    let mut timeline = Timeline::new(settings(false)).unwrap();
+    timeline.run_until(100);
+    timeline.execute(write(1, "k", "a")).unwrap();
+    timeline.run_until(200);
+    timeline.execute(write(2, "k", "b")).unwrap();
+    timeline.run_until(300);
+    assert_eq!(timeline.applied(), 2);
+    timeline.seek(150).unwrap();
+    assert_eq!(timeline.applied(), 1);
+    timeline.seek(50).unwrap();
+    assert_eq!(timeline.applied(), 0);
+    timeline.seek(300).unwrap();
+    assert_eq!(timeline.applied(), 2);
+}
+
+#[test]
 fn script_in_a_key_is_only_text() {
     let mut timeline = Timeline::new(settings(false)).unwrap();
     let key = "<script>alert('x')</script>";
