@@ -534,6 +534,22 @@ fn the_moment_shown_includes_the_commands_before_it() {
 }
 
 #[test]
+fn a_new_command_in_the_past_discards_the_snapshots_of_the_old_future() {
+    let mut timeline = Timeline::new(settings(false)).unwrap();
+    timeline.set_snapshot_every(5);
+    timeline.execute(write(1, "k", "old")).unwrap();
+    timeline.run_until(2_000);
+    timeline.seek(500).unwrap();
+    // No command after the first: the old future's snapshots name as many commands as now.
+    timeline.execute(write(2, "k", "new")).unwrap();
+    timeline.run_until(2_000);
+    for t in [600, 1_000, 1_900] {
+        timeline.seek(t).unwrap();
+        assert_eq!(value_at(timeline.sim(), 2, "k").as_deref(), Some("new"), "at {t} ms");
+    }
+}
+
+#[test]
 fn script_in_a_key_is_only_text() {
     let mut timeline = Timeline::new(settings(false)).unwrap();
     let key = "<script>alert('x')</script>";
@@ -872,8 +888,13 @@ fn a_long_run_forgets_its_earliest_history_and_says_so() {
         .collect();
     for (at, command) in &schedule {
         timeline.run_until(*at);
+        let before = timeline.forgotten();
         timeline.execute(command.clone()).unwrap();
         twin.follow(&timeline).unwrap();
+        if timeline.forgotten() > before {
+            // Forgetting leaves three quarters of the limit or fewer, so it happens seldom.
+            assert!(timeline.log().len() <= 30, "{}", timeline.log().len());
+        }
     }
     timeline.run_until(5_000);
     twin.follow(&timeline).unwrap();
