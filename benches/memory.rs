@@ -6,7 +6,8 @@
 //! - **soak**: a page left running through a lecture: 12 virtual hours of a steady workload
 //!   through a [`Timeline`], live bytes at the end of each hour. Quorum requests (8 nodes,
 //!   N = 3, R = W = 2, half reads, 20 requests a second over 100 keys), and version vectors with
-//!   blind writes (siblings pile up unless something resolves them).
+//!   blind writes and one client in twenty resolving (past 100 siblings a write is refused, as
+//!   in Riak: the count of refused writes is printed).
 //! - **replay**: how long loading a session takes, and how soon one too heavy to replay (its
 //!   messages carry every key, a hundred times a second) is refused.
 //!
@@ -151,7 +152,7 @@ impl Workload {
     fn name(self) -> &'static str {
         match self {
             Workload::Quorum => "quorum, LWW",
-            Workload::VersionVectors => "version vectors, blind writes",
+            Workload::VersionVectors => "version vectors, blind writes, 1 in 20 a resolve",
         }
     }
 
@@ -183,7 +184,7 @@ impl Workload {
 }
 
 /// `hours` of `workload` through a timeline; returns live bytes after each hour.
-fn soak(workload: Workload, hours: u64) -> Vec<(usize, u64, f64)> {
+fn soak(workload: Workload, hours: u64) -> Vec<(usize, u64, f64, u64)> {
     const EVERY_MS: u64 = 50;
     const KEYS: u64 = 100;
     let base = common::live();
@@ -199,21 +200,32 @@ fn soak(workload: Workload, hours: u64) -> Vec<(usize, u64, f64)> {
             timeline.run_until(t);
             let node = pick.below(8) as u32 + 1;
             let key = format!("key{}", pick.below(KEYS));
-            let command = if matches!(workload, Workload::Quorum) && pick.below(2) == 0 {
-                Command::Read {
+            let roll = pick.below(20);
+            let command = match workload {
+                Workload::Quorum if roll < 10 => Command::Read {
                     node: NodeId(node),
                     key,
                     options: ClientOptions::default(),
-                }
-            } else {
-                write(node, key)
+                },
+                // One client in twenty merges the siblings its node holds (the rest write
+                // blindly): without it, every key would soon hold the most siblings a key may
+                // have, and every write would be refused.
+                Workload::VersionVectors if roll == 0 => Command::Resolve {
+                    node: NodeId(node),
+                    key,
+                    value: "merged".into(),
+                    options: ClientOptions::default(),
+                },
+                _ => write(node, key),
             };
-            timeline.execute(command).expect("a valid request");
+            // A resolve where the node holds nothing is refused; nothing changes.
+            let _ = timeline.execute(command);
         }
         hourly.push((
             common::live().saturating_sub(base),
             timeline.sim().events(),
             start.elapsed().as_secs_f64(),
+            timeline.sim().stats().refused,
         ));
     }
     hourly
@@ -269,9 +281,11 @@ fn main() {
         );
         for workload in soaks {
             println!("  {}", workload.name());
-            for (hour, (bytes, events, seconds)) in soak(workload, hours).into_iter().enumerate() {
+            for (hour, (bytes, events, seconds, refused)) in
+                soak(workload, hours).into_iter().enumerate()
+            {
                 println!(
-                    "    hour {:>2}: live {:>10}   {:>11} events   {seconds:>6.1} s",
+                    "    hour {:>2}: live {:>10}   {:>11} events   {seconds:>6.1} s   {refused} writes refused (too many siblings)",
                     hour + 1,
                     mb(bytes),
                     events

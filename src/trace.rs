@@ -201,6 +201,8 @@ pub enum RequestStatus {
     Unavailable = 2,
     /// Too few answers came in time.
     TimedOut = 3,
+    /// Refused by its coordinator: the write would have made too many siblings.
+    Refused = 4,
 }
 
 /// FNV-1a, 64 bits: a tiny, fixed hash for comparing traces across runs and platforms.

@@ -4,6 +4,7 @@
 //! Replicas know nothing of this; the simulation watches them from outside, as a test harness
 //! (or Jepsen's checker) would.
 
+use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use serde::Serialize;
@@ -18,6 +19,25 @@ use crate::version::{ConflictMode, Version};
 
 /// Writes per chunk of the log's shared storage (see [`Chunked`]).
 const RECORDS_PER_CHUNK: usize = 1024;
+
+/// How many writes keep their whole record: past this many (looked at every
+/// [`RECORDS_PER_CHUNK`] writes), the oldest are forgotten a chunk at a time, so that a run of
+/// hours keeps flat memory. What the figures need of them is kept: the lost writes among them,
+/// judged as they are forgotten, and each key's newest stored write. A forgotten write is no
+/// longer followed: if it is lost later (only a write that replaced it knowingly can still
+/// carry it, and that one's loss is counted), or reaches its last replica later, the figures
+/// do not hear of it; it is not listed by [`WriteLog::last`], nor a candidate for a stale read.
+pub const WRITES_KEPT: usize = 20_000;
+
+/// What is left of the writes forgotten (see [`WRITES_KEPT`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    /// How many.
+    pub writes: u64,
+    /// Of those, the acknowledged ones that were lost when they were forgotten, judged from the
+    /// history ([`WriteLog::lost`]).
+    pub lost: u64,
+}
 
 /// A set of nodes, one bit each.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,6 +108,9 @@ pub enum WriteStatus {
     Unavailable,
     /// W acknowledgements did not come in time (some replicas may still have it).
     TimedOut,
+    /// Its coordinator refused it: it would have made more siblings than a key may have
+    /// ([`crate::replica::MAX_SIBLINGS`]). Nothing was written.
+    Refused,
 }
 
 /// One client write as the observer follows it.
@@ -239,6 +262,10 @@ pub struct WriteLog {
     keys: Vec<Option<KeyRecord>>,
     resurrections: Vec<Resurrection>,
     convergence: ConvergenceTimes,
+    /// The records of forgotten writes that are still the newest stored write of their key (at
+    /// most one a key), for [`Self::latest`].
+    retained: BTreeMap<WriteId, WriteRecord>,
+    forgotten: Forgotten,
 }
 
 impl WriteLog {
@@ -264,6 +291,7 @@ impl WriteLog {
                     + 2 * size_of::<WriteId>())
             + (RECORDS_PER_CHUNK * 8).max(self.nodes) * size_of::<u32>()
             + self.resurrections.len() * size_of::<Resurrection>()
+            + self.retained.len() * (size_of::<WriteId>() + size_of::<WriteRecord>() + 32)
     }
 
     /// An empty log for a cluster of `nodes` nodes that keeps each key on `replicas` of them.
@@ -282,6 +310,8 @@ impl WriteLog {
             keys: Vec::new(),
             resurrections: Vec::new(),
             convergence: ConvergenceTimes::default(),
+            retained: BTreeMap::new(),
+            forgotten: Forgotten::default(),
         }
     }
 
@@ -333,6 +363,9 @@ impl WriteLog {
         let stored = coordinator.get(version.key).iter().any(|v| v.write == id)
             || coordinator.hints().iter().any(|h| h.version.write == id);
         if stored {
+            if let Some(previous) = record.latest {
+                self.retained.remove(&previous);
+            }
             record.latest = record.latest.max(Some(id));
         } else {
             record.unstored.push(id);
@@ -394,7 +427,7 @@ impl WriteLog {
             }
             // Refused: nothing was sent, so nothing will store it.
             let key = record.version.key.index();
-            if status == WriteStatus::Unavailable
+            if matches!(status, WriteStatus::Unavailable | WriteStatus::Refused)
                 && let Some(Some(key)) = self.keys.get_mut(key)
             {
                 key.unstored.retain(|w| *w != id);
@@ -420,7 +453,56 @@ impl WriteLog {
 
     /// One write.
     pub fn get(&self, id: WriteId) -> Option<&WriteRecord> {
-        self.records.get((id.0 as usize).checked_sub(1)?)
+        match self.records.get((id.0 as usize).checked_sub(1)?) {
+            Some(record) => Some(record),
+            None => self.retained.get(&id),
+        }
+    }
+
+    /// What is left of the writes forgotten (see [`WRITES_KEPT`]).
+    pub fn forgotten(&self) -> Forgotten {
+        self.forgotten
+    }
+
+    /// Whether it is time to forget the oldest writes (see [`WRITES_KEPT`]): then the caller
+    /// judges which are lost, and hands that to [`Self::forget_old`].
+    pub fn forget_due(&self) -> bool {
+        let len = self.records.len();
+        len % RECORDS_PER_CHUNK == 0
+            && len - self.records.first() >= WRITES_KEPT + RECORDS_PER_CHUNK
+    }
+
+    /// Forgets the writes before the last [`WRITES_KEPT`] (a chunk at a time), keeping what the
+    /// figures need of them: how many of them are in `lost` (what [`Self::lost`] says now), and
+    /// each key's newest stored write.
+    pub fn forget_old(&mut self, lost: &[WriteId]) {
+        let first = self.records.first();
+        // The chunk holding the target stays: forgetting stops at its start.
+        let until = (self.records.len() - WRITES_KEPT) / RECORDS_PER_CHUNK * RECORDS_PER_CHUNK;
+        if until <= first {
+            return;
+        }
+        let horizon = WriteId(until as u32 + 1);
+        self.forgotten.writes += (until - first) as u64;
+        self.forgotten.lost += lost.iter().filter(|id| **id < horizon).count() as u64;
+        for key in self.keys.iter_mut().flatten() {
+            let before = key.writes.partition_point(|id| *id < horizon);
+            key.writes.drain(..before);
+            key.unstored.retain(|id| *id >= horizon);
+            key.pending.retain(|(_, id)| *id >= horizon);
+            if let Some(latest) = key.latest.filter(|id| *id < horizon)
+                && let Some(record) = self.records.get(latest.0 as usize - 1)
+            {
+                self.retained.insert(latest, record.clone());
+            }
+        }
+        let next = &self.records[until];
+        let (after, saw) = (next.after, next.saw as usize);
+        self.records.forget_before(until);
+        debug_assert_eq!(self.records.first(), until);
+        self.reached.forget_before(until * self.words);
+        self.reached_after.forget_before(after);
+        self.seen.forget_before(saw);
     }
 
     /// The most recent write of `key` that some node stored, if there is one.
@@ -538,7 +620,10 @@ impl WriteLog {
     /// order they began to.
     pub fn arrivals(&self, id: WriteId) -> Vec<Arrival> {
         let index = id.0 as usize - 1;
-        let record = &self.records[index];
+        // A forgotten write's arrivals are forgotten with it.
+        let Some(record) = self.records.get(index) else {
+            return Vec::new();
+        };
         let bits = self
             .reached
             .slice(index * self.words..(index + 1) * self.words);
@@ -573,7 +658,11 @@ impl WriteLog {
             .flat_map(|key| &key.pending)
             .filter(|(_, id)| {
                 let record = &self.records[id.0 as usize - 1];
-                record.all == NOT_YET && record.status != WriteStatus::Unavailable
+                record.all == NOT_YET
+                    && !matches!(
+                        record.status,
+                        WriteStatus::Unavailable | WriteStatus::Refused
+                    )
             })
             .count()
     }
@@ -585,7 +674,7 @@ impl WriteLog {
             Some((
                 KeyId(i as u32),
                 &key.replica_list[..],
-                &self.records[key.latest?.0 as usize - 1],
+                self.get(key.latest?)?,
             ))
         })
     }
@@ -624,6 +713,9 @@ impl WriteLog {
             return;
         };
         key.unstored.swap_remove(at);
+        if let Some(previous) = key.latest.filter(|latest| *latest < id) {
+            self.retained.remove(&previous);
+        }
         key.latest = key.latest.max(Some(id));
         if let Some(record) = self.records.get_mut(id.0 as usize - 1) {
             record.stored = true;
@@ -769,6 +861,9 @@ impl WriteLog {
     /// made every replica reflect it (so it can stop being followed).
     fn mark(&mut self, id: WriteId, slot: usize, now: Time, live: &Live) -> bool {
         let index = id.0 as usize - 1;
+        if index < self.records.first() {
+            return false; // forgotten: no longer followed
+        }
         let word = &mut self.reached[index * self.words + slot / 64];
         let bit = 1 << (slot % 64);
         if *word & bit == 0 {
@@ -875,7 +970,9 @@ impl WriteLog {
         stores: &'a [Replica],
         in_flight: impl Iterator<Item = &'a Rc<Version>>,
     ) -> Vec<WriteId> {
-        let mut accounted = vec![false; self.records.len()];
+        // By index from the first write kept (a forgotten write was judged as it was forgotten).
+        let first = self.records.first();
+        let mut accounted = vec![false; self.records.len() - first];
         let mut stack: Vec<WriteId> = Vec::new();
         for store in stores {
             stack.extend(store.versions().map(|v| v.write));
@@ -886,7 +983,9 @@ impl WriteLog {
             stack.extend_from_slice(&key.collected_writes);
         }
         while let Some(id) = stack.pop() {
-            let seen = &mut accounted[id.0 as usize - 1];
+            let Some(seen) = accounted.get_mut((id.0 as usize - 1).wrapping_sub(first)) else {
+                continue;
+            };
             if !*seen {
                 *seen = true;
                 stack.extend(self.seen_by(id));

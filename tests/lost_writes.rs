@@ -530,3 +530,67 @@ proptest! {
         check_schedule(settings, &ops)?;
     }
 }
+
+/// A run of more writes than the log keeps whole (`converge::writes::WRITES_KEPT`): the oldest
+/// are forgotten, and the count of lost writes stays what the test's own record says. Each
+/// round, nodes 1 and 2 write a fresh key in the same millisecond under last writer wins: the
+/// higher node id wins the tie, so node 1's write is acknowledged and then overwritten by a
+/// write that never saw it. The test counts a round's write lost when no node holds its value.
+#[test]
+fn a_run_longer_than_the_write_log_keeps_still_counts_every_lost_write() {
+    use converge::writes::WRITES_KEPT;
+    let mut sim = common::cluster(3, ConflictMode::LastWriterWins, 20);
+    // A key written once, at the start: its newest write outlives the records around it.
+    let old = sim.write(NodeId(3), "old", "kept").unwrap();
+    sim.run_for(100);
+    let mut lost = 0;
+    let mut rounds = Vec::new();
+    for round in 0..WRITES_KEPT + 1_500 {
+        let key = format!("r{round}");
+        let a = format!("a{round}");
+        let b = format!("b{round}");
+        sim.write(NodeId(1), &key, &a).unwrap();
+        sim.write(NodeId(2), &key, &b).unwrap();
+        sim.run_for(50);
+        rounds.push((key, a, b));
+    }
+    sim.run_for(1_000);
+    for (key, a, b) in &rounds {
+        let held: Vec<Option<String>> = (1..=3).map(|i| common::value_at(&sim, i, key)).collect();
+        for value in [a, b] {
+            if !held.contains(&Some(value.clone())) {
+                lost += 1;
+            }
+        }
+    }
+    assert_eq!(lost, rounds.len(), "every round loses node 1's write");
+    let stats = sim.stats();
+    assert!(
+        stats.writes_forgotten >= WRITES_KEPT as u64,
+        "forgot {} of {} writes",
+        stats.writes_forgotten,
+        stats.writes
+    );
+    assert_eq!(
+        sim.writes().len() as u64,
+        stats.writes - stats.writes_forgotten,
+        "the forgotten ones are not listed"
+    );
+    assert!(
+        sim.lost_writes().len() < lost,
+        "some lost writes were judged as they were forgotten"
+    );
+    assert_eq!(stats.lost_writes, lost as u64);
+    // The first key's only write is long forgotten, and still its newest: a read shows it.
+    assert!(sim.writes().iter().all(|w| w.id != old.write));
+    let read = sim.read(NodeId(1), "old").unwrap();
+    let latest = read
+        .latest
+        .expect("a read is answered with the key's newest write");
+    assert_eq!(
+        (latest.id, latest.value.as_deref()),
+        (old.write, Some("kept"))
+    );
+    assert!(!read.stale);
+    assert!(sim.converged());
+}

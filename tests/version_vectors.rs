@@ -404,3 +404,125 @@ fn a_version_shows_its_context_and_its_own_dot_as_its_clock() {
     assert_eq!(held.len(), 1);
     assert_eq!(held[0].clock().to_string(), "{n1:1, n2:1}");
 }
+
+/// Riak's `object.siblings.maximum`: a client write that would leave its coordinator with more
+/// than 100 siblings is refused, nothing is written and nothing is lost; a write with the
+/// context of a read merges them and lets writes in again.
+#[test]
+fn a_write_past_the_sibling_limit_is_refused_until_the_siblings_are_merged() {
+    use converge::replica::MAX_SIBLINGS;
+    use converge::{RequestStatus, WriteStatus};
+    assert_eq!(MAX_SIBLINGS, 100, "Riak's default");
+    let mut sim = vv_cluster();
+    for i in 0..100 {
+        let w = sim.write(n(1), "k", &format!("v{i}")).unwrap();
+        assert_eq!(w.status, RequestStatus::Ok, "write {i}");
+    }
+    sim.run_for(1_000);
+    let sent = sim.stats().sent;
+    let refused = sim.write(n(2), "k", "one too many").unwrap();
+    assert_eq!(refused.status, RequestStatus::Refused);
+    assert!(!refused.applied);
+    assert_eq!(refused.messages, 0);
+    sim.run_for(1_000);
+    assert_eq!(sim.stats().sent, sent, "a refused write sends nothing");
+    assert_eq!(sim.stats().refused, 1);
+    let request = sim.request(refused.request).unwrap();
+    assert_eq!(request.got, 101, "the siblings it would have made");
+    let view = sim
+        .writes()
+        .into_iter()
+        .find(|w| w.id == refused.write)
+        .unwrap();
+    assert_eq!(view.status, WriteStatus::Refused);
+    assert!(sim.lost_writes().is_empty(), "refused is not acknowledged");
+    for node in 1..=3 {
+        assert_eq!(sim.versions_at(n(node), "k").unwrap().len(), 100);
+    }
+    assert!(
+        sim.converged(),
+        "a refused write is never the newest of its key"
+    );
+
+    // A read's context covers all 100: the write-back replaces them, and blind writes go in.
+    let read = sim.read(n(3), "k").unwrap();
+    let options = ClientOptions {
+        context: read.context.clone(),
+        ..Default::default()
+    };
+    let merged = sim.write_with(n(3), "k", Some("merged"), &options).unwrap();
+    assert_eq!(merged.status, RequestStatus::Ok);
+    // Node 2 still holds the 100 until the merged write reaches it.
+    assert_eq!(
+        sim.write(n(2), "k", "early").unwrap().status,
+        RequestStatus::Refused
+    );
+    sim.run_for(1_000);
+    assert_eq!(
+        sim.write(n(2), "k", "blind").unwrap().status,
+        RequestStatus::Ok
+    );
+    sim.run_for(1_000);
+    assert_eq!(values(&sim, "k"), vec![Some("blind|merged".into()); 3]);
+    assert!(sim.lost_writes().is_empty());
+    // The refused writes used no dot: node 2's write is its first of the key, and the key's
+    // context is a plain vector, with no gap for a context to carry dots beyond.
+    let context = sim.read(n(1), "k").unwrap().context.unwrap().clock;
+    assert_eq!(context.to_string(), "{n1:100, n2:1, n3:1}");
+}
+
+/// A write refused as unavailable wrote nothing, and its dot goes to the next write.
+#[test]
+fn an_unavailable_write_leaves_no_gap_in_its_nodes_dots() {
+    use converge::settings::{Consistency, Coordination};
+    let mut sim = cluster_with(
+        3,
+        100,
+        SettingsPatch {
+            conflict: Some(ConflictMode::VersionVectors),
+            coordination: Some(Coordination::Quorum),
+            write_quorum: Some(Consistency::All),
+            ..Default::default()
+        },
+    );
+    sim.crash(n(3)).unwrap();
+    let refused = sim.write(n(1), "k", "a").unwrap();
+    assert_eq!(refused.status, converge::RequestStatus::Unavailable);
+    sim.recover(n(3), false).unwrap();
+    sim.write(n(1), "k", "b").unwrap();
+    sim.run_for(1_000);
+    let id = sim.read(n(2), "k").unwrap().id;
+    sim.run_for(1_000);
+    let read = sim.request(id).unwrap();
+    assert_eq!(read_values(&read), vec!["b"]);
+    assert_eq!(read.context.unwrap().clock.to_string(), "{n1:1}");
+}
+
+/// Replicas take what they are sent, whatever the limit: siblings made on both sides of a
+/// partition all arrive when it heals. Only a client's write is refused.
+#[test]
+fn replicas_take_more_siblings_than_a_client_write_may_make() {
+    let mut sim = vv_cluster();
+    sim.partition(&[vec![n(1)], vec![n(2), n(3)]]).unwrap();
+    for i in 0..100 {
+        sim.write(n(1), "k", &format!("a{i}")).unwrap();
+        sim.write(n(2), "k", &format!("b{i}")).unwrap();
+    }
+    sim.run_for(1_000);
+    sim.heal_all();
+    anti_entropy(&mut sim, 200);
+    sim.run_for(5_000);
+    for node in 1..=3 {
+        assert_eq!(
+            sim.versions_at(n(node), "k").unwrap().len(),
+            200,
+            "node {node}"
+        );
+    }
+    assert!(sim.converged());
+    assert!(sim.lost_writes().is_empty());
+    assert_eq!(
+        sim.write(n(3), "k", "more").unwrap().status,
+        converge::RequestStatus::Refused
+    );
+}

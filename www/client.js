@@ -107,10 +107,12 @@ export class ClientPanel {
   writeLines(view) {
     const w = this.watching;
     const what = view.kind === 'delete' ? `delete ${shorten(view.key, 60)}` : `${shorten(view.key, 60)} = ${shorten(w.value ?? '', 80)}`;
-    const kind = { pending: 'pending', ok: 'fresh', unavailable: 'lost', timedOut: 'lost' }[view.status];
+    const kind = { pending: 'pending', ok: 'fresh', unavailable: 'lost', timedOut: 'lost', refused: 'lost' }[view.status];
     const coordinated = this.core.settings().coordination === 'quorum';
     let how;
-    if (!coordinated) {
+    if (view.status === 'refused') {
+      how = ` through node ${view.node}: ${outcomeText(view, 'acks')}`;
+    } else if (!coordinated) {
       // The tutorial's answer: applied here (if this node is a replica), sent on to the others.
       const here = view.got > 0 ? `applied at node ${view.node}` : `node ${view.node} is not a replica of it`;
       const to = view.got > 0 ? 'peer' : 'replica';
@@ -199,6 +201,9 @@ function outcomeText(view, what) {
       return view.latencyMs > 0 ? `ok after ${view.latencyMs} ms, ${counted}` : `ok at once, ${counted}`;
     case 'unavailable':
       return `unavailable: only ${view.got} of the ${view.needed} replicas needed were reachable, so nothing was sent`;
+    case 'refused':
+      // The most siblings a key may have: MAX_SIBLINGS in src/replica/mod.rs (Riak's default).
+      return `refused: the key would have had ${view.got} siblings, and a key may have at most 100 (as in Riak), so nothing was written. Read it and write with the context you read (or Resolve) to merge them.`;
     default:
       return `timed out after ${view.latencyMs} ms with ${counted}`;
   }

@@ -45,7 +45,7 @@ const ROWS = [
   { label: 'Keys diverging', value: (s) => s.divergent, worse: 'more' },
   { label: 'Lost writes', value: (s) => s.stats.lostWrites, worse: 'more' },
   { label: 'Stale reads', value: (s) => `${s.stats.staleReads} of ${s.stats.reads}`, key: (s) => s.stats.staleReads, worse: 'more' },
-  { label: 'Failed requests', value: (s) => s.stats.unavailable + s.stats.timedOut, worse: 'more' },
+  { label: 'Failed requests', value: (s) => s.stats.unavailable + s.stats.timedOut + s.stats.refused, worse: 'more' },
   { label: 'Siblings kept', value: (s) => s.siblings },
   { label: 'Messages sent', value: (s) => s.stats.sent },
   { label: 'Bytes sent', value: (s) => s.stats.bytesSent },

@@ -418,7 +418,7 @@ export class Controls {
     this.showStatus(keys, divergent, stats, nodes);
     this.fillReplicas(nodes, keys);
     this.fillRequests(requests, settings);
-    this.fillWrites(writes);
+    this.fillWrites(writes, stats);
     this.client.update();
     this.ring.setState({ ring: state.ring, keys, ranges: state.ranges, now: stats.now });
     if (!this.settingsEdited) {
@@ -534,19 +534,20 @@ export class Controls {
     }
     // Without coordination a request is answered by its node at once: no acks to count.
     const coordinated = settings.coordination === 'quorum';
+    fitNumbers(list, requests.at(-1).id);
     syncList(list, requests.slice().reverse(), (r) => `${r.id}`, (r) => `${coordinated}${JSON.stringify(r)}`, (r) => {
       const li = this.doc.createElement('li');
       li.value = r.id;
       const what = this.doc.createElement('span');
       what.className = 'what';
       what.textContent = `${r.kind} ${shorten(r.key, 30)}`;
-      const labels = { pending: ['pending', 'waiting'], ok: ['fresh', 'ok'], unavailable: ['lost', 'unavailable'], timedOut: ['lost', 'timed out'] };
+      const labels = { pending: ['pending', 'waiting'], ok: ['fresh', 'ok'], unavailable: ['lost', 'unavailable'], timedOut: ['lost', 'timed out'], refused: ['lost', 'refused: too many siblings'] };
       const [kind, label] = labels[r.status];
       const unit = r.kind === 'read' ? 'replies' : 'acks';
       const latency = r.latencyMs === null ? '' : ` in ${r.latencyMs} ms`;
       const when = this.doc.createElement('span');
       when.className = 'when';
-      when.textContent = coordinated ? ` via node ${r.node} · ${r.got}/${r.needed} ${unit}${latency}` : ` at node ${r.node}, answered at once`;
+      when.textContent = r.status === 'refused' ? ` at node ${r.node}, which would have held ${r.got} siblings` : coordinated ? ` via node ${r.node} · ${r.got}/${r.needed} ${unit}${latency}` : ` at node ${r.node}, answered at once`;
       li.append(tag(kind, label), what, when);
       if (r.kind === 'read' && r.status === 'ok') {
         const got = r.versions.length === 0 ? 'nothing' : versionsText(r.versions);
@@ -559,13 +560,18 @@ export class Controls {
   }
 
   /** The latest writes: acknowledged when, reached which replica when, everywhere when. */
-  fillWrites(writes) {
+  fillWrites(writes, stats) {
+    // A long run forgets the records of its oldest writes (memory stays flat): say so.
+    const note = this.$('writes-forgotten');
+    note.hidden = stats.writesForgotten === 0;
+    note.textContent = note.hidden ? '' : `The first ${stats.writesForgotten} writes were forgotten to keep memory flat: the figures still count them (the lost ones among them were judged as they were forgotten), but they are no longer listed or followed.`;
     const list = this.$('writes');
     if (writes.length === 0) {
       list.replaceChildren(emptyItem('No writes yet.'));
       return;
     }
     const open = new Set([...list.querySelectorAll('details[open]')].map((d) => d.dataset.write));
+    fitNumbers(list, writes.at(-1).id);
     syncList(list, writes.slice().reverse(), (w) => `${w.id}`, (w) => JSON.stringify(w), (w) => {
       const li = this.doc.createElement('li');
       li.value = w.id;
@@ -580,10 +586,11 @@ export class Controls {
       when.className = 'when';
       let status;
       if (w.lost) status = 'acknowledged, then overwritten everywhere by a write that never saw it';
+      else if (w.status === 'unavailable' || w.status === 'refused') status = 'nothing was written';
       else if (w.allAfterMs !== null) status = `at all ${w.reached} replicas after ${w.allAfterMs} ms`;
       else if (w.allLiveAfterMs !== null) status = `at every live replica after ${w.allLiveAfterMs} ms`;
       else status = `at ${w.reached} replica${w.reached === 1 ? '' : 's'} so far`;
-      const ack = { pending: 'waiting for acks', acknowledged: w.ackedAfterMs > 0 ? `acked after ${w.ackedAfterMs} ms` : 'acked at once', sent: 'sent on, not stored by its node', unavailable: 'unavailable', timedOut: 'timed out' }[w.status];
+      const ack = { pending: 'waiting for acks', acknowledged: w.ackedAfterMs > 0 ? `acked after ${w.ackedAfterMs} ms` : 'acked at once', sent: 'sent on, not stored by its node', unavailable: 'unavailable', timedOut: 'timed out', refused: 'refused: too many siblings' }[w.status];
       when.textContent = ` via node ${w.node}, t=${(w.issuedAt / 1000).toFixed(3)} s · ${ack} · ${status}`;
       summary.append(what, when);
       if (w.lost) summary.prepend(tag('lost', 'LOST'));
@@ -637,6 +644,12 @@ function ensureRow(section, index, cells, tag, rowHeader = false) {
 
 /** Makes `list` show one item per entry, in order, touching the DOM only where something
  *  changed: an item whose entry is the same as last time stays (and keeps its open details). */
+/** Makes room in a numbered list for its largest number (a long run reaches 21,600 and more). */
+function fitNumbers(list, largest) {
+  const digits = String(Math.max(100, largest)).length;
+  if (list.style.getPropertyValue('--digits') !== String(digits)) list.style.setProperty('--digits', String(digits));
+}
+
 function syncList(list, entries, keyOf, signatureOf, build) {
   const old = new Map();
   for (const li of list.children) if (li.dataset.key !== undefined) old.set(li.dataset.key, li);

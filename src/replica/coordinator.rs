@@ -229,6 +229,7 @@ impl Replica {
         let possible = (alive + stand_ins.len()) as u32;
         if possible < w {
             // Cassandra's UnavailableException: nothing is written.
+            self.take_back_dot(&version);
             out.push(Output::Respond {
                 request,
                 outcome: Outcome::Unavailable {

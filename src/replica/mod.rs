@@ -257,6 +257,11 @@ pub enum Timer {
     TombstoneGc,
 }
 
+/// The most siblings a key may have at the coordinator of a client's write under version
+/// vectors: Riak's default `object.siblings.maximum`. A write that would make more is refused
+/// ([`Outcome::TooManySiblings`]); reading the key and writing with its context resolves them.
+pub const MAX_SIBLINGS: usize = 100;
+
 /// How a client request ended.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
@@ -278,6 +283,12 @@ pub enum Outcome {
         alive: u32,
         /// How many were needed.
         needed: u32,
+    },
+    /// Under version vectors, the write would have left its key with more than
+    /// [`MAX_SIBLINGS`] siblings at the coordinator: refused, nothing is written.
+    TooManySiblings {
+        /// How many siblings the key would have had.
+        siblings: u32,
     },
     /// W acknowledgements (or R replies, or repairs) did not come in time.
     TimedOut {
@@ -646,6 +657,26 @@ impl Replica {
             context,
             created: env.now,
         });
+        // Riak (object.siblings.maximum, 100 by default): the coordinator refuses a write that
+        // would leave more siblings than that, so that blind writes cannot pile them up without
+        // end. Only a client's write is refused; replicas take what they are sent.
+        if self.protocol.conflict == ConflictMode::VersionVectors {
+            let kept = self
+                .get(key)
+                .iter()
+                .filter(|v| !version.context.covers(v.dot()));
+            let siblings = kept.count() + 1;
+            if siblings > MAX_SIBLINGS {
+                self.take_back_dot(&version);
+                out.push(Output::Respond {
+                    request,
+                    outcome: Outcome::TooManySiblings {
+                        siblings: siblings as u32,
+                    },
+                });
+                return version;
+            }
+        }
         match self.protocol.coordination {
             Coordination::None => {
                 // The client is answered at once; the write counts as acknowledged by this node
@@ -1190,6 +1221,20 @@ impl Replica {
 }
 
 /// The entry of `key` in a list kept by key id, growing the list to reach it.
+impl Replica {
+    /// A client write this node made was refused before anything was written: its dot is
+    /// given to the next write, as in Riak, where the counter lives in the object a refused
+    /// put never stores. A dot never used would leave a gap in this node's writes of the key
+    /// that no context could fold, and every later context of the key would carry each dot
+    /// beyond it.
+    pub(super) fn take_back_dot(&mut self, version: &Version) {
+        let counter = of_key(&mut self.counters, version.key);
+        if *counter == version.stamp.seq {
+            *counter -= 1;
+        }
+    }
+}
+
 fn of_key<T: Default>(list: &mut Vec<T>, key: KeyId) -> &mut T {
     if key.index() >= list.len() {
         list.resize_with(key.index() + 1, T::default);

@@ -307,6 +307,10 @@ impl Simulation {
             conflict,
             &self.live,
         );
+        if self.writes.forget_due() {
+            let lost = self.lost_writes();
+            self.writes.forget_old(&lost);
+        }
         self.requests[request.0 as usize - 1].versions = Held::One(version.clone());
         self.stats.writes += 1;
         let time = self.now;
@@ -544,7 +548,9 @@ impl Simulation {
 
     /// The acknowledged writes that are lost, judged from the history (what clients were told
     /// and saw): no node holds them, no message carries them, and nothing held or carried was
-    /// written by a client that had seen them.
+    /// written by a client that had seen them. Among the writes whose records are kept: those
+    /// forgotten were judged as they were (see [`crate::writes::WRITES_KEPT`]), and
+    /// [`Self::stats`] counts them too.
     pub fn lost_writes(&self) -> Vec<WriteId> {
         self.writes.lost(&self.replicas, self.in_flight_versions())
     }
@@ -689,12 +695,14 @@ impl Simulation {
             Outcome::Read { replies, .. } => (RequestStatus::Ok, *replies),
             Outcome::Unavailable { alive, .. } => (RequestStatus::Unavailable, *alive),
             Outcome::TimedOut { got, .. } => (RequestStatus::TimedOut, *got),
+            Outcome::TooManySiblings { siblings } => (RequestStatus::Refused, *siblings),
         };
         record.status = status;
         record.got = u16::try_from(got).unwrap_or(u16::MAX);
         match status {
             RequestStatus::Unavailable => self.stats.unavailable += 1,
             RequestStatus::TimedOut => self.stats.timed_out += 1,
+            RequestStatus::Refused => self.stats.refused += 1,
             _ => {}
         }
         let time = self.now;
@@ -713,6 +721,7 @@ impl Simulation {
                 RequestStatus::Ok if got == 0 => WriteStatus::Sent,
                 RequestStatus::Ok => WriteStatus::Acknowledged,
                 RequestStatus::Unavailable => WriteStatus::Unavailable,
+                RequestStatus::Refused => WriteStatus::Refused,
                 _ => WriteStatus::TimedOut,
             };
             self.writes

@@ -49,7 +49,7 @@ pub struct Sample {
     pub reads: u64,
     /// Of which returned something older than the newest write of their key.
     pub stale_reads: u64,
-    /// Client requests answered "unavailable" or "timed out".
+    /// Client requests answered "unavailable", "timed out" or "refused".
     pub failed: u64,
     /// Replicas (a key on a node) that do not reflect the newest write of their key: the
     /// cells the page marks ≠, down nodes included.

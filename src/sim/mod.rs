@@ -504,7 +504,8 @@ impl Simulation {
         Stats {
             now: self.now,
             in_flight: self.in_flight as u64,
-            lost_writes: self.lost_writes().len() as u64,
+            lost_writes: self.lost_writes().len() as u64 + self.writes.forgotten().lost,
+            writes_forgotten: self.writes.forgotten().writes,
             resurrections: self.writes.resurrected_writes() as u64,
             ..self.stats
         }
@@ -539,7 +540,7 @@ impl Simulation {
             writes: s.writes,
             reads: s.reads,
             stale_reads: s.stale_reads,
-            failed: s.unavailable + s.timed_out,
+            failed: s.unavailable + s.timed_out + s.refused,
             stale_replicas: 0,
             divergent_keys: 0,
         };

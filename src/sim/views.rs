@@ -90,6 +90,8 @@ pub struct Stats {
     pub reads: u64,
     /// Client requests answered "unavailable".
     pub unavailable: u64,
+    /// Client writes refused for making too many siblings.
+    pub refused: u64,
     /// Client requests answered "timed out".
     pub timed_out: u64,
     /// Client reads that returned something older than the newest write of their key.
@@ -102,8 +104,12 @@ pub struct Stats {
     pub tombstones_collected: u64,
     /// Deleted values that came back.
     pub resurrections: u64,
-    /// Acknowledged writes that are lost (computed when asked).
+    /// Acknowledged writes that are lost (computed when asked; those among the writes
+    /// forgotten were judged as they were forgotten: see [`crate::writes::WRITES_KEPT`]).
     pub lost_writes: u64,
+    /// Writes whose records were forgotten to keep memory flat (past
+    /// [`crate::writes::WRITES_KEPT`]): counted in the figures, no longer listed or followed.
+    pub writes_forgotten: u64,
 }
 
 /// One version as a client or the page sees it.

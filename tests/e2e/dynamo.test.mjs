@@ -160,6 +160,57 @@ test('version vectors: two concurrent writes become siblings, and the resolve fo
   assert.equal((await stats(page)).lostWrites, 0, 'the merge saw both siblings: no write is lost');
 }));
 
+test('version vectors: a blind write past 100 siblings is refused, says why, and writes nothing', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=8' }, async (page) => {
+  await pause(page);
+  await restart(page);
+  assert.deepEqual(await applySettings(page, { conflict: 'vv' }), APPLIED);
+  // 100 blind writes through window.sim (the form would take minutes), then the 101st by hand.
+  await page.evaluate(() => { for (let i = 0; i < 100; i++) sim.write(1, 'cart', `item ${i}`); });
+  await runFor(page, REPLICATION_MS);
+  const sent = (await stats(page)).sent;
+  const refused = await writeViaForm(page, { node: 2, key: 'cart', value: 'one too many', context: false });
+  assert.deepEqual(refused.tags, ['lost']);
+  assert.match(refused.text, /refused: the key would have had 101 siblings, and a key may have at most 100/);
+  await page.waitForFunction(() => document.querySelector('#requests li')?.textContent.includes('refused: too many siblings'));
+  const [newest] = await requestItems(page);
+  assert.match(newest.text, /at node 2, which would have held 101 siblings/);
+  await runFor(page, REPLICATION_MS);
+  const after = await stats(page);
+  assert.equal(after.refused, 1);
+  assert.equal(after.sent, sent, 'nothing was sent');
+  assert.equal(after.lostWrites, 0);
+  const cart = (await page.evaluate(() => sim.keys())).find((k) => k.key === 'cart');
+  assert.ok(cart.replicas.every((r) => r.versions.length === 100));
+  assert.equal(cart.converged, true, 'a refused write is never the newest');
+  const write = await page.$eval('#writes li', (li) => li.textContent);
+  assert.match(write, /one too many.*refused: too many siblings · nothing was written/);
+}));
+
+test('a long run forgets its oldest writes and says so in the Writes panel, numbers in full', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=8' }, async (page) => {
+  await pause(page);
+  assert.equal(await page.isHidden('#writes-forgotten'), true);
+  // Past 21,024 writes, the oldest 1,024 are forgotten.
+  await page.evaluate(() => {
+    for (let i = 0; i < 21_600; i++) {
+      sim.write(1 + (i % 3), `k${i % 40}`, `v${i}`);
+      if (i % 100 === 0) sim.runFor(50);
+    }
+  });
+  await runFor(page, REPLICATION_MS);
+  const s = await stats(page);
+  assert.equal(s.writesForgotten, 1024);
+  assert.equal(s.writes, 21_600);
+  await page.waitForSelector('#writes-forgotten', { state: 'visible' });
+  assert.match(await page.textContent('#writes-forgotten'), /^The first 1024 writes were forgotten to keep memory flat/);
+  assert.equal((await page.evaluate(() => sim.writes())).length, 21_600 - 1024);
+  // The newest write's number is shown whole: the list makes room for five digits.
+  const first = await page.$('#writes li');
+  const box = await first.boundingBox();
+  const list = await (await page.$('#writes')).boundingBox();
+  assert.ok(box.x - list.x >= 40, `numbers have ${box.x - list.x} px`);
+  await screenshotOf(page, 'section[aria-labelledby="writes-h"]', 'writes-forgotten');
+}));
+
 test('the ring view shows the preference list of a key typed, clicked in Replicas or clicked on the ring', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=7' }, async (page) => {
   await pause(page);
   assert.deepEqual(await applySettings(page, { nodes: 5, n: 3 }), NEW_RUN);
