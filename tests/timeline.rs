@@ -545,7 +545,11 @@ fn a_new_command_in_the_past_discards_the_snapshots_of_the_old_future() {
     timeline.run_until(2_000);
     for t in [600, 1_000, 1_900] {
         timeline.seek(t).unwrap();
-        assert_eq!(value_at(timeline.sim(), 2, "k").as_deref(), Some("new"), "at {t} ms");
+        assert_eq!(
+            value_at(timeline.sim(), 2, "k").as_deref(),
+            Some("new"),
+            "at {t} ms"
+        );
     }
 }
 
