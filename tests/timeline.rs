@@ -534,6 +534,22 @@ fn the_moment_shown_includes_the_commands_before_it() {
 }
 
 #[test]
+fn running_says_how_many_events_it_handled() {
+    let mut timeline = Timeline::new(settings(false)).unwrap();
+    timeline.execute(write(1, "k", "a")).unwrap();
+    let before = timeline.sim().events();
+    let handled = timeline.run_for(300);
+    assert!(handled > 1, "the write's messages arrived");
+    assert_eq!(timeline.sim().events(), before + handled);
+    timeline.execute(write(2, "k", "b")).unwrap();
+    let before = timeline.sim().events();
+    let handled = timeline.run_until(600);
+    assert!(handled > 1);
+    assert_eq!(timeline.sim().events(), before + handled);
+    assert_eq!(timeline.run_until(600), 0, "nothing left to handle by then");
+}
+
+#[test]
 fn a_new_command_in_the_past_discards_the_snapshots_of_the_old_future() {
     let mut timeline = Timeline::new(settings(false)).unwrap();
     timeline.set_snapshot_every(5);
