@@ -676,6 +676,19 @@ impl Timeline {
         self.sim.events() - before
     }
 
+    /// Runs toward `time`, handling at most `events` events; returns whether it got there (no
+    /// event or remembered command is left at or before `time`). A long run goes in slices this
+    /// way, so that a page can draw, show progress and let a person cancel between them; the
+    /// slices end where one run to `time` would.
+    pub fn run_until_within(&mut self, time: Time, events: u64) -> bool {
+        let most = self.sim.events().saturating_add(events);
+        self.forward(time, most)
+            .expect("a log made by this run replays");
+        self.sim.now() >= time
+            && self.sim.next_event_time().is_none_or(|next| next > time)
+            && self.log.get(self.next).is_none_or(|c| c.at > time)
+    }
+
     /// Runs `ms` milliseconds.
     pub fn run_for(&mut self, ms: Time) -> u64 {
         self.run_until(self.sim.now().saturating_add(ms))

@@ -1049,15 +1049,39 @@ impl Sim {
         Ok(self.inner.run_for(ms) as f64)
     }
 
+    /// The moment `ms` milliseconds (at most one day) after now: where `runFor(ms)` goes.
+    #[wasm_bindgen(js_name = "timeAfter")]
+    pub fn time_after(&self, ms: JsValue) -> Result<f64, JsError> {
+        let ms = milliseconds(&ms)?;
+        Ok(self.inner.sim().now().saturating_add(ms) as f64)
+    }
+
+    /// Runs toward virtual time `t` (no further than one day ahead), handling at most `events`
+    /// events; returns whether it got there. The page runs a long jump in slices this way.
+    #[wasm_bindgen(js_name = "runSlice")]
+    pub fn run_slice(&mut self, t: JsValue, events: f64) -> Result<bool, JsError> {
+        let target = self.target(&t)?;
+        if !(events.is_finite() && events >= 1.0) {
+            return Err(js_error("a slice handles at least one event"));
+        }
+        Ok(self.inner.run_until_within(target, events as u64))
+    }
+
     /// Runs until virtual time `t` (no further than one day ahead); returns how many events happened.
     #[wasm_bindgen(js_name = "runUntil")]
     pub fn run_until(&mut self, t: JsValue) -> Result<f64, JsError> {
+        let target = self.target(&t)?;
+        Ok(self.inner.run_until(target) as f64)
+    }
+
+    /// A moment to run to: a time in milliseconds, no further than one day ahead of now.
+    fn target(&self, t: &JsValue) -> Result<Time, JsError> {
         let target = match t.as_f64() {
             Some(x) if x.is_finite() && x >= 0.0 => x.floor(),
             _ => {
                 return Err(js_error(format!(
                     "give a time in milliseconds, not {}",
-                    describe(&t)
+                    describe(t)
                 )));
             }
         };
@@ -1068,7 +1092,7 @@ impl Sim {
                 number(target)
             )));
         }
-        Ok(self.inner.run_until(target as Time) as f64)
+        Ok(target as Time)
     }
 
     /// Handles the next event; returns its time, or undefined if nothing waits.

@@ -207,6 +207,33 @@ proptest! {
         prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, end));
     }
 
+    /// A run in slices of a few events (as the page runs a long jump) ends where one run
+    /// ends, from the end of the timeline and from the past (replaying remembered commands);
+    /// each slice says whether it got there, and only the last does.
+    #[test]
+    fn running_in_slices_ends_where_one_run_ends(
+        schedule in schedule(),
+        quorum in any::<bool>(),
+        slice in 1u64..400,
+        back in 0u64..8_000,
+    ) {
+        let settings = settings(quorum);
+        let end = 8_000;
+        let mut timeline = recorded(&settings, &schedule, end);
+        timeline.seek(back).unwrap();
+        let mut slices = 0;
+        while !timeline.run_until_within(end, slice) {
+            slices += 1;
+            prop_assert!(timeline.sim().now() <= end);
+            prop_assert!(slices < 1_000_000, "slices must get there");
+        }
+        prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, end));
+        prop_assert!(timeline.run_until_within(end, slice), "there already");
+        let later = end + 3_000;
+        while !timeline.run_until_within(later, slice) {}
+        prop_assert_eq!(fingerprint(timeline.sim()), straight(&settings, &schedule, later));
+    }
+
     /// Seeks to an event (and steps back) through snapshots every few events show what a
     /// timeline that keeps no snapshot but the first shows on its way forward.
     #[test]

@@ -752,3 +752,31 @@ fn plots_lessons_and_a_twin_through_the_api() {
     assert!(message(Sim::twin_of(&leader, js(r#"{"nodes": 0}"#)).err().unwrap()).contains("nodes"));
     assert!(message(leader.follow(&twin).unwrap_err()).contains("not a twin"));
 }
+
+/// A long jump in slices (as the page runs runFor past a million events): each slice handles
+/// at most what it is given and says whether it got there; the target is checked as runUntil's.
+#[wasm_bindgen_test]
+fn run_slices_stop_at_their_budget_and_end_where_one_run_ends() {
+    let settings = r#"{"nodes": 8, "seed": 3, "antiEntropy": true, "antiEntropyIntervalMs": 10}"#;
+    let mut sliced = sim(settings);
+    let mut whole = sim(settings);
+    let target = sliced.time_after(num(2_000.0)).unwrap();
+    assert_eq!(target, 2_000.0);
+    let mut slices = 0;
+    while !sliced.run_slice(num(target), 500.0).unwrap() {
+        slices += 1;
+        assert!(sliced.events_handled() <= 500.0 * f64::from(slices));
+    }
+    assert!(slices > 3, "{slices} slices");
+    whole.run_until(num(target)).unwrap();
+    assert_eq!(sliced.events_handled(), whole.events_handled());
+    assert_eq!(sliced.trace_hash(), whole.trace_hash());
+    assert!(sliced.run_slice(num(1e300), 10.0).is_err());
+    assert!(sliced.run_slice(num(3_000.0), 0.0).is_err());
+    assert!(sliced.time_after(num(-1.0)).is_err());
+    assert_eq!(
+        sliced.events_handled(),
+        whole.events_handled(),
+        "refused: nothing ran"
+    );
+}

@@ -31,8 +31,10 @@ export function createApi(app) {
 
     // ----- Time -----
     now: () => core().now(),
-    runFor: command((ms) => core().runFor(ms)),
-    runUntil: command((t) => core().runUntil(t)),
+    // A long jump (more than a million events) goes on in slices between frames and returns a
+    // Promise of the events handled; a short one returns them at once.
+    runFor: (ms) => app.runTo(core().timeAfter(ms)),
+    runUntil: (t) => app.runTo(t),
     step: command(() => core().step()),
     // ----- Time travel and sessions -----
     seek: (t) => app.seek(t),

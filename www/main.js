@@ -45,6 +45,7 @@ class App {
     this.seenChanges = -1;
     this.forceRefresh = true;
     this.stopped = false;
+    this.runningTo = null; // {target, cancelled}: a long runFor going on in slices (see runTo)
   }
 
   setPlaying(on) {
@@ -109,6 +110,7 @@ class App {
   /** After a jump in time: drops from the replay are not news, and every view redraws. */
   travelled() {
     this.stopAt = null;
+    this.cancelRun();
     this.core.drainDrops();
     this.view.clearDrops();
     this.vt = this.core.now();
@@ -125,6 +127,67 @@ class App {
 
   cancelStop() {
     this.stopAt = null;
+  }
+
+  /**
+   * Runs to virtual time `target` (runFor, runUntil): at once when that takes at most
+   * RUN_AT_ONCE_EVENTS events, returning how many happened; else on in slices between frames,
+   * the page drawing the run as it goes, with a progress bar and Cancel, returning a Promise of
+   * how many happened. A cancelled run (or one overtaken by a jump in time or a new run) stays
+   * where it got to.
+   */
+  runTo(target) {
+    if (this.runningTo !== null) {
+      throw new Error(`a run to t = ${this.runningTo.target} ms is still going: wait for it, or cancel it`);
+    }
+    const core = this.core;
+    const before = core.eventsHandled();
+    const done = core.runSlice(target, RUN_AT_ONCE_EVENTS);
+    this.afterCommand();
+    if (done) return core.eventsHandled() - before;
+    return this.runSliced(target, before);
+  }
+
+  async runSliced(target, before) {
+    const core = this.core;
+    const run = { target, cancelled: false };
+    this.runningTo = run;
+    const from = core.now();
+    const box = document.getElementById('loading');
+    const bar = document.getElementById('loading-bar');
+    const said = document.getElementById('loading-text');
+    const cancel = document.getElementById('loading-cancel');
+    cancel.onclick = () => {
+      run.cancelled = true;
+    };
+    box.hidden = false;
+    try {
+      for (;;) {
+        const share = Math.min(1, (core.now() - from) / Math.max(1, target - from));
+        bar.value = share;
+        said.textContent = `Running to t = ${(target / 1000).toFixed(1)} s… ${Math.floor(share * 100)}%`;
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        if (run.cancelled) break;
+        const started = performance.now();
+        let done;
+        do {
+          done = core.runSlice(target, RUN_SLICE_EVENTS);
+        } while (!done && performance.now() - started < RUN_SLICE_MS);
+        this.afterCommand();
+        if (done) break;
+      }
+    } finally {
+      if (this.runningTo === run) this.runningTo = null;
+      box.hidden = true;
+      cancel.onclick = null;
+    }
+    return core.eventsHandled() - before;
+  }
+
+  /** Stops a long run going on in slices where it got to (see runTo). */
+  cancelRun() {
+    if (this.runningTo !== null) this.runningTo.cancelled = true;
+    this.runningTo = null;
   }
 
   /** The session as JSON text, with the lesson place if a lesson is open. */
@@ -208,6 +271,7 @@ class App {
 
   /** A new run began (reset, or a new node count or seed). */
   restarted() {
+    this.cancelRun();
     this.vt = this.core.now();
     this.forceRefresh = true;
     this.controls.restarted();
@@ -241,7 +305,8 @@ class App {
     const gap = this.lastFrame === null ? 0 : Math.min(realNow - this.lastFrame, MAX_FRAME_GAP_MS);
     this.lastFrame = realNow;
     const core = this.core;
-    if (this.playing) {
+    // A long runFor going on in slices moves time itself (see runTo).
+    if (this.playing && this.runningTo === null) {
       this.vt += gap * this.speed;
       const stop = this.stopAt;
       if (stop && this.vt >= stop.t) {
@@ -342,6 +407,11 @@ function fatal(err) {
 // the page replays before it lets a frame through.
 const LOAD_STEP_WORK = 50_000;
 const LOAD_SLICE_MS = 30;
+// runFor and runUntil: the events run at once (a fraction of a second even at 64 nodes), and
+// past them, per call into the core and how long the page runs before it lets a frame through.
+const RUN_AT_ONCE_EVENTS = 1_000_000;
+const RUN_SLICE_EVENTS = 20_000;
+const RUN_SLICE_MS = 30;
 
 // The last session the page could save, kept in this tab (sessionStorage) so that after the
 // simulation dies the run can be reopened where it was a moment before.

@@ -266,3 +266,36 @@ test('when the simulation dies (out of memory), the page says so and reopens the
   const row = await page.evaluate(() => sim.keys().find((k) => k.key === 'name'));
   assert.ok(row, 'the key written before the crash is back');
 }));
+
+test('runFor a whole day on 64 nodes goes on in slices: the page draws, shows progress, and Cancel stops it where it got to', { timeout: TEST_TIMEOUT_MS }, withPage(async (page) => {
+  await pause(page);
+  // Anti-entropy every 10 ms on 64 nodes: a day is over a billion events, hours in one go.
+  await page.evaluate(() => {
+    sim.reset({ nodes: 64, seed: 3 });
+    sim.configure({ antiEntropy: true, antiEntropyIntervalMs: 10 });
+    // A short run still answers at once, with a number.
+    window.shortRun = sim.runFor(100);
+    window.longRun = sim.runFor(86_400_000);
+    window.longRunType = typeof window.longRun.then;
+  });
+  assert.equal(typeof await page.evaluate(() => window.shortRun), 'number');
+  assert.equal(await page.evaluate(() => window.longRunType), 'function', 'a long run returns a Promise');
+  await page.waitForSelector('#loading', { state: 'visible' });
+  assert.match(await page.textContent('#loading-text'), /^Running to t = 86400\.1 s… \d+%$/);
+  // The page lives: frames come, and the run moves between them.
+  const t1 = await page.evaluate(() => sim.now());
+  await nextFrames(page, 10);
+  const t2 = await page.evaluate(() => sim.now());
+  assert.ok(t2 > t1, `time moved from ${t1} to ${t2} ms`);
+  const again = await page.evaluate(() => { try { sim.runFor(10); return 'ran'; } catch (e) { return e.message; } });
+  assert.match(again, /a run to t = 86400100 ms is still going/);
+  await page.click('#loading-cancel');
+  const handled = await page.evaluate(() => window.longRun);
+  assert.ok(handled > 1_000_000, `${handled} events`);
+  await page.waitForSelector('#loading', { state: 'hidden' });
+  const now = await page.evaluate(() => sim.now());
+  assert.ok(now > 100 && now < 86_400_100, `stopped at ${now} ms`);
+  // The page goes on: a write and a short run work.
+  await page.evaluate(() => { sim.write(1, 'k', 'v'); return sim.runFor(50); });
+  assert.equal((await stats(page)).writes, 1);
+}));
