@@ -4,6 +4,7 @@
 import init, { Simulation } from './pkg/converge.js';
 import { ClusterView } from './draw.js';
 import { Controls } from './controls.js';
+import { shorten } from './client.js';
 import { createApi } from './api.js';
 import { TimelineBar } from './timeline.js';
 import { EventLog } from './events.js';
@@ -485,7 +486,7 @@ function simulationFrom(settings, problems) {
 function parseLatency(raw) {
   const m = /^(constant|uniform|exponential):(\d+)(?:[-+](\d+))?$/.exec(raw.trim());
   if (!m) {
-    throw new Error(`latency in the address must look like constant:100, uniform:50-150 or exponential:20+60, not "${raw}"`);
+    throw new Error(`latency in the address must look like constant:100, uniform:50-150 or exponential:20+60, not "${shorten(raw, 40)}"`);
   }
   const [, kind, a, b] = m;
   if (kind === 'constant') return { kind, ms: Number(a) };

@@ -299,3 +299,66 @@ test('runFor a whole day on 64 nodes goes on in slices: the page draws, shows pr
   await page.evaluate(() => { sim.write(1, 'k', 'v'); return sim.runFor(50); });
   assert.equal((await stats(page)).writes, 1);
 }));
+
+test('a seeded fuzz of page addresses: each is taken or refused with a short message, never a panic', { timeout: TEST_TIMEOUT_MS }, withPage(async (page) => {
+  const { failed, taken, refused } = await page.evaluate(async () => {
+    const { settingsFromUrl } = await import('./main.js');
+    const { Simulation } = await import('./pkg/converge.js');
+    const names = ['seed', 'nodes', 'conflict', 'latency', 'loss', 'duplication', 'replicationFactor', 'writeQuorum',
+      'readQuorum', 'coordination', 'antiEntropy', 'antiEntropyIntervalMs', 'clockSkewMs', 'speed', 'dissemination',
+      'vnodes', 'readRepair', 'hintedHandoff', 'tombstoneGraceMs', 'lesson', 'step', 'bogus', 'n0des', '__proto__'];
+    const values = ['', '0', '-1', '1.5', '1e308', 'Infinity', '-Infinity', 'NaN', '9'.repeat(400), 'true', 'false',
+      'lww', 'vv', 'quorum', 'gossip', 'uniform:50-150', 'uniform:150-50', 'uniform:-5-3', 'constant:1e9', 'constant:',
+      '\u0000', '<img src=x onerror=alert(1)>', '{"1":-9223372036854775808}', '[1,2]', '0.5', '64', '65', '1024',
+      'x'.repeat(5000), '%', '&&&', { raw: '%ED%A0%80' }, { raw: '%' }, { raw: '%zz' }, { raw: '%00' }];
+    // Written into the address as they are: text that is not valid percent-encoding.
+    const encode = (v) => (typeof v === 'string' ? encodeURIComponent(v) : v.raw);
+    const good = { seed: '42', nodes: '5', conflict: 'vv', latency: 'uniform:50-150', loss: '0.1', duplication: '0',
+      replicationFactor: '3', writeQuorum: 'quorum', readQuorum: 'one', coordination: 'quorum', antiEntropy: 'true',
+      antiEntropyIntervalMs: '500', dissemination: 'gossip', vnodes: '8', readRepair: 'async', hintedHandoff: 'sloppy',
+      tombstoneGraceMs: '1000', speed: '2', lesson: 'quorums', step: '2' };
+    // mulberry32: 32-bit integer steps (Math.imul), so no precision is lost as with floats.
+    let state = 20261207;
+    const pick = (n) => {
+      state = (state + 0x6d2b79f5) | 0;
+      let t = Math.imul(state ^ (state >>> 15), 1 | state);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) % n;
+    };
+    const failed = [];
+    let taken = 0;
+    let refused = 0;
+    const badMessage = (m) => typeof m !== 'string' || m.length === 0 || m.length > 400 || /unreachable|RuntimeError|panicked|recursive use/.test(m);
+    for (let i = 0; i < 1500; i++) {
+      const parts = [];
+      for (let j = 0, count = 1 + pick(4); j < count; j++) {
+        const name = names[pick(names.length)];
+        // Half the time a value the setting takes, so that both outcomes are reached.
+        const value = good[name] !== undefined && pick(2) === 0 ? good[name] : values[pick(values.length)];
+        parts.push(`${name}=${encode(value)}`);
+      }
+      const query = `?${parts.join('&')}`;
+      let parsed;
+      try {
+        parsed = settingsFromUrl(query);
+      } catch (err) {
+        failed.push([query.slice(0, 200), `settingsFromUrl threw ${err}`]);
+        continue;
+      }
+      for (const problem of parsed.problems) if (badMessage(problem)) failed.push([query.slice(0, 200), problem.slice(0, 200)]);
+      try {
+        new Simulation(parsed.settings).free();
+        taken += 1;
+      } catch (err) {
+        refused += 1;
+        if (!(err instanceof Error) || badMessage(err.message)) failed.push([query.slice(0, 200), String(err).slice(0, 200)]);
+      }
+    }
+    return { failed: failed.slice(0, 5), taken, refused };
+  });
+  assert.deepEqual(failed, []);
+  // Both outcomes are reached, so the check above looked at many refusals.
+  assert.ok(taken > 200 && refused > 200, `${taken} taken, ${refused} refused`);
+  // The page is alive and its run unchanged by any of it.
+  assert.equal(await page.evaluate(() => typeof sim.runFor(10)), 'number');
+}));
