@@ -597,6 +597,48 @@ fn a_new_command_in_the_past_discards_the_snapshots_of_the_old_future() {
 }
 
 #[test]
+fn a_command_between_two_events_of_one_millisecond_reopens_there() {
+    // Constant latency: both writes' four messages arrive at 100 ms.
+    let settings = Settings {
+        latency: converge::Latency::Constant { ms: 100 },
+        ..settings(false)
+    };
+    let mut timeline = Timeline::new(settings).unwrap();
+    timeline.execute(write(1, "k", "a")).unwrap();
+    timeline.execute(write(2, "k", "b")).unwrap();
+    timeline.run_until(500);
+    // Just after the first arrival at 100 ms, with more due in the same millisecond.
+    let first = (1..20)
+        .find(|&e| {
+            timeline.seek_event(e).unwrap();
+            timeline.sim().now() == 100
+        })
+        .expect("messages arrive at 100 ms");
+    timeline.seek_event(first).unwrap();
+    assert_eq!(timeline.sim().next_event_time(), Some(100));
+    timeline.execute(write(3, "k", "c")).unwrap();
+    timeline.run_until(1_000);
+    let text = timeline.session(None).unwrap().to_json();
+    let loaded = Timeline::from_session(&Session::from_json(&text).unwrap()).unwrap();
+    assert_eq!(fingerprint(loaded.sim()), fingerprint(timeline.sim()));
+}
+
+#[test]
+fn a_command_said_to_come_before_events_due_earlier_is_refused() {
+    let mut session = Session::from_json(&saved()).unwrap();
+    // The write at 0 ms makes messages due before 400 ms; a command at 400 ms "after event 0"
+    // would skip them.
+    let mut late = session.commands[0].clone();
+    late.at = 400;
+    session.commands.push(late);
+    let problem = refused(&session.to_json());
+    assert!(
+        problem.contains("events due earlier were still waiting"),
+        "{problem}"
+    );
+}
+
+#[test]
 fn script_in_a_key_is_only_text() {
     let mut timeline = Timeline::new(settings(false)).unwrap();
     let key = "<script>alert('x')</script>";
