@@ -298,6 +298,41 @@ fn blocking_read_repair_answers_once_the_stale_replica_has_it() {
     assert_eq!(value_at(&sim, 3, "k").as_deref(), Some("v"));
 }
 
+/// R = 1 at the stale replica: the client gets its stale answer at once, and the late replies
+/// bring the newer version, which the coordinator merges and repairs in the background: its
+/// own store, and any replica that had answered older (Riak repairs once all N replied).
+#[test]
+fn late_replies_newer_than_the_answer_repair_the_replicas_that_answered_older() {
+    for mode in [ReadRepair::Async, ReadRepair::Blocking] {
+        let mut sim = quorum(3, 3, Consistency::One, Consistency::One);
+        sim.configure(&SettingsPatch {
+            read_repair: Some(mode),
+            ..Default::default()
+        })
+        .unwrap();
+        sim.partition(&[vec![n(1)], vec![n(2), n(3)]]).unwrap();
+        sim.write(n(1), "k", "new").unwrap();
+        sim.run_for(500);
+        sim.heal_all();
+        assert_eq!(values(&sim, "k"), [Some("new".into()), None, None]);
+        // Through node 3, with R = 1: its own (empty) reply answers at once.
+        let read = sim.read(n(3), "k").unwrap();
+        assert_eq!(read.status, RequestStatus::Ok, "{mode:?}");
+        assert!(read.versions.is_empty() && read.stale, "{mode:?}");
+        sim.run_for(300);
+        assert_eq!(
+            values(&sim, "k"),
+            [Some("new".into()), Some("new".into()), Some("new".into())],
+            "{mode:?}: node 3 (the coordinator) and node 2 (which answered empty) repaired"
+        );
+        assert_eq!(
+            sim.stats().sent_repair,
+            1,
+            "{mode:?}: node 2's; node 3's is local"
+        );
+    }
+}
+
 #[test]
 fn without_read_repair_the_stale_replica_stays_stale() {
     let (mut sim, _) = repaired_after_read(ReadRepair::Off);

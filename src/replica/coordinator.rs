@@ -383,22 +383,47 @@ impl Replica {
             return;
         };
         *outstanding = outstanding.saturating_sub(1);
+        let mut local_repair = None;
         match result {
-            // A reply after the answer: Cassandra still repairs the replica in the background.
+            // A reply after the answer: the coordinator still merges it and repairs in the
+            // background (Riak's get repairs once all N have replied; Cassandra's background
+            // read repair compares every reply). A late reply older than what was heard is
+            // repaired; one newer than it (news the client's answer missed) gets every replica
+            // that had answered older repaired, the coordinator's own store included.
             Some(result) => {
-                let stale = !reflects_all(conflict, &versions, result);
-                if stale && read_repair != ReadRepair::Off {
-                    out.push(Output::Send {
-                        to: from,
-                        message: Message::Repair {
-                            request,
-                            blocking: false,
-                            versions: result.clone(),
-                        },
-                    });
+                let mut merged = result.clone();
+                for version in versions.iter() {
+                    conflict.merge(&mut merged, version, false);
                 }
+                let news = !reflects_all(conflict, result, &merged);
+                replies.push((from, versions));
+                if read_repair != ReadRepair::Off {
+                    for (node, held) in replies.iter() {
+                        if (*node != from && !news) || reflects_all(conflict, held, &merged) {
+                            continue;
+                        }
+                        if *node == self.id {
+                            local_repair = Some(merged.clone());
+                        } else {
+                            out.push(Output::Send {
+                                to: *node,
+                                message: Message::Repair {
+                                    request,
+                                    blocking: false,
+                                    versions: merged.clone(),
+                                },
+                            });
+                        }
+                    }
+                }
+                *result = merged;
             }
             None => replies.push((from, versions)),
+        }
+        if let Some(versions) = local_repair {
+            for version in versions.iter() {
+                self.store_version(version, false, out);
+            }
         }
         self.progress(request, slot, out);
     }
