@@ -639,6 +639,23 @@ fn a_command_said_to_come_before_events_due_earlier_is_refused() {
 }
 
 #[test]
+fn at_most_128_snapshots_are_kept_and_all_128_are_used() {
+    let mut timeline = Timeline::new(settings(false)).unwrap();
+    timeline.set_snapshot_every(1);
+    let mut most = 0;
+    for i in 0..60u32 {
+        timeline
+            .execute(write(1 + i % 3, &format!("k{i}"), "v"))
+            .unwrap();
+        for _ in 0..20 {
+            timeline.step();
+            most = most.max(timeline.snapshots().0);
+        }
+    }
+    assert_eq!(most, 128, "thinned past 128, not at it");
+}
+
+#[test]
 fn script_in_a_key_is_only_text() {
     let mut timeline = Timeline::new(settings(false)).unwrap();
     let key = "<script>alert('x')</script>";
