@@ -398,23 +398,11 @@ impl Replica {
                 let news = !reflects_all(conflict, result, &merged);
                 replies.push((from, versions));
                 if read_repair != ReadRepair::Off {
-                    for (node, held) in replies.iter() {
-                        if (*node != from && !news) || reflects_all(conflict, held, &merged) {
-                            continue;
-                        }
-                        if *node == self.id {
-                            local_repair = Some(merged.clone());
-                        } else {
-                            out.push(Output::Send {
-                                to: *node,
-                                message: Message::Repair {
-                                    request,
-                                    blocking: false,
-                                    versions: merged.clone(),
-                                },
-                            });
-                        }
-                    }
+                    let wants = |node: NodeId| node == from || news;
+                    let (_, local) = send_repairs(
+                        conflict, self.id, request, replies, &merged, false, wants, out,
+                    );
+                    local_repair = local.then(|| merged.clone());
                 }
                 *result = merged;
             }
@@ -501,24 +489,18 @@ impl Replica {
                     }
                     if read_repair != ReadRepair::Off {
                         let blocking = read_repair == ReadRepair::Blocking;
-                        for (node, versions) in replies.iter() {
-                            if reflects_all(conflict, versions, &merged) {
-                                continue;
-                            }
-                            if *node == self.id {
-                                local_repair = Some(merged.clone());
-                            } else {
-                                *repairs += u32::from(blocking);
-                                out.push(Output::Send {
-                                    to: *node,
-                                    message: Message::Repair {
-                                        request,
-                                        blocking,
-                                        versions: merged.clone(),
-                                    },
-                                });
-                            }
-                        }
+                        let (sent, local) = send_repairs(
+                            conflict,
+                            self.id,
+                            request,
+                            replies,
+                            &merged,
+                            blocking,
+                            |_| true,
+                            out,
+                        );
+                        *repairs += if blocking { sent } else { 0 };
+                        local_repair = local.then(|| merged.clone());
                     }
                     *result = Some(merged);
                 }
@@ -548,6 +530,42 @@ impl Replica {
         }
         !done
     }
+}
+
+/// Read repair: sends `merged` to every replica among `replies` that `wants` whose reply does
+/// not reflect it. Returns how many were sent, and whether the coordinator's own store (`me`)
+/// needs it too (the caller stores it).
+#[allow(clippy::too_many_arguments)]
+fn send_repairs(
+    conflict: ConflictMode,
+    me: NodeId,
+    request: RequestId,
+    replies: &[(NodeId, Held)],
+    merged: &Held,
+    blocking: bool,
+    wants: impl Fn(NodeId) -> bool,
+    out: &mut Vec<Output>,
+) -> (u32, bool) {
+    let (mut sent, mut local) = (0, false);
+    for (node, held) in replies {
+        if !wants(*node) || reflects_all(conflict, held, merged) {
+            continue;
+        }
+        if *node == me {
+            local = true;
+        } else {
+            sent += 1;
+            out.push(Output::Send {
+                to: *node,
+                message: Message::Repair {
+                    request,
+                    blocking,
+                    versions: merged.clone(),
+                },
+            });
+        }
+    }
+    (sent, local)
 }
 
 /// Whether `held` reflects every version of `result`.
