@@ -53,12 +53,10 @@ impl NodeSet {
         }
     }
 
-    /// Adds `node`; returns whether it was new.
-    pub fn insert(&mut self, node: NodeId) -> bool {
+    /// Adds `node`.
+    pub fn insert(&mut self, node: NodeId) {
         let (w, b) = (node.index() / 64, node.index() % 64);
-        let new = self.words[w] & (1 << b) == 0;
         self.words[w] |= 1 << b;
-        new
     }
 
     /// Removes `node`.
@@ -73,15 +71,6 @@ impl NodeSet {
         self.words[w] & (1 << b) != 0
     }
 
-    /// How many nodes the set holds.
-    pub fn len(&self) -> usize {
-        self.words.iter().map(|w| w.count_ones() as usize).sum()
-    }
-
-    /// Whether the set is empty.
-    pub fn is_empty(&self) -> bool {
-        self.words.iter().all(|w| *w == 0)
-    }
 }
 
 /// Which nodes are up, and how many.
