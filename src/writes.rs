@@ -70,7 +70,6 @@ impl NodeSet {
         let (w, b) = (node.index() / 64, node.index() % 64);
         self.words[w] & (1 << b) != 0
     }
-
 }
 
 /// Which nodes are up, and how many.

@@ -693,6 +693,18 @@ impl Replica {
         version
     }
 
+    /// A client write this node made was refused before anything was written: its dot is
+    /// given to the next write, as in Riak, where the counter lives in the object a refused
+    /// put never stores. A dot never used would leave a gap in this node's writes of the key
+    /// that no context could fold, and every later context of the key would carry each dot
+    /// beyond it.
+    pub(super) fn take_back_dot(&mut self, version: &Version) {
+        let counter = of_key(&mut self.counters, version.key);
+        if *counter == version.stamp.seq {
+            *counter -= 1;
+        }
+    }
+
     /// A client reads `key` through this node.
     pub fn client_read(
         &mut self,
@@ -1221,20 +1233,6 @@ impl Replica {
 }
 
 /// The entry of `key` in a list kept by key id, growing the list to reach it.
-impl Replica {
-    /// A client write this node made was refused before anything was written: its dot is
-    /// given to the next write, as in Riak, where the counter lives in the object a refused
-    /// put never stores. A dot never used would leave a gap in this node's writes of the key
-    /// that no context could fold, and every later context of the key would carry each dot
-    /// beyond it.
-    pub(super) fn take_back_dot(&mut self, version: &Version) {
-        let counter = of_key(&mut self.counters, version.key);
-        if *counter == version.stamp.seq {
-            *counter -= 1;
-        }
-    }
-}
-
 fn of_key<T: Default>(list: &mut Vec<T>, key: KeyId) -> &mut T {
     if key.index() >= list.len() {
         list.resize_with(key.index() + 1, T::default);
