@@ -6,6 +6,7 @@
 // stale reads, failed requests, messages.
 
 import { ClusterView } from './draw.js';
+import { setModal } from './dialog.js';
 
 /** Settings worth comparing, with the values to suggest (the README lists them all). */
 export const COMPARABLE = [
@@ -104,8 +105,7 @@ export class Comparison {
   }
 
   showForm(on) {
-    const box = this.$('compare-box');
-    box.hidden = !on;
+    setModal(this.$('compare-box'), on);
     this.$('compare-error').textContent = '';
     if (on) {
       this.suggest();

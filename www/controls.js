@@ -7,6 +7,7 @@ import { RingView } from './ring.js';
 import { FONT } from './draw.js';
 import { fillSettings, readSettings } from './settings-form.js';
 import { linkTo, packSession, readFile, saveFile } from './session.js';
+import { setModal } from './dialog.js';
 
 const STATUS_KEYS_SHOWN = 5;
 // Above this many nodes the Replicas table keeps fixed column widths (see style.css).
@@ -211,7 +212,7 @@ export class Controls {
   }
 
   showShortcuts(on) {
-    this.$('shortcuts').hidden = !on;
+    setModal(this.$('shortcuts'), on);
     if (on) this.$('shortcuts-close').focus();
     else this.$('help').focus();
   }
@@ -230,8 +231,8 @@ export class Controls {
     const typing = e.target.closest && e.target.closest('input, select, textarea, [contenteditable]');
     if (e.key === 'Escape') {
       this.closeMenu();
-      if (!this.$('lesson-picker').hidden) this.$('lesson-picker').hidden = true;
-      else if (!this.$('shortcuts').hidden) this.showShortcuts(false);
+      if (this.$('lesson-picker').open) setModal(this.$('lesson-picker'), false);
+      else if (this.$('shortcuts').open) this.showShortcuts(false);
       else if (this.doc.body.classList.contains('presenter')) this.presenter(false);
       return;
     }
@@ -254,7 +255,7 @@ export class Controls {
       e.preventDefault();
       this.act((core) => this.app.seek(core.end()));
     } else if (e.key === '?') {
-      this.showShortcuts(this.$('shortcuts').hidden);
+      this.showShortcuts(!this.$('shortcuts').open);
     } else if (e.key === 'p' || e.key === 'P') {
       this.presenter(!this.doc.body.classList.contains('presenter'));
     } else if (e.key === 'd' || e.key === 'D') {

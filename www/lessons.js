@@ -5,6 +5,8 @@
 // reopens at the same step. Each step shows its text and, before it runs, its question; running
 // it plays up to the step's end and then reveals the answer and what happened.
 
+import { setModal } from './dialog.js';
+
 const INDEX = 'lessons/index.json';
 
 /** Paragraphs of lesson text (blank lines between them; **bold** for stress) as DOM nodes. */
@@ -95,11 +97,8 @@ export class LessonPlayer {
 
   async showPicker(on) {
     const box = this.$('lesson-picker');
-    if (!on) {
-      box.hidden = true;
-      return;
-    }
-    box.hidden = false;
+    setModal(box, on);
+    if (!on) return;
     const list = this.$('lesson-list');
     if (list.dataset.filled) {
       list.querySelector('button')?.focus();

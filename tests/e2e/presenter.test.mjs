@@ -126,3 +126,37 @@ test('"SVG" saves the cluster, the diagram and a twin as shapes and text, not pi
   assert.equal((both.match(/>Node 1</g) ?? []).length, 3, 'node 1 in each run, and its lane in the diagram');
   await writeFile(join(SCREENSHOTS, 'side-by-side.svg'), both);
 }));
+
+test('the "?", Lessons and Compare dialogs are modal: Tab stays inside, the page behind is inert, Esc closes', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5' }, async (page) => {
+  await pause(page);
+  for (const [opener, dialog] of [['#help', '#shortcuts'], ['#lessons', '#lesson-picker'], ['#compare', '#compare-box']]) {
+    await page.click(opener);
+    await page.waitForSelector(dialog, { state: 'visible' });
+    assert.equal(await page.$eval(dialog, (d) => d.tagName === 'DIALOG' && d.open && d.matches(':modal')), true, `${dialog} is a modal <dialog>`);
+    if (dialog === '#lesson-picker') await page.waitForSelector('#lesson-list button');
+    // Round and round with Tab, forwards and back: focus never reaches the page behind (it
+    // may pass through the browser's own controls, where nothing in the page has it).
+    let inside = 0;
+    for (let i = 0; i < 25; i++) {
+      await page.keyboard.press(i < 15 ? 'Tab' : 'Shift+Tab');
+      const where = await page.evaluate((sel) => {
+        const active = document.activeElement;
+        if (active === null || active === document.body) return 'browser';
+        return document.querySelector(sel).contains(active) ? 'dialog' : `page: ${active.id || active.tagName}`;
+      }, dialog);
+      assert.ok(where === 'dialog' || where === 'browser', `${dialog}: after ${i + 1} presses focus is on the ${where}`);
+      if (where === 'dialog') inside += 1;
+    }
+    assert.ok(inside >= 10, `${dialog}: focus was in the dialog ${inside} times of 25`);
+    await page.keyboard.press('Escape');
+    await page.waitForSelector(dialog, { state: 'hidden' });
+  }
+  const play = await (await page.$('#play')).boundingBox();
+  await page.click('#compare');
+  await page.waitForSelector('#compare-box', { state: 'visible' });
+  await page.mouse.click(play.x + play.width / 2, play.y + play.height / 2);
+  assert.equal(await page.evaluate(() => sim.playing()), false, 'the page behind is inert');
+  assert.equal(await page.isVisible('#compare-box'), true);
+  await page.click('#compare-cancel');
+  await page.waitForSelector('#compare-box', { state: 'hidden' });
+}));
