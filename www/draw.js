@@ -154,6 +154,8 @@ export class ClusterView {
     let cy = this.height / 2;
     let rx;
     let ry;
+    // Nodes closer than this would touch (or their cards would): below it, fewer card rows.
+    const apart = n < 2 ? 0 : Math.max(s.boxW * 0.8, (n * (s.boxW + 16)) / (2 * Math.PI));
     if (s.cards) {
       const at = (r, i) => (n === 1 ? { x: 0, y: 0 } : { x: Math.cos(angles[i]) * r, y: Math.sin(angles[i]) * r });
       // The largest circle whose nodes and cards all fit, then centred by their bounding box.
@@ -180,8 +182,9 @@ export class ClusterView {
         }
         return Math.min(lo, 1.4 * Math.min(this.width, this.height));
       };
-      // Cards of neighbouring nodes must not cover each other: on a short stage they get fewer
-      // rows (the rest is counted, and listed in the Replicas table).
+      // Cards of neighbouring nodes must not cover each other, and nodes must stay apart: on a
+      // short stage the cards get fewer rows (the rest is counted, and listed in the Replicas
+      // table), down to one, before they are dropped.
       const cardsClear = (r, h) => {
         const rects = angles.map((angle, i) => {
           const { x, y } = at(r, i);
@@ -191,11 +194,21 @@ export class ClusterView {
         return rects.every((a, i) => rects.slice(i + 1).every((b) =>
           a.right + 4 <= b.left || b.right + 4 <= a.left || a.bottom + 4 <= b.top || b.bottom + 4 <= a.top));
       };
-      let rows = CARD_ROWS;
-      rx = largest(12 + rows * 22);
-      while (rows > 1 && !cardsClear(rx, 12 + rows * 22)) {
+      // The most rows that fit, each tried with narrower cards before it gives up a row.
+      const widest = this.cardW;
+      const widths = [widest, 180, 160, 140].filter((w) => w <= widest);
+      let rows = CARD_ROWS + 1;
+      let fitted = false;
+      while (!fitted && rows > 1) {
         rows -= 1;
-        rx = largest(12 + rows * 22);
+        for (const w of widths) {
+          this.cardW = w;
+          rx = largest(12 + rows * 22);
+          if (rx >= apart && cardsClear(rx, 12 + rows * 22)) {
+            fitted = true;
+            break;
+          }
+        }
       }
       this.cardRows = rows;
       this.cardH = 12 + rows * 22;
@@ -206,7 +219,6 @@ export class ClusterView {
     }
     // Too narrow for the cards beside nodes that must not touch (side by side, a phone): no
     // cards (the Replicas table lists the stores), and the nodes spread over the stage.
-    const apart = n < 2 ? 0 : Math.max(s.boxW * 0.8, (n * (s.boxW + 16)) / (2 * Math.PI));
     if (s.cards && n > 1 && rx < apart) {
       this.scale = { ...s, cards: false };
     }

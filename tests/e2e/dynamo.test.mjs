@@ -454,3 +454,31 @@ test('badges of neighbouring nodes never cover each other, a node box or a card'
   }
   await screenshot(page, 'dynamo-badges');
 }));
+
+test('eight nodes at 1280x800 keep their key cards beside them, clear of each other and of every node', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5&nodes=8', width: 1280, height: 800 }, async (page) => {
+  await pause(page);
+  await page.evaluate(() => {
+    for (let i = 0; i < 3; i++) sim.write(1, `k${i}`, `v${i}`);
+    sim.runFor(1000);
+  });
+  await nextFrames(page, 10);
+  const { cardsShown, rows, boxes, cards } = await page.evaluate(() => {
+    const view = window.converge.view;
+    const s = view.scale;
+    return {
+      cardsShown: s.cards,
+      rows: view.cardRows,
+      boxes: view.positions.map(({ x, y }, i) => ({ node: i + 1, left: x - s.boxW / 2, top: y - s.boxH / 2, right: x + s.boxW / 2, bottom: y + s.boxH / 2 })),
+      cards: view.cardRects.map((r, i) => ({ node: i + 1, ...r })),
+    };
+  });
+  assert.equal(cardsShown, true, 'the README promises the cards up to 8 nodes');
+  assert.ok(rows >= 2, `${rows} rows a card`);
+  assert.equal(cards.length, 8);
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  const all = [...boxes, ...cards];
+  for (const [k, a] of all.entries()) {
+    for (const b of all.slice(k + 1)) assert.ok(!overlap(a, b), `${JSON.stringify(a)} clears ${JSON.stringify(b)}`);
+  }
+  await screenshot(page, 'eight-nodes-cards');
+}));
