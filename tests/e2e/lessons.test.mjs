@@ -132,3 +132,19 @@ test('a lesson that cannot be opened says so and changes nothing', { timeout: TE
     assert.equal(await page.evaluate(() => sim.settings().seed), 9);
   }
 }));
+
+test('after a long step has run at 1280x800, its title stays at the top of the card and Next step in view', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?lesson=when-quorums-fail&step=1&speed=100', width: 1280, height: 800 }, async (page) => {
+  await page.waitForFunction(() => sim.lesson() !== null);
+  await runStep(page);
+  await nextFrames(page, 10);
+  const inView = async (selector) => {
+    const box = await (await page.$(selector)).boundingBox();
+    const top = await page.evaluate(() => document.querySelector('header').getBoundingClientRect().bottom);
+    return box.y >= top - 1 && box.y + box.height <= 800 + 1;
+  };
+  assert.ok(await page.evaluate(() => document.querySelector('.panel').scrollTop > 0), 'the answer scrolled the panel');
+  assert.equal(await inView('#lesson-title'), true, 'the title is not under the toolbar');
+  assert.equal(await inView('#lesson-next'), true, 'Next step is not below the fold');
+  await page.click('#lesson-next');
+  assert.equal((await lesson(page)).step, 2);
+}));
