@@ -196,7 +196,7 @@ export class ClusterView {
       };
       // The most rows that fit, each tried with narrower cards before it gives up a row.
       const widest = this.cardW;
-      const widths = [widest, 180, 160, 140].filter((w) => w <= widest);
+      const widths = [widest, 180, 160, 140, 120, 110].filter((w) => w <= widest);
       let rows = CARD_ROWS + 1;
       let fitted = false;
       while (!fitted && rows > 1) {
