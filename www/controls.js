@@ -225,6 +225,7 @@ export class Controls {
     const zoom = on ? PRESENTER_ZOOM : 1;
     this.view.setZoom(zoom);
     this.app.comparison.setZoom(zoom);
+    this.app.diagram.setZoom(zoom);
   }
 
   key(e) {
@@ -734,8 +735,8 @@ export async function vectorPicture(doc, app) {
   const clusterH = Math.max(...sizes.map((s) => s.h));
   const diagram = app.diagram;
   const withDiagram = !doc.getElementById('diagram-wrap').hidden && diagram.width > 0;
-  const width = Math.ceil(Math.max(clusterW, withDiagram ? diagram.width : 0));
-  const height = Math.ceil(clusterH + (withDiagram ? gap + diagram.height : 0) + caption);
+  const width = Math.ceil(Math.max(clusterW, withDiagram ? diagram.width * diagram.zoom : 0));
+  const height = Math.ceil(clusterH + (withDiagram ? gap + diagram.height * diagram.zoom : 0) + caption);
   const measure = doc.createElement('canvas').getContext('2d');
   const ctx = new Context({ width, height, ctx: measure });
   ctx.fillStyle = '#ffffff';
@@ -758,6 +759,7 @@ export async function vectorPicture(doc, app) {
   if (withDiagram) {
     ctx.save();
     ctx.translate(0, clusterH + gap);
+    ctx.scale(diagram.zoom, diagram.zoom);
     diagram.renderVector(ctx, app.vt, app.nodes);
     ctx.restore();
   }

@@ -58,6 +58,17 @@ export class SpaceTimeDiagram {
     this.width = 0;
     this.height = 0;
     this.gutter = MIN_GUTTER;
+    // Presenter mode draws everything larger: lanes, labels, marks (the width and height below
+    // are in these larger units, so the drawing code is the same at every zoom).
+    this.zoom = 1;
+    this.nodeCount = 3;
+  }
+
+  setZoom(zoom) {
+    this.zoom = zoom;
+    this.fit(this.nodeCount);
+    this.resize();
+    this.layerKey = null;
   }
 
   get app() {
@@ -108,12 +119,14 @@ export class SpaceTimeDiagram {
 
   /** Room for a lane per node: readable up to 16 nodes, and still drawn for more. */
   fit(nodes) {
+    this.nodeCount = nodes;
     // A big cluster's diagram is a thicket that costs frames: it starts hidden, unless chosen.
     if (!this.chosen) this.show(nodes <= MANY_NODES && window.innerHeight >= TALL_ENOUGH_PX);
     const lanes = Math.min(nodes, 24);
     const px = nodes <= 4 ? 34 : nodes <= 8 ? 24 : nodes <= 16 ? LANE_PX : 11;
     const bar = 30; // the caption above the canvas
-    document.getElementById('diagram-wrap').style.height = `${bar + TOP + AXIS + Math.max(3, lanes) * px + 4}px`;
+    const drawn = (TOP + AXIS + Math.max(3, lanes) * px + 4) * this.zoom;
+    document.getElementById('diagram-wrap').style.height = `${Math.round(bar + drawn)}px`;
   }
 
   setWindow(ms) {
@@ -124,11 +137,11 @@ export class SpaceTimeDiagram {
 
   resize() {
     const ratio = window.devicePixelRatio || 1;
-    this.width = this.canvas.clientWidth;
-    this.height = this.canvas.clientHeight;
-    this.canvas.width = Math.max(1, Math.round(this.width * ratio));
-    this.canvas.height = Math.max(1, Math.round(this.height * ratio));
-    this.ratio = ratio;
+    this.width = this.canvas.clientWidth / this.zoom;
+    this.height = this.canvas.clientHeight / this.zoom;
+    this.canvas.width = Math.max(1, Math.round(this.canvas.clientWidth * ratio));
+    this.canvas.height = Math.max(1, Math.round(this.canvas.clientHeight * ratio));
+    this.ratio = ratio * this.zoom;
   }
 
   /** Reads the events in view when the run moved (new events, a jump, a wider window). */
@@ -244,8 +257,8 @@ export class SpaceTimeDiagram {
   hitAt(e) {
     if (!this.geo) return null;
     const rect = this.canvas.getBoundingClientRect();
-    const px = e.clientX - rect.left;
-    const py = e.clientY - rect.top;
+    const px = (e.clientX - rect.left) / this.zoom;
+    const py = (e.clientY - rect.top) / this.zoom;
     let best = null;
     let bestD = HIT_PX * HIT_PX;
     for (const ev of this.events) {

@@ -51,12 +51,18 @@ test('"?" lists the shortcuts, and each of them works', { timeout: TEST_TIMEOUT_
 
 test('presenter mode: large type, the cluster alone, and back with Esc', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5&nodes=5', width: 1920, height: 1080 }, async (page) => {
   await pause(page);
+  if (await page.isHidden('#diagram-wrap')) await page.click('#diagram-toggle');
+  const diagramHeight = () => page.evaluate(() => document.getElementById('diagram-wrap').getBoundingClientRect().height);
   const before = await page.evaluate(() => ({
     font: parseFloat(getComputedStyle(document.body).fontSize),
     stage: document.querySelector('.stage').getBoundingClientRect().width,
   }));
+  const diagramBefore = await diagramHeight();
   await page.click('#presenter');
   await nextFrames(page);
+  // The space-time diagram grows with the cluster: taller lanes, larger labels.
+  assert.ok(await diagramHeight() >= 1.25 * diagramBefore, `the diagram grows: ${diagramBefore} px -> ${await diagramHeight()} px`);
+  assert.equal(await page.evaluate(() => window.converge.diagram.zoom), 1.35, 'the diagram is drawn 1.35 times larger, as the cluster');
   const during = await page.evaluate(() => ({
     font: parseFloat(getComputedStyle(document.body).fontSize),
     stage: document.querySelector('.stage').getBoundingClientRect().width,
