@@ -2,7 +2,9 @@
 // page address and window.sim each say what was wrong. User text is shown as text, never HTML.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { screenshot } from './helpers.mjs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { browser, screenshot } from './helpers.mjs';
 import {
   pageSuite, TEST_TIMEOUT_MS, pause, stats, result, writeViaForm, applySettings,
   waitForRow, nextFrames,
@@ -362,3 +364,16 @@ test('a seeded fuzz of page addresses: each is taken or refused with a short mes
   // The page is alive and its run unchanged by any of it.
   assert.equal(await page.evaluate(() => typeof sim.runFor(10)), 'number');
 }));
+
+test('opened from disk (file://), the page says to serve it, and how', { timeout: TEST_TIMEOUT_MS }, async () => {
+  const www = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'www', 'index.html');
+  const b = await browser();
+  try {
+    const page = await b.newPage();
+    await page.goto(pathToFileURL(www).href);
+    await page.waitForSelector('#from-disk', { state: 'visible' });
+    assert.match(await page.textContent('#from-disk'), /must be served, not opened from disk[\s\S]*bash scripts\/serve\.sh/);
+  } finally {
+    await b.close();
+  }
+});
