@@ -70,6 +70,9 @@ test('presenter mode: large type, the cluster alone, and back with Esc', { timeo
     pressed: document.getElementById('presenter').getAttribute('aria-pressed'),
   }));
   assert.ok(during.font >= 1.2 * before.font, `larger type: ${before.font} -> ${during.font}`);
+  // Sizes given in rem (hints, notes, the comparison table) grow too, not only the body's text.
+  const root = await page.evaluate(() => parseFloat(getComputedStyle(document.documentElement).fontSize));
+  assert.ok(root >= 1.2 * 16, `the root size grows too: ${root} px`);
   assert.equal(during.panel, 0, 'the side panel is hidden');
   assert.ok(during.stage > before.stage + 300, 'the cluster takes the width');
   assert.equal(during.pressed, 'true');
