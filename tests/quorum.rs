@@ -361,6 +361,39 @@ fn a_read_made_the_moment_a_write_is_acknowledged_sees_it_though_a_replica_never
     assert_eq!(read_values(&read), ["new"]);
 }
 
+/// In one millisecond, order decides: a read begun just after a write was acknowledged is stale
+/// if it misses it; one begun just before, in the same millisecond, is not (times alone cannot
+/// tell the two apart).
+#[test]
+fn within_one_millisecond_a_read_is_stale_only_if_it_began_after_the_acknowledgement() {
+    let mut sim = quorum(3, 3, Consistency::One, Consistency::Quorum);
+    sim.cut(n(1), n(3)).unwrap();
+    // Two writes whose acknowledgements both reach node 1 at 100 ms.
+    let a = sim.write(n(1), "a", "new").unwrap().request;
+    let b = sim.write(n(1), "b", "new").unwrap().request;
+    let done = |sim: &Simulation, r| outcome(sim, r).status != RequestStatus::Pending;
+    while !done(&sim, a) && !done(&sim, b) {
+        sim.step().unwrap();
+    }
+    let now = sim.now();
+    let (acked, waiting) = if done(&sim, a) { ("a", b) } else { ("b", a) };
+    let other = if acked == "a" { "b" } else { "a" };
+    assert!(!done(&sim, waiting));
+    assert_eq!(sim.next_event_time(), Some(now), "the other acknowledgement, same millisecond");
+    // Node 3 never got either write; R = 1 answers from it alone.
+    let after = sim.read(n(3), acked).unwrap();
+    let before = sim.read(n(3), other).unwrap();
+    while !done(&sim, waiting) {
+        sim.step().unwrap();
+    }
+    assert_eq!(sim.now(), now);
+    assert!(after.versions.is_empty() && before.versions.is_empty());
+    assert!(after.stale, "began after its write's acknowledgement, and missed it");
+    assert!(!before.stale, "began before its write's acknowledgement, in the same millisecond");
+    assert!(!outcome(&sim, before.id).stale);
+    assert_eq!(sim.stats().stale_reads, 1);
+}
+
 /// Quorums judged from the history: a read is stale if it misses a write acknowledged before
 /// it began (under version vectors, where blind writes are siblings, one it does not return;
 /// under last writer wins, one begun after what it returns). The simulation's stale flag must
