@@ -394,6 +394,53 @@ fn within_one_millisecond_a_read_is_stale_only_if_it_began_after_the_acknowledge
     assert_eq!(sim.stats().stale_reads, 1);
 }
 
+/// Under arrival order a replica can lose a write it had, to an older one arriving later: a read
+/// there returns the older write, and is stale for missing the newer one if that was
+/// acknowledged before the read began, even in the same millisecond (the order of events says
+/// which came first, where times cannot).
+#[test]
+fn a_read_that_misses_a_write_its_replica_lost_is_stale_only_if_it_began_after_the_acknowledgement() {
+    let mut sim = cluster_with(
+        3,
+        50,
+        SettingsPatch {
+            conflict: Some(ConflictMode::ArrivalOrder),
+            coordination: Some(Coordination::Quorum),
+            replication_factor: Some(ReplicationFactor::N(3)),
+            read_quorum: Some(Consistency::One),
+            write_quorum: Some(Consistency::All),
+            ..Default::default()
+        },
+    );
+    // w1 from node 1 is slow to node 3 (80 ms); w2 from node 2, 10 ms later, reaches every
+    // replica by 60 ms, and its two acknowledgements reach node 2 at 110 ms. By then node 3
+    // (and node 2) hold w1 again: it arrived after w2.
+    let slow = LinkOverride {
+        latency: Some(converge::Latency::Constant { ms: 80 }),
+        ..Default::default()
+    };
+    sim.set_link(n(1), n(3), Some(slow)).unwrap();
+    sim.write(n(1), "k", "older").unwrap();
+    sim.run_for(10);
+    let w2 = sim.write(n(2), "k", "newer").unwrap().request;
+    while sim.next_event_time().is_some_and(|t| t < 110) {
+        sim.step().unwrap();
+    }
+    assert_eq!(value_at(&sim, 3, "k").as_deref(), Some("older"));
+    assert_eq!(outcome(&sim, w2).status, RequestStatus::Pending);
+    // The first acknowledgement at 110 ms: w2 still waits for the second.
+    sim.step().unwrap();
+    assert_eq!((sim.now(), outcome(&sim, w2).status), (110, RequestStatus::Pending));
+    let before = sim.read(n(3), "k").unwrap();
+    sim.step().unwrap();
+    assert_eq!((sim.now(), outcome(&sim, w2).status), (110, RequestStatus::Ok));
+    let after = sim.read(n(3), "k").unwrap();
+    assert_eq!(read_values(&before), ["older"]);
+    assert_eq!(read_values(&after), ["older"]);
+    assert!(!before.stale, "began before w2 was acknowledged, in the same millisecond");
+    assert!(after.stale, "began after w2 was acknowledged, and returns what it replaced");
+}
+
 /// Quorums judged from the history: a read is stale if it misses a write acknowledged before
 /// it began (under version vectors, where blind writes are siblings, one it does not return;
 /// under last writer wins, one begun after what it returns). The simulation's stale flag must
