@@ -379,7 +379,11 @@ fn within_one_millisecond_a_read_is_stale_only_if_it_began_after_the_acknowledge
     let (acked, waiting) = if done(&sim, a) { ("a", b) } else { ("b", a) };
     let other = if acked == "a" { "b" } else { "a" };
     assert!(!done(&sim, waiting));
-    assert_eq!(sim.next_event_time(), Some(now), "the other acknowledgement, same millisecond");
+    assert_eq!(
+        sim.next_event_time(),
+        Some(now),
+        "the other acknowledgement, same millisecond"
+    );
     // Node 3 never got either write; R = 1 answers from it alone.
     let after = sim.read(n(3), acked).unwrap();
     let before = sim.read(n(3), other).unwrap();
@@ -388,8 +392,14 @@ fn within_one_millisecond_a_read_is_stale_only_if_it_began_after_the_acknowledge
     }
     assert_eq!(sim.now(), now);
     assert!(after.versions.is_empty() && before.versions.is_empty());
-    assert!(after.stale, "began after its write's acknowledgement, and missed it");
-    assert!(!before.stale, "began before its write's acknowledgement, in the same millisecond");
+    assert!(
+        after.stale,
+        "began after its write's acknowledgement, and missed it"
+    );
+    assert!(
+        !before.stale,
+        "began before its write's acknowledgement, in the same millisecond"
+    );
     assert!(!outcome(&sim, before.id).stale);
     assert_eq!(sim.stats().stale_reads, 1);
 }
@@ -399,7 +409,8 @@ fn within_one_millisecond_a_read_is_stale_only_if_it_began_after_the_acknowledge
 /// acknowledged before the read began, even in the same millisecond (the order of events says
 /// which came first, where times cannot).
 #[test]
-fn a_read_that_misses_a_write_its_replica_lost_is_stale_only_if_it_began_after_the_acknowledgement() {
+fn a_read_that_misses_a_write_its_replica_lost_is_stale_only_if_it_began_after_the_acknowledgement()
+{
     let mut sim = cluster_with(
         3,
         50,
@@ -430,15 +441,27 @@ fn a_read_that_misses_a_write_its_replica_lost_is_stale_only_if_it_began_after_t
     assert_eq!(outcome(&sim, w2).status, RequestStatus::Pending);
     // The first acknowledgement at 110 ms: w2 still waits for the second.
     sim.step().unwrap();
-    assert_eq!((sim.now(), outcome(&sim, w2).status), (110, RequestStatus::Pending));
+    assert_eq!(
+        (sim.now(), outcome(&sim, w2).status),
+        (110, RequestStatus::Pending)
+    );
     let before = sim.read(n(3), "k").unwrap();
     sim.step().unwrap();
-    assert_eq!((sim.now(), outcome(&sim, w2).status), (110, RequestStatus::Ok));
+    assert_eq!(
+        (sim.now(), outcome(&sim, w2).status),
+        (110, RequestStatus::Ok)
+    );
     let after = sim.read(n(3), "k").unwrap();
     assert_eq!(read_values(&before), ["older"]);
     assert_eq!(read_values(&after), ["older"]);
-    assert!(!before.stale, "began before w2 was acknowledged, in the same millisecond");
-    assert!(after.stale, "began after w2 was acknowledged, and returns what it replaced");
+    assert!(
+        !before.stale,
+        "began before w2 was acknowledged, in the same millisecond"
+    );
+    assert!(
+        after.stale,
+        "began after w2 was acknowledged, and returns what it replaced"
+    );
 }
 
 /// Quorums judged from the history: a read is stale if it misses a write acknowledged before
