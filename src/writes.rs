@@ -20,8 +20,8 @@ use crate::version::{ConflictMode, Version};
 /// Writes per chunk of the log's shared storage (see [`Chunked`]).
 const RECORDS_PER_CHUNK: usize = 1024;
 
-/// How many writes keep their whole record: past this many (looked at every
-/// [`RECORDS_PER_CHUNK`] writes), the oldest are forgotten a chunk at a time, so that a run of
+/// How many writes keep their whole record: past this many (looked at every 1,024 writes), the
+/// oldest are forgotten a chunk of 1,024 at a time, so that a run of
 /// hours keeps flat memory. What the figures need of them is kept: the lost writes among them,
 /// judged as they are forgotten, and each key's newest stored write. A forgotten write is no
 /// longer followed: if it is lost later (only a write that replaced it knowingly can still
