@@ -686,3 +686,17 @@ mod strict_quorums {
         }
     }
 }
+
+/// The page redraws when `changes` moves: a read still waiting for its replies is a change.
+#[test]
+fn a_pending_read_or_write_is_a_change_the_page_must_show() {
+    let mut sim = quorum(3, 3, Consistency::Quorum, Consistency::Quorum);
+    let before = sim.changes();
+    let read = sim.read(n(1), "k").unwrap();
+    assert_eq!(read.status, RequestStatus::Pending);
+    assert!(sim.changes() > before, "the pending read");
+    let before = sim.changes();
+    let write = sim.write(n(1), "k", "v").unwrap();
+    assert_eq!(write.status, RequestStatus::Pending);
+    assert!(sim.changes() > before, "the pending write");
+}

@@ -526,3 +526,31 @@ fn replicas_take_more_siblings_than_a_client_write_may_make() {
         converge::RequestStatus::Refused
     );
 }
+
+/// A context typed in (or saved before reads were named) does not name its read: the observer
+/// takes it as seen by the latest read of the key that returned exactly it, so a write-back with
+/// it replaces what that read returned knowingly; a context no read returned saw nothing.
+#[test]
+fn a_context_without_its_read_is_matched_to_the_read_that_returned_it() {
+    let mut sim = vv_cluster();
+    sim.write(n(1), "k", "a").unwrap();
+    sim.run_for(1_000);
+    let before = sim.changes();
+    let read = sim.read(n(2), "k").unwrap();
+    assert!(sim.changes() > before, "a read changes what the page shows");
+    let mut context = read.context.unwrap();
+    assert!(context.read.is_some());
+    context.read = None;
+    let options = ClientOptions {
+        context: Some(context),
+        ..Default::default()
+    };
+    sim.write_with(n(2), "k", Some("b"), &options).unwrap();
+    sim.run_for(1_000);
+    assert_eq!(values(&sim, "k"), vec![Some("b".into()); 3]);
+    assert!(
+        sim.lost_writes().is_empty(),
+        "b's client had seen a, through the read that returned its context"
+    );
+    assert_eq!(sim.lost_writes_by_clocks(), Some(vec![]));
+}
