@@ -699,4 +699,17 @@ fn a_pending_read_or_write_is_a_change_the_page_must_show() {
     let write = sim.write(n(1), "k", "v").unwrap();
     assert_eq!(write.status, RequestStatus::Pending);
     assert!(sim.changes() > before, "the pending write");
+    // Only an answered read says what the newest write was and what context it gives.
+    let pending = sim.read(n(2), "k").unwrap();
+    assert!(pending.latest.is_none() && pending.context.is_none());
+    sim.run_for(500);
+    let written = sim.request(write.request).unwrap();
+    assert_eq!(written.status, RequestStatus::Ok);
+    assert!(
+        written.latest.is_none() && written.context.is_none(),
+        "a write is no read"
+    );
+    let answered = sim.request(pending.id).unwrap();
+    assert_eq!(answered.status, RequestStatus::Ok);
+    assert!(answered.latest.is_some() && answered.context.is_some());
 }
