@@ -643,16 +643,28 @@ fn at_most_128_snapshots_are_kept_and_all_128_are_used() {
     let mut timeline = Timeline::new(settings(false)).unwrap();
     timeline.set_snapshot_every(1);
     let mut most = 0;
+    let mut after_thinning = None;
     for i in 0..60u32 {
         timeline
             .execute(write(1 + i % 3, &format!("k{i}"), "v"))
             .unwrap();
         for _ in 0..20 {
+            let before = timeline.snapshots().0;
             timeline.step();
-            most = most.max(timeline.snapshots().0);
+            let now = timeline.snapshots().0;
+            most = most.max(now);
+            if now < before && after_thinning.is_none() {
+                after_thinning = Some(now);
+            }
         }
     }
     assert_eq!(most, 128, "thinned past 128, not at it");
+    // Thinning keeps the first and every other one after it: 65 of 129.
+    assert_eq!(after_thinning, Some(65));
+    // The first is the start of the run: going back there still works.
+    timeline.seek(0).unwrap();
+    assert_eq!(timeline.sim().now(), 0);
+    assert_eq!(timeline.sim().events(), 0);
 }
 
 #[test]
