@@ -101,6 +101,28 @@ pub enum WriteStatus {
     Refused,
 }
 
+impl WriteStatus {
+    /// Whether the client was told nothing was written (unavailable, or refused): then no
+    /// replica will ever store the write.
+    pub fn wrote_nothing(self) -> bool {
+        matches!(self, WriteStatus::Unavailable | WriteStatus::Refused)
+    }
+}
+
+/// Some node stored write `id` of a key whose newest stored write is `latest`: it becomes the
+/// newest if it is newer, and a record kept only as the old newest (see
+/// [`WriteLog::forget_old`]) is let go.
+fn stored_newer(
+    latest: &mut Option<WriteId>,
+    id: WriteId,
+    retained: &mut BTreeMap<WriteId, WriteRecord>,
+) {
+    if let Some(previous) = latest.filter(|previous| *previous < id) {
+        retained.remove(&previous);
+    }
+    *latest = (*latest).max(Some(id));
+}
+
 /// One client write as the observer follows it.
 ///
 /// One is kept for every write of the run, so it is kept small (48 bytes): its moments are
@@ -351,10 +373,7 @@ impl WriteLog {
         let stored = coordinator.get(version.key).iter().any(|v| v.write == id)
             || coordinator.hints().iter().any(|h| h.version.write == id);
         if stored {
-            if let Some(previous) = record.latest {
-                self.retained.remove(&previous);
-            }
-            record.latest = record.latest.max(Some(id));
+            stored_newer(&mut record.latest, id, &mut self.retained);
         } else {
             record.unstored.push(id);
         }
@@ -415,7 +434,7 @@ impl WriteLog {
             }
             // Refused: nothing was sent, so nothing will store it.
             let key = record.version.key.index();
-            if matches!(status, WriteStatus::Unavailable | WriteStatus::Refused)
+            if status.wrote_nothing()
                 && let Some(Some(key)) = self.keys.get_mut(key)
             {
                 key.unstored.retain(|w| *w != id);
@@ -646,11 +665,7 @@ impl WriteLog {
             .flat_map(|key| &key.pending)
             .filter(|(_, id)| {
                 let record = &self.records[id.0 as usize - 1];
-                record.all == NOT_YET
-                    && !matches!(
-                        record.status,
-                        WriteStatus::Unavailable | WriteStatus::Refused
-                    )
+                record.all == NOT_YET && !record.status.wrote_nothing()
             })
             .count()
     }
@@ -701,10 +716,7 @@ impl WriteLog {
             return;
         };
         key.unstored.swap_remove(at);
-        if let Some(previous) = key.latest.filter(|latest| *latest < id) {
-            self.retained.remove(&previous);
-        }
-        key.latest = key.latest.max(Some(id));
+        stored_newer(&mut key.latest, id, &mut self.retained);
         if let Some(record) = self.records.get_mut(id.0 as usize - 1) {
             record.stored = true;
         }

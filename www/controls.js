@@ -565,8 +565,11 @@ export class Controls {
   fillWrites(writes, stats) {
     // A long run forgets the records of its oldest writes (memory stays flat): say so.
     const note = this.$('writes-forgotten');
-    note.hidden = stats.writesForgotten === 0;
-    note.textContent = note.hidden ? '' : `The first ${stats.writesForgotten} writes were forgotten to keep memory flat: the figures still count them (the lost ones among them were judged as they were forgotten), but they are no longer listed or followed.`;
+    const said = stats.writesForgotten === 0 ? '' : `The first ${stats.writesForgotten} writes were forgotten to keep memory flat: the figures still count them (the lost ones among them were judged as they were forgotten), but they are no longer listed or followed.`;
+    if (note.textContent !== said) {
+      note.textContent = said;
+      note.hidden = said === '';
+    }
     const list = this.$('writes');
     if (writes.length === 0) {
       list.replaceChildren(emptyItem('No writes yet.'));
