@@ -18,6 +18,7 @@
 pub mod chunked;
 pub mod clock;
 pub mod compare;
+pub mod crdt;
 pub mod error;
 pub mod hash;
 pub mod lesson;

@@ -130,6 +130,13 @@ pub enum ConflictMode {
     /// concurrent ones are siblings, for the client to reconcile.
     #[serde(rename = "vv")]
     VersionVectors,
+    /// Riak's set data type: every key is an observed-remove set (add wins) whose replicas merge
+    /// without siblings to resolve (see [`crate::crdt`]).
+    #[serde(rename = "orset")]
+    OrSet,
+    /// Riak's counter data type: every key is a PN-counter (see [`crate::crdt`]).
+    #[serde(rename = "counter")]
+    Counter,
 }
 
 /// What happened when a version reached a key's state.
@@ -147,6 +154,20 @@ const NOT_STORED: Merge = Merge {
 };
 
 impl ConflictMode {
+    /// Whether versions carry clocks and a key keeps every version no other covers: version
+    /// vectors and the data types built on them.
+    pub fn keeps_siblings(self) -> bool {
+        matches!(
+            self,
+            ConflictMode::VersionVectors | ConflictMode::OrSet | ConflictMode::Counter
+        )
+    }
+
+    /// Whether every key is a data type that merges by itself (see [`crate::crdt`]).
+    pub fn is_crdt(self) -> bool {
+        matches!(self, ConflictMode::OrSet | ConflictMode::Counter)
+    }
+
     /// Merges `incoming` into `held` (the versions a replica holds for one key: one, or under
     /// version vectors any number of siblings). `repair` is true for anti-entropy, which
     /// under arrival order may only fill in a key a replica lacks.
@@ -182,7 +203,8 @@ impl ConflictMode {
             }
             // Dotted version vectors (Riak 2.0): a version already covered by what the replica
             // knows is old news; otherwise it joins, and replaces the siblings its context covers.
-            ConflictMode::VersionVectors => {
+            // The data types keep the same kernel: only their contexts are chosen differently.
+            ConflictMode::VersionVectors | ConflictMode::OrSet | ConflictMode::Counter => {
                 if versions
                     .iter()
                     .any(|v| v.context.covers(incoming.dot()) || v.dot() == incoming.dot())

@@ -594,7 +594,7 @@ impl WriteLog {
     #[inline(never)] // off the common path (last writer wins never walks): keeps its callers small
     pub fn reflects(&self, conflict: ConflictMode, held: &[Rc<Version>], w: &Version) -> bool {
         let replaced_by_rule = |v: &Rc<Version>| {
-            conflict != ConflictMode::VersionVectors
+            !conflict.keeps_siblings()
                 && v.write > w.write
                 && (conflict == ConflictMode::ArrivalOrder || v.stamp > w.stamp)
         };

@@ -23,6 +23,7 @@ pub use messages::{Message, MessageKind};
 
 use crate::Time;
 use crate::clock::{CausalContext, Stamp};
+use crate::crdt::{self, CounterEntry};
 use crate::ring::Ring;
 use crate::rng::Rng;
 use crate::settings::{
@@ -397,6 +398,9 @@ pub struct Replica {
     stored_tombstones: Vec<KeyId>,
     /// How many writes of each key this node made (by key id): the counters of its dots.
     counters: Vec<u32>,
+    /// This node's totals of each counter key (by key id), under the counter data type; kept,
+    /// like `counters`, through a wipe.
+    totals: Vec<CounterEntry>,
     rng: Rng,
     hints: Vec<Hint>,
     requests: coordinator::Requests,
@@ -435,6 +439,7 @@ impl Replica {
             held: 0,
             stored_tombstones: Vec::new(),
             counters: Vec::new(),
+            totals: Vec::new(),
             rng,
             hints: Vec::new(),
             requests: coordinator::Requests::default(),
@@ -510,6 +515,7 @@ impl Replica {
             + siblings
             + heard
             + self.counters.len() * size_of::<u32>()
+            + self.totals.len() * size_of::<CounterEntry>()
             + self.hints.len() * size_of::<Hint>()
             + self.rumors.len() * size_of::<Rc<Version>>()
             + self.requests.bytes()
@@ -620,9 +626,11 @@ impl Replica {
 
     /// A client writes `value` (None: deletes) to `key` through this node. Under version vectors
     /// `context` is what the client read (Riak), and without one the write is concurrent with
-    /// everything (a blind write). The other rules keep no clocks (the tutorial's node and
-    /// Cassandra send none): the write carries only its own dot, and replaces what this node
-    /// holds by arrival or by timestamp.
+    /// everything (a blind write). Under the data types `value` is an operation
+    /// ([`crdt::Op::parse`]: callers check it first; text it cannot read changes nothing) and
+    /// the context is this node's own state, as a Riak vnode applies an operation. The other
+    /// rules keep no clocks (the tutorial's node and Cassandra send none): the write carries
+    /// only its own dot, and replaces what this node holds by arrival or by timestamp.
     #[allow(clippy::too_many_arguments)]
     pub fn client_write(
         &mut self,
@@ -645,9 +653,17 @@ impl Replica {
             node: self.id,
             seq,
         };
-        let context = match self.protocol.conflict {
-            ConflictMode::VersionVectors => context.unwrap_or_default(),
-            _ => CausalContext::new(),
+        let conflict = self.protocol.conflict;
+        let (value, context) = match conflict {
+            ConflictMode::VersionVectors => (value, context.unwrap_or_default()),
+            ConflictMode::OrSet | ConflictMode::Counter => {
+                let op =
+                    crdt::Op::parse(conflict, value.as_deref()).unwrap_or(crdt::Op::Increment(0));
+                let own = of_key(&mut self.totals, key);
+                let held = self.store.get(key.index()).map_or(&[][..], Held::as_slice);
+                crdt::prepare(&op, held, self.id, seq, own)
+            }
+            _ => (value, CausalContext::new()),
         };
         let version = Rc::new(Version {
             write,
@@ -660,7 +676,8 @@ impl Replica {
         // Riak (object.siblings.maximum, 100 by default): the coordinator refuses a write that
         // would leave more siblings than that, so that blind writes cannot pile them up without
         // end. Only a client's write is refused; replicas take what they are sent.
-        if self.protocol.conflict == ConflictMode::VersionVectors {
+        // A counter keeps one version a node, so only version vectors and sets are bounded.
+        if matches!(conflict, ConflictMode::VersionVectors | ConflictMode::OrSet) {
             let kept = self
                 .get(key)
                 .iter()
@@ -702,6 +719,12 @@ impl Replica {
         let counter = of_key(&mut self.counters, version.key);
         if *counter == version.stamp.seq {
             *counter -= 1;
+        }
+        // A counter's increment is taken back with it: its totals never reached anyone.
+        if self.protocol.conflict == ConflictMode::Counter
+            && let Some((by, _)) = version.value.as_deref().and_then(CounterEntry::decode)
+        {
+            of_key(&mut self.totals, version.key).take_back(by);
         }
     }
 

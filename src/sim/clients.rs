@@ -245,6 +245,14 @@ impl Simulation {
                 return Err(Error::ValueTooLong { chars });
             }
         }
+        let op = if self.settings.conflict.is_crdt() {
+            Some(
+                crate::crdt::Op::parse(self.settings.conflict, value)
+                    .map_err(Error::InvalidCommand)?,
+            )
+        } else {
+            None
+        };
         let context = match &options.context {
             Some(context) if context.key != key => {
                 return Err(Error::InvalidCommand(format!(
@@ -270,9 +278,10 @@ impl Simulation {
         );
         let write = self.writes.next_id();
         // Taken before the write: a coordinator's own write replaces what it held.
-        let saw = match resolved {
-            Some(saw) => saw,
-            None => self.seen_by_client(node, key_id, options.context.as_ref()),
+        let saw = match (resolved, &op) {
+            (Some(saw), _) => saw,
+            (None, Some(op)) => self.seen_by_coordinator(node, key_id, op),
+            (None, None) => self.seen_by_client(node, key_id, options.context.as_ref()),
         };
         let mut out = std::mem::take(&mut self.out);
         let version = {
@@ -399,6 +408,12 @@ impl Simulation {
     ) -> Result<WriteOutcome, Error> {
         self.check_up(node, "resolve at")?;
         check_key(key)?;
+        if self.settings.conflict.is_crdt() {
+            return Err(Error::InvalidCommand(
+                "sets and counters merge by themselves: there are no siblings to resolve"
+                    .to_string(),
+            ));
+        }
         let held = self.versions_at(node, key)?;
         if held.len() < 2 {
             return Err(Error::InvalidCommand(format!(
@@ -421,6 +436,32 @@ impl Simulation {
             ..options.clone()
         };
         self.write_having_seen(node, key, Some(value), &options, Some(saw))
+    }
+
+    /// What the coordinator of a data type's operation had seen, for the observer's history:
+    /// the state it applied the operation to. A set's add or remove of an element saw that
+    /// element's versions and the removals the node holds; a clear saw everything it holds; a
+    /// counter's increment saw the node's own earlier increments of the key, which its totals
+    /// carry (the last one, which saw those before it), held or not.
+    fn seen_by_coordinator(&self, node: NodeId, key: KeyId, op: &crate::crdt::Op) -> Vec<WriteId> {
+        use crate::crdt::Op;
+        if let Op::Increment(_) = op {
+            return (self.writes.ids_of_key_after(key, None).iter().rev())
+                .find(|id| self.writes.get(**id).is_some_and(|r| r.origin() == node))
+                .into_iter()
+                .copied()
+                .collect();
+        }
+        let held = self.replicas[node.index()].get(key);
+        held.iter()
+            .filter(|v| match op {
+                Op::Add(element) | Op::Remove(element) => {
+                    v.value.is_none() || v.value.as_ref() == Some(element)
+                }
+                _ => true,
+            })
+            .map(|v| v.write)
+            .collect()
     }
 
     /// What the client of a write through `node` had seen of `key`, for the observer's history
@@ -496,6 +537,9 @@ impl Simulation {
                     .collect(),
                 Kind::Write | Kind::Delete => Vec::new(),
             },
+            merged: (record.kind == Kind::Read)
+                .then(|| crate::crdt::merged_value(self.settings.conflict, &record.versions))
+                .flatten(),
             context: reading.then(|| Context {
                 key,
                 clock: crate::version::context_of(&record.versions),
@@ -560,7 +604,7 @@ impl Simulation {
     /// disagreement means a replica replaced a write no client saw, or the clocks claim what
     /// the history does not. (Writes made before a switch to version vectors carry no clock.)
     pub fn lost_writes_by_clocks(&self) -> Option<Vec<WriteId>> {
-        (self.settings.conflict == crate::ConflictMode::VersionVectors).then(|| {
+        self.settings.conflict.keeps_siblings().then(|| {
             self.writes
                 .lost_by_clocks(&self.replicas, self.in_flight_versions())
         })

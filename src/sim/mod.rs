@@ -469,6 +469,7 @@ impl Simulation {
                                 .iter()
                                 .map(|v| version_view(v, preview_chars))
                                 .collect(),
+                            merged: crate::crdt::merged_value(self.settings.conflict, held),
                             stale: self.behind(held, &latest.version),
                         }
                     })

@@ -172,6 +172,10 @@ pub struct RequestView {
     pub write: Option<WriteId>,
     /// The versions a read returned (several if siblings).
     pub versions: Vec<VersionView>,
+    /// Under the data types, the value those versions make: a set's elements as `{a, b}` or a
+    /// counter's total (see [`crate::crdt::merged_value`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged: Option<String>,
     /// The context a read returned, to pass to a later write of the key.
     pub context: Option<Context>,
     /// Whether the read returned something older than the newest acknowledged write.
@@ -206,6 +210,9 @@ pub struct ReplicaCell {
     pub replica: bool,
     /// The versions it holds (several if siblings; none if it lacks the key).
     pub versions: Vec<VersionView>,
+    /// Under the data types, the value they make (see [`RequestView::merged`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged: Option<String>,
     /// Whether what it holds does not reflect the newest write of the key.
     pub stale: bool,
 }
