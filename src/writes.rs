@@ -1114,4 +1114,60 @@ mod tests {
             prop_assert_eq!(first_after(&ids, a), ids.partition_point(|id| *id <= a));
         }
     }
+
+    /// The record of a forgotten write kept because it was its key's newest is let go when a
+    /// newer write of the key is stored, and only then: not when the same write reaches
+    /// another node, nor when an older one arrives late.
+    #[test]
+    fn the_kept_old_newest_goes_only_when_a_newer_write_is_stored() {
+        let record = |id| WriteRecord {
+            version: Rc::new(Version {
+                write: WriteId(id),
+                key: KeyId(0),
+                value: None,
+                stamp: Stamp {
+                    millis: 0,
+                    node: NodeId(1),
+                    seq: id,
+                },
+                context: CausalContext::new(),
+                created: 0,
+            }),
+            issued_at: 0,
+            after: 0,
+            saw: 0,
+            stored: true,
+            reached: 1,
+            acked: NOT_YET,
+            all_live: NOT_YET,
+            all: NOT_YET,
+            status: WriteStatus::Sent,
+        };
+        let mut retained = BTreeMap::from([(WriteId(3), record(3))]);
+        let mut latest = Some(WriteId(3));
+        stored_newer(&mut latest, WriteId(3), &mut retained);
+        stored_newer(&mut latest, WriteId(2), &mut retained);
+        assert_eq!(latest, Some(WriteId(3)));
+        assert!(retained.contains_key(&WriteId(3)), "still the newest");
+        stored_newer(&mut latest, WriteId(5), &mut retained);
+        assert_eq!(latest, Some(WriteId(5)));
+        assert!(retained.is_empty());
+    }
+
+    /// A write the client was told was not made (unavailable, refused) is not on its way
+    /// anywhere; every other status may be.
+    #[test]
+    fn only_unavailable_and_refused_wrote_nothing() {
+        use WriteStatus::*;
+        for (status, nothing) in [
+            (Pending, false),
+            (Acknowledged, false),
+            (Sent, false),
+            (Unavailable, true),
+            (TimedOut, false),
+            (Refused, true),
+        ] {
+            assert_eq!(status.wrote_nothing(), nothing, "{status:?}");
+        }
+    }
 }

@@ -218,6 +218,11 @@ fn an_unavailable_increment_is_not_counted() {
         WriteStatus::Unavailable,
         "{refused:?}"
     );
+    assert_eq!(
+        sim.writes_not_yet_everywhere(),
+        0,
+        "it is on its way nowhere"
+    );
     sim.recover(n(3), false).unwrap();
     sim.write(n(1), "c", "+2").unwrap();
     sim.run_for(1_000);
