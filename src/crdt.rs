@@ -208,7 +208,19 @@ pub fn merged_value(mode: ConflictMode, versions: &[Rc<Version>]) -> Option<Stri
                 versions.iter().filter_map(|v| v.value.as_deref()).collect();
             elements.sort_unstable();
             elements.dedup();
-            Some(format!("{{{}}}", elements.join(", ")))
+            // An element that could be read as several (a comma) or as the set's own marks is
+            // quoted, as JSON quotes a string.
+            let shown: Vec<String> = elements
+                .into_iter()
+                .map(|e| {
+                    if e.contains([',', '{', '}', '"']) {
+                        serde_json::Value::from(e).to_string()
+                    } else {
+                        e.to_string()
+                    }
+                })
+                .collect();
+            Some(format!("{{{}}}", shown.join(", ")))
         }
         ConflictMode::Counter => {
             let total: i128 = versions
@@ -254,6 +266,44 @@ mod tests {
                 .contains("cannot be deleted")
         );
         assert!(Op::parse(ConflictMode::VersionVectors, Some("+1")).is_err());
+    }
+
+    #[test]
+    fn a_set_reads_as_its_elements_sorted_once_each_with_commas_quoted() {
+        let version = |value: Option<&str>| {
+            Rc::new(Version {
+                write: crate::WriteId(1),
+                key: crate::KeyId(0),
+                value: value.map(Into::into),
+                stamp: crate::Stamp {
+                    millis: 0,
+                    node: NodeId(1),
+                    seq: 1,
+                },
+                context: CausalContext::new(),
+                created: 0,
+            })
+        };
+        let held = [
+            version(Some("milk")),
+            version(None),
+            version(Some("bread, eggs")),
+            version(Some("milk")),
+        ];
+        assert_eq!(
+            merged_value(ConflictMode::OrSet, &held).as_deref(),
+            Some(r#"{"bread, eggs", milk}"#)
+        );
+        assert_eq!(
+            merged_value(ConflictMode::OrSet, &held[1..2]).as_deref(),
+            Some("{}")
+        );
+        assert_eq!(merged_value(ConflictMode::OrSet, &[]), None);
+        assert_eq!(merged_value(ConflictMode::VersionVectors, &held), None);
+        assert_eq!(
+            merged_value(ConflictMode::Counter, &held).as_deref(),
+            Some("0")
+        );
     }
 
     #[test]

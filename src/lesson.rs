@@ -111,6 +111,10 @@ pub struct Expect {
     /// are several; `null` is a tombstone; none is an empty list).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub values: BTreeMap<String, BTreeMap<String, Vec<Option<String>>>>,
+    /// For a key, for a node: the value a client reads there under a data type (a set's
+    /// `{bread, milk}`, a counter's total; see [`crate::crdt::merged_value`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub merged: BTreeMap<String, BTreeMap<String, String>>,
     /// Counters of `Simulation::stats` by their JSON names (`staleReads`, `lostWrites`, ...):
     /// an exact number, or `{"min": a, "max": b}`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -383,18 +387,22 @@ impl Expect {
                 ));
             }
         }
+        let mut held_at = |node: &str, key: &str| {
+            let held = node
+                .trim()
+                .parse::<u32>()
+                .map_err(|_| format!("\"{node}\" is not a node id"))
+                .and_then(|id| {
+                    sim.versions_at(crate::NodeId(id), key)
+                        .map_err(|e| e.to_string())
+                });
+            held.map_err(|problem| problems.push(problem)).ok()
+        };
+        let mut mismatches = Vec::new();
         for (key, nodes) in &self.values {
             for (node, want) in nodes {
-                let Some(id) = node.trim().parse::<u32>().ok().map(crate::NodeId) else {
-                    problems.push(format!("\"{node}\" is not a node id"));
+                let Some(held) = held_at(node, key) else {
                     continue;
-                };
-                let held = match sim.versions_at(id, key) {
-                    Ok(held) => held,
-                    Err(e) => {
-                        problems.push(e.to_string());
-                        continue;
-                    }
                 };
                 let mut got: Vec<Option<String>> = held
                     .iter()
@@ -404,12 +412,27 @@ impl Expect {
                 got.sort();
                 want.sort();
                 if got != want {
-                    problems.push(format!(
+                    mismatches.push(format!(
                         "expected node {node} to hold {want:?} for \"{key}\", but it holds {got:?}"
                     ));
                 }
             }
         }
+        for (key, nodes) in &self.merged {
+            for (node, want) in nodes {
+                let Some(held) = held_at(node, key) else {
+                    continue;
+                };
+                let got = crate::crdt::merged_value(sim.settings().conflict, held);
+                if got.as_deref() != Some(want.as_str()) {
+                    mismatches.push(format!(
+                        "expected node {node} to read {want} for \"{key}\", but it reads {}",
+                        got.as_deref().unwrap_or("nothing")
+                    ));
+                }
+            }
+        }
+        problems.extend(mismatches);
         let stats = serde_json::to_value(sim.stats()).expect("stats serialize");
         for (name, bound) in &self.stats {
             let value = stats.get(name).and_then(|v| v.as_u64()).unwrap_or(0);

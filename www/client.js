@@ -87,7 +87,21 @@ export class ClientPanel {
 
   /** Called on every refresh: a pending request shows its outcome when it comes. */
   update() {
+    this.showMode(this.core.settings().conflict);
     if (this.watching) this.show();
+  }
+
+  /** Under a data type, says what a write means: an operation, not a value. */
+  showMode(conflict) {
+    if (conflict === this.mode) return;
+    this.mode = conflict;
+    const hint = this.$('crdt-hint');
+    const text = {
+      orset: 'Every key is a set: write +milk to add milk, -milk to remove it; Delete empties the set. Replicas merge by themselves (add wins).',
+      counter: 'Every key is a counter: write +3 or -2. Replicas merge by themselves: each node keeps its own totals, and a read adds them up.',
+    }[conflict];
+    hint.hidden = text === undefined;
+    hint.textContent = text ?? '';
   }
 
   show() {
@@ -142,6 +156,9 @@ export class ClientPanel {
     const parts = [tag(never ? 'none' : label, label), text(where)];
     if (view.versions.length === 0) {
       parts.push(text(`${key} is not there${never ? ' (never written)' : ''}`));
+    } else if (view.merged != null) {
+      const versions = `${view.versions.length} version${view.versions.length === 1 ? '' : 's'}`;
+      parts.push(text(`${key} = ${shorten(view.merged, 80)} (from ${versions}, merged by the data type)`));
     } else if (view.versions.length === 1) {
       const v = view.versions[0];
       parts.push(text(v.value === null ? `${key} is deleted (w${v.write})` : `${key} = ${shorten(v.value, 80)} (w${v.write})`), vector(v.clock));
@@ -203,7 +220,7 @@ function outcomeText(view, what) {
       return `unavailable: only ${view.got} of the ${view.needed} replicas needed were reachable, so nothing was sent`;
     case 'refused':
       // The most siblings a key may have: MAX_SIBLINGS in src/replica/mod.rs (Riak's default).
-      return `refused: the key would have had ${view.got} siblings, and a key may have at most 100 (as in Riak), so nothing was written. Read it and write with the context you read (or Resolve) to merge them.`;
+      return `refused: the key would have had ${view.got} siblings, and a key may have at most 100 (as in Riak), so nothing was written. Read it and write with the context you read (or Resolve) to merge them; a set (one version an element) must lose elements first.`;
     default:
       return `timed out after ${view.latencyMs} ms with ${counted}`;
   }

@@ -10,7 +10,7 @@ import { setModal } from './dialog.js';
 
 /** Settings worth comparing, with the values to suggest (the README lists them all). */
 export const COMPARABLE = [
-  { name: 'conflict', label: 'conflicts', values: ['arrival', 'lww', 'vv'] },
+  { name: 'conflict', label: 'conflicts', values: ['arrival', 'lww', 'vv', 'orset', 'counter'] },
   { name: 'writeQuorum', label: 'W (write quorum)', values: ['one', 'quorum', 'all', '1', '2', '3'] },
   { name: 'readQuorum', label: 'R (read quorum)', values: ['one', 'quorum', 'all', '1', '2', '3'] },
   { name: 'coordination', label: 'requests', values: ['none', 'quorum'] },

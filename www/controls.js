@@ -516,10 +516,10 @@ export class Controls {
         } else if (cell.versions.length === 0) {
           setCell(row.cells[i + 1], 'missing', `Node ${cell.node} does not hold ${k.key}`, `missing stale${down}`);
         } else {
-          const shown = versionsText(cell.versions);
+          const shown = versionsText(cell.versions, cell.merged);
           const detail = cell.versions.map((v) => `${v.value === null ? 'deleted' : v.value} (w${v.write} ${clockText(v.clock)})`).join(' | ');
           const title = `Node ${cell.node}: ${detail}${cell.stale ? ', not the newest write' : ''}`;
-          const classes = `${cell.stale ? 'stale' : ''}${cell.versions.length > 1 ? ' siblings' : ''}${down}`;
+          const classes = `${cell.stale ? 'stale' : ''}${cell.versions.length > 1 && cell.merged == null ? ' siblings' : ''}${down}`;
           setCell(row.cells[i + 1], shown, title, classes.trim());
         }
       });
@@ -552,7 +552,7 @@ export class Controls {
       when.textContent = r.status === 'refused' ? ` at node ${r.node}, which would have held ${r.got} siblings` : coordinated ? ` via node ${r.node} · ${r.got}/${r.needed} ${unit}${latency}` : ` at node ${r.node}, answered at once`;
       li.append(tag(kind, label), what, when);
       if (r.kind === 'read' && r.status === 'ok') {
-        const got = r.versions.length === 0 ? 'nothing' : versionsText(r.versions);
+        const got = r.versions.length === 0 ? 'nothing' : versionsText(r.versions, r.merged);
         li.append(text(` → ${shorten(got, 40)}`));
         if (r.stale) li.append(text(' '), tag('stale', `stale, behind ${r.behind}`));
         for (const broken of r.violations) li.append(text(' '), tag('warn', broken));

@@ -726,7 +726,7 @@ export class ClusterView {
         ctx.fillText(cell.stale ? 'missing' : '⊘ collected', cx, cy);
       } else {
         ctx.fillStyle = marked ? COLOURS.staleInk : COLOURS.ink;
-        ctx.fillText(this.fit(versionsText(cell.versions), room, plain), cx, cy);
+        ctx.fillText(this.fit(versionsText(cell.versions, cell.merged), room, plain), cx, cy);
       }
     });
     if (more > 0) {
@@ -763,8 +763,12 @@ export class ClusterView {
   }
 }
 
-/** What a replica holds for a key, in a few characters: siblings joined by a bar, a delete as ⊘. */
-export function versionsText(versions) {
+/**
+ * What a replica holds for a key, in a few characters: siblings joined by a bar, a delete as ⊘;
+ * under a data type (set, counter) the value its versions make, `merged`.
+ */
+export function versionsText(versions, merged) {
+  if (merged != null) return merged;
   return versions.map((v) => (v.value === null ? '⊘ deleted' : v.value)).join(' | ');
 }
 
