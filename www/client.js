@@ -102,6 +102,9 @@ export class ClientPanel {
     }[conflict];
     hint.hidden = text === undefined;
     hint.textContent = text ?? '';
+    // A data type's coordinator takes the context from its own state: the client sends none.
+    this.$('client-context-label').hidden = text !== undefined;
+    if (text !== undefined) this.$('client-context').checked = false;
   }
 
   show() {
@@ -178,7 +181,7 @@ export class ClientPanel {
       parts.push(text(`; it misses ${missed} that another replica holds beside the newest (a sibling it did not see)`));
     } else if (view.stale && view.latest) {
       const lost = view.latest.lost ? ', since lost' : '';
-      const newest = view.latest.value === null ? `a delete of ${key}` : `${key} = ${shorten(view.latest.value, 80)}`;
+      const newest = writeText(view.latest.value, key, this.core.settings().conflict);
       const behind = view.behind > 1 ? `, ${view.behind} acknowledged writes behind` : '';
       parts.push(text(`; the newest write is ${newest} (w${view.latest.id} at node ${view.latest.node}${lost})${behind}`));
     }
@@ -224,6 +227,14 @@ function outcomeText(view, what) {
     default:
       return `timed out after ${view.latencyMs} ms with ${counted}`;
   }
+}
+
+/** A write as a sentence's object: `name = Alice`, `a delete of name`, or an operation (`+milk on cart`). */
+function writeText(value, key, conflict) {
+  const shown = value === null ? null : shorten(value, 80);
+  if (conflict === 'orset') return shown === null ? `a removal from ${key}` : `+${shown} on ${key}`;
+  if (conflict === 'counter') return `${shown} on ${key}`;
+  return shown === null ? `a delete of ${key}` : `${key} = ${shown}`;
 }
 
 function line(...parts) {

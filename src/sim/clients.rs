@@ -616,7 +616,15 @@ impl Simulation {
             id,
             node: r.origin(),
             key: self.keys.name(r.version.key).to_string(),
-            value: r.version.value.as_ref().map(|v| v.to_string()),
+            value: r.version.value.as_ref().map(|v| {
+                // A counter's write shows as the increment it made, not the totals it carries.
+                match crate::crdt::CounterEntry::decode(v) {
+                    Some((by, _)) if self.settings.conflict == ConflictMode::Counter => {
+                        format!("{by:+}")
+                    }
+                    _ => v.to_string(),
+                }
+            }),
             stamp_ms: r.version.stamp.millis,
             clock: r.version.clock(),
             issued_at: r.issued_at,
