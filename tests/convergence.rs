@@ -352,3 +352,30 @@ fn an_anti_entropy_answer_brings_the_write_the_node_lacked() {
         );
     }
 }
+
+/// A write's moments are kept as milliseconds after it in 32 bits: one that comes more than
+/// 49 days later is kept as the latest moment 32 bits can say, never as "not yet".
+#[test]
+fn a_replica_that_catches_up_after_fifty_days_is_counted_as_reached() {
+    let mut sim = cluster(3, ConflictMode::LastWriterWins, 50);
+    sim.crash(n(3)).unwrap();
+    sim.write(n(1), "name", "Alice").unwrap();
+    const DAY: u64 = 24 * 60 * 60 * 1_000;
+    sim.run_for(50 * DAY);
+    sim.recover(n(3), false).unwrap();
+    sim.configure(&SettingsPatch {
+        anti_entropy: Some(true),
+        ..Default::default()
+    })
+    .unwrap();
+    sim.run_for(20_000);
+    assert!(sim.converged(), "{sim}");
+    let write = &sim.writes()[0];
+    let most = u64::from(u32::MAX - 1);
+    assert_eq!(write.all_after_ms, Some(most), "{write:?}");
+    assert_eq!(
+        write.all_live_after_ms,
+        Some(50),
+        "node 3 was down: not counted among the live"
+    );
+}

@@ -124,4 +124,21 @@ fn the_snapshot_estimate_follows_what_a_copy_allocates() {
     write_keys(&mut sim, 6_000, 6);
     assert!(sim.run_until_quiet(60_000));
     within(&sim, "hints kept");
+
+    // The write log's own lists: node 3 cut off, so every write of 2,000 keys, eight each, waits
+    // for it (pending), and nothing is in flight; the stores hold one version a key.
+    let mut sim = quiet(Settings {
+        nodes: 3,
+        ..Settings::default()
+    });
+    sim.isolate(NodeId(3)).unwrap();
+    for round in 0..8 {
+        for i in 0..2_000u32 {
+            sim.write(NodeId(round % 2 + 1), &format!("k{i}"), "v")
+                .unwrap();
+        }
+        assert!(sim.run_until_quiet(60_000));
+    }
+    assert_eq!(sim.writes_not_yet_everywhere(), 16_000);
+    within(&sim, "writes waiting for a node");
 }
