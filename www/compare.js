@@ -62,6 +62,9 @@ function summary(core) {
   };
 }
 
+/** The height the run labels ("A · this run") take at the bottom of each stage, in CSS pixels. */
+const LABEL_INSET = 28;
+
 export class Comparison {
   constructor(doc, getApp, Simulation) {
     this.doc = doc;
@@ -144,6 +147,9 @@ export class Comparison {
     this.$('label-b').textContent = `B · ${describeChange(this.change)}`;
     this.$('compare').setAttribute('aria-pressed', 'true');
     this.view = new ClusterView(this.$('twin'));
+    // Each side's label sits at the bottom of its stage: nodes and cards keep clear of it.
+    this.view.bottomInset = LABEL_INSET;
+    this.app.view.bottomInset = LABEL_INSET;
     this.view.setZoom(this.app.view.zoom);
     this.app.view.resize();
     this.app.forceRefresh = true;
@@ -165,6 +171,7 @@ export class Comparison {
     this.$('compare-bar').hidden = true;
     this.$('label-a').hidden = true;
     this.$('compare').setAttribute('aria-pressed', 'false');
+    this.app.view.bottomInset = 0;
     this.app.view.resize();
     this.app.forceRefresh = true;
   }

@@ -67,6 +67,11 @@ function scaleFor(n, width, height) {
   return { shape: 'dot', boxW: 2 * r, boxH: 2 * r, font: Math.min(11, r), msg: 3, lane: 1.6, link: 0.6, cards: false, labels: r >= 8, drawCuts: false };
 }
 
+/** The same cluster in smaller boxes, for a stage too small for full-size ones with cards. */
+function compact(s) {
+  return { ...s, boxW: 80, boxH: 36, font: 15, msg: 5.5, lane: 4, link: 2, compact: true };
+}
+
 export class ClusterView {
   constructor(canvas) {
     this.canvas = canvas;
@@ -86,6 +91,8 @@ export class ClusterView {
     this.textWidths = new Map();
     // Presenter mode draws everything larger: the view works in units of `zoom` CSS pixels.
     this.zoom = 1;
+    // CSS pixels at the bottom of the stage kept clear (for a label over it).
+    this.bottomInset = 0;
     this.resize();
   }
 
@@ -143,91 +150,46 @@ export class ClusterView {
   /** Nodes on a circle, node 1 at the top, clockwise: as large as fits with the cards. */
   layout() {
     const n = this.nodes.length;
-    this.scale = scaleFor(n, this.width, this.height);
-    const s = this.scale;
-    this.cardW = Math.min(260, Math.max(150, this.width * 0.24));
-    this.cardRows = CARD_ROWS;
-    this.cardH = 12 + CARD_ROWS * 22;
     const angles = Array.from({ length: n }, (_, i) => -Math.PI / 2 + (2 * Math.PI * i) / Math.max(1, n));
-    const margin = 8;
+    const full = scaleFor(n, this.width, this.height);
+    // A stage too small for full-size boxes with their cards (side by side, a small window)
+    // tries smaller boxes, with cards, before it gives the cards up.
+    const tries = full.cards ? [full, compact(full)] : [full];
+    // The size whose cards show the most rows; the larger on a tie.
+    let fit = null;
+    for (const s of tries) {
+      this.scale = s;
+      const found = this.fitCards(angles);
+      if (found && (!fit || found.rows > fit.rows)) fit = { ...found, scale: s, cardW: this.cardW, placement: this.cardPlacement };
+    }
+    if (fit) {
+      this.scale = fit.scale;
+      this.cardW = fit.cardW;
+      this.cardPlacement = fit.placement;
+      this.cardRows = fit.rows;
+      this.cardH = 12 + fit.rows * 22;
+    }
     let cx = this.width / 2;
     let cy = this.height / 2;
     let rx;
     let ry;
-    // Nodes closer than this would touch (or their cards would): below it, fewer card rows.
-    const apart = n < 2 ? 0 : Math.max(s.boxW * 0.8, (n * (s.boxW + 16)) / (2 * Math.PI));
-    if (s.cards) {
-      const at = (r, i) => (n === 1 ? { x: 0, y: 0 } : { x: Math.cos(angles[i]) * r, y: Math.sin(angles[i]) * r });
-      // The largest circle whose nodes and cards all fit, then centred by their bounding box.
-      const bounds = (r, h) => {
-        const box = { left: Infinity, right: -Infinity, top: Infinity, bottom: -Infinity };
-        angles.forEach((angle, i) => {
-          const { x, y } = at(r, i);
-          const card = this.cardBox(x, y, angle, h);
-          box.left = Math.min(box.left, x - s.boxW / 2, card.left);
-          box.right = Math.max(box.right, x + s.boxW / 2, card.left + this.cardW);
-          box.top = Math.min(box.top, y - s.boxH / 2, card.top);
-          box.bottom = Math.max(box.bottom, y + s.boxH / 2, card.top + h);
-        });
-        return box;
-      };
-      const fits = (box) => box.right - box.left <= this.width - 2 * margin && box.bottom - box.top <= this.height - 2 * margin;
-      const largest = (h) => {
-        let lo = 20;
-        let hi = Math.max(this.width, this.height);
-        for (let k = 0; k < 30; k++) {
-          const mid = (lo + hi) / 2;
-          if (fits(bounds(mid, h))) lo = mid;
-          else hi = mid;
-        }
-        return Math.min(lo, 1.4 * Math.min(this.width, this.height));
-      };
-      // Cards of neighbouring nodes must not cover each other, and nodes must stay apart: on a
-      // short stage the cards get fewer rows (the rest is counted, and listed in the Replicas
-      // table), down to one, before they are dropped.
-      const cardsClear = (r, h) => {
-        const rects = angles.map((angle, i) => {
-          const { x, y } = at(r, i);
-          const c = this.cardBox(x, y, angle, h);
-          return { left: c.left, top: c.top, right: c.left + this.cardW, bottom: c.top + h };
-        });
-        return rects.every((a, i) => rects.slice(i + 1).every((b) =>
-          a.right + 4 <= b.left || b.right + 4 <= a.left || a.bottom + 4 <= b.top || b.bottom + 4 <= a.top));
-      };
-      // The most rows that fit, each tried with narrower cards before it gives up a row.
-      const widest = this.cardW;
-      const widths = [widest, 180, 160, 140, 120, 110].filter((w) => w <= widest);
-      let rows = CARD_ROWS + 1;
-      let fitted = false;
-      while (!fitted && rows > 1) {
-        rows -= 1;
-        for (const w of widths) {
-          this.cardW = w;
-          rx = largest(12 + rows * 22);
-          if (rx >= apart && cardsClear(rx, 12 + rows * 22)) {
-            fitted = true;
-            break;
-          }
-        }
-      }
-      this.cardRows = rows;
-      this.cardH = 12 + rows * 22;
+    if (fit) {
+      ({ rx, cx, cy } = fit);
       ry = rx;
-      const box = bounds(rx, this.cardH);
-      cx = this.width / 2 - (box.left + box.right) / 2;
-      cy = this.height / 2 - (box.top + box.bottom) / 2;
-    }
-    // Too narrow for the cards beside nodes that must not touch (side by side, a phone): no
-    // cards (the Replicas table lists the stores), and the nodes spread over the stage.
-    if (s.cards && n > 1 && rx < apart) {
-      this.scale = { ...s, cards: false };
-    }
-    if (!this.scale.cards) {
-      // Many nodes: an ellipse filling the stage.
-      cx = this.width / 2;
-      cy = this.height / 2;
-      rx = this.width / 2 - s.boxW / 2 - 24;
-      ry = this.height / 2 - s.boxH / 2 - 24;
+    } else {
+      // No cards (the Replicas table lists the stores): the nodes spread over an ellipse that
+      // fills the stage, in the largest boxes that do not touch.
+      const inset = this.bottomInset / this.zoom;
+      cy = (this.height - inset) / 2;
+      const spread = (s) => {
+        const ex = this.width / 2 - s.boxW / 2 - 24;
+        const ey = (this.height - inset) / 2 - s.boxH / 2 - 24;
+        const room = n < 2 ? Infinity : (2 * Math.PI * Math.min(ex, ey)) / n;
+        return { ex, ey, clear: room >= s.boxW + 8 };
+      };
+      const s = tries.map((t) => ({ ...t, cards: false })).find((t) => spread(t).clear) ?? { ...tries[tries.length - 1], cards: false };
+      this.scale = s;
+      ({ ex: rx, ey: ry } = spread(s));
     }
     this.under.dirty = true;
     this.over.dirty = true;
@@ -238,12 +200,95 @@ export class ClusterView {
     }));
   }
 
+  /**
+   * The largest circle on which nodes of the current scale and their cards all fit, with the
+   * most card rows that fit (each tried with narrower cards before a row is given up), centred
+   * by their bounding box: { rx, cx, cy }, and this.cardW, cardRows and cardH set; or null if
+   * no card row fits with the nodes apart.
+   */
+  fitCards(angles) {
+    const n = angles.length;
+    const s = this.scale;
+    this.cardW = Math.min(260, Math.max(150, this.width * 0.24));
+    this.cardRows = CARD_ROWS;
+    this.cardH = 12 + CARD_ROWS * 22;
+    this.cardPlacement = 'outward';
+    if (!s.cards) return null;
+    const margin = 8;
+    // Nodes closer than this would touch (or their cards would).
+    const apart = n < 2 ? 0 : Math.max(s.boxW * 0.8, (n * (s.boxW + 16)) / (2 * Math.PI));
+    const at = (r, i) => (n === 1 ? { x: 0, y: 0 } : { x: Math.cos(angles[i]) * r, y: Math.sin(angles[i]) * r });
+    const bounds = (r, h) => {
+      const box = { left: Infinity, right: -Infinity, top: Infinity, bottom: -Infinity };
+      angles.forEach((angle, i) => {
+        const { x, y } = at(r, i);
+        const card = this.cardBox(x, y, angle, h);
+        box.left = Math.min(box.left, x - s.boxW / 2, card.left);
+        box.right = Math.max(box.right, x + s.boxW / 2, card.left + this.cardW);
+        box.top = Math.min(box.top, y - s.boxH / 2, card.top);
+        box.bottom = Math.max(box.bottom, y + s.boxH / 2, card.top + h);
+      });
+      return box;
+    };
+    const inset = this.bottomInset / this.zoom;
+    const fits = (box) => box.right - box.left <= this.width - 2 * margin && box.bottom - box.top <= this.height - 2 * margin - inset;
+    const largest = (h) => {
+      let lo = 20;
+      let hi = Math.max(this.width, this.height);
+      for (let k = 0; k < 30; k++) {
+        const mid = (lo + hi) / 2;
+        if (fits(bounds(mid, h))) lo = mid;
+        else hi = mid;
+      }
+      return Math.min(lo, 1.4 * Math.min(this.width, this.height));
+    };
+    // Cards must not cover each other nor another node: on a short stage the cards get fewer
+    // rows (the rest is counted, and listed in the Replicas table), down to one.
+    const apartFrom = (a, b) => a.right + 4 <= b.left || b.right + 4 <= a.left || a.bottom + 4 <= b.top || b.bottom + 4 <= a.top;
+    const cardsClear = (r, h) => {
+      const nodes = angles.map((_, i) => {
+        const { x, y } = at(r, i);
+        return { left: x - s.boxW / 2, top: y - s.boxH / 2, right: x + s.boxW / 2, bottom: y + s.boxH / 2 };
+      });
+      const rects = angles.map((angle, i) => {
+        const { x, y } = at(r, i);
+        const c = this.cardBox(x, y, angle, h);
+        return { left: c.left, top: c.top, right: c.left + this.cardW, bottom: c.top + h };
+      });
+      return rects.every((a, i) => rects.slice(i + 1).every((b) => apartFrom(a, b)) && nodes.every((b, j) => j === i || apartFrom(a, b)));
+    };
+    const widest = this.cardW;
+    const widths = [widest, 180, 160, 140, 120, 110].filter((w) => w <= widest);
+    for (let rows = CARD_ROWS; rows >= 1; rows--) {
+      for (const placement of ['outward', 'vertical']) {
+        this.cardPlacement = placement;
+        for (const w of widths) {
+          this.cardW = w;
+          const h = 12 + rows * 22;
+          const rx = largest(h);
+          if ((n < 2 || rx >= apart) && cardsClear(rx, h)) {
+            this.cardRows = rows;
+            this.cardH = h;
+            const box = bounds(rx, h);
+            return { rx, rows, cx: this.width / 2 - (box.left + box.right) / 2, cy: (this.height - inset) / 2 - (box.top + box.bottom) / 2 };
+          }
+        }
+      }
+    }
+    this.cardPlacement = 'outward';
+    return null;
+  }
+
   /** Where a node's card goes, relative to the same origin as (x, y): outward from the centre. */
   cardBox(x, y, angle, h) {
     const s = this.scale;
     const w = this.cardW;
     const cos = Math.cos(angle);
     const sin = Math.sin(angle);
+    // On a narrow stage the cards go above the upper nodes and below the lower ones.
+    if (this.cardPlacement === 'vertical' && this.nodes.length > 1) {
+      return { left: x - w / 2, top: sin < -0.01 ? y - s.boxH / 2 - 10 - h : y + s.boxH / 2 + 10 };
+    }
     if (this.nodes.length === 1 || cos > 0.35) return { left: x + s.boxW / 2 + 12, top: y - h / 2 };
     if (cos < -0.35) return { left: x - s.boxW / 2 - 12 - w, top: y - h / 2 };
     return { left: x - w / 2, top: sin < 0 ? y - s.boxH / 2 - 10 - h : y + s.boxH / 2 + 10 };
@@ -544,7 +589,7 @@ export class ClusterView {
     ctx.fillStyle = up ? COLOURS.ink : COLOURS.muted;
     ctx.textAlign = 'center';
     ctx.textBaseline = 'middle';
-    const label = s.shape === 'box' && s.boxW >= 100 ? `Node ${node.id}` : `${node.id}`;
+    const label = s.shape === 'box' && s.boxW >= 80 ? `Node ${node.id}` : `${node.id}`;
     ctx.font = `700 ${s.font}px ${FONT}`;
     const dy = s.cards && (!up || node.isolated || node.clockSkewMs !== 0) ? -7 : 0;
     ctx.fillText(label, x, y + dy);
@@ -672,9 +717,12 @@ export class ClusterView {
     // The keys this node is a replica of (with N below the cluster size, not every key).
     const mine = this.keys.filter((k) => k.replicas[i].replica);
     // At most cardRows lines, the last one saying how many more there are if they do not fit.
-    const shown = mine.length > this.cardRows ? mine.slice(0, this.cardRows - 1) : mine;
+    // A card of one row shows its first key, and how many more at the row's end.
+    const oneRow = this.cardRows === 1 && mine.length > 1;
+    const shown = oneRow ? mine.slice(0, 1) : mine.length > this.cardRows ? mine.slice(0, this.cardRows - 1) : mine;
     const more = mine.length - shown.length;
-    const h = 12 + Math.max(1, shown.length + (more > 0 ? 1 : 0)) * lineH;
+    const h = 12 + Math.max(1, shown.length + (more > 0 && !oneRow ? 1 : 0)) * lineH;
+    const suffix = oneRow ? ` +${more}` : '';
     const box = this.cardBox(x, y, angle, h);
     const left = Math.max(6, Math.min(this.width - w - 6, box.left));
     const top = Math.max(6, Math.min(this.height - h - 6, box.top));
@@ -690,7 +738,7 @@ export class ClusterView {
     ctx.stroke();
     ctx.textBaseline = 'middle';
     ctx.textAlign = 'left';
-    if (shown.length === 0) {
+    if (mine.length === 0) {
       ctx.font = `400 15px ${FONT}`;
       ctx.fillStyle = COLOURS.muted;
       ctx.fillText('(empty)', left + 10, top + 6 + lineH / 2);
@@ -719,7 +767,14 @@ export class ClusterView {
       ctx.fillStyle = COLOURS.muted;
       ctx.fillText('=', cx, cy);
       cx += this.measure('=', plain) + 4;
-      const room = left + w - 8 - cx;
+      const room = left + w - 8 - cx - (suffix ? this.measure(suffix, `italic 400 14px ${FONT}`) + 2 : 0);
+      if (suffix) {
+        ctx.font = `italic 400 14px ${FONT}`;
+        ctx.fillStyle = COLOURS.muted;
+        ctx.textAlign = 'right';
+        ctx.fillText(suffix, left + w - 8, cy);
+        ctx.textAlign = 'left';
+      }
       if (cell.versions.length === 0) {
         ctx.font = `italic 400 15px ${FONT}`;
         ctx.fillStyle = cell.stale ? COLOURS.staleInk : COLOURS.muted;
@@ -729,10 +784,15 @@ export class ClusterView {
         ctx.fillText(this.fit(versionsText(cell.versions, cell.merged), room, plain), cx, cy);
       }
     });
-    if (more > 0) {
+    if (more > 0 && !oneRow) {
       ctx.fillStyle = COLOURS.muted;
       ctx.font = `italic 400 14px ${FONT}`;
-      ctx.fillText(`+ ${more} more (see Replicas)`, left + 10, top + 6 + shown.length * lineH + lineH / 2);
+      // As much of it as the card holds: "+ 2 more (see Replicas)", "+ 2 more", or "2 keys".
+      const room = w - 18;
+      const plain = shown.length === 0 ? `${more} keys (see Replicas)` : `+ ${more} more (see Replicas)`;
+      const short = shown.length === 0 ? `${more} keys` : `+ ${more} more`;
+      const said = this.measure(plain, ctx.font) <= room ? plain : short;
+      ctx.fillText(this.fit(said, room, ctx.font), left + 10, top + 6 + shown.length * lineH + lineH / 2);
     }
     ctx.globalAlpha = 1;
   }

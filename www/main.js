@@ -523,7 +523,7 @@ async function boot() {
   // Hooks for tests: view.nodePosition(id), view.dropsDrawn(); ring.selected,
   // ring.point(position, radius); diagram.pointOf(index), diagram.lit(); abortForTesting()
   // kills the wasm instance mid-call, as running out of memory does.
-  window.converge = Object.freeze({ view, ring: controls.ring, diagram, abortForTesting: () => app.core.abortForTesting() });
+  window.converge = Object.freeze({ view, ring: controls.ring, diagram, twinView: () => app.comparison.view, abortForTesting: () => app.core.abortForTesting() });
   app = new App(core, view, controls, timeline, events, diagram, plots, lesson, comparison);
   controls.attach(view);
   timeline.attach();

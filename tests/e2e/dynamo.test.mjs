@@ -482,3 +482,41 @@ test('eight nodes at 1280x800 keep their key cards beside them, clear of each ot
   }
   await screenshot(page, 'eight-nodes-cards');
 }));
+
+test('side by side at 1280x800, each half keeps its key cards beside its nodes, clear of the nodes and of its label', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5', width: 1280, height: 800 }, async (page) => {
+  await pause(page);
+  await page.evaluate(() => {
+    sim.write(1, 'name', 'Alice');
+    sim.write(2, 'cart', 'milk');
+    sim.compare({ conflict: 'lww' });
+    sim.runFor(1000);
+  });
+  await nextFrames(page, 10);
+  const halves = await page.evaluate(() => {
+    const { view, twinView } = window.converge;
+    return [view, twinView()].map((v) => {
+      const s = v.scale;
+      return {
+        cardsShown: s.cards,
+        rows: v.cardRows,
+        height: v.height,
+        inset: v.bottomInset / v.zoom,
+        boxes: v.positions.map(({ x, y }, i) => ({ node: i + 1, left: x - s.boxW / 2, top: y - s.boxH / 2, right: x + s.boxW / 2, bottom: y + s.boxH / 2 })),
+        cards: v.cardRects.map((r, i) => ({ card: i + 1, ...r })),
+      };
+    });
+  });
+  const overlap = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+  for (const [side, half] of ['A', 'B'].entries()) {
+    const h = halves[side];
+    assert.equal(h.cardsShown, true, `${half}: the tutorial's three nodes keep their cards side by side`);
+    assert.ok(h.rows >= 2, `${half}: both keys shown (${h.rows} rows a card)`);
+    assert.equal(h.cards.length, 3);
+    const all = [...h.boxes, ...h.cards];
+    for (const [k, a] of all.entries()) {
+      for (const b of all.slice(k + 1)) assert.ok(!overlap(a, b), `${half}: ${JSON.stringify(a)} clears ${JSON.stringify(b)}`);
+      assert.ok(a.bottom <= h.height - h.inset, `${half}: ${JSON.stringify(a)} stays above the run label`);
+    }
+  }
+  await screenshot(page, 'compare-cards');
+}));
