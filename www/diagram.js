@@ -392,7 +392,7 @@ export class SpaceTimeDiagram {
 
   drawAxis(g, geo) {
     const step = niceStep(this.windowMs / 6);
-    g.font = `11px ${FONT}`;
+    g.font = `12px ${FONT}`;
     g.textAlign = 'center';
     g.textBaseline = 'top';
     g.fillStyle = COLOURS.muted;

@@ -87,6 +87,8 @@ export class ClusterView {
     // the messages, however many links there are.
     this.under = makeLayer();
     this.over = makeLayer();
+    // Named after the canvas they are copied to (tests measure the text drawn there).
+    for (const layer of [this.under, this.over]) layer.canvas.dataset.of = canvas.id;
     this.reducedMotion = matchMedia('(prefers-reduced-motion: reduce)').matches;
     this.textWidths = new Map();
     // Presenter mode draws everything larger: the view works in units of `zoom` CSS pixels.

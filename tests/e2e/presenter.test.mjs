@@ -169,3 +169,40 @@ test('the "?", Lessons and Compare dialogs are modal: Tab stays inside, the page
   await page.click('#compare-cancel');
   await page.waitForSelector('#compare-box', { state: 'hidden' });
 }));
+
+test('presenter mode at 1920x1080: every word drawn in the cluster and the diagram, and the comparison table, reads from the back row', { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=5&nodes=5&latency=constant:400', width: 1920, height: 1080 }, async (page) => {
+  await pause(page);
+  if (await page.isHidden('#diagram-wrap')) await page.click('#diagram-toggle');
+  // The size of every piece of text drawn on a canvas, in CSS pixels as it lands on the screen.
+  await page.evaluate(() => {
+    window.drawnSizes = {};
+    const fill = CanvasRenderingContext2D.prototype.fillText;
+    CanvasRenderingContext2D.prototype.fillText = function (text, x, y, max) {
+      const id = this.canvas.id || this.canvas.dataset?.of;
+      const px = parseFloat(this.font.match(/([\d.]+)px/)[1]) * this.getTransform().a / window.devicePixelRatio;
+      (window.drawnSizes[id] ??= []).push(px);
+      return fill.call(this, text, x, y, max);
+    };
+  });
+  await page.evaluate(() => {
+    sim.write(1, 'name', 'Alice');
+    sim.compare({ writeQuorum: 'all' });
+    sim.runFor(200);
+  });
+  await page.click('#presenter');
+  await nextFrames(page, 3);
+  await page.evaluate(() => { window.drawnSizes = {}; window.converge.view.under.dirty = true; });
+  await page.evaluate(() => sim.runFor(150));
+  await nextFrames(page, 6);
+  const sizes = await page.evaluate(() => {
+    const out = {};
+    for (const [id, list] of Object.entries(window.drawnSizes)) out[id] = Math.min(...list);
+    return out;
+  });
+  const table = await page.evaluate(() => parseFloat(getComputedStyle(document.querySelector('.compare-table')).fontSize));
+  for (const id of ['cluster', 'twin', 'diagram']) {
+    assert.ok(sizes[id] >= 16, `the smallest text drawn in #${id} is ${sizes[id]} px: ${JSON.stringify(sizes)}`);
+  }
+  assert.ok(table >= 17, `the comparison table's text is ${table} px`);
+  await screenshot(page, 'presenter-compare');
+}));
