@@ -40,10 +40,33 @@ build_page() {
   (cd "$ROOT" && cargo build --release --target wasm32-unknown-unknown)
   wasm-bindgen --target web --no-typescript --out-dir "$ROOT/www/pkg" \
     "$ROOT/target/wasm32-unknown-unknown/release/converge.wasm"
-  # The page's one library (saving pictures as SVG), served beside it with its licence.
+  vendor_files
+}
+
+# The page's one library (saving pictures as SVG), served beside it with its licence.
+vendor_files() {
+  ensure_npm_packages
   mkdir -p "$ROOT/www/vendor"
   cp "$ROOT/node_modules/svgcanvas/dist/svgcanvas.esm.js" "$ROOT/www/vendor/svgcanvas.js"
   cp "$ROOT/node_modules/svgcanvas/LICENSE" "$ROOT/www/vendor/svgcanvas.LICENSE"
+}
+
+WASM_PACK_VERSION=0.15.1
+# The newest trunk that builds on Rust 1.95 (0.22 needs 1.96); without --locked it fails to build.
+TRUNK_VERSION=0.21.14
+
+ensure_wasm_pack() {
+  if [ "$(wasm-pack --version 2>/dev/null | awk '{print $2}')" != "$WASM_PACK_VERSION" ]; then
+    say "Installing wasm-pack $WASM_PACK_VERSION (about 2 minutes, once)"
+    cargo install --locked wasm-pack --version "$WASM_PACK_VERSION"
+  fi
+}
+
+ensure_trunk() {
+  if [ "$(trunk --version 2>/dev/null | awk '{print $2}')" != "$TRUNK_VERSION" ]; then
+    say "Installing trunk $TRUNK_VERSION (8 to 16 minutes, once)"
+    cargo install --locked trunk --version "$TRUNK_VERSION"
+  fi
 }
 
 ensure_browsers() {
@@ -63,7 +86,7 @@ ensure_browsers() {
 }
 
 ensure_npm_packages() {
-  if [ ! -d "$ROOT/node_modules/playwright-core" ] || [ ! -d "$ROOT/node_modules/svgcanvas" ] \
+  if [ ! -d "$ROOT/node_modules/playwright-core" ] || [ ! -d "$ROOT/node_modules/svgcanvas" ] || [ ! -d "$ROOT/node_modules/axe-core" ] \
     || [ "$ROOT/package-lock.json" -nt "$ROOT/node_modules/.package-lock.json" ]; then
     say "Installing npm packages"
     (cd "$ROOT" && npm ci --no-audit --no-fund)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need (once) and runs every test: lints, native tests (with property
 # tests), the browser tests of the exported API in headless Chrome and Firefox, and the
-# end-to-end tests of the page in headless Chromium. Exits non-zero on the first failure.
+# end-to-end tests of the page in headless Chromium, and the sites wasm-pack and trunk build. Exits non-zero on the first failure.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -28,5 +28,8 @@ build_page
 
 say "End-to-end tests of the page in headless Chromium"
 node --test tests/e2e/
+
+say "The other build paths: wasm-pack and trunk, each site opened in headless Chromium"
+bash scripts/check-builds.sh
 
 say "Every test passed"

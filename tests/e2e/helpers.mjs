@@ -20,13 +20,13 @@ const TYPES = {
   '.json': 'application/json',
 };
 
-/** Serves www/ on a free port of 127.0.0.1; resolves to { url, close }. */
-export async function serve() {
+/** Serves `root` (www/ unless given) on a free port of 127.0.0.1; resolves to { url, close }. */
+export async function serve(root = WWW) {
   const server = createServer(async (req, res) => {
     try {
       const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
-      const file = normalize(join(WWW, path.endsWith('/') ? `${path}index.html` : path));
-      if (!file.startsWith(WWW)) throw new Error('outside www');
+      const file = normalize(join(root, path.endsWith('/') ? `${path}index.html` : path));
+      if (!file.startsWith(root)) throw new Error('outside the site');
       const body = await readFile(file);
       res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
       res.end(body);
