@@ -42,6 +42,11 @@ pub mod wasm;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
+/// The Rust examples of `docs/rust.md`, run as doctests for the same reason.
+#[cfg(doctest)]
+#[doc = include_str!("../docs/rust.md")]
+pub struct DocsRustDoctests;
+
 pub use clock::{CausalContext, Dot, Stamp, VersionVector};
 pub use error::Error;
 pub use lesson::Lesson;

@@ -1,19 +1,33 @@
-//! The README's examples, run so that they cannot drift from the code: its lesson file is a
-//! lesson every claim of which holds, and its session loads and replays. (Its Rust example runs
-//! as a doctest, through `ReadmeDoctests` in `src/lib.rs`; its JavaScript examples run in the
+//! The examples of the README and of the pages in `docs/`, run so that they cannot drift from
+//! the code: the lesson file is a lesson every claim of which holds, and the session loads and
+//! replays (both are in `docs/api.md`). (The Rust examples run as doctests, through
+//! `ReadmeDoctests` and `DocsRustDoctests` in `src/lib.rs`; the JavaScript examples run in the
 //! page, in `tests/e2e/readme.test.mjs`.)
 #![cfg(not(target_arch = "wasm32"))]
 
 use converge::{Lesson, Session, Settings, Timeline};
 
-/// The README's code blocks in `lang`, in order.
+/// The README and every page of the documentation it links to.
+const PAGES: [&str; 7] = [
+    include_str!("../README.md"),
+    include_str!("../docs/using.md"),
+    include_str!("../docs/model.md"),
+    include_str!("../docs/api.md"),
+    include_str!("../docs/rust.md"),
+    include_str!("../docs/architecture.md"),
+    include_str!("../docs/benchmarks.md"),
+];
+
+/// The code blocks in `lang` of every page, in order.
 fn blocks(lang: &str) -> Vec<String> {
-    let readme = include_str!("../README.md");
     let fence = format!("```{lang}\n");
-    readme
-        .split(&fence)
-        .skip(1)
-        .map(|rest| rest.split("\n```").next().unwrap().to_string())
+    PAGES
+        .iter()
+        .flat_map(|page| {
+            page.split(&fence)
+                .skip(1)
+                .map(|rest| rest.split("\n```").next().unwrap().to_string())
+        })
         .collect()
 }
 
@@ -23,7 +37,7 @@ fn json_block(format: &str) -> String {
         .into_iter()
         .filter(|b| b.contains(&format!("\"format\": \"{format}\"")))
         .collect();
-    assert_eq!(found.len(), 1, "one {format} example in the README");
+    assert_eq!(found.len(), 1, "one {format} example in the docs");
     found.into_iter().next().unwrap()
 }
 

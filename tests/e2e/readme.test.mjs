@@ -1,12 +1,13 @@
-// The README's JavaScript examples, run in the page, so that the documentation cannot drift from
-// the code. Each ```js block runs in a fresh page, line by line in one scope (as typed into the
-// console); a line whose comment begins with a value (`// true`, `// 3`, `// {status: 'ok', ...}`)
-// must produce it: objects and arrays are matched field by field, exactly unless they end in
-// `...`, and a bare field name only has to be there. Comments that begin with words are prose.
-// The addresses the README shows (`?seed=42&...`, `?lesson=...`) open the page as it says.
+// The JavaScript examples of the README and of every page in docs/, run in the page, so that the
+// documentation cannot drift from the code. Each ```js block runs in a fresh page, line by line in
+// one scope (as typed into the console); a line whose comment begins with a value (`// true`,
+// `// 3`, `// {status: 'ok', ...}`) must produce it: objects and arrays are matched field by
+// field, exactly unless they end in `...`, and a bare field name only has to be there. Comments
+// that begin with words are prose. The addresses they show (`?seed=42&...`, `?lesson=...`) open
+// the page as they say, and the `window.sim` calls of the README's table of the tutorial run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { existsSync } from 'node:fs';
@@ -16,11 +17,22 @@ import { pageSuite, TEST_TIMEOUT_MS } from './steps.mjs';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const README = await readFile(join(ROOT, 'README.md'), 'utf8');
+/** The README and every page in docs/, by the name tests and messages give them. */
+const PAGES = [
+  { name: 'README.md', text: README },
+  ...(await Promise.all(
+    (await readdir(join(ROOT, 'docs')))
+      .filter((f) => f.endsWith('.md'))
+      .sort()
+      .map(async (f) => ({ name: `docs/${f}`, text: await readFile(join(ROOT, 'docs', f), 'utf8') })),
+  )),
+];
+const ALL = PAGES.map((p) => p.text).join('\n');
 
-/** The README's code blocks in `lang`, with the line each starts on. */
-function blocks(lang) {
+/** A page's code blocks in `lang`, with the line each starts on. */
+function blocks(lang, text = README) {
   const found = [];
-  const lines = README.split('\n');
+  const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     if (lines[i] !== '```' + lang) continue;
     const body = [];
@@ -180,8 +192,9 @@ function instrument(lines) {
 
 const withPage = pageSuite();
 
-test('the README has JavaScript examples, and the pattern reader reads them', () => {
-  assert.ok(blocks('js').length >= 1);
+test('the README and docs/api.md have JavaScript examples, and the pattern reader reads them', () => {
+  assert.ok(blocks('js').length >= 1, 'the README has an example');
+  assert.ok(blocks('js', PAGES.find((p) => p.name === 'docs/api.md').text).length >= 1, 'docs/api.md has examples');
   const p = expectation("{id, status: 'ok', versions: [{write: 1, ...}], n: -2, ...}: prose");
   assert.equal(mismatch(p, { id: 3, status: 'ok', versions: [{ write: 1, value: 'x' }], n: -2, more: 1 }), null);
   assert.match(mismatch(p, { id: 3, status: 'pending', versions: [{ write: 1 }], n: -2 }), /status/);
@@ -190,32 +203,64 @@ test('the README has JavaScript examples, and the pattern reader reads them', ()
   assert.equal(mismatch(expectation('false: node 3 missed it'), false), null);
 });
 
-// Each block, on pages with different seeds: what the README claims must not hang on one.
-for (const [n, block] of blocks('js').entries()) {
-  for (const seed of [1, 2, 3]) {
-    const name = `README JavaScript example ${n + 1} (line ${block.start}) holds with seed ${seed}`;
-    test(name, { timeout: TEST_TIMEOUT_MS }, withPage({ query: `?seed=${seed}` }, async (page) => {
-      await page.evaluate(() => window.sim.pause());
-      const { source, checks } = instrument(block.lines);
-      assert.ok(checks.length > 0, 'the example states what it gives');
-      const seen = await page.evaluate((source) => new Function(source)(), source);
-      for (const [i, check] of checks.entries()) {
-        const why = mismatch(check.pattern, seen[i]);
-        assert.equal(why, null, `README line ${block.start + check.line}: ${check.code}  // ${check.comment}\n${why}`);
-      }
-    }));
+// Each block, on pages with different seeds: what the documentation claims must not hang on one.
+for (const { name: file, text } of PAGES) {
+  for (const [n, block] of blocks('js', text).entries()) {
+    for (const seed of [1, 2, 3]) {
+      const name = `${file} JavaScript example ${n + 1} (line ${block.start}) holds with seed ${seed}`;
+      test(name, { timeout: TEST_TIMEOUT_MS }, withPage({ query: `?seed=${seed}` }, async (page) => {
+        await page.evaluate(() => window.sim.pause());
+        const { source, checks } = instrument(block.lines);
+        assert.ok(checks.length > 0, 'the example states what it gives');
+        const seen = await page.evaluate((source) => new Function(source)(), source);
+        for (const [i, check] of checks.entries()) {
+          const why = mismatch(check.pattern, seen[i]);
+          assert.equal(why, null, `${file} line ${block.start + check.line}: ${check.code}  // ${check.comment}\n${why}`);
+        }
+      }));
+    }
   }
 }
 
-const queries = [...README.matchAll(/`(\?[^`\s]+)`/g)].map((m) => m[1]);
+// The README's table from the tutorial to the page: its `window.sim` column, run in order.
+const tableCalls = (() => {
+  const lines = README.split('\n');
+  const header = lines.findIndex((l) => l.startsWith('|') && l.includes('`window.sim`'));
+  const calls = [];
+  for (let i = header + 2; header >= 0 && lines[i]?.startsWith('|'); i++) {
+    const cells = lines[i].split('|').slice(1, -1);
+    calls.push(/`([^`]+)`/.exec(cells[cells.length - 1])[1]);
+  }
+  return calls;
+})();
+
+test(`the window.sim calls of the README's table of the tutorial run in order (${tableCalls.join('; ')})`, { timeout: TEST_TIMEOUT_MS }, withPage({ query: '?seed=1' }, async (page) => {
+  assert.ok(tableCalls.length >= 5 && tableCalls.every((c) => c.startsWith('sim.')), `found ${tableCalls.join('; ')}`);
+  await page.evaluate(() => window.sim.pause());
+  const results = await page.evaluate((calls) => calls.map((call) => {
+    try {
+      const value = new Function(`return ${call}`)();
+      return { ok: true, value: JSON.parse(JSON.stringify(value ?? null)) };
+    } catch (e) {
+      return { ok: false, error: String(e) };
+    }
+  }), tableCalls);
+  for (const [i, r] of results.entries()) assert.ok(r.ok, `${tableCalls[i]}: ${r.error}`);
+  const nodes = await page.evaluate(() => window.sim.nodes());
+  assert.equal(nodes.length, 3, 'three nodes, as the tutorial starts');
+  assert.ok(nodes[2].up, 'node 3 is back after its crash');
+  assert.equal(typeof results[results.length - 1].value, 'boolean', 'converged() says yes or no');
+}));
+
+const queries = [...ALL.matchAll(/`(\?[^`\s]+)`/g)].map((m) => m[1]);
 const settingsLink = queries.find((q) => q.includes('seed=42'));
 const lessonLink = queries.find((q) => q.startsWith('?lesson='));
 
-test('the README shows a settings address and a lesson address', () => {
+test('the README and docs/ show a settings address and a lesson address', () => {
   assert.ok(settingsLink && lessonLink, `found ${queries.join(' ')}`);
 });
 
-test(`the settings address the README shows (${settingsLink}) sets what it names`, { timeout: TEST_TIMEOUT_MS }, withPage({ query: settingsLink }, async (page) => {
+test(`the settings address the docs show (${settingsLink}) sets what it names`, { timeout: TEST_TIMEOUT_MS }, withPage({ query: settingsLink }, async (page) => {
   const s = await page.evaluate(() => window.sim.settings());
   for (const [name, value] of new URLSearchParams(settingsLink)) {
     if (name === 'latency') {
@@ -226,7 +271,7 @@ test(`the settings address the README shows (${settingsLink}) sets what it names
   }
 }));
 
-test(`the lesson address the README shows (${lessonLink}) opens that lesson at that step`, { timeout: TEST_TIMEOUT_MS }, withPage({ query: lessonLink }, async (page) => {
+test(`the lesson address the docs show (${lessonLink}) opens that lesson at that step`, { timeout: TEST_TIMEOUT_MS }, withPage({ query: lessonLink }, async (page) => {
   const params = new URLSearchParams(lessonLink);
   await page.waitForFunction(() => window.sim.lesson() !== null);
   const lesson = await page.evaluate(() => window.sim.lesson());
@@ -234,8 +279,8 @@ test(`the lesson address the README shows (${lessonLink}) opens that lesson at t
   assert.equal(lesson.step, Number(params.get('step')));
 }));
 
-test('the screenshot command the README shows saves a picture', async () => {
-  const line = README.split('\n').find((l) => l.includes('node scripts/screenshot.mjs'));
+test('the screenshot command the docs show saves a picture', async () => {
+  const line = ALL.split('\n').find((l) => l.includes('node scripts/screenshot.mjs'));
   const [, query, script] = /node scripts\/screenshot\.mjs "([^"]*)" "([^"]*)"/.exec(line);
   const name = 'readme-screenshot-example';
   const { stdout } = await promisify(execFile)('node', [join(ROOT, 'scripts', 'screenshot.mjs'), query, script, name], { cwd: ROOT });
