@@ -331,7 +331,8 @@ impl WriteLog {
     }
 
     /// Records a new write, made at its coordinator already; marks every replica whose store
-    /// already reflects it. `saw` are the writes its client had seen (see [`Self::seen_by`]),
+    /// already reflects it. The coordinator's own outputs, fed in after this call (its receipt,
+    /// or its hint), say whether it stored the write. `saw` are the writes its client had seen (see [`Self::seen_by`]),
     /// `replicas` the key's replicas and `stores` every node.
     #[allow(clippy::too_many_arguments)]
     pub fn record(
@@ -368,15 +369,9 @@ impl WriteLog {
                 collected: CausalContext::new(),
             }
         });
-        // Stored already if its coordinator holds it (as a value or, strict, as a hint).
-        let coordinator = &stores[version.stamp.node.index()];
-        let stored = coordinator.get(version.key).iter().any(|v| v.write == id)
-            || coordinator.hints().iter().any(|h| h.version.write == id);
-        if stored {
-            stored_newer(&mut record.latest, id, &mut self.retained);
-        } else {
-            record.unstored.push(id);
-        }
+        // Not stored anywhere yet as far as the log knows: the coordinator's own receipt (or
+        // hint), fed in after this, says when it is.
+        record.unstored.push(id);
         let beaten = version.stamp < record.highest;
         record.highest = record.highest.max(version.stamp);
         let at = record
@@ -405,7 +400,7 @@ impl WriteLog {
             all: NOT_YET,
             after,
             saw: saw_from,
-            stored,
+            stored: false,
         });
         // Nobody knows the new write's dot yet, so only last writer wins can make a replica
         // reflect it already: one holding a later timestamp (a faster clock, or a concurrent

@@ -379,3 +379,29 @@ fn a_replica_that_catches_up_after_fifty_days_is_counted_as_reached() {
         "node 3 was down: not counted among the live"
     );
 }
+
+/// Under last writer wins a write whose timestamp is already beaten (its node's clock is slow)
+/// has reached every replica that holds the later write, the moment it is made: none of them
+/// will ever keep it. Node 2 is cut off, so its copies never arrive to say so later.
+#[test]
+fn a_write_beaten_on_arrival_has_reached_the_replicas_that_hold_a_later_one() {
+    let mut sim = cluster(3, ConflictMode::LastWriterWins, 50);
+    sim.configure(&SettingsPatch {
+        clock_skew_ms: Some([("2".to_string(), -5_000)].into()),
+        ..SettingsPatch::default()
+    })
+    .unwrap();
+    sim.write(n(1), "k", "older").unwrap();
+    sim.run_for(1_000);
+    assert!(sim.converged());
+    sim.isolate(n(2)).unwrap();
+    let newer = sim.write(n(2), "k", "newer").unwrap();
+    assert!(!newer.applied);
+    let view = &sim.writes()[newer.write.0 as usize - 1];
+    assert_eq!(view.reached, 3, "{view:?}");
+    assert_eq!(view.all_after_ms, Some(0), "{view:?}");
+    sim.run_for(2_000);
+    let view = &sim.writes()[newer.write.0 as usize - 1];
+    assert_eq!(view.reached, 3, "still, with node 2 cut off: {view:?}");
+    assert!(sim.converged());
+}

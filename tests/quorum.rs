@@ -713,3 +713,49 @@ fn a_pending_read_or_write_is_a_change_the_page_must_show() {
     assert_eq!(answered.status, RequestStatus::Ok);
     assert!(answered.latest.is_some() && answered.context.is_some());
 }
+
+/// A write refused at once (W = all with a replica out of reach) sends nothing; another write
+/// of the key, still on its way to the replicas from a coordinator that holds none of the key,
+/// must stay in the running to be the key's newest: once acknowledged, a read at the replica it
+/// never reached misses it and is stale.
+#[test]
+fn a_write_refused_at_once_leaves_the_key_s_other_writes_in_flight_counted() {
+    let mut sim = cluster_with(
+        5,
+        50,
+        SettingsPatch {
+            conflict: Some(ConflictMode::LastWriterWins),
+            coordination: Some(Coordination::Quorum),
+            replication_factor: Some(ReplicationFactor::N(3)),
+            read_quorum: Some(Consistency::One),
+            write_quorum: Some(Consistency::One),
+            ..Default::default()
+        },
+    );
+    let (replicas, _) = sim.preference_list("k").unwrap();
+    let others: Vec<_> = (1..=5)
+        .map(n)
+        .filter(|node| !replicas.contains(node))
+        .collect();
+    let (x, y, far) = (others[0], others[1], replicas[2]);
+    sim.cut(x, far).unwrap();
+    sim.cut(y, far).unwrap();
+    let sent = sim.write(x, "k", "sent").unwrap();
+    let all = ClientOptions {
+        quorum: Some(Consistency::All),
+        ..Default::default()
+    };
+    let refused = sim.write_with(y, "k", Some("refused"), &all).unwrap();
+    assert_eq!(
+        outcome(&sim, refused.request).status,
+        RequestStatus::Unavailable
+    );
+    sim.run_for(200);
+    assert_eq!(outcome(&sim, sent.request).status, RequestStatus::Ok);
+    assert_eq!(value_at(&sim, far.0, "k"), None);
+    let read = sim.read(far, "k").unwrap();
+    sim.run_for(200);
+    let read = outcome(&sim, read.id);
+    assert_eq!(read.status, RequestStatus::Ok);
+    assert!(read.stale, "it misses the acknowledged write: {read:?}");
+}
