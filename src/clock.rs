@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::replica::NodeId;
+use crate::ids::NodeId;
 
 /// A write's timestamp for last-writer-wins: the writing node's clock reading, then its id,
 /// then the node's counter of writes of the key, so that two writes of one node in one

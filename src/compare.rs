@@ -9,8 +9,8 @@
 //! always replays the same log is the same twin. A command the twin cannot take (a node it does
 //! not have, siblings it does not hold) is skipped, and said.
 
-use crate::Time;
 use crate::error::Error;
+use crate::ids::Time;
 use crate::settings::{Settings, SettingsPatch};
 use crate::timeline::{Command, Timeline};
 

@@ -23,11 +23,11 @@
 use std::rc::Rc;
 
 use crate::clock::{CausalContext, VersionVector};
-use crate::replica::{NodeId, Value};
-use crate::version::{ConflictMode, Version};
+use crate::ids::NodeId;
+use crate::version::{ConflictMode, Value, Version};
 
 /// The longest element of a set, or text of an operation, in characters.
-pub const MAX_OP_CHARS: usize = crate::MAX_VALUE_CHARS;
+pub const MAX_OP_CHARS: usize = crate::ids::MAX_VALUE_CHARS;
 
 /// One update of a CRDT, as a client asks for it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,12 +15,12 @@ pub enum Error {
     },
     /// A key with no characters.
     EmptyKey,
-    /// A key longer than [`crate::MAX_KEY_CHARS`].
+    /// A key longer than [`crate::ids::MAX_KEY_CHARS`].
     KeyTooLong {
         /// Its length in characters.
         chars: usize,
     },
-    /// A value longer than [`crate::MAX_VALUE_CHARS`].
+    /// A value longer than [`crate::ids::MAX_VALUE_CHARS`].
     ValueTooLong {
         /// Its length in characters.
         chars: usize,
@@ -63,12 +63,12 @@ impl fmt::Display for Error {
             Error::KeyTooLong { chars } => write!(
                 f,
                 "the key has {chars} characters: keys may have at most {}",
-                crate::MAX_KEY_CHARS
+                crate::ids::MAX_KEY_CHARS
             ),
             Error::ValueTooLong { chars } => write!(
                 f,
                 "the value has {chars} characters: values may have at most {}",
-                crate::MAX_VALUE_CHARS
+                crate::ids::MAX_VALUE_CHARS
             ),
             Error::InvalidSetting { name, problem } => write!(f, "setting {name}: {problem}"),
             Error::InvalidCommand(problem) => f.write_str(problem),

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Time;
 use crate::error::Error;
+use crate::ids::Time;
 use crate::settings::{Settings, SettingsPatch};
 use crate::sim::Simulation;
 use crate::timeline::{Command, Timeline, check_header};

@@ -21,7 +21,9 @@ pub mod compare;
 pub mod crdt;
 pub mod error;
 pub mod hash;
+pub mod ids;
 pub mod lesson;
+pub mod metrics;
 pub mod network;
 pub mod queue;
 pub mod replica;
@@ -49,9 +51,11 @@ pub struct DocsRustDoctests;
 
 pub use clock::{CausalContext, Dot, Stamp, VersionVector};
 pub use error::Error;
+pub use ids::{KeyId, NodeId, RequestId, WriteId};
+pub use ids::{MAX_KEY_CHARS, MAX_VALUE_CHARS, Time};
 pub use lesson::Lesson;
 pub use network::{Latency, LinkModel, LinkOverride};
-pub use replica::{KeyId, MessageKind, NodeId, RequestId, WriteId};
+pub use replica::MessageKind;
 pub use settings::{Settings, SettingsPatch};
 pub use sim::{
     CONVERGENCE_BUCKETS_MS, ClientOptions, Context, ConvergenceTimes, DropView, FIRST_INTERVAL,
@@ -62,11 +66,3 @@ pub use timeline::{Command, Done, Logged, Session, Timeline};
 pub use trace::{DropReason, RequestStatus, TraceEvent};
 pub use version::{ConflictMode, Version};
 pub use writes::{WriteStatus, WriteView};
-
-/// Virtual time, in whole milliseconds since the run began.
-pub type Time = u64;
-
-/// The longest key, in characters.
-pub const MAX_KEY_CHARS: usize = 256;
-/// The longest value, in characters.
-pub const MAX_VALUE_CHARS: usize = 4096;

@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Time;
 use crate::error::Error;
-use crate::replica::NodeId;
+use crate::ids::NodeId;
+use crate::ids::Time;
 use crate::rng::Rng;
 
 /// The longest latency any model may be given, in milliseconds (ten minutes).

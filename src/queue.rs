@@ -17,7 +17,7 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
 
-use crate::Time;
+use crate::ids::Time;
 
 /// How many milliseconds ahead the wheel holds events directly (a power of two).
 pub const WHEEL_SLOTS: usize = 4096;

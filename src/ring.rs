@@ -4,7 +4,7 @@
 
 use serde::Serialize;
 
-use crate::replica::NodeId;
+use crate::ids::NodeId;
 use crate::rng::Rng;
 
 /// One token: a position on the ring and the node that owns it.

@@ -6,9 +6,13 @@ use std::collections::BTreeMap;
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::Time;
 use crate::error::Error;
+use crate::ids::Time;
 use crate::network::{Latency, LinkModel, validate_probability};
+use crate::replica::Protocol;
+pub use crate::replica::protocol::{
+    AntiEntropyKind, Coordination, Dissemination, HintedHandoff, ReadRepair,
+};
 use crate::version::ConflictMode;
 
 /// The most nodes the core simulates.
@@ -36,19 +40,6 @@ pub enum ReplicationFactor {
     N(u32),
 }
 
-/// How a client request is served.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Coordination {
-    /// The tutorial: the node the client talks to answers at once and sends writes on,
-    /// fire-and-forget; a read answers from that node alone.
-    #[default]
-    None,
-    /// Dynamo and Cassandra: a coordinator sends the request to the key's N replicas and answers
-    /// once W of them acknowledge a write, or R of them reply to a read.
-    Quorum,
-}
-
 /// How many replicas must answer (Cassandra's consistency levels ONE, QUORUM, ALL, or a number).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Consistency {
@@ -72,58 +63,6 @@ impl Consistency {
             Consistency::Count(c) => c,
         }
     }
-}
-
-/// What a coordinator does with replicas a read found stale (Cassandra, Riak).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum ReadRepair {
-    /// Nothing.
-    #[default]
-    Off,
-    /// Sends them the newest version after answering the client.
-    Async,
-    /// Sends them the newest version and answers once they acknowledge it.
-    Blocking,
-}
-
-/// What a coordinator does when a replica of the key is unreachable.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum HintedHandoff {
-    /// Nothing: the replica misses the write.
-    #[default]
-    Off,
-    /// Dynamo and Riak: the next healthy node on the ring takes the write with a hint naming
-    /// the owner, counts toward W, and hands it over when the owner is back.
-    Sloppy,
-    /// Cassandra: the coordinator keeps a hint for the owner and replays it later; hints do not
-    /// count toward W.
-    Strict,
-}
-
-/// How replicas reconcile in the background.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum AntiEntropyKind {
-    /// Push-pull of whole stores: simple, and every round sends everything.
-    #[default]
-    Full,
-    /// Merkle trees over key ranges (Dynamo, Cassandra repair, Riak AAE): compare hashes,
-    /// descend only into ranges that differ, send only their keys.
-    Merkle,
-}
-
-/// How a write spreads when there is no coordinator.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub enum Dissemination {
-    /// One message to every replica (the tutorial).
-    #[default]
-    Broadcast,
-    /// Rumor mongering (Demers et al.): tell a few random replicas each round, who pass it on
-    /// until they lose interest.
-    Gossip,
 }
 
 /// A setting given as a word or a number ("all", 3).
@@ -400,6 +339,30 @@ impl Settings {
         match self.replication_factor {
             ReplicationFactor::All => self.nodes,
             ReplicationFactor::N(n) => n,
+        }
+    }
+
+    /// The rules every replica of a run with these settings follows.
+    pub fn protocol(&self) -> Protocol {
+        let ms = |x: u32| Time::from(x);
+        Protocol {
+            nodes: self.nodes,
+            conflict: self.conflict,
+            coordination: self.coordination,
+            write_quorum: self.w(),
+            read_quorum: self.r(),
+            request_timeout: ms(self.request_timeout_ms),
+            read_repair: self.read_repair,
+            hinted_handoff: self.hinted_handoff,
+            hint_interval: ms(self.hint_interval_ms),
+            dissemination: self.dissemination,
+            gossip_fanout: self.gossip_fanout,
+            gossip_interest: self.gossip_interest,
+            gossip_interval: ms(self.gossip_interval_ms),
+            anti_entropy: self
+                .anti_entropy
+                .then_some((self.anti_entropy_kind, ms(self.anti_entropy_interval_ms))),
+            tombstone_grace: ms(self.tombstone_grace_ms),
         }
     }
 

@@ -15,10 +15,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::Time;
 use crate::error::Error;
+use crate::ids::NodeId;
+use crate::ids::Time;
 use crate::network::LinkOverride;
-use crate::replica::NodeId;
 use crate::settings::{Settings, SettingsPatch};
 use crate::sim::{ClientOptions, RequestView, Simulation, WriteOutcome};
 

@@ -5,8 +5,9 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::Time;
-use crate::replica::{MessageKind, NodeId, RequestId, WriteId};
+use crate::ids::Time;
+use crate::ids::{NodeId, RequestId, WriteId};
+use crate::replica::MessageKind;
 
 /// How many recent events the trace keeps; its hash covers every event ever recorded.
 pub const TRACE_KEEP: usize = 100_000;
@@ -413,25 +414,25 @@ pub const EVENT_KINDS: [&str; 13] = [
 
 impl EventFilter {
     /// Refuses kinds that do not exist (a typo would otherwise hide every event).
-    pub fn check(&self, nodes: u32) -> Result<(), crate::Error> {
+    pub fn check(&self, nodes: u32) -> Result<(), crate::error::Error> {
         if let Some(node) = self.node
             && !(1..=nodes).contains(&node.0)
         {
-            return Err(crate::Error::UnknownNode {
+            return Err(crate::error::Error::UnknownNode {
                 id: i64::from(node.0),
                 nodes,
             });
         }
         if let Some(key) = &self.key {
             let chars = key.chars().count();
-            if chars > crate::MAX_KEY_CHARS {
-                return Err(crate::Error::KeyTooLong { chars });
+            if chars > crate::ids::MAX_KEY_CHARS {
+                return Err(crate::error::Error::KeyTooLong { chars });
             }
         }
         for kind in self.kinds.iter().flatten() {
             if !EVENT_KINDS.contains(&kind.as_str()) {
                 let shown: String = kind.chars().take(40).collect();
-                return Err(crate::Error::InvalidCommand(format!(
+                return Err(crate::error::Error::InvalidCommand(format!(
                     "there is no event kind \"{shown}\": kinds are {}",
                     EVENT_KINDS.join(", ")
                 )));

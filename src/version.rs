@@ -5,9 +5,12 @@ use std::rc::Rc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::Time;
 use crate::clock::{CausalContext, Dot, Stamp};
-use crate::replica::{KeyId, Value, WriteId};
+use crate::ids::Time;
+use crate::ids::{KeyId, WriteId};
+
+/// A value, shared rather than copied between replicas and messages.
+pub type Value = Rc<str>;
 
 /// One version of one key: what a replica stores and what replication carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -270,7 +273,7 @@ pub fn context_of(versions: &[Rc<Version>]) -> CausalContext {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::replica::NodeId;
+    use crate::ids::NodeId;
 
     fn version(
         write: u32,

@@ -9,12 +9,13 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use crate::Time;
 use crate::chunked::Chunked;
 use crate::clock::{CausalContext, Stamp};
 use crate::hash::FastSet;
-use crate::replica::{KeyId, NodeId, Replica, WriteId};
-use crate::sim::ConvergenceTimes;
+use crate::ids::Time;
+use crate::ids::{KeyId, NodeId, WriteId};
+use crate::metrics::ConvergenceTimes;
+use crate::replica::Replica;
 use crate::version::{ConflictMode, Version};
 
 /// Writes per chunk of the log's shared storage (see [`Chunked`]).

@@ -11,143 +11,25 @@
 mod coordinator;
 pub mod merkle;
 mod messages;
+pub mod protocol;
 mod table;
 
 use std::cell::RefCell;
 use std::fmt;
 use std::rc::Rc;
 
-use serde::{Deserialize, Serialize};
-
 pub use messages::{Message, MessageKind};
 
-use crate::Time;
 use crate::clock::{CausalContext, Stamp};
 use crate::crdt::{self, CounterEntry};
+pub use crate::ids::{KeyId, NodeId, RequestId, Time, WriteId};
 use crate::ring::Ring;
 use crate::rng::Rng;
-use crate::settings::{
-    AntiEntropyKind, Coordination, Dissemination, HintedHandoff, ReadRepair, Settings,
-};
-pub use crate::version::{ConflictMode, Held, Version};
+pub use crate::version::{ConflictMode, Held, Value, Version};
 use merkle::Tree;
-
-/// A node's id as people see it: 1 for "Node 1". Ids run from 1 to the cluster size.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct NodeId(pub u32);
-
-impl NodeId {
-    /// The node's position in 0-based arrays.
-    pub fn index(self) -> usize {
-        self.0 as usize - 1
-    }
-
-    /// The id of the node at 0-based position `index`.
-    pub fn from_index(index: usize) -> NodeId {
-        NodeId(index as u32 + 1)
-    }
-}
-
-impl fmt::Display for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "n{}", self.0)
-    }
-}
-
-/// The cluster-wide number of a client write, in the order writes were made (w1, w2, ...).
-/// A real store names a write by its dot; the simulation also numbers them to follow each one.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
-#[serde(transparent)]
-pub struct WriteId(pub u32);
-
-impl fmt::Display for WriteId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "w{}", self.0)
-    }
-}
-
-/// A client request's number, in the order requests were made.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct RequestId(pub u32);
-
-/// A key as the cluster's key table numbers it, in order of first use. Replicas index their
-/// stores by it, as a storage engine indexes interned keys; the simulation maps it to the
-/// key's text for people.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub struct KeyId(pub u32);
-
-impl KeyId {
-    /// The key's position in dense arrays.
-    pub fn index(self) -> usize {
-        self.0 as usize
-    }
-}
-
-/// A value, shared rather than copied between replicas and messages.
-pub type Value = Rc<str>;
-
-/// The rules every node of a run follows.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Protocol {
-    /// How many nodes the cluster has (ids `1..=nodes`).
-    pub nodes: u32,
-    /// How conflicting versions are resolved.
-    pub conflict: ConflictMode,
-    /// How client requests are served.
-    pub coordination: Coordination,
-    /// W, as a number of replicas.
-    pub write_quorum: u32,
-    /// R, as a number of replicas.
-    pub read_quorum: u32,
-    /// How long a coordinator waits for W or R answers.
-    pub request_timeout: Time,
-    /// What a coordinated read does with stale replicas.
-    pub read_repair: ReadRepair,
-    /// What a coordinated write does for unreachable replicas.
-    pub hinted_handoff: HintedHandoff,
-    /// How often hints are offered to their owners.
-    pub hint_interval: Time,
-    /// How writes spread without a coordinator.
-    pub dissemination: Dissemination,
-    /// Gossip: peers told per round.
-    pub gossip_fanout: u32,
-    /// Gossip: a node stops spreading a rumor after a round with probability 1 / this.
-    pub gossip_interest: u32,
-    /// Gossip: time between rounds.
-    pub gossip_interval: Time,
-    /// Background reconciliation, if on: how, and how often.
-    pub anti_entropy: Option<(AntiEntropyKind, Time)>,
-    /// How long tombstones are kept.
-    pub tombstone_grace: Time,
-}
-
-impl Protocol {
-    /// The protocol the settings describe.
-    pub fn from_settings(s: &Settings) -> Protocol {
-        let ms = |x: u32| Time::from(x);
-        Protocol {
-            nodes: s.nodes,
-            conflict: s.conflict,
-            coordination: s.coordination,
-            write_quorum: s.w(),
-            read_quorum: s.r(),
-            request_timeout: ms(s.request_timeout_ms),
-            read_repair: s.read_repair,
-            hinted_handoff: s.hinted_handoff,
-            hint_interval: ms(s.hint_interval_ms),
-            dissemination: s.dissemination,
-            gossip_fanout: s.gossip_fanout,
-            gossip_interest: s.gossip_interest,
-            gossip_interval: ms(s.gossip_interval_ms),
-            anti_entropy: s
-                .anti_entropy
-                .then_some((s.anti_entropy_kind, ms(s.anti_entropy_interval_ms))),
-            tombstone_grace: ms(s.tombstone_grace_ms),
-        }
-    }
-}
+pub use protocol::{
+    AntiEntropyKind, Coordination, Dissemination, HintedHandoff, Protocol, ReadRepair,
+};
 
 /// Where one key lives.
 #[derive(Clone, Debug)]

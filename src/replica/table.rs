@@ -9,47 +9,58 @@
 //! lookup usually costs one miss.
 
 use super::RequestId;
-use super::coordinator::Pending;
+
+/// A request's state as the table keeps it, with what a free entry holds.
+pub(super) trait Vacant: Clone {
+    /// What a free entry holds: nothing that keeps memory alive.
+    const VACANT: Self;
+}
 
 /// One line: a request id (0 if the entry is free: ids start at 1) and its state.
 #[derive(Clone, Debug)]
 #[repr(align(64))]
-struct Entry {
+struct Entry<T> {
     id: u32,
-    pending: Pending,
+    pending: T,
 }
 
-/// What a free entry holds: nothing a read collected stays alive.
-const FREE: Pending = Pending::Write {
-    needed: 0,
-    acks: 0,
-    outstanding: 0,
-    answered: true,
-};
-
-impl Entry {
-    fn free() -> Entry {
+impl<T: Vacant> Entry<T> {
+    fn free() -> Entry<T> {
         Entry {
             id: 0,
-            pending: FREE,
+            pending: T::VACANT,
         }
     }
 }
 
+/// The bytes one entry holding a `T` takes: a cache line, for the coordinator's state.
+pub(super) const fn entry_bytes<T>() -> usize {
+    std::mem::size_of::<Entry<T>>()
+}
+
 /// Requests by id; an entry's index (its "slot") stays valid until the next insertion or
 /// removal.
-#[derive(Clone, Debug, Default)]
-pub(super) struct RequestTable {
-    entries: Vec<Entry>,
+#[derive(Clone, Debug)]
+pub(super) struct RequestTable<T> {
+    entries: Vec<Entry<T>>,
     len: usize,
+}
+
+impl<T> Default for RequestTable<T> {
+    fn default() -> Self {
+        RequestTable {
+            entries: Vec::new(),
+            len: 0,
+        }
+    }
 }
 
 const FIRST_CAPACITY: usize = 8;
 
-impl RequestTable {
+impl<T: Vacant> RequestTable<T> {
     /// The bytes its entries take (a snapshot of the run copies them).
     pub(super) fn bytes(&self) -> usize {
-        self.entries.len() * std::mem::size_of::<Entry>()
+        self.entries.len() * entry_bytes::<T>()
     }
 
     /// How many requests it holds (for the tests, which run natively).
@@ -85,17 +96,17 @@ impl RequestTable {
     }
 
     /// The state in `slot` (from [`Self::find`] or [`Self::insert`]).
-    pub(super) fn at(&mut self, slot: usize) -> &mut Pending {
+    pub(super) fn at(&mut self, slot: usize) -> &mut T {
         &mut self.entries[slot].pending
     }
 
     /// The state of `id`, if it is here.
-    pub(super) fn get(&self, id: RequestId) -> Option<&Pending> {
+    pub(super) fn get(&self, id: RequestId) -> Option<&T> {
         self.find(id).map(|slot| &self.entries[slot].pending)
     }
 
     /// Puts `id` in (replacing its state if it is here); returns its slot. Ids are never 0.
-    pub(super) fn insert(&mut self, id: RequestId, pending: Pending) -> usize {
+    pub(super) fn insert(&mut self, id: RequestId, pending: T) -> usize {
         assert!(id.0 != 0, "request ids start at 1");
         if let Some(slot) = self.find(id) {
             self.entries[slot].pending = pending;
@@ -123,7 +134,7 @@ impl RequestTable {
     }
 
     /// Takes `id` out.
-    pub(super) fn remove(&mut self, id: RequestId) -> Option<Pending> {
+    pub(super) fn remove(&mut self, id: RequestId) -> Option<T> {
         let mut hole = self.find(id)?;
         let pending = std::mem::replace(&mut self.entries[hole], Entry::free()).pending;
         self.len -= 1;
@@ -152,8 +163,8 @@ impl RequestTable {
     }
 
     /// Every request, by id.
-    pub(super) fn iter(&self) -> impl Iterator<Item = (RequestId, &Pending)> {
-        let mut all: Vec<(RequestId, &Pending)> = self
+    pub(super) fn iter(&self) -> impl Iterator<Item = (RequestId, &T)> {
+        let mut all: Vec<(RequestId, &T)> = self
             .entries
             .iter()
             .filter(|e| e.id != 0)
@@ -164,9 +175,9 @@ impl RequestTable {
     }
 
     /// Takes every request out, by id.
-    pub(super) fn drain(&mut self) -> Vec<(RequestId, Pending)> {
+    pub(super) fn drain(&mut self) -> Vec<(RequestId, T)> {
         self.len = 0;
-        let mut all: Vec<(RequestId, Pending)> = std::mem::take(&mut self.entries)
+        let mut all: Vec<(RequestId, T)> = std::mem::take(&mut self.entries)
             .into_iter()
             .filter(|e| e.id != 0)
             .map(|e| (RequestId(e.id), e.pending))
@@ -182,18 +193,22 @@ mod tests {
     use proptest::prelude::*;
     use std::collections::BTreeMap;
 
-    fn write(needed: u32) -> Pending {
-        Pending::Write {
-            needed,
-            acks: 0,
-            outstanding: 0,
-            answered: false,
+    /// A request's state, as far as the table is concerned: how many answers it needs.
+    #[derive(Clone, Debug)]
+    struct Needed(u32);
+
+    impl Vacant for Needed {
+        const VACANT: Self = Needed(0);
+    }
+
+    impl Needed {
+        fn needed(&self) -> u32 {
+            self.0
         }
     }
 
-    #[test]
-    fn an_entry_is_one_cache_line() {
-        assert_eq!(std::mem::size_of::<Entry>(), 64);
+    fn write(needed: u32) -> Needed {
+        Needed(needed)
     }
 
     proptest! {
@@ -215,7 +230,7 @@ mod tests {
                         prop_assert_eq!(got, model.remove(&id));
                     }
                     _ => {
-                        let got = table.get(RequestId(id)).map(Pending::needed);
+                        let got = table.get(RequestId(id)).map(Needed::needed);
                         prop_assert_eq!(got, model.get(&id).copied());
                     }
                 }

@@ -4,7 +4,7 @@ use super::*;
 use crate::settings::Settings;
 
 fn protocol(settings: &Settings) -> Rc<Protocol> {
-    Rc::new(Protocol::from_settings(settings))
+    Rc::new(settings.protocol())
 }
 
 /// A placement of three nodes holding every key, with keys 0 to 9 registered.

@@ -7,13 +7,14 @@ use std::rc::Rc;
 use super::views::{Context, RequestView, WriteOutcome};
 use super::{Simulation, check_key, reachability, version_view};
 use crate::error::Error;
-use crate::replica::{Env, KeyId, NodeId, Outcome, Output, RequestId, WriteId};
+use crate::ids::{KeyId, NodeId, RequestId, WriteId};
+use crate::ids::{MAX_VALUE_CHARS, Time};
+use crate::replica::{Env, Outcome, Output};
 use crate::ring::key_hash;
 use crate::settings::Consistency;
 use crate::trace::{RequestStatus, TraceEvent};
 use crate::version::{ConflictMode, Held, Version};
 use crate::writes::WriteStatus;
-use crate::{MAX_VALUE_CHARS, Time};
 
 /// What a client may add to a request.
 #[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]

@@ -1,34 +1,31 @@
 //! The simulation: replicas, the network between them, and virtual time.
 
 mod clients;
-mod metrics;
 mod views;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
 use std::rc::Rc;
 
-pub use clients::{ClientOptions, MAX_SESSION_CHARS, REQUESTS_KEPT, Session};
-pub use metrics::{
+pub use crate::metrics::{
     CONVERGENCE_BUCKETS_MS, ConvergenceTimes, FIRST_INTERVAL, MAX_SAMPLES, Metrics, Sample,
 };
+pub use clients::{ClientOptions, MAX_SESSION_CHARS, REQUESTS_KEPT, Session};
 pub use views::*;
 
 use crate::chunked::Chunked;
 use crate::error::Error;
+use crate::ids::{KeyId, NodeId, RequestId};
+use crate::ids::{MAX_KEY_CHARS, Time};
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
-use crate::replica::{
-    Env, KeyId, Message, MessageKind, NodeId, Output, Placement, Protocol, Replica, RequestId,
-    Timer,
-};
+use crate::replica::{Env, Message, MessageKind, Output, Placement, Protocol, Replica, Timer};
 use crate::ring::{Ring, key_hash};
 use crate::rng::Rng;
 use crate::settings::{Settings, SettingsPatch};
 use crate::trace::{DropReason, Trace, TraceEvent};
 use crate::version::Version;
 use crate::writes::{Live, NodeSet, Receipt, WriteLog};
-use crate::{MAX_KEY_CHARS, Time};
 
 /// The random stream of replica `i` is this plus `i` (the network's are below it).
 const STREAM_REPLICA: u64 = 1000;
@@ -219,7 +216,7 @@ impl Simulation {
         settings.validate()?;
         let n = settings.nodes as usize;
         let seed = settings.seed;
-        let protocol = Rc::new(Protocol::from_settings(&settings));
+        let protocol = Rc::new(settings.protocol());
         let ring = Ring::new(
             settings.nodes,
             settings.vnodes,
@@ -816,7 +813,7 @@ impl Simulation {
             return Ok(true);
         }
         self.network.set_model(next.link_model());
-        self.protocol = Rc::new(Protocol::from_settings(&next));
+        self.protocol = Rc::new(next.protocol());
         self.settings = next;
         for i in 0..self.replicas.len() {
             let node = NodeId::from_index(i);

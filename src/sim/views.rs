@@ -2,9 +2,10 @@
 
 use serde::Serialize;
 
-use crate::Time;
 use crate::clock::CausalContext;
-use crate::replica::{MessageKind, NodeId, RequestId, WriteId};
+use crate::ids::Time;
+use crate::ids::{NodeId, RequestId, WriteId};
+use crate::replica::MessageKind;
 use crate::trace::{DropReason, RequestStatus};
 use crate::writes::WriteView;
 

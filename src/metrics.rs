@@ -12,8 +12,8 @@
 
 use serde::Serialize;
 
-use crate::Time;
 use crate::chunked::Chunked;
+use crate::ids::Time;
 
 /// Milliseconds between samples at first.
 pub const FIRST_INTERVAL: Time = 100;
