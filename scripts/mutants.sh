@@ -11,9 +11,9 @@
 # PROPTEST_CASES (default 400 here) sets how many schedules each property test tries per
 # mutant: enough to catch what the full suite catches, few enough to test a mutant in seconds.
 #
-# The correctness core: clocks and versions, the replica and its coordinator, the write log
-# with the lost and stale accounting, and the timeline.
-CORE=(src/clock.rs src/version.rs 'src/replica/*.rs' src/writes.rs src/sim/clients.rs src/timeline.rs)
+# The correctness core: clocks, versions and the data types (sets, counters), the replica and
+# its coordinator, the write log with the lost and stale accounting, and the timeline.
+CORE=(src/clock.rs src/version.rs src/crdt.rs 'src/replica/*.rs' src/writes.rs src/sim/clients.rs src/timeline.rs)
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
