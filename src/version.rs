@@ -176,7 +176,8 @@ impl ConflictMode {
     /// under arrival order may only fill in a key a replica lacks.
     pub fn merge(self, held: &mut Held, incoming: &Rc<Version>, repair: bool) -> Merge {
         let versions = held.as_slice();
-        if versions.iter().any(|v| v.write == incoming.write) {
+        // The same write (a dot names one write of a key) is old news.
+        if versions.iter().any(|v| v.dot() == incoming.dot()) {
             return NOT_STORED;
         }
         let replaced = versions.first().map(|v| v.stamp);
@@ -241,7 +242,7 @@ impl ConflictMode {
     /// holds a version that replaced it knowingly, or under last writer wins one that beats it.
     pub fn reflects(self, held: &[Rc<Version>], other: &Version) -> bool {
         held.iter().any(|v| {
-            v.write == other.write
+            v.dot() == other.dot()
                 || v.context.covers(other.dot())
                 || (self == ConflictMode::LastWriterWins && v.stamp > other.stamp)
         })

@@ -4,7 +4,8 @@ use std::rc::Rc;
 
 use serde::Serialize;
 
-use super::{KeyId, NodeId, RequestId, WriteId};
+use super::{KeyId, NodeId, RequestId};
+use crate::clock::Dot;
 use crate::version::{Held, Version};
 
 /// The kinds of message, as the page draws them (the numbers are what it receives).
@@ -80,8 +81,9 @@ pub enum Message {
     },
     /// Hinted handoff: writes kept for the receiver while it was unreachable.
     Handoff(Rc<Vec<Rc<Version>>>),
-    /// The owner acknowledges handed-over writes; the holder drops their hints.
-    HandoffAck(Rc<Vec<WriteId>>),
+    /// The owner acknowledges handed-over writes, each named by its key and its dot; the
+    /// holder drops their hints.
+    HandoffAck(Rc<Vec<(KeyId, Dot)>>),
     /// Anti-entropy push: every version the sender holds of keys both replicate, in key order.
     SyncRequest(Rc<Vec<Rc<Version>>>),
     /// Anti-entropy pull: what the request lacked or held older, in key order.
@@ -182,7 +184,7 @@ impl Message {
                     ..
                 } => 4 * leaves.len() as u64 + versions(vs),
                 Message::MerkleCompare { hashes, .. } => 12 * hashes.len() as u64,
-                Message::HandoffAck(writes) => 4 * writes.len() as u64,
+                Message::HandoffAck(writes) => 12 * writes.len() as u64,
                 Message::PutAck { .. } | Message::RepairAck { .. } | Message::Get { .. } => 4,
             }
     }
@@ -199,6 +201,7 @@ fn version_bytes(v: &Version) -> u64 {
 mod tests {
     use super::*;
     use crate::clock::{CausalContext, Stamp, VersionVector};
+    use crate::ids::WriteId;
 
     /// A version of value "abc" whose context names two nodes: 24 bytes of ids and timestamp,
     /// 3 of value, 8 for each of the two entries and 8 for its own dot.
@@ -271,8 +274,23 @@ mod tests {
             (Message::RepairAck { request }, 16 + 4, false),
             (Message::Handoff(versions(3)), 16 + 3 * VERSION, false),
             (
-                Message::HandoffAck(Rc::new(vec![WriteId(1), WriteId(2)])),
-                16 + 2 * 4,
+                Message::HandoffAck(Rc::new(vec![
+                    (
+                        KeyId(0),
+                        Dot {
+                            node: NodeId(1),
+                            counter: 1,
+                        },
+                    ),
+                    (
+                        KeyId(0),
+                        Dot {
+                            node: NodeId(2),
+                            counter: 1,
+                        },
+                    ),
+                ])),
+                16 + 2 * 12,
                 false,
             ),
             (Message::SyncRequest(versions(2)), 16 + 2 * VERSION, true),

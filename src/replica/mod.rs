@@ -745,7 +745,7 @@ impl Replica {
                 for version in versions.iter() {
                     self.store_version(version, false, out);
                 }
-                let writes = versions.iter().map(|v| v.write).collect();
+                let writes = versions.iter().map(|v| (v.key, v.dot())).collect();
                 out.push(Output::Send {
                     to: from,
                     message: Message::HandoffAck(Rc::new(writes)),
@@ -753,8 +753,9 @@ impl Replica {
             }
             Message::HandoffAck(writes) => {
                 // Dynamo §4.6: once the owner has the writes, the hints are deleted.
-                self.hints
-                    .retain(|h| h.owner != from || !writes.contains(&h.version.write));
+                self.hints.retain(|h| {
+                    h.owner != from || !writes.contains(&(h.version.key, h.version.dot()))
+                });
             }
             Message::SyncRequest(offered) => {
                 let reply = self.reconcile(from, &offered, None, out);
