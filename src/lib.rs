@@ -19,6 +19,7 @@ pub mod chunked;
 pub mod clock;
 pub mod compare;
 pub mod crdt;
+pub mod encode;
 pub mod error;
 pub mod hash;
 pub mod ids;

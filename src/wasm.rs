@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use wasm_bindgen::prelude::*;
 
 use crate::compare::Follower;
+use crate::encode;
 use crate::lesson::Lesson;
 use crate::settings::{Consistency, Settings, SettingsPatch};
 use crate::sim::{ClientOptions, Context, Sample};
@@ -22,10 +23,6 @@ use crate::{Error, LinkOverride, NodeId, RequestId, Time};
 pub const PAGE_MAX_NODES: u32 = 64;
 /// The longest single `runFor` / `runUntil` jump, in milliseconds (one day of virtual time).
 pub const MAX_RUN_MS: f64 = 86_400_000.0;
-/// Numbers per message in the buffer from [`Sim::flights`].
-pub const FLIGHT_STRIDE: usize = 5;
-/// Numbers per dropped message in the buffer from [`Sim::drain_drops`].
-pub const DROP_STRIDE: usize = 5;
 
 /// Shows a panic's message on the page (through `globalThis.convergePanic`, if the page set
 /// one) and in the console, so that a bug never leaves the page silently dead.
@@ -607,6 +604,13 @@ impl Sim {
         js_sys::Float64Array::from(out.as_slice())
     }
 
+    /// How `flights`, `drainDrops` and `diagram` lay out their numbers: strides, and every
+    /// code by name (`{flightStride, dropStride, diagramStride, dropReasonFactor, flightFlags,
+    /// messageKinds, dropReasons, statuses, diagramCodes}`). The page reads them from here.
+    pub fn layout() -> Result<JsValue, JsError> {
+        to_js(&encode::Layout::new())
+    }
+
     /// The upper bounds (exclusive, ms) of the buckets of time to reach every replica that
     /// `plots` counts; its last bucket holds everything slower.
     #[wasm_bindgen(js_name = "plotBuckets")]
@@ -618,95 +622,12 @@ impl Sim {
     }
 
     /// The events of the space-time diagram from time `from` (ms) on, at most the last 4,000,
-    /// nine numbers each: `code, time, node, peer, id, extra, progress, position, index`.
-    /// Codes: 0 write, 1 read, 2 answer, 3 send, 4 deliver, 5 drop, 6 timer, 7 hint,
-    /// 8 collect, 9 crash, 10 recover, 11 link, 12 configure. `node` and `peer` are node ids
-    /// (`peer` 0 if none: for messages and links the receiver, for a hint the owner). `id`:
-    /// the message's number (send, deliver, drop), the write's (write, hint, collect), or the
-    /// request's (read, answer). `extra`: the message kind (as in `flights`), a write's delete
-    /// flag, an answer's status (1 ok, 2 unavailable, 3 timed out), a drop's reason (added as
-    /// 10 × reason to the kind), a link's cut flag. `progress`: how far a dropped message got
-    /// (0 to 1). `position`: events handled by then. `index`: the event's number in the trace.
+    /// `layout().diagramStride` numbers each (see [`crate::encode::diagram`]):
+    /// `code, time, node, peer, id, extra, progress, position, index`, with the codes of
+    /// `layout().diagramCodes`.
     pub fn diagram(&self, from: JsValue) -> Result<js_sys::Float64Array, JsError> {
-        use crate::TraceEvent as E;
-        const MOST: usize = 4_000;
         let from = milliseconds(&from)?;
-        let trace = self.inner.sim().trace();
-        let events = trace.recent();
-        let start = events
-            .partition_point(|e| e.time() < from)
-            .max(events.len().saturating_sub(MOST));
-        let first = trace.count() - events.len() as u64;
-        let mut out = Vec::with_capacity((events.len() - start) * 9);
-        let kept = events.iter().zip(trace.positions()).enumerate().skip(start);
-        for (i, (event, position)) in kept {
-            let n = |node: &NodeId| f64::from(node.0);
-            let (code, node, peer, id, extra, progress) = match event {
-                E::Write {
-                    node,
-                    write,
-                    delete,
-                    ..
-                } => (0, n(node), 0.0, write.0, u32::from(*delete), 0.0),
-                E::Read { node, request, .. } => (1, n(node), 0.0, request.0, 0, 0.0),
-                E::Answer {
-                    node,
-                    request,
-                    status,
-                    ..
-                } => (2, n(node), 0.0, request.0, *status as u32, 0.0),
-                E::Send {
-                    from,
-                    to,
-                    message,
-                    id,
-                    ..
-                } => (3, n(from), n(to), *id, *message as u32, 0.0),
-                E::Deliver {
-                    from,
-                    to,
-                    message,
-                    id,
-                    ..
-                } => (4, n(from), n(to), *id, *message as u32, 1.0),
-                E::Drop {
-                    from,
-                    to,
-                    message,
-                    reason,
-                    id,
-                    progress,
-                    ..
-                } => (
-                    5,
-                    n(from),
-                    n(to),
-                    *id,
-                    *message as u32 + 10 * *reason as u32,
-                    f64::from(*progress) / 1000.0,
-                ),
-                E::Timer { node, .. } => (6, n(node), 0.0, 0, 0, 0.0),
-                E::Hint {
-                    node, owner, write, ..
-                } => (7, n(node), n(owner), write.0, 0, 0.0),
-                E::Collect { node, write, .. } => (8, n(node), 0.0, write.0, 0, 0.0),
-                E::Crash { node, .. } => (9, n(node), 0.0, 0, 0, 0.0),
-                E::Recover { node, wipe, .. } => (10, n(node), 0.0, 0, u32::from(*wipe), 0.0),
-                E::Link { from, to, cut, .. } => (11, n(from), n(to), 0, u32::from(*cut), 0.0),
-                E::Configure { .. } => (12, 0.0, 0.0, 0, 0, 0.0),
-            };
-            out.extend_from_slice(&[
-                f64::from(code),
-                event.time() as f64,
-                node,
-                peer,
-                f64::from(id),
-                f64::from(extra),
-                progress,
-                *position as f64,
-                (first + i as u64) as f64,
-            ]);
-        }
+        let out = encode::diagram(self.inner.sim().trace(), from);
         Ok(js_sys::Float64Array::from(out.as_slice()))
     }
 
@@ -807,62 +728,29 @@ impl Sim {
 
     // ----- Per frame -----
 
-    /// The messages in flight at (fractional) time `t`, five numbers each:
-    /// `fromIndex, toIndex, kind, progress, flags` (indexes from 0; kind 0 write, 1 anti-entropy
-    /// request, 2 anti-entropy reply, 3 read, 4 reply or acknowledgement, 5 read repair,
-    /// 6 hinted write or handoff; progress 0 to 1 along the link;
-    /// flags bit 0: will be lost, bit 1: a duplicate). At most 20,000: past that, one in every
-    /// few. A view into wasm memory: read it before the next call into the simulation.
+    /// The messages in flight at (fractional) time `t`, `layout().flightStride` numbers each:
+    /// `fromIndex, toIndex, kind, progress, flags` (indexes from 0; kinds as in
+    /// `layout().messageKinds`; progress 0 to 1 along the link; flags as in
+    /// `layout().flightFlags`: will be lost, a duplicate). At most 20,000: past that, one in
+    /// every few. A view into wasm memory: read it before the next call into the simulation.
     pub fn flights(&mut self, t: f64) -> js_sys::Float32Array {
         self.flights.clear();
         // Past MAX_DRAWN_FLIGHTS, one in every few is drawn: a million dots a frame would stop
         // the page, and show nothing more than twenty thousand do.
-        let every = self
-            .inner
-            .sim()
-            .in_flight_count()
-            .div_ceil(MAX_DRAWN_FLIGHTS)
-            .max(1);
-        for f in self.inner.sim().in_flight().step_by(every) {
-            let span = (f.arrive_at - f.sent_at) as f64;
-            let progress = if span <= 0.0 {
-                1.0
-            } else {
-                ((t - f.sent_at as f64) / span).clamp(0.0, 1.0)
-            };
-            let flags = u8::from(f.lost_at.is_some()) | (u8::from(f.duplicate) << 1);
-            self.flights.extend_from_slice(&[
-                f.from.index() as f32,
-                f.to.index() as f32,
-                f.kind as u8 as f32,
-                progress as f32,
-                f32::from(flags),
-            ]);
-        }
+        let sim = self.inner.sim();
+        let every = sim.in_flight_count().div_ceil(MAX_DRAWN_FLIGHTS).max(1);
+        encode::flights(sim.in_flight(), t, every, &mut self.flights);
         // SAFETY: the view is read by JS before any other call into wasm, and so before wasm
         // memory can grow or `self.flights` change; the doc comment says so.
         unsafe { js_sys::Float32Array::view(&self.flights) }
     }
 
-    /// Messages dropped since the last call, five numbers each:
-    /// `fromIndex, toIndex, kind, reason (0 lost, 1 link cut, 2 node down), at (0 to 1)`.
+    /// Messages dropped since the last call, `layout().dropStride` numbers each:
+    /// `fromIndex, toIndex, kind, reason, at` (reasons as in `layout().dropReasons`; `at`: how
+    /// far along the link, 0 to 1).
     #[wasm_bindgen(js_name = "drainDrops")]
     pub fn drain_drops(&mut self) -> js_sys::Float32Array {
-        let drops: Vec<f32> = self
-            .inner
-            .sim_mut()
-            .drain_drops()
-            .into_iter()
-            .flat_map(|d| {
-                [
-                    d.from.index() as f32,
-                    d.to.index() as f32,
-                    d.kind as u8 as f32,
-                    d.reason as u8 as f32,
-                    d.at,
-                ]
-            })
-            .collect();
+        let drops = encode::drops(&self.inner.sim_mut().drain_drops());
         js_sys::Float32Array::from(drops.as_slice())
     }
 

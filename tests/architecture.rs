@@ -27,7 +27,7 @@ const LAYERS: &[&[&str]] = &[
     // The simulation, then time travel over it.
     &["sim"],
     &["timeline"],
-    &["lesson", "compare"],
+    &["lesson", "compare", "encode"],
     // The adapter to JavaScript.
     &["wasm"],
 ];

@@ -780,3 +780,27 @@ fn run_slices_stop_at_their_budget_and_end_where_one_run_ends() {
         "refused: nothing ran"
     );
 }
+
+/// The page reads the encodings' layout from the core: the strides and codes it gives are
+/// the ones `flights`, `drainDrops` and `diagram` use.
+#[wasm_bindgen_test]
+fn the_layout_the_page_reads_is_the_one_the_encodings_use() {
+    let layout = Sim::layout().unwrap();
+    let stride = get(&layout, "flightStride").as_f64().unwrap() as u32;
+    let replicate = get(&get(&layout, "messageKinds"), "replicate")
+        .as_f64()
+        .unwrap();
+    let mut sim = sim(r#"{"seed": 5, "latency": {"kind": "constant", "ms": 50}}"#);
+    sim.write(num(1.0), s("name"), s("Alice"), JsValue::UNDEFINED)
+        .unwrap();
+    let flights = sim.flights(25.0);
+    assert_eq!(flights.length(), 2 * stride);
+    assert_eq!(f64::from(flights.get_index(2)), replicate);
+    let diagram = sim.diagram(num(0.0)).unwrap();
+    let stride = get(&layout, "diagramStride").as_f64().unwrap() as u32;
+    let write = get(&get(&layout, "diagramCodes"), "write")
+        .as_f64()
+        .unwrap();
+    assert_eq!(diagram.length() % stride, 0);
+    assert_eq!(diagram.get_index(0), write, "the first event is the write");
+}

@@ -5,10 +5,9 @@
 // before it, Lamport's relation: earlier on its lane, or sent to it) and its future; clicking
 // an event moves the whole page to the moment after it. It scrolls with time.
 
-import { COLOURS, FONT, MESSAGE_STYLES, traceShape } from './draw.js';
+import { COLOURS, FONT, messageStyle, traceShape } from './draw.js';
+import { CODE, DIAGRAM_STRIDE, DROP_REASON_FACTOR } from './layout.js';
 
-const STRIDE = 9;
-const CODE = { write: 0, read: 1, answer: 2, send: 3, deliver: 4, drop: 5, timer: 6, hint: 7, collect: 8, crash: 9, recover: 10, link: 11, configure: 12 };
 const MIN_GUTTER = 64; // lane labels: widened to the longest
 const RIGHT = 14;
 const TOP = 8;
@@ -159,7 +158,7 @@ export class SpaceTimeDiagram {
     const from = Math.max(0, Math.floor(t0 - this.windowMs));
     const raw = core.diagram(from);
     const events = [];
-    for (let i = 0; i < raw.length; i += STRIDE) {
+    for (let i = 0; i < raw.length; i += DIAGRAM_STRIDE) {
       events.push({
         code: raw[i], time: raw[i + 1], node: raw[i + 2], peer: raw[i + 3], id: raw[i + 4],
         extra: raw[i + 5], progress: raw[i + 6], position: raw[i + 7], index: raw[i + 8],
@@ -558,7 +557,7 @@ class Batch {
 }
 
 function style(kind) {
-  return MESSAGE_STYLES[kind % 10] ?? MESSAGE_STYLES[0];
+  return messageStyle(kind % DROP_REASON_FACTOR);
 }
 
 function lineColour(colour, tone) {

@@ -2,6 +2,8 @@
 // beside it, messages flying along their links and dropped ones failing. A read-only view: it
 // never changes the simulation.
 
+import { DROP_STRIDE, FLIGHT_STRIDE, KIND, REASON } from './layout.js';
+
 // Okabe-Ito colours (safe for colour-blind viewers); shapes carry the same meaning.
 export const COLOURS = {
   ink: '#14181f',
@@ -26,28 +28,25 @@ export const COLOURS = {
   cardBorder: '#d5d9e0',
 };
 
-// Message kinds as the core numbers them, with a colour and a shape each: colour is never the
-// only sign of what a message is.
-const KIND_REPLICATE = 0;
-const KIND_SYNC_REQUEST = 1;
-const KIND_SYNC_REPLY = 2;
-const KIND_READ = 3;
-const KIND_REPLY = 4;
-const KIND_REPAIR = 5;
-const KIND_HINT = 6;
+// Message kinds by the core's names for them (its layout gives their codes), with a colour and
+// a shape each: colour is never the only sign of what a message is.
 export const MESSAGE_STYLES = [
-  { kind: KIND_REPLICATE, name: 'write', colour: COLOURS.replicate, shape: 'circle' },
-  { kind: KIND_SYNC_REQUEST, name: 'anti-entropy', colour: COLOURS.sync, shape: 'diamond' },
-  { kind: KIND_SYNC_REPLY, name: 'anti-entropy reply', colour: COLOURS.sync, shape: 'square' },
-  { kind: KIND_READ, name: 'read', colour: COLOURS.read, shape: 'triangle' },
-  { kind: KIND_REPLY, name: 'ack / reply', colour: COLOURS.reply, shape: 'small' },
-  { kind: KIND_REPAIR, name: 'read repair', colour: COLOURS.repair, shape: 'ring' },
-  { kind: KIND_HINT, name: 'hinted handoff', colour: COLOURS.hint, shape: 'diamond' },
+  { kind: 'replicate', name: 'write', colour: COLOURS.replicate, shape: 'circle' },
+  { kind: 'syncRequest', name: 'anti-entropy', colour: COLOURS.sync, shape: 'diamond' },
+  { kind: 'syncReply', name: 'anti-entropy reply', colour: COLOURS.sync, shape: 'square' },
+  { kind: 'read', name: 'read', colour: COLOURS.read, shape: 'triangle' },
+  { kind: 'reply', name: 'ack / reply', colour: COLOURS.reply, shape: 'small' },
+  { kind: 'repair', name: 'read repair', colour: COLOURS.repair, shape: 'ring' },
+  { kind: 'hint', name: 'hinted handoff', colour: COLOURS.hint, shape: 'diamond' },
 ];
-const FLIGHT_STRIDE = 5;
-const DROP_STRIDE = 5;
+
+/** The style of a message of kind `code` (a code of the core's layout). */
+export function messageStyle(code) {
+  return MESSAGE_STYLES.find((style) => KIND[style.kind] === code) ?? MESSAGE_STYLES[0];
+}
 const DROP_SHOW_MS = 1400;
-const DROP_REASONS = ['lost', 'link cut', 'node down'];
+/** What a drop's reason says beside its cross, by the core's reason names. */
+const DROP_WORDS = { lost: 'lost', linkCut: 'link cut', nodeDown: 'node down' };
 const CARD_ROWS = 6;
 const CUT_DASH = [7, 6];
 export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
@@ -503,9 +502,10 @@ export class ClusterView {
     for (const style of MESSAGE_STYLES) {
       ctx.beginPath();
       let any = false;
+      const code = KIND[style.kind];
       for (let i = 0; i < count; i++) {
         const o = i * FLIGHT_STRIDE;
-        if (flights[o + 2] !== style.kind) continue;
+        if (flights[o + 2] !== code) continue;
         any = true;
         this.lanePoint(flights[o], flights[o + 1], flights[o + 3], p);
         traceShape(ctx, tiny && style.shape !== 'diamond' && style.shape !== 'triangle' ? 'square' : style.shape, p.x, p.y, r);
@@ -513,7 +513,7 @@ export class ClusterView {
       if (!any) continue;
       ctx.fillStyle = style.colour;
       ctx.fill();
-      if (style.kind === KIND_REPAIR) {
+      if (style.kind === 'repair') {
         ctx.strokeStyle = COLOURS.repairEdge;
         ctx.lineWidth = 1.5;
         ctx.stroke();
@@ -544,7 +544,7 @@ export class ClusterView {
       drawCross(ctx, p.x, p.y - lift, s.drawCuts ? s.msg + 2.5 : s.msg, COLOURS.drop, s.drawCuts ? 3 : 1.5);
       // Say why, unless another reason is already written right there.
       const crowded = labelled.some((q) => Math.abs(q.x - p.x) < 70 && Math.abs(q.y - p.y) < 18);
-      const reason = s.drawCuts && this.positions.length <= 16 && !crowded ? DROP_REASONS[d.reason] ?? 'dropped' : null;
+      const reason = s.drawCuts && this.positions.length <= 16 && !crowded ? DROP_WORDS[Object.keys(REASON).find((name) => REASON[name] === d.reason)] ?? 'dropped' : null;
       if (reason) {
         ctx.fillStyle = COLOURS.drop;
         ctx.fillText(reason, p.x, p.y - lift - s.msg - 6);

@@ -2,6 +2,7 @@
 // Boots the wasm core, reads settings from the URL, and exposes the simulation as window.sim.
 
 import init, { Simulation } from './pkg/converge.js';
+import { setLayout } from './layout.js';
 import { ClusterView } from './draw.js';
 import { Controls } from './controls.js';
 import { shorten } from './client.js';
@@ -509,6 +510,7 @@ async function boot() {
     location.reload();
   });
   await init();
+  setLayout(Simulation.layout());
 
   const { settings, speed, problems } = settingsFromUrl(location.search);
   const core = simulationFrom(settings, problems);

@@ -1,0 +1,28 @@
+// How the core lays out the numbers it hands the page every frame (messages in flight, drops,
+// the space-time diagram's events): strides and codes, read once from the core
+// (`Simulation.layout()`, in src/encode.rs) instead of being written a second time here.
+// main.js calls setLayout right after the core loads; the bindings below are live, so modules
+// that import them read the values whenever they draw.
+
+/** Numbers per message in flight, per drop and per diagram event. */
+export let FLIGHT_STRIDE = 0;
+export let DROP_STRIDE = 0;
+export let DIAGRAM_STRIDE = 0;
+/** A drop's `extra` in the diagram is its kind plus this many times its reason. */
+export let DROP_REASON_FACTOR = 0;
+/** Codes by name: message kinds (`KIND.replicate`), drop reasons, diagram event codes, flags. */
+export let KIND = {};
+export let REASON = {};
+export let CODE = {};
+export let FLAG = {};
+
+export function setLayout(layout) {
+  FLIGHT_STRIDE = layout.flightStride;
+  DROP_STRIDE = layout.dropStride;
+  DIAGRAM_STRIDE = layout.diagramStride;
+  DROP_REASON_FACTOR = layout.dropReasonFactor;
+  KIND = layout.messageKinds;
+  REASON = layout.dropReasons;
+  CODE = layout.diagramCodes;
+  FLAG = layout.flightFlags;
+}
