@@ -518,6 +518,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_default_settings_build_the_tutorial_protocol() {
+        assert_eq!(Settings::default().protocol(), Protocol::tutorial(3));
+    }
+
+    #[test]
     fn default_is_the_tutorial_and_valid() {
         let s = Settings::default();
         assert_eq!(s.nodes, 3);

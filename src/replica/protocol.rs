@@ -42,6 +42,32 @@ pub struct Protocol {
     pub tombstone_grace: Time,
 }
 
+impl Protocol {
+    /// The tutorial's rules for `nodes` nodes: no coordinator (a node answers at once and
+    /// sends writes on, fire-and-forget), arrival order, no repair, no hints, no background
+    /// reconciliation; R and W of 2 and a one-second request timeout should requests be
+    /// coordinated. The simulation's default settings build this same protocol for three nodes.
+    pub fn tutorial(nodes: u32) -> Protocol {
+        Protocol {
+            nodes,
+            conflict: ConflictMode::ArrivalOrder,
+            coordination: Coordination::None,
+            write_quorum: nodes / 2 + 1,
+            read_quorum: nodes / 2 + 1,
+            request_timeout: 1_000,
+            read_repair: ReadRepair::Off,
+            hinted_handoff: HintedHandoff::Off,
+            hint_interval: 500,
+            dissemination: Dissemination::Broadcast,
+            gossip_fanout: 2,
+            gossip_interest: 4,
+            gossip_interval: 100,
+            anti_entropy: None,
+            tombstone_grace: 10_000,
+        }
+    }
+}
+
 /// How a client request is served.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -1,10 +1,8 @@
 //! The replica's rules, one node at a time (the simulation's tests cover whole clusters).
 
 use super::*;
-use crate::settings::Settings;
-
-fn protocol(settings: &Settings) -> Rc<Protocol> {
-    Rc::new(settings.protocol())
+fn protocol(rules: &Protocol) -> Rc<Protocol> {
+    Rc::new(rules.clone())
 }
 
 /// A placement of three nodes holding every key, with keys 0 to 9 registered.
@@ -16,7 +14,7 @@ fn placement(n: usize) -> Rc<Placement> {
     Rc::new(p)
 }
 
-fn replica(id: u32, settings: &Settings) -> Replica {
+fn replica(id: u32, settings: &Protocol) -> Replica {
     Replica::new(
         NodeId(id),
         protocol(settings),
@@ -76,7 +74,7 @@ fn sends(out: &[Output]) -> Vec<(NodeId, MessageKind)> {
 
 #[test]
 fn a_write_applies_locally_and_is_broadcast_fire_and_forget() {
-    let mut r = replica(1, &Settings::default());
+    let mut r = replica(1, &Protocol::tutorial(3));
     assert!(r.is_empty());
     let mut out = Vec::new();
     write(&mut r, 5, 1, 0, "Alice", &mut out);
@@ -98,9 +96,9 @@ fn a_write_applies_locally_and_is_broadcast_fire_and_forget() {
 
 #[test]
 fn a_lagging_clock_cannot_overwrite_its_own_newer_value_under_lww() {
-    let settings = Settings {
+    let settings = Protocol {
         conflict: ConflictMode::LastWriterWins,
-        ..Settings::default()
+        ..Protocol::tutorial(3)
     };
     let mut a = replica(1, &settings);
     let mut b = replica(2, &settings);
@@ -114,9 +112,9 @@ fn a_lagging_clock_cannot_overwrite_its_own_newer_value_under_lww() {
 
 #[test]
 fn blind_writes_under_version_vectors_become_siblings_and_a_read_context_resolves_them() {
-    let settings = Settings {
+    let settings = Protocol {
         conflict: ConflictMode::VersionVectors,
-        ..Settings::default()
+        ..Protocol::tutorial(3)
     };
     let mut a = replica(1, &settings);
     let mut b = replica(2, &settings);
@@ -143,9 +141,9 @@ fn blind_writes_under_version_vectors_become_siblings_and_a_read_context_resolve
 
 #[test]
 fn anti_entropy_under_lww_repairs_both_sides() {
-    let settings = Settings {
+    let settings = Protocol {
         conflict: ConflictMode::LastWriterWins,
-        ..Settings::default()
+        ..Protocol::tutorial(3)
     };
     let mut a = replica(1, &settings);
     let mut b = replica(2, &settings);
@@ -174,8 +172,8 @@ fn anti_entropy_under_lww_repairs_both_sides() {
 
 #[test]
 fn anti_entropy_under_arrival_order_only_fills_missing_keys() {
-    let mut a = replica(1, &Settings::default());
-    let mut b = replica(2, &Settings::default());
+    let mut a = replica(1, &Protocol::tutorial(3));
+    let mut b = replica(2, &Protocol::tutorial(3));
     let mut out = Vec::new();
     write(&mut a, 1, 1, 1, "a", &mut out);
     write(&mut a, 1, 2, 5, "1", &mut out);
@@ -188,10 +186,9 @@ fn anti_entropy_under_arrival_order_only_fills_missing_keys() {
 
 #[test]
 fn the_anti_entropy_timer_picks_another_node_and_rearms() {
-    let settings = Settings {
-        anti_entropy: true,
-        anti_entropy_interval_ms: 1000,
-        ..Settings::default()
+    let settings = Protocol {
+        anti_entropy: Some((AntiEntropyKind::Full, 1000)),
+        ..Protocol::tutorial(3)
     };
     let mut r = replica(2, &settings);
     let mut out = Vec::new();
@@ -210,9 +207,9 @@ fn the_anti_entropy_timer_picks_another_node_and_rearms() {
 
 #[test]
 fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
-    let settings = Settings {
-        coordination: crate::settings::Coordination::Quorum,
-        ..Settings::default()
+    let settings = Protocol {
+        coordination: Coordination::Quorum,
+        ..Protocol::tutorial(3)
     };
     let mut r = replica(1, &settings);
     let mut out = Vec::new();
@@ -285,9 +282,9 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
 
 #[test]
 fn a_quorum_write_with_too_few_reachable_replicas_is_unavailable_and_sends_nothing() {
-    let settings = Settings {
-        coordination: crate::settings::Coordination::Quorum,
-        ..Settings::default()
+    let settings = Protocol {
+        coordination: Coordination::Quorum,
+        ..Protocol::tutorial(3)
     };
     let mut r = replica(1, &settings);
     let mut out = Vec::new();
@@ -322,9 +319,9 @@ fn a_quorum_write_with_too_few_reachable_replicas_is_unavailable_and_sends_nothi
 
 #[test]
 fn tombstones_are_collected_after_their_grace_period() {
-    let settings = Settings {
-        tombstone_grace_ms: 100,
-        ..Settings::default()
+    let settings = Protocol {
+        tombstone_grace: 100,
+        ..Protocol::tutorial(3)
     };
     let mut r = replica(1, &settings);
     let mut out = Vec::new();
