@@ -4,7 +4,7 @@
 
 import { ClientPanel, clockText, shorten, tag, text, versionsText } from './client.js';
 import { RingView } from './ring.js';
-import { FONT } from './draw.js';
+import { FONT } from './palette.js';
 import { fillSettings, readSettings } from './settings-form.js';
 import { linkTo, packSession, readFile, saveFile } from './session.js';
 import { setModal } from './dialog.js';

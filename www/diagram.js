@@ -5,7 +5,7 @@
 // before it, Lamport's relation: earlier on its lane, or sent to it) and its future; clicking
 // an event moves the whole page to the moment after it. It scrolls with time.
 
-import { COLOURS, FONT, messageStyle, traceShape } from './draw.js';
+import { COLOURS, FONT, messageStyle, traceShape } from './palette.js';
 import { CODE, DIAGRAM_STRIDE, DROP_REASON_FACTOR } from './layout.js';
 
 const MIN_GUTTER = 64; // lane labels: widened to the longest

@@ -5,7 +5,6 @@ import init, { Simulation } from './pkg/converge.js';
 import { setLayout } from './layout.js';
 import { ClusterView } from './draw.js';
 import { Controls } from './controls.js';
-import { shorten } from './client.js';
 import { createApi } from './api.js';
 import { TimelineBar } from './timeline.js';
 import { EventLog } from './events.js';
@@ -14,6 +13,7 @@ import { Plots } from './plots.js';
 import { LessonPlayer } from './lessons.js';
 import { Comparison } from './compare.js';
 import { linkTo, packSession, sessionInHash, unpackSession } from './session.js';
+import { settingsFromUrl } from './url.js';
 
 const VIEW_REFRESH_MS = 100; // panels and cards refresh at most ten times a second
 const MAX_FRAME_GAP_MS = 100; // a long pause (a background tab) is not replayed at once
@@ -438,33 +438,6 @@ function keepSession(app) {
   }
 }
 
-/** Settings from the page address, e.g. ?seed=42&nodes=5&conflict=lww&latency=uniform:50-150. */
-export function settingsFromUrl(search) {
-  const params = new URLSearchParams(search);
-  const settings = {};
-  const problems = [];
-  let speed;
-  for (const [name, raw] of params) {
-    if (name === 'lesson' || name === 'step') continue; // the page's own (see boot)
-    if (name === 'latency') {
-      try {
-        settings.latency = parseLatency(raw);
-      } catch (err) {
-        problems.push(err.message);
-      }
-    } else if (name === 'speed') {
-      speed = Number(raw);
-    } else if (raw === 'true' || raw === 'false') {
-      settings[name] = raw === 'true';
-    } else if (raw.trim() !== '' && !Number.isNaN(Number(raw))) {
-      settings[name] = Number(raw);
-    } else {
-      settings[name] = raw;
-    }
-  }
-  return { settings, speed, problems };
-}
-
 /** A simulation with as many of `settings` as can be used; the rest are named in `problems`. */
 function simulationFrom(settings, problems) {
   try {
@@ -482,17 +455,6 @@ function simulationFrom(settings, problems) {
     }
     return new Simulation(kept);
   }
-}
-
-function parseLatency(raw) {
-  const m = /^(constant|uniform|exponential):(\d+)(?:[-+](\d+))?$/.exec(raw.trim());
-  if (!m) {
-    throw new Error(`latency in the address must look like constant:100, uniform:50-150 or exponential:20+60, not "${shorten(raw, 40)}"`);
-  }
-  const [, kind, a, b] = m;
-  if (kind === 'constant') return { kind, ms: Number(a) };
-  if (b === undefined) throw new Error(`latency ${kind} needs two numbers, e.g. ${kind === 'uniform' ? 'uniform:50-150' : 'exponential:20+60'}`);
-  return kind === 'uniform' ? { kind, minMs: Number(a), maxMs: Number(b) } : { kind, baseMs: Number(a), meanMs: Number(b) };
 }
 
 let app = null;

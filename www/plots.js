@@ -5,7 +5,7 @@
 // charting library: four small fixed charts in the page's own palette and type, redrawn a few
 // times a second, take less code than configuring one (and no dependency to vendor).
 
-import { COLOURS, FONT } from './draw.js';
+import { COLOURS, FONT } from './palette.js';
 
 // Sample fields, in the order the core sends them (Sample::values in src/sim/metrics.rs).
 const F = { replicate: 0, requests: 1, repair: 2, hint: 3, antiEntropy: 4, dropped: 5, writes: 6, reads: 7, staleReads: 8, failed: 9, staleReplicas: 10, divergentKeys: 11 };

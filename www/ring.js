@@ -3,7 +3,8 @@
 // clockwise from it. Ranges a Merkle comparison found different light up on the rim.
 // A read-only view of the simulation, like draw.js.
 
-import { COLOURS, FONT, makeLayer, paintLayer } from './draw.js';
+import { makeLayer, paintLayer } from './draw.js';
+import { COLOURS, FONT } from './palette.js';
 
 // Okabe-Ito, then greys: node i gets NODE_COLOURS[(i - 1) % length]; numbers say the rest.
 const NODE_COLOURS = ['#0072b2', '#e69f00', '#009e73', '#cc79a7', '#56b4e9', '#d55e00', '#f0e442', '#7a818c'];

@@ -304,7 +304,7 @@ test('runFor a whole day on 64 nodes goes on in slices: the page draws, shows pr
 
 test('a seeded fuzz of page addresses: each is taken or refused with a short message, never a panic', { timeout: TEST_TIMEOUT_MS }, withPage(async (page) => {
   const { failed, taken, refused } = await page.evaluate(async () => {
-    const { settingsFromUrl } = await import('./main.js');
+    const { settingsFromUrl } = await import('./url.js');
     const { Simulation } = await import('./pkg/converge.js');
     const names = ['seed', 'nodes', 'conflict', 'latency', 'loss', 'duplication', 'replicationFactor', 'writeQuorum',
       'readQuorum', 'coordination', 'antiEntropy', 'antiEntropyIntervalMs', 'clockSkewMs', 'speed', 'dissemination',
