@@ -7,14 +7,11 @@ import { RingView } from './ring.js';
 import { FONT } from './palette.js';
 import { fillSettings, readSettings } from './settings-form.js';
 import { linkTo, packSession, readFile, saveFile } from './session.js';
-import { setModal } from './dialog.js';
+import { Shortcuts } from './shortcuts.js';
 
 const STATUS_KEYS_SHOWN = 5;
 // Above this many nodes the Replicas table keeps fixed column widths (see style.css).
 const FIXED_TABLE_NODES = 8;
-
-/** How much larger presenter mode draws the cluster (its text, nodes and messages). */
-const PRESENTER_ZOOM = 1.35;
 
 export class Controls {
   constructor(doc, getApp) {
@@ -76,7 +73,25 @@ export class Controls {
 
     this.client.attach();
     this.attachSession();
-    this.attachShortcuts();
+    this.shortcuts = new Shortcuts(this.doc, {
+      playPause: () => {
+        if (!this.app.lesson.onSpace()) this.app.setPlaying(!this.app.playing);
+      },
+      step: () => this.step(),
+      stepBack: () => this.act(() => {
+        if (!this.app.stepBack()) this.toast('This is the start of the run.');
+      }),
+      toStart: () => this.act(() => this.app.seek(0)),
+      toEnd: () => this.act((core) => this.app.seek(core.end())),
+      toggleDiagram: () => this.$('diagram-toggle').click(),
+      closeMenu: () => this.closeMenu(),
+      zoom: (factor) => {
+        this.view.setZoom(factor);
+        this.app.comparison.setZoom(factor);
+        this.app.diagram.setZoom(factor);
+      },
+    });
+    this.shortcuts.attach();
 
     // The ring: pick a key on it, in Replicas, or by name.
     new ResizeObserver(() => this.ring.resize()).observe(this.$('ring'));
@@ -136,7 +151,6 @@ export class Controls {
       if (hit) this.openMenu(hit, e);
       else this.closeMenu();
     });
-    this.doc.addEventListener('keydown', (e) => this.key(e));
     this.doc.addEventListener('click', (e) => {
       if (!this.$('menu').hidden && !this.$('menu').contains(e.target) && e.target !== canvas) this.closeMenu();
     });
@@ -198,70 +212,6 @@ export class Controls {
         this.toast(`"${file.name}" could not be opened, so nothing changed: ${err.message}`);
       }
     });
-  }
-
-  /** The "?" list of shortcuts and presenter mode. */
-  attachShortcuts() {
-    const $ = this.$;
-    $('help').addEventListener('click', () => this.showShortcuts(true));
-    $('shortcuts-close').addEventListener('click', () => this.showShortcuts(false));
-    $('shortcuts').addEventListener('click', (e) => {
-      if (e.target === $('shortcuts')) this.showShortcuts(false);
-    });
-    $('presenter').addEventListener('click', () => this.presenter(!this.doc.body.classList.contains('presenter')));
-  }
-
-  showShortcuts(on) {
-    setModal(this.$('shortcuts'), on);
-    if (on) this.$('shortcuts-close').focus();
-    else this.$('help').focus();
-  }
-
-  /** Presenter mode: large type, the cluster and its timeline alone, stronger lines. */
-  presenter(on) {
-    this.doc.body.classList.toggle('presenter', on);
-    this.$('presenter').setAttribute('aria-pressed', String(on));
-    // Larger type in the drawings too, not only in the page around them.
-    const zoom = on ? PRESENTER_ZOOM : 1;
-    this.view.setZoom(zoom);
-    this.app.comparison.setZoom(zoom);
-    this.app.diagram.setZoom(zoom);
-  }
-
-  key(e) {
-    const typing = e.target.closest && e.target.closest('input, select, textarea, [contenteditable]');
-    if (e.key === 'Escape') {
-      this.closeMenu();
-      if (this.$('lesson-picker').open) setModal(this.$('lesson-picker'), false);
-      else if (this.$('shortcuts').open) this.showShortcuts(false);
-      else if (this.doc.body.classList.contains('presenter')) this.presenter(false);
-      return;
-    }
-    if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
-    if (e.key === ' ' && !(e.target instanceof HTMLButtonElement)) {
-      e.preventDefault();
-      if (!this.app.lesson.onSpace()) this.app.setPlaying(!this.app.playing);
-    } else if (e.key === 's' || e.key === 'S' || e.key === 'ArrowRight') {
-      e.preventDefault();
-      this.step();
-    } else if (e.key === 'ArrowLeft') {
-      e.preventDefault();
-      this.act(() => {
-        if (!this.app.stepBack()) this.toast('This is the start of the run.');
-      });
-    } else if (e.key === 'Home') {
-      e.preventDefault();
-      this.act(() => this.app.seek(0));
-    } else if (e.key === 'End') {
-      e.preventDefault();
-      this.act((core) => this.app.seek(core.end()));
-    } else if (e.key === '?') {
-      this.showShortcuts(!this.$('shortcuts').open);
-    } else if (e.key === 'p' || e.key === 'P') {
-      this.presenter(!this.doc.body.classList.contains('presenter'));
-    } else if (e.key === 'd' || e.key === 'D') {
-      this.$('diagram-toggle').click();
-    }
   }
 
   step() {
