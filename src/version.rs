@@ -6,7 +6,6 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{CausalContext, Dot, Stamp};
-use crate::ids::Time;
 use crate::ids::{KeyId, WriteId};
 
 /// A value, shared rather than copied between replicas and messages.
@@ -27,8 +26,10 @@ pub struct Version {
     /// versions it replaces. A client that read first passes the context it read (Riak); a write
     /// without one replaces nothing. Empty under the other rules, which keep no clocks.
     pub context: CausalContext,
-    /// Virtual time of the write (tombstones are collected a grace period after it).
-    pub created: Time,
+    /// When the write was made, by its coordinator's clock (ms, skew included): each replica
+    /// collects a tombstone once its own clock reads a grace period past it, as Cassandra does
+    /// with the local deletion time a delete carries. No clock but the nodes' own is assumed.
+    pub created: i64,
 }
 
 impl Version {

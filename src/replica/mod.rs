@@ -553,7 +553,7 @@ impl Replica {
             value,
             stamp,
             context,
-            created: env.now,
+            created: self.clock(env.now),
         });
         // Riak (object.siblings.maximum, 100 by default): the coordinator refuses a write that
         // would leave more siblings than that, so that blind writes cannot pile them up without
@@ -1121,7 +1121,8 @@ impl Replica {
         now: Time,
         out: &mut Vec<Output>,
     ) -> Option<bool> {
-        let grace = self.protocol.tombstone_grace;
+        let grace = self.protocol.tombstone_grace as i64;
+        let now = self.clock(now);
         let held = self.store.get_mut(index)?;
         let versions = held.as_slice();
         if versions.is_empty() || !versions.iter().all(|v| v.is_tombstone()) {

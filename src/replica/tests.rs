@@ -345,3 +345,42 @@ fn tombstones_are_collected_after_their_grace_period() {
     assert!(out.iter().any(|o| matches!(o, Output::Collected { .. })));
     assert_eq!(r.len(), 0);
 }
+
+/// Grace is read on each node's own clock: a delete made by a node whose clock runs 1 s ahead
+/// carries that clock's reading, and a replica with a true clock keeps the tombstone until its
+/// own clock is a grace period past it (Cassandra's local deletion time); the fast node itself
+/// collects it a grace period after the delete, by its own clock.
+#[test]
+fn tombstone_grace_is_read_on_each_node_s_own_clock() {
+    let rules = Protocol {
+        tombstone_grace: 100,
+        ..Protocol::tutorial(3)
+    };
+    let mut fast = replica(1, &rules);
+    fast.set_protocol(protocol(&rules), 1_000, &mut Vec::new());
+    let mut other = replica(2, &rules);
+    let mut out = Vec::new();
+    let delete = fast.client_write(
+        &env(10),
+        RequestId(1),
+        WriteId(1),
+        KeyId(0),
+        None,
+        None,
+        1,
+        &mut out,
+    );
+    assert_eq!(delete.created, 1_010, "the fast node's clock");
+    other.handle_message(&env(20), NodeId(1), Message::Replicate(delete), &mut out);
+    assert_eq!(values(&other, 0), vec!["⊘"]);
+    other.handle_timer(&env(200), Timer::TombstoneGc, &mut out);
+    assert_eq!(
+        values(&other, 0),
+        vec!["⊘"],
+        "its clock reads 200, not yet 1,110"
+    );
+    other.handle_timer(&env(1_110), Timer::TombstoneGc, &mut out);
+    assert!(values(&other, 0).is_empty());
+    fast.handle_timer(&env(110), Timer::TombstoneGc, &mut out);
+    assert!(values(&fast, 0).is_empty(), "its own clock reads 1,110");
+}
