@@ -298,7 +298,6 @@ mod tests {
             values.sort_unstable();
             assert_eq!(values, (0..codes.len() as u8).collect::<Vec<_>>());
         }
-        // Every event the trace can record has a code whose name is the event's own.
         let json = serde_json::to_value(&layout).unwrap();
         assert_eq!(json["flightStride"], 5);
         assert_eq!(json["diagramCodes"]["send"], 3);
