@@ -10,7 +10,7 @@ use std::rc::Rc;
 
 use common::*;
 use converge::crdt::{CounterEntry, Op, merged_value, prepare};
-use converge::settings::{Coordination, ReplicationFactor};
+use converge::settings::Coordination;
 use converge::version::Held;
 use converge::{
     ClientOptions, ConflictMode, KeyId, NodeId, SettingsPatch, Simulation, Stamp, Version, WriteId,
@@ -455,7 +455,7 @@ proptest! {
     fn data_types_converge_to_what_the_history_says(
         seed in any::<u64>().prop_map(|s| s >> 11),
         counter in any::<bool>(),
-        patch in mechanisms(),
+        patch in strategies::mechanisms(),
         events in events(),
     ) {
         let mode = if counter { ConflictMode::Counter } else { ConflictMode::OrSet };
@@ -581,38 +581,4 @@ fn faulty_cluster(nodes: u32, seed: u64, conflict: ConflictMode) -> Simulation {
         ..Settings::default()
     })
     .unwrap()
-}
-
-/// Settings drawn at random: every path a version travels.
-fn mechanisms() -> impl Strategy<Value = SettingsPatch> {
-    (
-        prop_oneof![
-            Just(ReplicationFactor::All),
-            (2u32..4).prop_map(ReplicationFactor::N)
-        ],
-        prop_oneof![Just(Coordination::None), Just(Coordination::Quorum)],
-        strategies::level(),
-        strategies::level(),
-        strategies::read_repair(),
-        strategies::hinted_handoff(),
-        strategies::anti_entropy_kind(),
-        strategies::dissemination(),
-    )
-        .prop_map(
-            |(rf, coordination, r, w, read_repair, hinted_handoff, kind, dissemination)| {
-                SettingsPatch {
-                    replication_factor: Some(rf),
-                    coordination: Some(coordination),
-                    read_quorum: Some(r),
-                    write_quorum: Some(w),
-                    read_repair: Some(read_repair),
-                    hinted_handoff: Some(hinted_handoff),
-                    anti_entropy_kind: Some(kind),
-                    dissemination: Some(dissemination),
-                    request_timeout_ms: Some(500),
-                    hint_interval_ms: Some(300),
-                    ..SettingsPatch::default()
-                }
-            },
-        )
 }

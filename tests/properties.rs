@@ -131,41 +131,6 @@ proptest! {
     }
 }
 
-/// Settings drawn at random: every mechanism in some mix.
-fn mechanisms() -> impl Strategy<Value = SettingsPatch> {
-    use converge::settings::*;
-    (
-        prop_oneof![
-            Just(ReplicationFactor::All),
-            (2u32..4).prop_map(ReplicationFactor::N)
-        ],
-        prop_oneof![Just(Coordination::None), Just(Coordination::Quorum)],
-        strategies::level(),
-        strategies::level(),
-        strategies::read_repair(),
-        strategies::hinted_handoff(),
-        strategies::anti_entropy_kind(),
-        strategies::dissemination(),
-    )
-        .prop_map(
-            |(rf, coordination, r, w, read_repair, hinted_handoff, kind, dissemination)| {
-                SettingsPatch {
-                    replication_factor: Some(rf),
-                    coordination: Some(coordination),
-                    read_quorum: Some(r),
-                    write_quorum: Some(w),
-                    read_repair: Some(read_repair),
-                    hinted_handoff: Some(hinted_handoff),
-                    anti_entropy_kind: Some(kind),
-                    dissemination: Some(dissemination),
-                    request_timeout_ms: Some(500),
-                    hint_interval_ms: Some(300),
-                    ..SettingsPatch::default()
-                }
-            },
-        )
-}
-
 /// A change of settings in the middle of a run: any one mechanism, or tombstone grace.
 fn change() -> impl Strategy<Value = SettingsPatch> {
     prop_oneof![
@@ -339,7 +304,7 @@ proptest! {
     #[test]
     fn every_mechanism_converges_once_faults_heal(
         seed in any::<u64>().prop_map(|s| s >> 11),
-        patch in mechanisms(),
+        patch in strategies::mechanisms(),
         vv in any::<bool>(),
         ops in client_ops(),
     ) {

@@ -144,8 +144,10 @@ pub fn cases(default: u32) -> proptest::test_runner::Config {
 
 /// Property-test strategies for settings, shared by the property tests.
 pub mod strategies {
+    use converge::SettingsPatch;
     use converge::settings::{
-        AntiEntropyKind, Consistency, Dissemination, HintedHandoff, ReadRepair,
+        AntiEntropyKind, Consistency, Coordination, Dissemination, HintedHandoff, ReadRepair,
+        ReplicationFactor,
     };
     use proptest::prelude::*;
 
@@ -184,5 +186,39 @@ pub mod strategies {
     /// Full or Merkle anti-entropy.
     pub fn anti_entropy_kind() -> impl Strategy<Value = AntiEntropyKind> {
         prop_oneof![Just(AntiEntropyKind::Full), Just(AntiEntropyKind::Merkle)]
+    }
+
+    /// Settings drawn at random: every mechanism in some mix, every path a version travels.
+    pub fn mechanisms() -> impl Strategy<Value = SettingsPatch> {
+        (
+            prop_oneof![
+                Just(ReplicationFactor::All),
+                (2u32..4).prop_map(ReplicationFactor::N)
+            ],
+            prop_oneof![Just(Coordination::None), Just(Coordination::Quorum)],
+            level(),
+            level(),
+            read_repair(),
+            hinted_handoff(),
+            anti_entropy_kind(),
+            dissemination(),
+        )
+            .prop_map(
+                |(rf, coordination, r, w, read_repair, hinted_handoff, kind, dissemination)| {
+                    SettingsPatch {
+                        replication_factor: Some(rf),
+                        coordination: Some(coordination),
+                        read_quorum: Some(r),
+                        write_quorum: Some(w),
+                        read_repair: Some(read_repair),
+                        hinted_handoff: Some(hinted_handoff),
+                        anti_entropy_kind: Some(kind),
+                        dissemination: Some(dissemination),
+                        request_timeout_ms: Some(500),
+                        hint_interval_ms: Some(300),
+                        ..SettingsPatch::default()
+                    }
+                },
+            )
     }
 }
