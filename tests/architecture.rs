@@ -73,14 +73,20 @@ fn sources() -> Vec<(String, String, String)> {
 /// attribute followed by `mod`; tests may build what they check from any layer). A file that
 /// is itself a test module (`tests.rs`) has no code here.
 fn code(rel: &str, text: &str) -> String {
-    if rel.ends_with("/tests.rs") {
+    code_with(rel, text, false)
+}
+
+/// The same, keeping the test modules if `tests`.
+fn code_with(rel: &str, text: &str, tests: bool) -> String {
+    if !tests && rel.ends_with("/tests.rs") {
         return String::new();
     }
     let mut out = String::new();
     let mut lines = text.lines().peekable();
     while let Some(line) = lines.next() {
         let t = line.trim_start();
-        if t.starts_with("#[cfg(")
+        if !tests
+            && t.starts_with("#[cfg(")
             && t.contains("test")
             && let Some(next) = lines.peek()
             && next.trim_start().starts_with("mod ")
@@ -218,12 +224,7 @@ fn the_replica_and_its_tests_use_nothing_of_the_simulation() {
         if top != "replica" {
             continue;
         }
-        let code: String = text
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        for module in uses(&code) {
+        for module in uses(&code_with(&rel, &text, true)) {
             if module != "replica" && !REPLICA_MAY_USE.contains(&module.as_str()) {
                 forbidden.push(format!("{rel} uses crate::{module}"));
             }

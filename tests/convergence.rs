@@ -163,8 +163,9 @@ fn an_overwrite_that_saw_the_first_write_loses_nothing() {
     assert!(sim.lost_writes().is_empty());
 }
 
-#[test]
-fn a_skewed_clock_makes_the_newest_write_lose_under_last_writer_wins() {
+/// Last writer wins; node 2's clock 5 s behind; `k = older`, written through node 1, on every
+/// node a second later.
+fn older_everywhere_and_node_2_five_seconds_behind() -> converge::Simulation {
     let mut sim = cluster(3, ConflictMode::LastWriterWins, 50);
     sim.configure(&SettingsPatch {
         clock_skew_ms: Some([("2".to_string(), -5_000)].into()),
@@ -173,6 +174,12 @@ fn a_skewed_clock_makes_the_newest_write_lose_under_last_writer_wins() {
     .unwrap();
     sim.write(n(1), "k", "older").unwrap();
     sim.run_for(1_000);
+    sim
+}
+
+#[test]
+fn a_skewed_clock_makes_the_newest_write_lose_under_last_writer_wins() {
+    let mut sim = older_everywhere_and_node_2_five_seconds_behind();
     let newer = sim.write(n(2), "k", "newer").unwrap();
     assert!(
         !newer.applied,
@@ -385,14 +392,7 @@ fn a_replica_that_catches_up_after_fifty_days_is_counted_as_reached() {
 /// will ever keep it. Node 2 is cut off, so its copies never arrive to say so later.
 #[test]
 fn a_write_beaten_on_arrival_has_reached_the_replicas_that_hold_a_later_one() {
-    let mut sim = cluster(3, ConflictMode::LastWriterWins, 50);
-    sim.configure(&SettingsPatch {
-        clock_skew_ms: Some([("2".to_string(), -5_000)].into()),
-        ..SettingsPatch::default()
-    })
-    .unwrap();
-    sim.write(n(1), "k", "older").unwrap();
-    sim.run_for(1_000);
+    let mut sim = older_everywhere_and_node_2_five_seconds_behind();
     assert!(sim.converged());
     sim.isolate(n(2)).unwrap();
     let newer = sim.write(n(2), "k", "newer").unwrap();

@@ -2,7 +2,7 @@
 // beside it, messages flying along their links and dropped ones failing. A read-only view: it
 // never changes the simulation.
 
-import { DROP_STRIDE, FLIGHT_STRIDE, KIND, REASON } from './layout.js';
+import { DROP_STRIDE, FLIGHT_STRIDE, KIND, REASON_NAME } from './layout.js';
 import { COLOURS, FONT, MESSAGE_STYLES, traceShape } from './palette.js';
 
 const DROP_SHOW_MS = 1400;
@@ -504,7 +504,7 @@ export class ClusterView {
       drawCross(ctx, p.x, p.y - lift, s.drawCuts ? s.msg + 2.5 : s.msg, COLOURS.drop, s.drawCuts ? 3 : 1.5);
       // Say why, unless another reason is already written right there.
       const crowded = labelled.some((q) => Math.abs(q.x - p.x) < 70 && Math.abs(q.y - p.y) < 18);
-      const reason = s.drawCuts && this.positions.length <= 16 && !crowded ? DROP_WORDS[Object.keys(REASON).find((name) => REASON[name] === d.reason)] ?? 'dropped' : null;
+      const reason = s.drawCuts && this.positions.length <= 16 && !crowded ? DROP_WORDS[REASON_NAME[d.reason]] ?? 'dropped' : null;
       if (reason) {
         ctx.fillStyle = COLOURS.drop;
         ctx.fillText(reason, p.x, p.y - lift - s.msg - 6);

@@ -15,6 +15,9 @@ export let KIND = {};
 export let REASON = {};
 export let CODE = {};
 export let FLAG = {};
+/** Names by code: `KIND_NAME[0]` is 'replicate', `REASON_NAME[1]` 'linkCut'. */
+export let KIND_NAME = [];
+export let REASON_NAME = [];
 
 export function setLayout(layout) {
   FLIGHT_STRIDE = layout.flightStride;
@@ -25,4 +28,13 @@ export function setLayout(layout) {
   REASON = layout.dropReasons;
   CODE = layout.diagramCodes;
   FLAG = layout.flightFlags;
+  KIND_NAME = byCode(KIND);
+  REASON_NAME = byCode(REASON);
+}
+
+/** An array of names indexed by their codes, for lookups while drawing. */
+function byCode(codes) {
+  const names = [];
+  for (const [name, code] of Object.entries(codes)) names[code] = name;
+  return names;
 }

@@ -1,7 +1,7 @@
 // The page's visual vocabulary: its colours (Okabe-Ito, safe for colour-blind viewers), its
 // font, and the colour and shape of each kind of message, shared by the cluster, its twin, the
 // ring, the space-time diagram and the plots.
-import { KIND } from './layout.js';
+import { KIND_NAME } from './layout.js';
 
 // Shapes carry the same meaning as colours.
 export const COLOURS = {
@@ -41,8 +41,10 @@ export const MESSAGE_STYLES = [
 
 /** The style of a message of kind `code` (a code of the core's layout). */
 export function messageStyle(code) {
-  return MESSAGE_STYLES.find((style) => KIND[style.kind] === code) ?? MESSAGE_STYLES[0];
+  return STYLE_BY_KIND[KIND_NAME[code]] ?? MESSAGE_STYLES[0];
 }
+
+const STYLE_BY_KIND = Object.fromEntries(MESSAGE_STYLES.map((style) => [style.kind, style]));
 
 export const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif';
 
