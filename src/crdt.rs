@@ -273,7 +273,7 @@ mod tests {
         let version = |value: Option<&str>| {
             Rc::new(Version {
                 write: crate::WriteId(1),
-                key: crate::KeyId(0),
+                key: crate::ids::Key::new(crate::KeyId(0), "k"),
                 value: value.map(Into::into),
                 stamp: crate::Stamp {
                     millis: 0,

@@ -66,3 +66,45 @@ impl KeyId {
         self.0 as usize
     }
 }
+
+/// A key as a replica handles it: the number its process's key table gave the text, and the
+/// key's place on the ring (a hash of the text, [`key_hash`], the same on every node). The number only means something inside one process: between processes a key is its
+/// text, and whoever reads a message from the wire interns the text first (the simulation is
+/// one process with one table). A replica needs nothing else of a key: it finds where the key
+/// lives from the hash and its own ring.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
+pub struct Key {
+    /// The key's number in its process (the order keys are offered in by anti-entropy).
+    pub id: KeyId,
+    /// Its place on the ring.
+    pub hash: u64,
+}
+
+impl Key {
+    /// Key `id`, whose text is `text`.
+    pub fn new(id: KeyId, text: &str) -> Key {
+        Key {
+            id,
+            hash: key_hash(text),
+        }
+    }
+
+    /// The key's position in dense arrays.
+    pub fn index(self) -> usize {
+        self.id.index()
+    }
+}
+
+/// Where a key lands on the ring: FNV-1a over its bytes, then a SplitMix64 finaliser so that
+/// keys that differ in one letter land far apart (Cassandra uses Murmur3; any fixed, well-mixed
+/// hash does). Part of the protocol: every node must compute the same.
+pub fn key_hash(key: &str) -> u64 {
+    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
+    for byte in key.bytes() {
+        h ^= u64::from(byte);
+        h = h.wrapping_mul(0x0000_0100_0000_01B3);
+    }
+    h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    h ^ (h >> 31)
+}

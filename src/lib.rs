@@ -52,7 +52,7 @@ pub struct DocsRustDoctests;
 
 pub use clock::{CausalContext, Dot, Stamp, VersionVector};
 pub use error::Error;
-pub use ids::{KeyId, NodeId, RequestId, WriteId};
+pub use ids::{Key, KeyId, NodeId, RequestId, WriteId};
 pub use ids::{MAX_KEY_CHARS, MAX_VALUE_CHARS, Time};
 pub use lesson::Lesson;
 pub use network::{Latency, LinkModel, LinkOverride};

@@ -23,18 +23,7 @@ pub struct Ring {
     nodes: u32,
 }
 
-/// Where a key lands: FNV-1a over its bytes, then a SplitMix64 finaliser so that keys that
-/// differ in one letter land far apart (Cassandra uses Murmur3; any fixed, well-mixed hash does).
-pub fn key_hash(key: &str) -> u64 {
-    let mut h: u64 = 0xCBF2_9CE4_8422_2325;
-    for byte in key.bytes() {
-        h ^= u64::from(byte);
-        h = h.wrapping_mul(0x0000_0100_0000_01B3);
-    }
-    h = (h ^ (h >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    h ^ (h >> 31)
-}
+pub use crate::ids::key_hash;
 
 impl Ring {
     /// A ring of `nodes` nodes with `vnodes` random tokens each, drawn from `rng` (Cassandra's
@@ -72,10 +61,26 @@ impl Ring {
         order
     }
 
-    /// The first `n` distinct nodes clockwise from `hash`.
+    /// The first `n` distinct nodes clockwise from `hash`: the walk's first `n`, found without
+    /// walking further than they are (a few tokens for a small N).
     pub fn preference_list(&self, hash: u64, n: usize) -> Vec<NodeId> {
-        let mut order = self.walk(hash);
-        order.truncate(n);
+        let n = n.min(self.nodes as usize);
+        if n > 16 {
+            let mut order = self.walk(hash);
+            order.truncate(n);
+            return order;
+        }
+        let start = self.tokens.partition_point(|t| t.position < hash);
+        let mut order = Vec::with_capacity(n);
+        for i in 0..self.tokens.len() {
+            if order.len() == n {
+                break;
+            }
+            let node = self.tokens[(start + i) % self.tokens.len()].node;
+            if !order.contains(&node) {
+                order.push(node);
+            }
+        }
         order
     }
 }
@@ -107,6 +112,17 @@ mod tests {
             );
         }
         assert_eq!(ring.walk(0).len(), 5, "the walk meets every node once");
+        let big = Ring::new(40, 4, &mut Rng::new(2, 9));
+        for key in ["name", "city", "k1"] {
+            let walk = big.walk(key_hash(key));
+            for n in [1, 3, 16, 17, 40, 41] {
+                assert_eq!(
+                    big.preference_list(key_hash(key), n),
+                    walk[..n.min(40)],
+                    "the first {n} of the walk"
+                );
+            }
+        }
     }
 
     #[test]

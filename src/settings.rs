@@ -347,6 +347,7 @@ impl Settings {
         let ms = |x: u32| Time::from(x);
         Protocol {
             nodes: self.nodes,
+            replicas: self.replicas(),
             conflict: self.conflict,
             coordination: self.coordination,
             write_quorum: self.w(),

@@ -6,7 +6,7 @@ use std::rc::Rc;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{CausalContext, Dot, Stamp};
-use crate::ids::{KeyId, WriteId};
+use crate::ids::{Key, WriteId};
 
 /// A value, shared rather than copied between replicas and messages.
 pub type Value = Rc<str>;
@@ -17,7 +17,7 @@ pub struct Version {
     /// Which client write made this version.
     pub write: WriteId,
     /// The key written.
-    pub key: KeyId,
+    pub key: Key,
     /// The value written, or None for a delete (a tombstone).
     pub value: Option<Value>,
     /// The write's timestamp; its node and counter are also the write's dot.
@@ -286,7 +286,7 @@ mod tests {
     ) -> Rc<Version> {
         Rc::new(Version {
             write: WriteId(write),
-            key: KeyId(0),
+            key: Key::new(crate::ids::KeyId(0), "k"),
             value: Some(format!("v{write}").into()),
             stamp: Stamp {
                 millis,

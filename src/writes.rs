@@ -408,7 +408,7 @@ impl WriteLog {
         // write). The coordinator's own copy is reported by the replica like any other.
         if conflict == ConflictMode::LastWriterWins && beaten {
             for node in replicas.iter() {
-                let held = stores[node.index()].get(version.key);
+                let held = stores[node.index()].get(version.key.id);
                 if held.first().is_some_and(|h| h.stamp > version.stamp) {
                     let key = self.keys[version.key.index()].as_ref();
                     if let Some(slot) = key.and_then(|k| self.slot(k, *node)) {
@@ -416,7 +416,7 @@ impl WriteLog {
                     }
                 }
             }
-            self.drop_complete(version.key);
+            self.drop_complete(version.key.id);
         }
     }
 
@@ -754,7 +754,7 @@ impl WriteLog {
                 time: now,
                 node,
                 write: version.write,
-                key: version.key,
+                key: version.key.id,
             });
         }
         // Only the key's replicas count towards its writes being everywhere.
@@ -804,7 +804,7 @@ impl WriteLog {
             self.keys[key].as_mut().expect("checked above").pending = pending;
         }
         if completed {
-            self.drop_complete(version.key);
+            self.drop_complete(version.key.id);
         }
     }
 
@@ -938,18 +938,18 @@ impl WriteLog {
         if record.status != WriteStatus::Acknowledged {
             return false;
         }
-        let k = record.version.key;
+        let k = record.version.key.id;
         let held = key
             .replica_list
             .iter()
             .flat_map(|node| stores[node.index()].get(k))
             .chain(stores.iter().flat_map(|s| s.hints()).map(|h| &h.version))
-            .filter(|v| v.key == k)
+            .filter(|v| v.key.id == k)
             .map(|v| v.write);
         if self.in_past_of(held.chain(key.collected_writes.iter().copied()), id) {
             return false;
         }
-        let carried = in_flight().filter(|v| v.key == k).map(|v| v.write);
+        let carried = in_flight().filter(|v| v.key.id == k).map(|v| v.write);
         !self.in_past_of(carried, id)
     }
 
@@ -1119,7 +1119,7 @@ mod tests {
         let record = |id| WriteRecord {
             version: Rc::new(Version {
                 write: WriteId(id),
-                key: KeyId(0),
+                key: crate::ids::Key::new(KeyId(0), "k"),
                 value: None,
                 stamp: Stamp {
                     millis: 0,

@@ -13,8 +13,8 @@ use converge::crdt::{CounterEntry, Op, merged_value, prepare};
 use converge::settings::Coordination;
 use converge::version::Held;
 use converge::{
-    ClientOptions, ConflictMode, KeyId, NodeId, SettingsPatch, Simulation, Stamp, Version, WriteId,
-    WriteStatus,
+    ClientOptions, ConflictMode, Key, KeyId, NodeId, SettingsPatch, Simulation, Stamp, Version,
+    WriteId, WriteStatus,
 };
 use proptest::prelude::*;
 
@@ -320,7 +320,7 @@ impl Harness {
         }
         let version = Rc::new(Version {
             write: WriteId(self.next),
-            key: KeyId(0),
+            key: Key::new(KeyId(0), "k"),
             value,
             stamp: Stamp {
                 millis: 0,

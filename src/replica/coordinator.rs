@@ -8,7 +8,7 @@ use std::rc::Rc;
 use super::protocol::{HintedHandoff, ReadRepair};
 use super::table::{RequestTable, Vacant};
 use super::{Env, Message, NodeId, Outcome, Output, Replica, RequestId, Time, Timer};
-use crate::replica::KeyId;
+use crate::replica::Key;
 use crate::version::{ConflictMode, Held, Version};
 
 /// A request this node coordinates.
@@ -221,7 +221,7 @@ impl Replica {
         out: &mut Vec<Output>,
     ) {
         let key = version.key;
-        let replicas = self.placement.replicas(key);
+        let replicas = self.replicas_of(key);
         let me = self.id;
         let reaches = |n: &&NodeId| env.reaches(me, **n);
         let alive = replicas.iter().filter(reaches).count();
@@ -230,7 +230,7 @@ impl Replica {
         // keeping the write with a hint naming the replica it was meant for.
         let stand_ins: Vec<(NodeId, NodeId)> =
             if alive < replicas.len() && self.protocol.hinted_handoff == HintedHandoff::Sloppy {
-                let walk = self.placement.walk(key);
+                let walk = self.walk(key);
                 let fallbacks = walk[replicas.len()..].iter().filter(reaches);
                 fallbacks.zip(down()).map(|(s, o)| (*s, *o)).collect()
             } else {
@@ -298,11 +298,11 @@ impl Replica {
         &mut self,
         env: &Env,
         request: RequestId,
-        key: KeyId,
+        key: Key,
         r: u32,
         out: &mut Vec<Output>,
     ) {
-        let replicas = self.placement.replicas(key);
+        let replicas = self.replicas_of(key);
         let me = self.id;
         let reaches = |n: &&NodeId| env.reaches(me, **n);
         let alive = replicas.iter().filter(reaches).count() as u32;
@@ -317,12 +317,15 @@ impl Replica {
         let mut outstanding = 0;
         for &to in replicas.iter().filter(reaches) {
             if to == self.id {
-                replies.push((to, self.held(key)));
+                replies.push((to, self.held(key.id)));
             } else {
                 outstanding += 1;
                 out.push(Output::Send {
                     to,
-                    message: Message::Get { request, key },
+                    message: Message::Get {
+                        request,
+                        key: key.id,
+                    },
                 });
             }
         }

@@ -131,7 +131,7 @@ mod tests {
         use crate::replica::{KeyId, NodeId, WriteId};
         Rc::new(Version {
             write: WriteId(counter),
-            key: KeyId(0),
+            key: crate::ids::Key::new(KeyId(0), "k"),
             value: None,
             stamp: Stamp {
                 millis: 0,

@@ -208,7 +208,7 @@ mod tests {
     fn version() -> Rc<Version> {
         Rc::new(Version {
             write: WriteId(7),
-            key: KeyId(0),
+            key: crate::ids::Key::new(KeyId(0), "k"),
             value: Some("abc".into()),
             stamp: Stamp {
                 millis: 5,

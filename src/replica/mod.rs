@@ -14,15 +14,13 @@ mod messages;
 pub mod protocol;
 mod table;
 
-use std::cell::RefCell;
-use std::fmt;
 use std::rc::Rc;
 
 pub use messages::{Message, MessageKind};
 
 use crate::clock::{CausalContext, Stamp};
 use crate::crdt::{self, CounterEntry};
-pub use crate::ids::{KeyId, NodeId, RequestId, Time, WriteId};
+pub use crate::ids::{Key, KeyId, NodeId, RequestId, Time, WriteId};
 use crate::ring::Ring;
 use crate::rng::Rng;
 pub use crate::version::{ConflictMode, Held, Value, Version};
@@ -30,99 +28,6 @@ use merkle::Tree;
 pub use protocol::{
     AntiEntropyKind, Coordination, Dissemination, HintedHandoff, Protocol, ReadRepair,
 };
-
-/// Where one key lives.
-#[derive(Clone, Debug)]
-struct KeyPlace {
-    hash: u64,
-    /// Every node, clockwise from the key: its replicas first, then its fallbacks.
-    walk: Rc<[NodeId]>,
-    /// The first N of the walk.
-    replicas: Rc<[NodeId]>,
-}
-
-/// Where keys live: the ring, N, and each key's walk. Every node could compute it from the ring;
-/// the simulation computes it once per key, when the key is first written.
-pub struct Placement {
-    ring: Ring,
-    n: usize,
-    keys: RefCell<Vec<KeyPlace>>,
-}
-
-/// The ring and N: the walks are a cache of what they give, and may hold keys of a future
-/// time travel abandoned (see [`Placement::register`]).
-impl fmt::Debug for Placement {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Placement")
-            .field("ring", &self.ring)
-            .field("n", &self.n)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Placement {
-    /// Keys on `ring`, each on `n` nodes.
-    pub fn new(ring: Ring, n: usize) -> Placement {
-        Placement {
-            ring,
-            n,
-            keys: RefCell::new(Vec::new()),
-        }
-    }
-
-    /// Places key `key` (the next id of the simulation's key table) by its hash.
-    ///
-    /// A snapshot of the simulation shares this placement with the run it was taken from. When
-    /// time travel goes back to it and a different future names different keys, an id is
-    /// placed again: the old future that placed it first is gone, and every snapshot still
-    /// kept knows fewer keys.
-    pub fn register(&self, key: KeyId, hash: u64) {
-        let mut keys = self.keys.borrow_mut();
-        debug_assert!(key.index() <= keys.len());
-        let walk: Rc<[NodeId]> = self.ring.walk(hash).into();
-        let place = KeyPlace {
-            hash,
-            replicas: walk[..self.n].into(),
-            walk,
-        };
-        match keys.get_mut(key.index()) {
-            Some(old) => *old = place,
-            None => keys.push(place),
-        }
-    }
-
-    /// The ring.
-    pub fn ring(&self) -> &Ring {
-        &self.ring
-    }
-
-    /// N.
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
-    /// The key's hash (its place on the ring).
-    pub fn hash(&self, key: KeyId) -> u64 {
-        self.keys.borrow()[key.index()].hash
-    }
-
-    /// Every node clockwise from the key; the first N are its replicas.
-    pub fn walk(&self, key: KeyId) -> Rc<[NodeId]> {
-        self.keys.borrow()[key.index()].walk.clone()
-    }
-
-    /// The key's replicas: its preference list.
-    pub fn replicas(&self, key: KeyId) -> Rc<[NodeId]> {
-        self.keys.borrow()[key.index()].replicas.clone()
-    }
-
-    /// Whether `node` is one of the key's replicas.
-    pub fn is_replica(&self, key: KeyId, node: NodeId) -> bool {
-        let keys = self.keys.borrow();
-        let walk = &keys[key.index()].walk;
-        walk.len() == self.n || walk[..self.n].contains(&node)
-    }
-}
 
 /// Timers a replica can set.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -271,7 +176,11 @@ pub struct Hint {
 pub struct Replica {
     id: NodeId,
     protocol: Rc<Protocol>,
-    placement: Rc<Placement>,
+    /// The ring, as every node knows it: where keys live follows from it and N.
+    ring: Rc<Ring>,
+    /// The replicas of each key this node has met (by key id), computed from the ring when
+    /// the key is first met.
+    places: Vec<Option<Rc<[NodeId]>>>,
     clock_skew: i64,
     /// The versions held for each key, by key id (siblings under version vectors).
     store: Vec<Held>,
@@ -304,18 +213,19 @@ struct Armed {
 }
 
 impl Replica {
-    /// A node with an empty store; `rng` is its own random stream (for picking peers).
+    /// A node with an empty store on `ring`; `rng` is its own random stream (for picking peers).
     pub fn new(
         id: NodeId,
         protocol: Rc<Protocol>,
-        placement: Rc<Placement>,
+        ring: Rc<Ring>,
         clock_skew: i64,
         rng: Rng,
     ) -> Replica {
         Replica {
             id,
             protocol,
-            placement,
+            ring,
+            places: Vec::new(),
             clock_skew,
             store: Vec::new(),
             held: 0,
@@ -519,7 +429,7 @@ impl Replica {
         env: &Env,
         request: RequestId,
         write: WriteId,
-        key: KeyId,
+        key: Key,
         value: Option<Value>,
         context: Option<CausalContext>,
         w: u32,
@@ -527,7 +437,7 @@ impl Replica {
     ) -> Rc<Version> {
         // Riak: a write's dot counts the coordinator's writes of this key, so that a key's
         // history seen without gaps folds into a version vector.
-        let counter = of_key(&mut self.counters, key);
+        let counter = of_key(&mut self.counters, key.id);
         *counter += 1;
         let seq = *counter;
         let stamp = Stamp {
@@ -541,7 +451,7 @@ impl Replica {
             ConflictMode::OrSet | ConflictMode::Counter => {
                 let op =
                     crdt::Op::parse(conflict, value.as_deref()).unwrap_or(crdt::Op::Increment(0));
-                let own = of_key(&mut self.totals, key);
+                let own = of_key(&mut self.totals, key.id);
                 let held = self.store.get(key.index()).map_or(&[][..], Held::as_slice);
                 crdt::prepare(&op, held, self.id, seq, own)
             }
@@ -561,7 +471,7 @@ impl Replica {
         // A counter keeps one version a node, so only version vectors and sets are bounded.
         if matches!(conflict, ConflictMode::VersionVectors | ConflictMode::OrSet) {
             let kept = self
-                .get(key)
+                .get(key.id)
                 .iter()
                 .filter(|v| !version.context.covers(v.dot()));
             let siblings = kept.count() + 1;
@@ -580,7 +490,7 @@ impl Replica {
             Coordination::None => {
                 // The client is answered at once; the write counts as acknowledged by this node
                 // only if this node is one of the key's replicas and so took it.
-                let acks = u32::from(self.placement.is_replica(key, self.id));
+                let acks = u32::from(self.is_replica(key, self.id));
                 self.write_uncoordinated(version.clone(), out);
                 out.push(Output::Respond {
                     request,
@@ -598,7 +508,7 @@ impl Replica {
     /// that no context could fold, and every later context of the key would carry each dot
     /// beyond it.
     pub(super) fn take_back_dot(&mut self, version: &Version) {
-        let counter = of_key(&mut self.counters, version.key);
+        let counter = of_key(&mut self.counters, version.key.id);
         if *counter == version.stamp.seq {
             *counter -= 1;
         }
@@ -606,7 +516,7 @@ impl Replica {
         if self.protocol.conflict == ConflictMode::Counter
             && let Some((by, _)) = version.value.as_deref().and_then(CounterEntry::decode)
         {
-            of_key(&mut self.totals, version.key).take_back(by);
+            of_key(&mut self.totals, version.key.id).take_back(by);
         }
     }
 
@@ -615,7 +525,7 @@ impl Replica {
         &mut self,
         env: &Env,
         request: RequestId,
-        key: KeyId,
+        key: Key,
         r: u32,
         out: &mut Vec<Output>,
     ) {
@@ -624,7 +534,7 @@ impl Replica {
             Coordination::None => out.push(Output::Respond {
                 request,
                 outcome: Outcome::Read {
-                    versions: self.held(key),
+                    versions: self.held(key.id),
                     replies: 1,
                 },
             }),
@@ -636,12 +546,12 @@ impl Replica {
     /// other replicas, fire-and-forget, to each (broadcast) or to a few (gossip).
     fn write_uncoordinated(&mut self, version: Rc<Version>, out: &mut Vec<Output>) {
         let key = version.key;
-        if self.placement.is_replica(key, self.id) {
+        if self.is_replica(key, self.id) {
             self.store_version(&version, false, out);
         }
         match self.protocol.dissemination {
             Dissemination::Broadcast => {
-                if self.placement.n() == self.protocol.nodes as usize {
+                if self.everyone_replicates() {
                     // Tutorial: `for peer in peers: requests.post(f"{peer}/replicate", ...)`.
                     if self.protocol.nodes > 1 {
                         out.push(Output::Broadcast {
@@ -649,7 +559,7 @@ impl Replica {
                         });
                     }
                 } else {
-                    for &to in self.placement.replicas(key).iter() {
+                    for &to in self.replicas_of(key).iter() {
                         if to != self.id {
                             out.push(Output::Send {
                                 to,
@@ -745,7 +655,7 @@ impl Replica {
                 for version in versions.iter() {
                     self.store_version(version, false, out);
                 }
-                let writes = versions.iter().map(|v| (v.key, v.dot())).collect();
+                let writes = versions.iter().map(|v| (v.key.id, v.dot())).collect();
                 out.push(Output::Send {
                     to: from,
                     message: Message::HandoffAck(Rc::new(writes)),
@@ -754,7 +664,7 @@ impl Replica {
             Message::HandoffAck(writes) => {
                 // Dynamo §4.6: once the owner has the writes, the hints are deleted.
                 self.hints.retain(|h| {
-                    h.owner != from || !writes.contains(&(h.version.key, h.version.dot()))
+                    h.owner != from || !writes.contains(&(h.version.key.id, h.version.dot()))
                 });
             }
             Message::SyncRequest(offered) => {
@@ -810,8 +720,46 @@ impl Replica {
     // ----- The store -----
 
     /// The store's versions of `key`, growing the store to reach it.
-    fn slot(&mut self, key: KeyId) -> &mut Held {
-        of_key(&mut self.store, key)
+    fn slot(&mut self, key: Key) -> &mut Held {
+        if !self.everyone_replicates() {
+            self.replicas_of(key);
+        }
+        of_key(&mut self.store, key.id)
+    }
+
+    // ----- Where keys live -----
+
+    /// Whether every node replicates every key (N is the cluster's size).
+    fn everyone_replicates(&self) -> bool {
+        self.protocol.replicas >= self.protocol.nodes
+    }
+
+    /// The replicas of `key` (its preference list): the first N nodes clockwise from its hash,
+    /// computed from the ring the first time this node meets the key.
+    fn replicas_of(&mut self, key: Key) -> Rc<[NodeId]> {
+        let ring = &self.ring;
+        let n = self.protocol.replicas as usize;
+        of_key(&mut self.places, key.id)
+            .get_or_insert_with(|| ring.preference_list(key.hash, n).into())
+            .clone()
+    }
+
+    /// Whether `node` is one of the replicas of `key`.
+    fn is_replica(&self, key: Key, node: NodeId) -> bool {
+        if self.everyone_replicates() {
+            return true;
+        }
+        match self.places.get(key.index()) {
+            Some(Some(replicas)) => replicas.contains(&node),
+            _ => (self.ring)
+                .preference_list(key.hash, self.protocol.replicas as usize)
+                .contains(&node),
+        }
+    }
+
+    /// Every node clockwise from `key`: its replicas, then the nodes that stand in for them.
+    fn walk(&self, key: Key) -> Vec<NodeId> {
+        self.ring.walk(key.hash)
     }
 
     /// Merges `version` into the store by the conflict rule; returns whether it was kept.
@@ -834,7 +782,7 @@ impl Replica {
             replaced: merge.replaced,
         });
         if merge.stored && version.is_tombstone() {
-            self.stored_tombstones.push(version.key);
+            self.stored_tombstones.push(version.key.id);
             self.arm_gc(out);
         }
         merge.stored
@@ -851,6 +799,19 @@ impl Replica {
         out: &mut Vec<Output>,
     ) -> Vec<Rc<Version>> {
         let conflict = self.protocol.conflict;
+        // Offers are in the sender's key order; a sender whose process numbers keys otherwise
+        // (another machine) is put in this one's order first.
+        let sorted: Vec<Rc<Version>>;
+        let offered = if offered.is_sorted_by_key(|v| v.key.id) {
+            offered
+        } else {
+            sorted = {
+                let mut copy = offered.to_vec();
+                copy.sort_by_key(|v| v.key.id);
+                copy
+            };
+            &sorted
+        };
         let mut give = Vec::new();
         let mut i = 0;
         let shared = self.shared_keys(from, leaves);
@@ -872,7 +833,7 @@ impl Replica {
             if mine.peek() == Some(&&key) {
                 mine.next();
             }
-            give.extend(conflict.newer_than(self.get(key), theirs));
+            give.extend(conflict.newer_than(self.get(key.id), theirs));
             for version in theirs {
                 self.store_version(version, true, out);
             }
@@ -881,13 +842,11 @@ impl Replica {
     }
 
     /// The keys this node holds that `peer` also replicates, within `leaves` if given.
-    fn shared_keys(&self, peer: NodeId, leaves: Option<&[u32]>) -> Vec<KeyId> {
+    fn shared_keys(&self, peer: NodeId, leaves: Option<&[u32]>) -> Vec<Key> {
         self.keys()
-            .map(|(k, _)| k)
-            .filter(|k| self.placement.is_replica(*k, peer))
-            .filter(|k| {
-                leaves.is_none_or(|ls| ls.contains(&merkle::leaf_of(self.placement.hash(*k))))
-            })
+            .map(|(_, versions)| versions[0].key)
+            .filter(|k| self.is_replica(*k, peer))
+            .filter(|k| leaves.is_none_or(|ls| ls.contains(&merkle::leaf_of(k.hash))))
             .collect()
     }
 
@@ -905,7 +864,7 @@ impl Replica {
                     let offer = self
                         .shared_keys(peer, None)
                         .into_iter()
-                        .flat_map(|k| self.get(k).to_vec())
+                        .flat_map(|k| self.get(k.id).to_vec())
                         .collect();
                     Message::SyncRequest(Rc::new(offer))
                 }
@@ -934,10 +893,11 @@ impl Replica {
 
     /// The Merkle tree over the keys this node holds that `peer` replicates too.
     fn tree_for(&self, peer: NodeId) -> Tree {
-        Tree::build(self.shared_keys(peer, None).into_iter().map(|k| {
-            let hash = self.placement.hash(k);
-            (hash, merkle::key_digest(hash, self.get(k)))
-        }))
+        Tree::build(
+            self.shared_keys(peer, None)
+                .into_iter()
+                .map(|k| (k.hash, merkle::key_digest(k.hash, self.get(k.id)))),
+        )
     }
 
     /// Merkle: compare the peer's hashes at `level` with this node's; descend under those that
@@ -967,7 +927,7 @@ impl Replica {
             let versions = self
                 .shared_keys(from, Some(&differing))
                 .into_iter()
-                .flat_map(|k| self.get(k).to_vec())
+                .flat_map(|k| self.get(k.id).to_vec())
                 .collect();
             Message::MerkleSync {
                 leaves: Rc::new(differing),
@@ -1029,7 +989,7 @@ impl Replica {
 
     /// Notes that this node heard the rumor of `version`; returns whether it was the first time.
     fn first_hearing(&mut self, version: &Version) -> bool {
-        of_key(&mut self.heard, version.key).add(version.dot())
+        of_key(&mut self.heard, version.key.id).add(version.dot())
     }
 
     fn arm_gossip(&mut self, out: &mut Vec<Output>) {
@@ -1045,8 +1005,7 @@ impl Replica {
     /// Tells `fanout` random replicas of the rumor's key about it.
     fn gossip_once(&mut self, version: &Rc<Version>, out: &mut Vec<Output>) {
         let mut peers: Vec<NodeId> = self
-            .placement
-            .replicas(version.key)
+            .replicas_of(version.key)
             .iter()
             .copied()
             .filter(|p| *p != self.id)

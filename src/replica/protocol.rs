@@ -12,6 +12,8 @@ use crate::version::ConflictMode;
 pub struct Protocol {
     /// How many nodes the cluster has (ids `1..=nodes`).
     pub nodes: u32,
+    /// N: how many replicas each key has (the first N nodes clockwise from it on the ring).
+    pub replicas: u32,
     /// How conflicting versions are resolved.
     pub conflict: ConflictMode,
     /// How client requests are served.
@@ -50,6 +52,7 @@ impl Protocol {
     pub fn tutorial(nodes: u32) -> Protocol {
         Protocol {
             nodes,
+            replicas: nodes,
             conflict: ConflictMode::ArrivalOrder,
             coordination: Coordination::None,
             write_quorum: nodes / 2 + 1,

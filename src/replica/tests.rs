@@ -5,20 +5,21 @@ fn protocol(rules: &Protocol) -> Rc<Protocol> {
     Rc::new(rules.clone())
 }
 
-/// A placement of three nodes holding every key, with keys 0 to 9 registered.
-fn placement(n: usize) -> Rc<Placement> {
-    let p = Placement::new(Ring::new(3, 4, &mut Rng::new(1, 7)), n);
-    for k in 0..10 {
-        p.register(KeyId(k), crate::ring::key_hash(&format!("k{k}")));
-    }
-    Rc::new(p)
+/// Key `k` of the tests, named "k0" to "k9".
+fn key(k: u32) -> Key {
+    Key::new(KeyId(k), &format!("k{k}"))
+}
+
+/// A ring of three nodes.
+fn ring() -> Rc<Ring> {
+    Rc::new(Ring::new(3, 4, &mut Rng::new(1, 7)))
 }
 
 fn replica(id: u32, settings: &Protocol) -> Replica {
     Replica::new(
         NodeId(id),
         protocol(settings),
-        placement(3),
+        ring(),
         0,
         Rng::new(1, u64::from(id)),
     )
@@ -47,7 +48,7 @@ fn write(
         &env(now),
         RequestId(id),
         WriteId(id),
-        KeyId(key),
+        self::key(key),
         Some(value.into()),
         None,
         1,
@@ -130,7 +131,7 @@ fn blind_writes_under_version_vectors_become_siblings_and_a_read_context_resolve
         &env(3),
         RequestId(3),
         WriteId(3),
-        KeyId(0),
+        key(0),
         Some("purple".into()),
         Some(context),
         1,
@@ -168,6 +169,50 @@ fn anti_entropy_under_lww_repairs_both_sides() {
     let writes = |r: &Replica| r.versions().map(|v| v.write).collect::<Vec<_>>();
     assert_eq!(writes(&a), writes(&b));
     assert_eq!(values(&a, 3), vec!["b-new"]);
+}
+
+#[test]
+fn an_offer_in_another_order_of_keys_reconciles_all_the_same() {
+    // A node in another process numbers keys in the order it met them: its offer comes in
+    // an order of keys that is not this node's.
+    let settings = Protocol {
+        conflict: ConflictMode::LastWriterWins,
+        ..Protocol::tutorial(3)
+    };
+    let mut a = replica(1, &settings);
+    let mut b = replica(2, &settings);
+    let mut out = Vec::new();
+    write(&mut a, 1, 1, 2, "only-a", &mut out);
+    write(&mut a, 2, 2, 3, "a-old", &mut out);
+    write(&mut b, 3, 3, 7, "b-old", &mut out);
+    write(&mut b, 4, 4, 3, "b-new", &mut out);
+    write(&mut b, 5, 5, 4, "only-b", &mut out);
+    write(&mut a, 6, 6, 7, "a-new", &mut out);
+    out.clear();
+    let mut offer: Vec<_> = a.versions().cloned().collect();
+    offer.reverse();
+    b.handle_message(
+        &env(9),
+        NodeId(1),
+        Message::SyncRequest(Rc::new(offer)),
+        &mut out,
+    );
+    let reply = out
+        .iter()
+        .find_map(|o| match o {
+            Output::Send { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(
+        reply.versions(),
+        2,
+        "key 3, newer at b, and key 4, which a lacks"
+    );
+    a.handle_message(&env(10), NodeId(2), reply, &mut out);
+    let writes = |r: &Replica| r.versions().map(|v| v.write).collect::<Vec<_>>();
+    assert_eq!(writes(&a), writes(&b));
+    assert_eq!(writes(&b), [WriteId(1), WriteId(4), WriteId(5), WriteId(6)]);
 }
 
 #[test]
@@ -217,7 +262,7 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
         &env(0),
         RequestId(7),
         WriteId(1),
-        KeyId(0),
+        key(0),
         Some("v".into()),
         None,
         2,
@@ -264,7 +309,7 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
         &env(10),
         RequestId(8),
         WriteId(2),
-        KeyId(0),
+        key(0),
         Some("w".into()),
         None,
         3,
@@ -297,7 +342,7 @@ fn a_quorum_write_with_too_few_reachable_replicas_is_unavailable_and_sends_nothi
         &env,
         RequestId(1),
         WriteId(1),
-        KeyId(0),
+        key(0),
         Some("v".into()),
         None,
         2,
@@ -330,7 +375,7 @@ fn tombstones_are_collected_after_their_grace_period() {
         &env(10),
         RequestId(2),
         WriteId(2),
-        KeyId(0),
+        key(0),
         None,
         None,
         1,
@@ -364,7 +409,7 @@ fn tombstone_grace_is_read_on_each_node_s_own_clock() {
         &env(10),
         RequestId(1),
         WriteId(1),
-        KeyId(0),
+        key(0),
         None,
         None,
         1,

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use super::views::{Context, RequestView, WriteOutcome};
 use super::{Simulation, check_key, reachability, version_view};
 use crate::error::Error;
-use crate::ids::{KeyId, NodeId, RequestId, WriteId};
+use crate::ids::{Key, KeyId, NodeId, RequestId, WriteId};
 use crate::ids::{MAX_VALUE_CHARS, Time};
 use crate::replica::{Env, Outcome, Output};
 use crate::ring::key_hash;
@@ -291,11 +291,15 @@ impl Simulation {
                 now: self.now,
                 reachable: &reachable,
             };
+            let key = Key {
+                id: key_id,
+                hash: self.placement.hash(key_id),
+            };
             self.replicas[node.index()].client_write(
                 &env,
                 request,
                 write,
-                key_id,
+                key,
                 value.map(Into::into),
                 context,
                 w,
@@ -390,7 +394,11 @@ impl Simulation {
                 now: self.now,
                 reachable: &reachable,
             };
-            self.replicas[node.index()].client_read(&env, request, key_id, r, &mut out);
+            let key = Key {
+                id: key_id,
+                hash: self.placement.hash(key_id),
+            };
+            self.replicas[node.index()].client_read(&env, request, key, r, &mut out);
         }
         self.apply(node, &mut out);
         self.out = out;
@@ -616,7 +624,7 @@ impl Simulation {
         crate::WriteView {
             id,
             node: r.origin(),
-            key: self.keys.name(r.version.key).to_string(),
+            key: self.keys.name(r.version.key.id).to_string(),
             value: r.version.value.as_ref().map(|v| {
                 // A counter's write shows as the increment it made, not the totals it carries.
                 match crate::crdt::CounterEntry::decode(v) {

@@ -1,6 +1,7 @@
 //! The simulation: replicas, the network between them, and virtual time.
 
 mod clients;
+mod placement;
 mod views;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -19,13 +20,14 @@ use crate::ids::{KeyId, NodeId, RequestId};
 use crate::ids::{MAX_KEY_CHARS, Time};
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
-use crate::replica::{Env, Message, MessageKind, Output, Placement, Protocol, Replica, Timer};
+use crate::replica::{Env, Message, MessageKind, Output, Protocol, Replica, Timer};
 use crate::ring::{Ring, key_hash};
 use crate::rng::Rng;
 use crate::settings::{Settings, SettingsPatch};
 use crate::trace::{DropReason, Trace, TraceEvent};
 use crate::version::Version;
 use crate::writes::{Live, NodeSet, Receipt, WriteLog};
+use placement::Placement;
 
 /// The random stream of replica `i` is this plus `i` (the network's are below it).
 const STREAM_REPLICA: u64 = 1000;
@@ -222,13 +224,14 @@ impl Simulation {
             settings.vnodes,
             &mut Rng::new(seed, STREAM_RING),
         );
-        let placement = Rc::new(Placement::new(ring, settings.replicas() as usize));
+        let ring = Rc::new(ring);
+        let placement = Rc::new(Placement::new(ring.clone(), settings.replicas() as usize));
         let replicas = (0..n)
             .map(|i| {
                 Replica::new(
                     NodeId::from_index(i),
                     protocol.clone(),
-                    placement.clone(),
+                    ring.clone(),
                     settings.clock_skew_ms[i],
                     Rng::new(seed, STREAM_REPLICA + i as u64),
                 )
@@ -346,7 +349,7 @@ impl Simulation {
                     .map(|h| HintView {
                         owner: h.owner,
                         write: h.version.write,
-                        key: self.keys.name(h.version.key).to_string(),
+                        key: self.keys.name(h.version.key.id).to_string(),
                     })
                     .collect(),
                 pending: r
@@ -1127,7 +1130,7 @@ impl Simulation {
                         held: if stored {
                             &[]
                         } else {
-                            self.replicas[node.index()].get(version.key)
+                            self.replicas[node.index()].get(version.key.id)
                         },
                         stored,
                         replaced,
@@ -1235,7 +1238,7 @@ impl Simulation {
             | Message::RepairAck { request }
             | Message::GetReply { request, .. } => of_request(*request),
             _ => {
-                let mut keys = message.carried().iter().map(|v| v.key);
+                let mut keys = message.carried().iter().map(|v| v.key.id);
                 let first = keys.next()?;
                 keys.all(|k| k == first).then_some(first)
             }
