@@ -13,7 +13,8 @@ use crate::ids::NodeId;
 /// A write's timestamp for last-writer-wins: the writing node's clock reading, then its id,
 /// then the node's counter of writes of the key, so that two writes of one node in one
 /// millisecond keep their order. Ordered field by field.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Stamp {
     /// The writing node's clock in milliseconds (virtual time plus that node's skew).
     pub millis: i64,
@@ -60,7 +61,8 @@ impl fmt::Display for Stamp {
 
 /// One write's name in version vectors: the node that made it and that node's counter of
 /// writes of the key (the "dot" of dotted version vectors, Preguiça et al.; Riak 2.0).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Dot {
     /// The node that made the write.
     pub node: NodeId,

@@ -56,12 +56,13 @@ pub use ids::{Key, KeyId, NodeId, RequestId, WriteId};
 pub use ids::{MAX_KEY_CHARS, MAX_VALUE_CHARS, Time};
 pub use lesson::Lesson;
 pub use network::{Latency, LinkModel, LinkOverride};
+pub use replica::KeyTable;
 pub use replica::MessageKind;
 pub use settings::{Settings, SettingsPatch};
 pub use sim::{
     CONVERGENCE_BUCKETS_MS, ClientOptions, Context, ConvergenceTimes, DropView, FIRST_INTERVAL,
-    FlightView, KeyStatus, KeyTable, MAX_SAMPLES, Metrics, NodeView, ReadOutcome, ReplicaCell,
-    RequestView, Sample, Simulation, Stats, VersionView, WriteOutcome,
+    FlightView, KeyStatus, MAX_SAMPLES, Metrics, NodeView, ReadOutcome, ReplicaCell, RequestView,
+    Sample, Simulation, Stats, VersionView, WriteOutcome,
 };
 pub use timeline::{Command, Done, Logged, Session, Timeline};
 pub use trace::{DropReason, RequestStatus, TraceEvent};

@@ -9,14 +9,18 @@
 //! sent to it, holder of hints for nodes that are down, spreader of rumors.
 
 mod coordinator;
+mod keys;
 pub mod merkle;
 mod messages;
 pub mod protocol;
 mod table;
+pub mod wire;
 
 use std::rc::Rc;
 
+pub use keys::KeyTable;
 pub use messages::{Message, MessageKind};
+pub use wire::{WireError, WireMessage, WireVersion};
 
 use crate::clock::{CausalContext, Stamp};
 use crate::crdt::{self, CounterEntry};

@@ -7,10 +7,9 @@ use std::rc::Rc;
 use super::views::{Context, RequestView, WriteOutcome};
 use super::{Simulation, check_key, reachability, version_view};
 use crate::error::Error;
-use crate::ids::{Key, KeyId, NodeId, RequestId, WriteId};
+use crate::ids::{KeyId, NodeId, RequestId, WriteId};
 use crate::ids::{MAX_VALUE_CHARS, Time};
 use crate::replica::{Env, Outcome, Output};
-use crate::ring::key_hash;
 use crate::settings::Consistency;
 use crate::trace::{RequestStatus, TraceEvent};
 use crate::version::{ConflictMode, Held, Version};
@@ -291,10 +290,7 @@ impl Simulation {
                 now: self.now,
                 reachable: &reachable,
             };
-            let key = Key {
-                id: key_id,
-                hash: self.placement.hash(key_id),
-            };
+            let key = self.keys.key(key_id);
             self.replicas[node.index()].client_write(
                 &env,
                 request,
@@ -394,10 +390,7 @@ impl Simulation {
                 now: self.now,
                 reachable: &reachable,
             };
-            let key = Key {
-                id: key_id,
-                hash: self.placement.hash(key_id),
-            };
+            let key = self.keys.key(key_id);
             self.replicas[node.index()].client_read(&env, request, key, r, &mut out);
         }
         self.apply(node, &mut out);
@@ -649,15 +642,12 @@ impl Simulation {
 
     /// The key's id, numbering and placing it if it is new.
     fn intern(&mut self, name: &str) -> KeyId {
-        if let Some(id) = self.keys.id(name) {
-            return id;
+        let known = self.keys.len();
+        let key = self.keys.intern(name);
+        if self.keys.len() > known {
+            self.placement.register(key.id, key.hash);
         }
-        let id = KeyId(self.keys.names.len() as u32);
-        let name: Rc<str> = name.into();
-        self.keys.names.push(name.clone());
-        self.keys.ids.insert(name.clone(), id);
-        self.placement.register(id, key_hash(&name));
-        id
+        key.id
     }
 
     /// W or R for a request: its own level, or the setting's; checked against N. Without

@@ -20,7 +20,7 @@ use crate::ids::{KeyId, NodeId, RequestId};
 use crate::ids::{MAX_KEY_CHARS, Time};
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
-use crate::replica::{Env, Message, MessageKind, Output, Protocol, Replica, Timer};
+use crate::replica::{Env, KeyTable, Message, MessageKind, Output, Protocol, Replica, Timer};
 use crate::ring::{Ring, key_hash};
 use crate::rng::Rng;
 use crate::settings::{Settings, SettingsPatch};
@@ -100,43 +100,6 @@ fn travel(latency: u32, lost_at: Option<u16>) -> Time {
     match lost_at {
         Some(at) => u64::from(latency) * u64::from(at) / 1000,
         None => u64::from(latency),
-    }
-}
-
-/// The cluster's keys: each key's text and its id, in order of first use.
-#[derive(Clone, Debug, Default)]
-pub struct KeyTable {
-    names: Vec<Rc<str>>,
-    /// Looked up on every request; never iterated (its order is arbitrary).
-    ids: crate::hash::FastMap<Rc<str>, KeyId>,
-}
-
-impl KeyTable {
-    /// The id of `name`, if it was ever used.
-    pub fn id(&self, name: &str) -> Option<KeyId> {
-        self.ids.get(name).copied()
-    }
-
-    /// The text of key `id`.
-    pub fn name(&self, id: KeyId) -> &Rc<str> {
-        &self.names[id.index()]
-    }
-
-    /// Every key's id, in order of first use.
-    pub fn all(&self) -> impl Iterator<Item = KeyId> {
-        (0..self.names.len() as u32).map(KeyId)
-    }
-
-    /// Every key with its id, in alphabetical order.
-    pub fn sorted(&self) -> impl Iterator<Item = (&Rc<str>, KeyId)> {
-        let mut sorted: Vec<_> = self
-            .names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| (name, KeyId(i as u32)))
-            .collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-        sorted.into_iter()
     }
 }
 
@@ -928,8 +891,7 @@ impl Simulation {
             .sum();
         let queue = self.queue.bytes() + carried * size_of::<Rc<Version>>();
         let replicas: usize = self.replicas.iter().map(Replica::bytes).sum();
-        let keys =
-            self.keys.names.len() * (size_of::<Rc<str>>() + 2 * size_of::<(Rc<str>, KeyId)>());
+        let keys = self.keys.bytes();
         size_of::<Simulation>() + queue + replicas + keys + self.writes.snapshot_bytes()
     }
 
