@@ -310,6 +310,7 @@ impl Replica {
             + self.store.len() * size_of::<Held>()
             + siblings
             + heard
+            + self.places.len() * size_of::<Option<Rc<[NodeId]>>>()
             + self.counters.len() * size_of::<u32>()
             + self.totals.len() * size_of::<CounterEntry>()
             + self.hints.len() * size_of::<Hint>()
