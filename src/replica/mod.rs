@@ -12,6 +12,7 @@ mod coordinator;
 mod keys;
 pub mod merkle;
 mod messages;
+mod placement;
 pub mod protocol;
 mod table;
 pub mod wire;
@@ -20,12 +21,12 @@ use std::rc::Rc;
 
 pub use keys::KeyTable;
 pub use messages::{Message, MessageKind};
+pub use placement::Placement;
 pub use wire::{WireError, WireMessage, WireVersion};
 
 use crate::clock::{CausalContext, Stamp};
 use crate::crdt::{self, CounterEntry};
 pub use crate::ids::{Key, KeyId, NodeId, RequestId, Time, WriteId};
-use crate::ring::Ring;
 use crate::rng::Rng;
 pub use crate::version::{ConflictMode, Held, Value, Version};
 use merkle::Tree;
@@ -180,11 +181,9 @@ pub struct Hint {
 pub struct Replica {
     id: NodeId,
     protocol: Rc<Protocol>,
-    /// The ring, as every node knows it: where keys live follows from it and N.
-    ring: Rc<Ring>,
-    /// The replicas of each key this node has met (by key id), computed from the ring when
-    /// the key is first met.
-    places: Vec<Option<Rc<[NodeId]>>>,
+    /// Where keys live: the ring as every node knows it, and N (shared by the replicas of a
+    /// process, with the preference lists computed so far).
+    placement: Rc<Placement>,
     clock_skew: i64,
     /// The versions held for each key, by key id (siblings under version vectors).
     store: Vec<Held>,
@@ -217,19 +216,19 @@ struct Armed {
 }
 
 impl Replica {
-    /// A node with an empty store on `ring`; `rng` is its own random stream (for picking peers).
+    /// A node with an empty store, placing keys by `placement`; `rng` is its own random stream
+    /// (for picking peers).
     pub fn new(
         id: NodeId,
         protocol: Rc<Protocol>,
-        ring: Rc<Ring>,
+        placement: Rc<Placement>,
         clock_skew: i64,
         rng: Rng,
     ) -> Replica {
         Replica {
             id,
             protocol,
-            ring,
-            places: Vec::new(),
+            placement,
             clock_skew,
             store: Vec::new(),
             held: 0,
@@ -310,7 +309,6 @@ impl Replica {
             + self.store.len() * size_of::<Held>()
             + siblings
             + heard
-            + self.places.len() * size_of::<Option<Rc<[NodeId]>>>()
             + self.counters.len() * size_of::<u32>()
             + self.totals.len() * size_of::<CounterEntry>()
             + self.hints.len() * size_of::<Hint>()
@@ -726,9 +724,6 @@ impl Replica {
 
     /// The store's versions of `key`, growing the store to reach it.
     fn slot(&mut self, key: Key) -> &mut Held {
-        if !self.everyone_replicates() {
-            self.replicas_of(key);
-        }
         of_key(&mut self.store, key.id)
     }
 
@@ -739,32 +734,19 @@ impl Replica {
         self.protocol.replicas >= self.protocol.nodes
     }
 
-    /// The replicas of `key` (its preference list): the first N nodes clockwise from its hash,
-    /// computed from the ring the first time this node meets the key.
-    fn replicas_of(&mut self, key: Key) -> Rc<[NodeId]> {
-        let ring = &self.ring;
-        let n = self.protocol.replicas as usize;
-        of_key(&mut self.places, key.id)
-            .get_or_insert_with(|| ring.preference_list(key.hash, n).into())
-            .clone()
+    /// The replicas of `key` (its preference list): the first N nodes clockwise from its hash.
+    fn replicas_of(&self, key: Key) -> Rc<[NodeId]> {
+        self.placement.replicas(key)
     }
 
     /// Whether `node` is one of the replicas of `key`.
     fn is_replica(&self, key: Key, node: NodeId) -> bool {
-        if self.everyone_replicates() {
-            return true;
-        }
-        match self.places.get(key.index()) {
-            Some(Some(replicas)) => replicas.contains(&node),
-            _ => (self.ring)
-                .preference_list(key.hash, self.protocol.replicas as usize)
-                .contains(&node),
-        }
+        self.everyone_replicates() || self.replicas_of(key).contains(&node)
     }
 
     /// Every node clockwise from `key`: its replicas, then the nodes that stand in for them.
     fn walk(&self, key: Key) -> Vec<NodeId> {
-        self.ring.walk(key.hash)
+        self.placement.walk(key)
     }
 
     /// Merges `version` into the store by the conflict rule; returns whether it was kept.

@@ -10,16 +10,16 @@ fn key(k: u32) -> Key {
     Key::new(KeyId(k), &format!("k{k}"))
 }
 
-/// A ring of three nodes.
-fn ring() -> Rc<Ring> {
-    Rc::new(Ring::new(3, 4, &mut Rng::new(1, 7)))
+/// Three nodes, each key on all three.
+fn placement() -> Rc<Placement> {
+    Rc::new(Placement::new(crate::ring::Ring::new(3, 4, &mut Rng::new(1, 7)), 3))
 }
 
 fn replica(id: u32, settings: &Protocol) -> Replica {
     Replica::new(
         NodeId(id),
         protocol(settings),
-        ring(),
+        placement(),
         0,
         Rng::new(1, u64::from(id)),
     )

@@ -368,7 +368,7 @@ impl WireMessage {
 mod tests {
     use super::*;
     use crate::clock::VersionVector;
-    use crate::replica::{Env, Output, Protocol, Replica};
+    use crate::replica::{Env, Output, Placement, Protocol, Replica};
     use crate::ring::Ring;
     use crate::rng::Rng;
     use crate::version::ConflictMode;
@@ -556,13 +556,13 @@ mod tests {
             anti_entropy: Some((crate::replica::AntiEntropyKind::Merkle, 100)),
             ..Protocol::tutorial(2)
         });
-        let ring = Rc::new(Ring::new(2, 4, &mut Rng::new(1, 1)));
+        let placement = Rc::new(Placement::new(Ring::new(2, 4, &mut Rng::new(1, 1)), 2));
         let mut nodes: Vec<(Replica, KeyTable)> = (1..=2)
             .map(|id| {
                 let replica = Replica::new(
                     NodeId(id),
                     protocol.clone(),
-                    ring.clone(),
+                    placement.clone(),
                     0,
                     Rng::new(2, u64::from(id)),
                 );

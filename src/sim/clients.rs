@@ -306,7 +306,7 @@ impl Simulation {
             .get(key_id)
             .iter()
             .any(|v| v.write == write);
-        let replicas = self.placement.replicas(key_id);
+        let replicas = self.placement.replicas(self.keys.key(key_id));
         let conflict = self.settings.conflict;
         self.writes.record(
             self.now,
@@ -640,14 +640,9 @@ impl Simulation {
         }
     }
 
-    /// The key's id, numbering and placing it if it is new.
+    /// The key's id, numbering it if it is new.
     fn intern(&mut self, name: &str) -> KeyId {
-        let known = self.keys.len();
-        let key = self.keys.intern(name);
-        if self.keys.len() > known {
-            self.placement.register(key.id, key.hash);
-        }
-        key.id
+        self.keys.intern(name).id
     }
 
     /// W or R for a request: its own level, or the setting's; checked against N. Without

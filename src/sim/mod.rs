@@ -1,7 +1,6 @@
 //! The simulation: replicas, the network between them, and virtual time.
 
 mod clients;
-mod placement;
 mod views;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -20,14 +19,15 @@ use crate::ids::{KeyId, NodeId, RequestId};
 use crate::ids::{MAX_KEY_CHARS, Time};
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
-use crate::replica::{Env, KeyTable, Message, MessageKind, Output, Protocol, Replica, Timer};
+use crate::replica::{
+    Env, KeyTable, Message, MessageKind, Output, Placement, Protocol, Replica, Timer,
+};
 use crate::ring::{Ring, key_hash};
 use crate::rng::Rng;
 use crate::settings::{Settings, SettingsPatch};
 use crate::trace::{DropReason, Trace, TraceEvent};
 use crate::version::Version;
 use crate::writes::{Live, NodeSet, Receipt, WriteLog};
-use placement::Placement;
 
 /// The random stream of replica `i` is this plus `i` (the network's are below it).
 const STREAM_REPLICA: u64 = 1000;
@@ -187,14 +187,13 @@ impl Simulation {
             settings.vnodes,
             &mut Rng::new(seed, STREAM_RING),
         );
-        let ring = Rc::new(ring);
-        let placement = Rc::new(Placement::new(ring.clone(), settings.replicas() as usize));
+        let placement = Rc::new(Placement::new(ring, settings.replicas() as usize));
         let replicas = (0..n)
             .map(|i| {
                 Replica::new(
                     NodeId::from_index(i),
                     protocol.clone(),
-                    ring.clone(),
+                    placement.clone(),
                     settings.clock_skew_ms[i],
                     Rng::new(seed, STREAM_REPLICA + i as u64),
                 )
@@ -395,7 +394,7 @@ impl Simulation {
                 .map(|v| v.write)
                 .collect::<Vec<_>>()
         };
-        let replicas = self.placement.replicas(key);
+        let replicas = self.placement.replicas(self.keys.key(key));
         let mut held = replicas
             .iter()
             .filter(|n| self.live.nodes.contains(**n))
@@ -418,7 +417,7 @@ impl Simulation {
                 if latest.version.is_tombstone() && !held_anywhere {
                     return None;
                 }
-                let replicas = self.placement.replicas(key);
+                let replicas = self.placement.replicas(self.keys.key(key));
                 let cells = self
                     .replicas
                     .iter()
@@ -439,7 +438,7 @@ impl Simulation {
                     .collect::<Vec<_>>();
                 Some(KeyStatus {
                     key: name.to_string(),
-                    ring_position: fraction(self.placement.hash(key)),
+                    ring_position: fraction(self.keys.key(key).hash),
                     preference_list: replicas.to_vec(),
                     converged: self.key_converged(key),
                     siblings: self.replicas.iter().any(|r| r.get(key).len() > 1),
