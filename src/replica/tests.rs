@@ -12,7 +12,10 @@ fn key(k: u32) -> Key {
 
 /// Three nodes, each key on all three.
 fn placement() -> Rc<Placement> {
-    Rc::new(Placement::new(crate::ring::Ring::new(3, 4, &mut Rng::new(1, 7)), 3))
+    Rc::new(Placement::new(
+        crate::ring::Ring::new(3, 4, &mut Rng::new(1, 7)),
+        3,
+    ))
 }
 
 fn replica(id: u32, settings: &Protocol) -> Replica {
