@@ -7,7 +7,7 @@ use std::rc::Rc;
 
 use super::protocol::{HintedHandoff, ReadRepair};
 use super::table::{RequestTable, Vacant};
-use super::{Env, Message, NodeId, Outcome, Output, Replica, RequestId, Time, Timer};
+use super::{Env, Message, NodeId, Outbox, Outcome, Output, Replica, RequestId, Time, Timer};
 use crate::replica::Key;
 use crate::version::{ConflictMode, Held, Version};
 
@@ -218,7 +218,7 @@ impl Replica {
         request: RequestId,
         version: Rc<Version>,
         w: u32,
-        out: &mut Vec<Output>,
+        out: &mut Outbox,
     ) {
         let key = version.key;
         let replicas = self.replicas_of(key);
@@ -300,7 +300,7 @@ impl Replica {
         request: RequestId,
         key: Key,
         r: u32,
-        out: &mut Vec<Output>,
+        out: &mut Outbox,
     ) {
         let replicas = self.replicas_of(key);
         let me = self.id;
@@ -341,7 +341,7 @@ impl Replica {
     }
 
     /// Starts waiting for `request`: answers at once if enough answers are in already.
-    fn track(&mut self, env: &Env, request: RequestId, pending: Pending, out: &mut Vec<Output>) {
+    fn track(&mut self, env: &Env, request: RequestId, pending: Pending, out: &mut Outbox) {
         let slot = self.requests.insert(request, pending);
         if self.progress(request, slot, out) {
             let deadline = env.now + self.protocol.request_timeout;
@@ -351,7 +351,7 @@ impl Replica {
     }
 
     /// Arms the timeout timer for the earliest pending deadline, if it is not armed already.
-    fn arm_timeouts(&mut self, now: Time, out: &mut Vec<Output>) {
+    fn arm_timeouts(&mut self, now: Time, out: &mut Outbox) {
         if let Some(at) = self.requests.timer_due() {
             out.push(Output::Timer {
                 after: at.saturating_sub(now),
@@ -360,7 +360,7 @@ impl Replica {
         }
     }
 
-    pub(super) fn on_put_ack(&mut self, request: RequestId, out: &mut Vec<Output>) {
+    pub(super) fn on_put_ack(&mut self, request: RequestId, out: &mut Outbox) {
         let Some(slot) = self.requests.slot(request) else {
             return;
         };
@@ -379,7 +379,7 @@ impl Replica {
         from: NodeId,
         request: RequestId,
         versions: Held,
-        out: &mut Vec<Output>,
+        out: &mut Outbox,
     ) {
         let conflict = self.protocol.conflict;
         let read_repair = self.protocol.read_repair;
@@ -429,7 +429,7 @@ impl Replica {
         self.progress(request, slot, out);
     }
 
-    pub(super) fn on_repair_ack(&mut self, request: RequestId, out: &mut Vec<Output>) {
+    pub(super) fn on_repair_ack(&mut self, request: RequestId, out: &mut Outbox) {
         let Some(slot) = self.requests.slot(request) else {
             return;
         };
@@ -441,7 +441,7 @@ impl Replica {
 
     /// The timeout timer fires: every request past its deadline times out (unless it was
     /// answered and only waits for late replies), and the timer is armed for the next one.
-    pub(super) fn on_timeouts(&mut self, now: Time, out: &mut Vec<Output>) {
+    pub(super) fn on_timeouts(&mut self, now: Time, out: &mut Outbox) {
         if self.requests.armed == Some(now) {
             self.requests.armed = None;
         }
@@ -463,7 +463,7 @@ impl Replica {
 
     /// Answers the request (in `slot`) if it has what it needs; forgets it once nothing more
     /// can come. Returns whether it is still followed.
-    fn progress(&mut self, request: RequestId, slot: usize, out: &mut Vec<Output>) -> bool {
+    fn progress(&mut self, request: RequestId, slot: usize, out: &mut Outbox) -> bool {
         let conflict = self.protocol.conflict;
         let read_repair = self.protocol.read_repair;
         let pending = self.requests.at(slot);
@@ -557,7 +557,7 @@ fn send_repairs(
     merged: &Held,
     blocking: bool,
     wants: impl Fn(NodeId) -> bool,
-    out: &mut Vec<Output>,
+    out: &mut Outbox,
 ) -> (u32, bool) {
     let (mut sent, mut local) = (0, false);
     for (node, held) in replies {

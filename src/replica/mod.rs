@@ -1,8 +1,9 @@
 //! One node of the store, as a sans-IO state machine.
 //!
-//! A [`Replica`] handles a client request, a message or a timer at a given time and pushes what
-//! it wants done ([`Output::Send`], [`Output::Timer`], [`Output::Respond`], ...) onto a list
-//! instead of doing it, as quinn-proto and stateright do. The [`crate::Simulation`] carries those
+//! A [`Replica`] handles a client request, a message or a timer at a given time and puts what
+//! it wants done ([`Output::Send`], [`Output::Timer`], [`Output::Respond`], ...) in an
+//! [`Outbox`] instead of doing it, as quinn-proto and stateright do, with what it reports of
+//! itself ([`Note`]: a version stored, a hint kept, a tombstone collected) kept apart. The [`crate::Simulation`] carries those
 //! effects through its network model; the same replica could run over a real network.
 //!
 //! A node plays every role: replica of the keys it owns, coordinator of the client requests
@@ -92,7 +93,7 @@ pub enum Outcome {
     },
 }
 
-/// What a replica asks of its environment, or reports to it.
+/// What a replica asks of its environment: its effects, which the runtime must carry out.
 #[derive(Clone, Debug)]
 pub enum Output {
     /// Send `message` to `to`.
@@ -114,6 +115,19 @@ pub enum Output {
         /// Which timer.
         timer: Timer,
     },
+    /// A client request this node coordinates is answered.
+    Respond {
+        /// The request.
+        request: RequestId,
+        /// How it ended.
+        outcome: Outcome,
+    },
+}
+
+/// What a replica reports of itself for whoever watches it (the simulation's observer, a real
+/// node's event stream): nothing needs doing about a note.
+#[derive(Clone, Debug)]
+pub enum Note {
     /// A version reached this node's store; `stored` says whether it now holds it.
     Received {
         /// The write that arrived.
@@ -122,13 +136,6 @@ pub enum Output {
         stored: bool,
         /// If kept under last writer wins: the timestamp of the version it replaced.
         replaced: Option<Stamp>,
-    },
-    /// A client request this node coordinates is answered.
-    Respond {
-        /// The request.
-        request: RequestId,
-        /// How it ended.
-        outcome: Outcome,
     },
     /// This node now keeps `version` for `owner` (hinted handoff).
     Hinted {
@@ -149,6 +156,58 @@ pub enum Output {
         /// The leaf ranges (0 to 63, clockwise).
         leaves: Vec<u32>,
     },
+}
+
+/// Where a replica puts what it wants done ([`Output`]s, in order) and what it reports
+/// ([`Note`]s, in order), two lists polled apart, as quinn-proto polls transmits and events.
+/// Reused from call to call: the runtime drains both after each.
+#[derive(Clone, Debug, Default)]
+pub struct Outbox {
+    effects: Vec<Output>,
+    notes: Vec<Note>,
+}
+
+impl Outbox {
+    /// An empty outbox.
+    pub fn new() -> Outbox {
+        Outbox::default()
+    }
+
+    /// Adds an effect.
+    pub fn push(&mut self, effect: Output) {
+        self.effects.push(effect);
+    }
+
+    /// Adds a note.
+    pub fn note(&mut self, note: Note) {
+        self.notes.push(note);
+    }
+
+    /// The effects so far.
+    pub fn effects(&self) -> &[Output] {
+        &self.effects
+    }
+
+    /// The notes so far.
+    pub fn notes(&self) -> &[Note] {
+        &self.notes
+    }
+
+    /// Takes the effects out, in order.
+    pub fn drain_effects(&mut self) -> std::vec::Drain<'_, Output> {
+        self.effects.drain(..)
+    }
+
+    /// Takes the notes out, in order.
+    pub fn drain_notes(&mut self) -> std::vec::Drain<'_, Note> {
+        self.notes.drain(..)
+    }
+
+    /// Forgets everything in it.
+    pub fn clear(&mut self) {
+        self.effects.clear();
+        self.notes.clear();
+    }
 }
 
 /// What a replica needs to know of the world when it acts.
@@ -355,7 +414,7 @@ impl Replica {
 
     /// Replaces the protocol. A new anti-entropy schedule starts if it changed (the old one
     /// dies out at its next tick).
-    pub fn set_protocol(&mut self, protocol: Rc<Protocol>, clock_skew: i64, out: &mut Vec<Output>) {
+    pub fn set_protocol(&mut self, protocol: Rc<Protocol>, clock_skew: i64, out: &mut Outbox) {
         let schedule_changed = protocol.anti_entropy != self.protocol.anti_entropy;
         self.protocol = protocol;
         self.clock_skew = clock_skew;
@@ -378,7 +437,7 @@ impl Replica {
 
     /// The node crashed: requests it coordinated fail (their clients time out), rumors are
     /// forgotten, and every timer is gone. The store and hints stay, as on disk.
-    pub fn crash(&mut self, out: &mut Vec<Output>) {
+    pub fn crash(&mut self, out: &mut Outbox) {
         for (request, pending) in self.requests.take() {
             if !pending.answered() {
                 out.push(Output::Respond {
@@ -397,7 +456,7 @@ impl Replica {
     /// Arms the node's timers: anti-entropy at a random offset within its first period (Cassandra
     /// and Riak jitter their repair timers), and hint delivery and tombstone collection if there
     /// is work for them.
-    pub fn start(&mut self, out: &mut Vec<Output>) {
+    pub fn start(&mut self, out: &mut Outbox) {
         self.arm_anti_entropy(out);
         if !self.hints.is_empty() {
             self.arm_hints(out);
@@ -407,7 +466,7 @@ impl Replica {
         }
     }
 
-    fn arm_anti_entropy(&mut self, out: &mut Vec<Output>) {
+    fn arm_anti_entropy(&mut self, out: &mut Outbox) {
         if let Some((_, period)) = self.protocol.anti_entropy {
             let after = self.rng.between(1, period.max(1));
             out.push(Output::Timer {
@@ -436,7 +495,7 @@ impl Replica {
         value: Option<Value>,
         context: Option<CausalContext>,
         w: u32,
-        out: &mut Vec<Output>,
+        out: &mut Outbox,
     ) -> Rc<Version> {
         // Riak: a write's dot counts the coordinator's writes of this key, so that a key's
         // history seen without gaps folds into a version vector.
@@ -530,7 +589,7 @@ impl Replica {
         request: RequestId,
         key: Key,
         r: u32,
-        out: &mut Vec<Output>,
+        out: &mut Outbox,
     ) {
         match self.protocol.coordination {
             // The tutorial: answer from this node alone.
@@ -547,7 +606,7 @@ impl Replica {
 
     /// The tutorial's path: keep the write if this node is a replica, then send it on to the
     /// other replicas, fire-and-forget, to each (broadcast) or to a few (gossip).
-    fn write_uncoordinated(&mut self, version: Rc<Version>, out: &mut Vec<Output>) {
+    fn write_uncoordinated(&mut self, version: Rc<Version>, out: &mut Outbox) {
         let key = version.key;
         if self.is_replica(key, self.id) {
             self.store_version(&version, false, out);
@@ -584,20 +643,14 @@ impl Replica {
     // ----- Messages -----
 
     /// A message from `from` arrives.
-    pub fn handle_message(
-        &mut self,
-        env: &Env,
-        from: NodeId,
-        message: Message,
-        out: &mut Vec<Output>,
-    ) {
+    pub fn handle_message(&mut self, env: &Env, from: NodeId, message: Message, out: &mut Outbox) {
         self.dispatch(from, message, out);
         if !self.stored_tombstones.is_empty() {
             self.collect_expired(env, out);
         }
     }
 
-    fn dispatch(&mut self, from: NodeId, message: Message, out: &mut Vec<Output>) {
+    fn dispatch(&mut self, from: NodeId, message: Message, out: &mut Outbox) {
         match message {
             Message::Replicate(version) => {
                 self.store_version(&version, false, out);
@@ -706,7 +759,7 @@ impl Replica {
     // ----- Timers -----
 
     /// A timer fires.
-    pub fn handle_timer(&mut self, env: &Env, timer: Timer, out: &mut Vec<Output>) {
+    pub fn handle_timer(&mut self, env: &Env, timer: Timer, out: &mut Outbox) {
         match timer {
             Timer::AntiEntropy(generation) => {
                 if generation == self.anti_entropy_generation {
@@ -754,7 +807,7 @@ impl Replica {
         &mut self,
         version: &Rc<Version>,
         repair: bool,
-        out: &mut Vec<Output>,
+        out: &mut Outbox,
     ) -> bool {
         let conflict = self.protocol.conflict;
         let slot = self.slot(version.key);
@@ -763,7 +816,7 @@ impl Replica {
         if was_empty && merge.stored {
             self.held += 1;
         }
-        out.push(Output::Received {
+        out.note(Note::Received {
             version: version.clone(),
             stored: merge.stored,
             replaced: merge.replaced,
@@ -783,7 +836,7 @@ impl Replica {
         from: NodeId,
         offered: &[Rc<Version>],
         leaves: Option<&[u32]>,
-        out: &mut Vec<Output>,
+        out: &mut Outbox,
     ) -> Vec<Rc<Version>> {
         let conflict = self.protocol.conflict;
         // Offers are in the sender's key order; a sender whose process numbers keys otherwise
@@ -841,7 +894,7 @@ impl Replica {
 
     /// The tutorial's "background thread to periodically reconcile state": each round, exchange
     /// with one peer chosen at random (Demers et al.'s anti-entropy), whole stores or Merkle trees.
-    fn anti_entropy_round(&mut self, out: &mut Vec<Output>) {
+    fn anti_entropy_round(&mut self, out: &mut Outbox) {
         let Some((kind, period)) = self.protocol.anti_entropy else {
             return;
         };
@@ -894,7 +947,7 @@ impl Replica {
         from: NodeId,
         level: usize,
         hashes: &[(u32, u64)],
-        out: &mut Vec<Output>,
+        out: &mut Outbox,
     ) {
         let tree = self.tree_for(from);
         let differing = tree.differing(level, hashes);
@@ -907,7 +960,7 @@ impl Replica {
                 hashes: Rc::new(tree.children(level, &differing)),
             }
         } else {
-            out.push(Output::RangesDiffer {
+            out.note(Note::RangesDiffer {
                 peer: from,
                 leaves: differing.clone(),
             });
@@ -927,8 +980,8 @@ impl Replica {
 
     // ----- Hinted handoff -----
 
-    fn add_hint(&mut self, owner: NodeId, version: Rc<Version>, out: &mut Vec<Output>) {
-        out.push(Output::Hinted {
+    fn add_hint(&mut self, owner: NodeId, version: Rc<Version>, out: &mut Outbox) {
+        out.note(Note::Hinted {
             owner,
             version: version.clone(),
         });
@@ -936,7 +989,7 @@ impl Replica {
         self.arm_hints(out);
     }
 
-    fn arm_hints(&mut self, out: &mut Vec<Output>) {
+    fn arm_hints(&mut self, out: &mut Outbox) {
         if !self.armed.hints {
             self.armed.hints = true;
             out.push(Output::Timer {
@@ -948,7 +1001,7 @@ impl Replica {
 
     /// Dynamo §4.6: a node holding hints checks whether their owners are back, and hands the
     /// writes over; it keeps trying until the owner acknowledges.
-    fn deliver_hints(&mut self, env: &Env, out: &mut Vec<Output>) {
+    fn deliver_hints(&mut self, env: &Env, out: &mut Outbox) {
         self.armed.hints = false;
         let mut owners: Vec<NodeId> = self.hints.iter().map(|h| h.owner).collect();
         owners.sort();
@@ -979,7 +1032,7 @@ impl Replica {
         of_key(&mut self.heard, version.key.id).add(version.dot())
     }
 
-    fn arm_gossip(&mut self, out: &mut Vec<Output>) {
+    fn arm_gossip(&mut self, out: &mut Outbox) {
         if !self.armed.gossip && !self.rumors.is_empty() {
             self.armed.gossip = true;
             out.push(Output::Timer {
@@ -990,7 +1043,7 @@ impl Replica {
     }
 
     /// Tells `fanout` random replicas of the rumor's key about it.
-    fn gossip_once(&mut self, version: &Rc<Version>, out: &mut Vec<Output>) {
+    fn gossip_once(&mut self, version: &Rc<Version>, out: &mut Outbox) {
         let mut peers: Vec<NodeId> = self
             .replicas_of(version.key)
             .iter()
@@ -1009,7 +1062,7 @@ impl Replica {
 
     /// A gossip round: every rumor this node still spreads goes to `fanout` random replicas;
     /// then it loses interest in each with probability 1/k (the "blind coin" variant).
-    fn gossip_round(&mut self, out: &mut Vec<Output>) {
+    fn gossip_round(&mut self, out: &mut Outbox) {
         self.armed.gossip = false;
         for version in std::mem::take(&mut self.rumors) {
             self.gossip_once(&version, out);
@@ -1022,7 +1075,7 @@ impl Replica {
 
     // ----- Tombstones -----
 
-    fn arm_gc(&mut self, out: &mut Vec<Output>) {
+    fn arm_gc(&mut self, out: &mut Outbox) {
         if !self.armed.gc {
             self.armed.gc = true;
             out.push(Output::Timer {
@@ -1037,7 +1090,7 @@ impl Replica {
     /// once, as compaction would purge it in Cassandra; kept, it would travel back to replicas
     /// that had collected it, and tombstones would bounce between replicas for as long as
     /// anti-entropy runs.
-    fn collect_expired(&mut self, env: &Env, out: &mut Vec<Output>) {
+    fn collect_expired(&mut self, env: &Env, out: &mut Outbox) {
         let mut keys = std::mem::take(&mut self.stored_tombstones);
         for &key in &keys {
             self.collect_if_expired(key.index(), env.now, out);
@@ -1048,7 +1101,7 @@ impl Replica {
 
     /// Cassandra: a tombstone older than gc_grace_seconds is purged at compaction. A replica that
     /// missed the delete and still holds the value can then bring it back (resurrection).
-    fn collect_tombstones(&mut self, env: &Env, out: &mut Vec<Output>) {
+    fn collect_tombstones(&mut self, env: &Env, out: &mut Outbox) {
         self.armed.gc = false;
         let mut remaining = false;
         for index in 0..self.store.len() {
@@ -1061,12 +1114,7 @@ impl Replica {
 
     /// Collects the tombstones held at `index` if the key holds only tombstones, all past their
     /// grace period. None if it holds something else (or nothing); otherwise whether it did.
-    fn collect_if_expired(
-        &mut self,
-        index: usize,
-        now: Time,
-        out: &mut Vec<Output>,
-    ) -> Option<bool> {
+    fn collect_if_expired(&mut self, index: usize, now: Time, out: &mut Outbox) -> Option<bool> {
         let grace = self.protocol.tombstone_grace as i64;
         let now = self.clock(now);
         let held = self.store.get_mut(index)?;
@@ -1078,7 +1126,7 @@ impl Replica {
             return Some(false);
         }
         for version in held.take() {
-            out.push(Output::Collected { version });
+            out.note(Note::Collected { version });
         }
         self.held -= 1;
         Some(true)

@@ -45,7 +45,7 @@ fn write(
     id: u32,
     key: u32,
     value: &str,
-    out: &mut Vec<Output>,
+    out: &mut Outbox,
 ) -> Rc<Version> {
     r.client_write(
         &env(now),
@@ -66,8 +66,9 @@ fn values(r: &Replica, key: u32) -> Vec<String> {
         .collect()
 }
 
-fn sends(out: &[Output]) -> Vec<(NodeId, MessageKind)> {
-    out.iter()
+fn sends(out: &Outbox) -> Vec<(NodeId, MessageKind)> {
+    out.effects()
+        .iter()
         .flat_map(|o| match o {
             Output::Send { to, message } => vec![(*to, message.kind())],
             Output::Broadcast { message } => vec![(NodeId(0), message.kind())],
@@ -80,7 +81,7 @@ fn sends(out: &[Output]) -> Vec<(NodeId, MessageKind)> {
 fn a_write_applies_locally_and_is_broadcast_fire_and_forget() {
     let mut r = replica(1, &Protocol::tutorial(3));
     assert!(r.is_empty());
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     write(&mut r, 5, 1, 0, "Alice", &mut out);
     write(&mut r, 6, 2, 0, "Bob", &mut out);
     write(&mut r, 7, 3, 4, "Carol", &mut out);
@@ -89,7 +90,7 @@ fn a_write_applies_locally_and_is_broadcast_fire_and_forget() {
     write(&mut r, 8, 4, 0, "Alice", &mut out);
     assert_eq!(values(&r, 0), vec!["Alice"]);
     assert_eq!(sends(&out), vec![(NodeId(0), MessageKind::Replicate)]);
-    assert!(out.iter().any(|o| matches!(
+    assert!(out.effects().iter().any(|o| matches!(
         o,
         Output::Respond {
             outcome: Outcome::Written { acks: 1 },
@@ -106,8 +107,8 @@ fn a_lagging_clock_cannot_overwrite_its_own_newer_value_under_lww() {
     };
     let mut a = replica(1, &settings);
     let mut b = replica(2, &settings);
-    b.set_protocol(protocol(&settings), -1000, &mut Vec::new());
-    let mut out = Vec::new();
+    b.set_protocol(protocol(&settings), -1000, &mut Outbox::new());
+    let mut out = Outbox::new();
     let first = write(&mut a, 100, 1, 0, "first", &mut out);
     b.handle_message(&env(110), NodeId(1), Message::Replicate(first), &mut out);
     write(&mut b, 200, 2, 0, "second", &mut out);
@@ -122,7 +123,7 @@ fn blind_writes_under_version_vectors_become_siblings_and_a_read_context_resolve
     };
     let mut a = replica(1, &settings);
     let mut b = replica(2, &settings);
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     let from_a = write(&mut a, 1, 1, 0, "red", &mut out);
     let from_b = write(&mut b, 1, 2, 0, "blue", &mut out);
     a.handle_message(&env(2), NodeId(2), Message::Replicate(from_b), &mut out);
@@ -151,7 +152,7 @@ fn anti_entropy_under_lww_repairs_both_sides() {
     };
     let mut a = replica(1, &settings);
     let mut b = replica(2, &settings);
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     write(&mut a, 1, 1, 2, "only-a", &mut out);
     write(&mut a, 2, 2, 3, "a-old", &mut out);
     write(&mut b, 3, 3, 3, "b-new", &mut out);
@@ -160,6 +161,7 @@ fn anti_entropy_under_lww_repairs_both_sides() {
     let offer = Rc::new(a.versions().cloned().collect());
     b.handle_message(&env(5), NodeId(1), Message::SyncRequest(offer), &mut out);
     let reply = out
+        .effects()
         .iter()
         .find_map(|o| match o {
             Output::Send { to, message } if *to == NodeId(1) => Some(message.clone()),
@@ -184,7 +186,7 @@ fn an_offer_in_another_order_of_keys_reconciles_all_the_same() {
     };
     let mut a = replica(1, &settings);
     let mut b = replica(2, &settings);
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     write(&mut a, 1, 1, 2, "only-a", &mut out);
     write(&mut a, 2, 2, 3, "a-old", &mut out);
     write(&mut b, 3, 3, 7, "b-old", &mut out);
@@ -201,6 +203,7 @@ fn an_offer_in_another_order_of_keys_reconciles_all_the_same() {
         &mut out,
     );
     let reply = out
+        .effects()
         .iter()
         .find_map(|o| match o {
             Output::Send { message, .. } => Some(message.clone()),
@@ -222,7 +225,7 @@ fn an_offer_in_another_order_of_keys_reconciles_all_the_same() {
 fn anti_entropy_under_arrival_order_only_fills_missing_keys() {
     let mut a = replica(1, &Protocol::tutorial(3));
     let mut b = replica(2, &Protocol::tutorial(3));
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     write(&mut a, 1, 1, 1, "a", &mut out);
     write(&mut a, 1, 2, 5, "1", &mut out);
     write(&mut b, 2, 3, 1, "b", &mut out);
@@ -239,9 +242,9 @@ fn the_anti_entropy_timer_picks_another_node_and_rearms() {
         ..Protocol::tutorial(3)
     };
     let mut r = replica(2, &settings);
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     r.start(&mut out);
-    assert!(matches!(out[0], Output::Timer { after, .. } if (1..=1000).contains(&after)));
+    assert!(matches!(out.effects()[0], Output::Timer { after, .. } if (1..=1000).contains(&after)));
     for _ in 0..50 {
         out.clear();
         r.handle_timer(&env(0), Timer::AntiEntropy(0), &mut out);
@@ -249,7 +252,10 @@ fn the_anti_entropy_timer_picks_another_node_and_rearms() {
         assert_ne!(to, NodeId(2));
         assert!((1..=3).contains(&to.0));
         assert_eq!(kind, MessageKind::SyncRequest);
-        assert!(matches!(out[1], Output::Timer { after: 1000, .. }));
+        assert!(matches!(
+            out.effects()[1],
+            Output::Timer { after: 1000, .. }
+        ));
     }
 }
 
@@ -260,7 +266,7 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
         ..Protocol::tutorial(3)
     };
     let mut r = replica(1, &settings);
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     r.client_write(
         &env(0),
         RequestId(7),
@@ -279,7 +285,9 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
         2
     );
     assert!(
-        !out.iter().any(|o| matches!(o, Output::Respond { .. })),
+        !out.effects()
+            .iter()
+            .any(|o| matches!(o, Output::Respond { .. })),
         "1 of 2 acks: waiting"
     );
     assert_eq!(r.pending().collect::<Vec<_>>(), vec![(RequestId(7), 1, 2)]);
@@ -298,7 +306,7 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
         },
         &mut out,
     );
-    assert!(out.iter().any(|o| matches!(
+    assert!(out.effects().iter().any(|o| matches!(
         o,
         Output::Respond {
             request: RequestId(7),
@@ -319,7 +327,7 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
         &mut out,
     );
     r.handle_timer(&env(1010), Timer::RequestTimeouts, &mut out);
-    assert!(out.iter().any(|o| matches!(
+    assert!(out.effects().iter().any(|o| matches!(
         o,
         Output::Respond {
             request: RequestId(8),
@@ -335,7 +343,7 @@ fn a_quorum_write_with_too_few_reachable_replicas_is_unavailable_and_sends_nothi
         ..Protocol::tutorial(3)
     };
     let mut r = replica(1, &settings);
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     let only_me = |n: NodeId| n == NodeId(1);
     let env = Env {
         now: 0,
@@ -352,7 +360,7 @@ fn a_quorum_write_with_too_few_reachable_replicas_is_unavailable_and_sends_nothi
         &mut out,
     );
     assert!(sends(&out).is_empty());
-    assert!(out.iter().any(|o| matches!(
+    assert!(out.effects().iter().any(|o| matches!(
         o,
         Output::Respond {
             outcome: Outcome::Unavailable {
@@ -372,7 +380,7 @@ fn tombstones_are_collected_after_their_grace_period() {
         ..Protocol::tutorial(3)
     };
     let mut r = replica(1, &settings);
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     write(&mut r, 0, 1, 0, "v", &mut out);
     r.client_write(
         &env(10),
@@ -390,7 +398,11 @@ fn tombstones_are_collected_after_their_grace_period() {
     assert_eq!(values(&r, 0), vec!["⊘"], "still in grace");
     r.handle_timer(&env(110), Timer::TombstoneGc, &mut out);
     assert!(values(&r, 0).is_empty());
-    assert!(out.iter().any(|o| matches!(o, Output::Collected { .. })));
+    assert!(
+        out.notes()
+            .iter()
+            .any(|o| matches!(o, Note::Collected { .. }))
+    );
     assert_eq!(r.len(), 0);
 }
 
@@ -405,9 +417,9 @@ fn tombstone_grace_is_read_on_each_node_s_own_clock() {
         ..Protocol::tutorial(3)
     };
     let mut fast = replica(1, &rules);
-    fast.set_protocol(protocol(&rules), 1_000, &mut Vec::new());
+    fast.set_protocol(protocol(&rules), 1_000, &mut Outbox::new());
     let mut other = replica(2, &rules);
-    let mut out = Vec::new();
+    let mut out = Outbox::new();
     let delete = fast.client_write(
         &env(10),
         RequestId(1),

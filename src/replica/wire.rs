@@ -368,7 +368,7 @@ impl WireMessage {
 mod tests {
     use super::*;
     use crate::clock::VersionVector;
-    use crate::replica::{Env, Output, Placement, Protocol, Replica};
+    use crate::replica::{Env, Outbox, Output, Placement, Protocol, Replica};
     use crate::ring::Ring;
     use crate::rng::Rng;
     use crate::version::ConflictMode;
@@ -575,7 +575,7 @@ mod tests {
             reachable: &nobody,
         };
         let texts = ["apple", "pear", "fig", "plum", "kiwi"];
-        let mut out = Vec::new();
+        let mut out = Outbox::new();
         for (i, text) in texts.iter().enumerate() {
             for (n, (replica, keys)) in nodes.iter_mut().enumerate() {
                 // Node 2 meets the keys backwards, and writes only some of them.
@@ -607,7 +607,7 @@ mod tests {
             .0
             .handle_timer(&env(10), crate::replica::Timer::AntiEntropy(0), &mut out);
         let mut mail: Vec<(usize, Message)> = out
-            .drain(..)
+            .drain_effects()
             .filter_map(|o| match o {
                 Output::Send { to, message } => Some((to.index(), message)),
                 _ => None,
@@ -622,7 +622,7 @@ mod tests {
             let (replica, keys) = &mut nodes[to];
             let message = wire.into_message(2, keys).unwrap();
             replica.handle_message(&env(11), NodeId::from_index(from), message, &mut out);
-            for o in out.drain(..) {
+            for o in out.drain_effects() {
                 if let Output::Send { to, message } = o {
                     mail.push((to.index(), message));
                 }

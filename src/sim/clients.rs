@@ -333,6 +333,7 @@ impl Simulation {
             delete: value.is_none(),
         });
         let messages = out
+            .effects()
             .iter()
             .map(|o| match o {
                 Output::Send { .. } => 1,

@@ -20,7 +20,7 @@ use crate::ids::{MAX_KEY_CHARS, Time};
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
 use crate::replica::{
-    Env, KeyTable, Message, MessageKind, Output, Placement, Protocol, Replica, Timer,
+    Env, KeyTable, Message, MessageKind, Note, Outbox, Output, Placement, Protocol, Replica, Timer,
 };
 use crate::ring::{Ring, key_hash};
 use crate::rng::Rng;
@@ -158,7 +158,7 @@ pub struct Simulation {
     changes: u64,
     /// How many messages have been sent: the next one's number.
     messages: u32,
-    out: Vec<Output>,
+    out: Outbox,
 }
 
 /// Node `node`'s failure detector: the nodes it can reach now (up, links both ways healthy).
@@ -232,7 +232,7 @@ impl Simulation {
             scratch_writes: Vec::new(),
             changes: 0,
             messages: 0,
-            out: Vec::new(),
+            out: Outbox::new(),
             settings,
         };
         for i in 0..n {
@@ -1059,10 +1059,13 @@ impl Simulation {
         }
     }
 
-    /// Carries out what `node` asked for, and notes what it reported.
-    fn apply(&mut self, node: NodeId, out: &mut Vec<Output>) {
-        for output in out.drain(..) {
-            match output {
+    /// Notes what `node` reported, then carries out what it asked for.
+    fn apply(&mut self, node: NodeId, out: &mut Outbox) {
+        for note in out.drain_notes() {
+            self.observe(node, note);
+        }
+        for effect in out.drain_effects() {
+            match effect {
                 Output::Send { to, message } => self.send(node, to, message),
                 Output::Broadcast { message } => {
                     for i in 0..self.replicas.len() {
@@ -1077,59 +1080,65 @@ impl Simulation {
                     self.queue
                         .push(self.now + after, Event::Timer { node, epoch, timer });
                 }
-                Output::Received {
-                    version,
+                Output::Respond { request, outcome } => self.answered(node, request, outcome),
+            }
+        }
+    }
+
+    /// What `node` reported of itself.
+    fn observe(&mut self, node: NodeId, note: Note) {
+        match note {
+            Note::Received {
+                version,
+                stored,
+                replaced,
+            } => {
+                self.changes += u64::from(stored);
+                let conflict = self.settings.conflict;
+                let receipt = Receipt {
+                    node,
+                    version: &version,
+                    // Only looked at when the node did not store it.
+                    held: if stored {
+                        &[]
+                    } else {
+                        self.replicas[node.index()].get(version.key.id)
+                    },
                     stored,
                     replaced,
-                } => {
-                    self.changes += u64::from(stored);
-                    let conflict = self.settings.conflict;
-                    let receipt = Receipt {
-                        node,
-                        version: &version,
-                        // Only looked at when the node did not store it.
-                        held: if stored {
-                            &[]
-                        } else {
-                            self.replicas[node.index()].get(version.key.id)
-                        },
-                        stored,
-                        replaced,
-                    };
-                    self.writes
-                        .on_received(self.now, receipt, conflict, &self.live);
-                }
-                Output::Respond { request, outcome } => self.answered(node, request, outcome),
-                Output::Hinted { owner, version } => {
-                    self.stats.hints += 1;
-                    self.changes += 1;
-                    self.writes.on_hinted(&version);
-                    let (time, write) = (self.now, version.write);
-                    self.trace.record(|| TraceEvent::Hint {
-                        time,
-                        node,
-                        owner,
-                        write,
-                    });
-                }
-                Output::Collected { version } => {
-                    self.stats.tombstones_collected += 1;
-                    self.changes += 1;
-                    self.writes.on_collected(&version);
-                    let (time, write) = (self.now, version.write);
-                    self.trace
-                        .record(|| TraceEvent::Collect { time, node, write });
-                }
-                Output::RangesDiffer { peer, leaves } => {
-                    self.ranges.push_back(RangesView {
-                        time: self.now,
-                        node,
-                        peer,
-                        leaves,
-                    });
-                    if self.ranges.len() > RECENT_RANGES {
-                        self.ranges.pop_front();
-                    }
+                };
+                self.writes
+                    .on_received(self.now, receipt, conflict, &self.live);
+            }
+            Note::Hinted { owner, version } => {
+                self.stats.hints += 1;
+                self.changes += 1;
+                self.writes.on_hinted(&version);
+                let (time, write) = (self.now, version.write);
+                self.trace.record(|| TraceEvent::Hint {
+                    time,
+                    node,
+                    owner,
+                    write,
+                });
+            }
+            Note::Collected { version } => {
+                self.stats.tombstones_collected += 1;
+                self.changes += 1;
+                self.writes.on_collected(&version);
+                let (time, write) = (self.now, version.write);
+                self.trace
+                    .record(|| TraceEvent::Collect { time, node, write });
+            }
+            Note::RangesDiffer { peer, leaves } => {
+                self.ranges.push_back(RangesView {
+                    time: self.now,
+                    node,
+                    peer,
+                    leaves,
+                });
+                if self.ranges.len() > RECENT_RANGES {
+                    self.ranges.pop_front();
                 }
             }
         }
