@@ -276,7 +276,7 @@ impl Simulation {
             options,
             w,
         );
-        let write = self.writes.next_id();
+        let write = self.observer.writes.next_id();
         // Taken before the write: a coordinator's own write replaces what it held.
         let saw = match (resolved, &op) {
             (Some(saw), _) => saw,
@@ -308,7 +308,7 @@ impl Simulation {
             .any(|v| v.write == write);
         let replicas = self.placement.replicas(self.keys.key(key_id));
         let conflict = self.settings.conflict;
-        self.writes.record(
+        self.observer.writes.record(
             self.now,
             version.clone(),
             &saw,
@@ -317,14 +317,14 @@ impl Simulation {
             conflict,
             &self.live,
         );
-        if self.writes.forget_due() {
+        if self.observer.writes.forget_due() {
             let lost = self.lost_writes();
-            self.writes.forget_old(&lost);
+            self.observer.writes.forget_old(&lost);
         }
         self.requests[request.0 as usize - 1].versions = Held::One(version.clone());
-        self.stats.writes += 1;
+        self.observer.stats.writes += 1;
         let time = self.now;
-        self.trace.record(|| TraceEvent::Write {
+        self.observer.trace.record(|| TraceEvent::Write {
             time,
             node,
             write,
@@ -343,7 +343,7 @@ impl Simulation {
             .sum();
         self.apply(node, &mut out);
         self.out = out;
-        self.changes += 1;
+        self.observer.changes += 1;
         Ok(WriteOutcome {
             request,
             write,
@@ -376,9 +376,9 @@ impl Simulation {
         let r = self.quorum_for(options.quorum, "readQuorum")?;
         let key_id = self.intern(key);
         let request = self.open_request(Kind::Read, node, key_id, options, r);
-        self.stats.reads += 1;
+        self.observer.stats.reads += 1;
         let time = self.now;
-        self.trace.record(|| TraceEvent::Read {
+        self.observer.trace.record(|| TraceEvent::Read {
             time,
             node,
             request,
@@ -396,7 +396,7 @@ impl Simulation {
         }
         self.apply(node, &mut out);
         self.out = out;
-        self.changes += 1;
+        self.observer.changes += 1;
         Ok(self.request(request).expect("the request was just made"))
     }
 
@@ -449,11 +449,21 @@ impl Simulation {
     fn seen_by_coordinator(&self, node: NodeId, key: KeyId, op: &crate::crdt::Op) -> Vec<WriteId> {
         use crate::crdt::Op;
         if let Op::Increment(_) = op {
-            return (self.writes.ids_of_key_after(key, None).iter().rev())
-                .find(|id| self.writes.get(**id).is_some_and(|r| r.origin() == node))
-                .into_iter()
-                .copied()
-                .collect();
+            return (self
+                .observer
+                .writes
+                .ids_of_key_after(key, None)
+                .iter()
+                .rev())
+            .find(|id| {
+                self.observer
+                    .writes
+                    .get(**id)
+                    .is_some_and(|r| r.origin() == node)
+            })
+            .into_iter()
+            .copied()
+            .collect();
         }
         let held = self.replicas[node.index()].get(key);
         held.iter()
@@ -503,14 +513,17 @@ impl Simulation {
         let record = self.requests.get((id.0 as usize).checked_sub(1)?)?;
         let key = String::from(&**self.keys.name(record.key));
         let latest = (record.kind == Kind::Read && record.status != RequestStatus::Pending)
-            .then(|| self.writes.latest(record.key))
+            .then(|| self.observer.writes.latest(record.key))
             .flatten()
             .map(|w| {
                 let id = w.version.write;
                 let in_flight = || -> Box<dyn Iterator<Item = &Rc<Version>> + '_> {
                     Box::new(self.in_flight_versions())
                 };
-                self.write_view(id, self.writes.is_lost(id, &self.replicas, in_flight))
+                self.write_view(
+                    id,
+                    self.observer.writes.is_lost(id, &self.replicas, in_flight),
+                )
             });
         let reading = record.kind == Kind::Read && record.status == RequestStatus::Ok;
         Some(RequestView {
@@ -574,7 +587,7 @@ impl Simulation {
 
     /// The last `count` client writes, oldest first.
     pub fn recent_writes(&self, count: usize) -> Vec<crate::WriteView> {
-        let shown: Vec<&crate::writes::WriteRecord> = self.writes.last(count).collect();
+        let shown: Vec<&crate::writes::WriteRecord> = self.observer.writes.last(count).collect();
         // A few (the page's panel): each checked alone, which rarely needs the messages in
         // flight. Many: one pass over every write and message.
         let lost = (shown.len() > 100).then(|| self.lost_writes());
@@ -585,6 +598,7 @@ impl Simulation {
                 let is_lost = match &lost {
                     Some(lost) => lost.binary_search(&id).is_ok(),
                     None => self
+                        .observer
                         .writes
                         .is_lost(id, &self.replicas, || Box::new(self.in_flight_versions())),
                 };
@@ -599,7 +613,9 @@ impl Simulation {
     /// forgotten were judged as they were (see [`crate::writes::WRITES_KEPT`]), and
     /// [`Self::stats`] counts them too.
     pub fn lost_writes(&self) -> Vec<WriteId> {
-        self.writes.lost(&self.replicas, self.in_flight_versions())
+        self.observer
+            .writes
+            .lost(&self.replicas, self.in_flight_versions())
     }
 
     /// The same, judged by the replicas' own rule (their clocks), under version vectors; None
@@ -608,13 +624,18 @@ impl Simulation {
     /// the history does not. (Writes made before a switch to version vectors carry no clock.)
     pub fn lost_writes_by_clocks(&self) -> Option<Vec<WriteId>> {
         self.settings.conflict.keeps_siblings().then(|| {
-            self.writes
+            self.observer
+                .writes
                 .lost_by_clocks(&self.replicas, self.in_flight_versions())
         })
     }
 
     fn write_view(&self, id: WriteId, lost: bool) -> crate::WriteView {
-        let r = self.writes.get(id).expect("write ids come from the log");
+        let r = self
+            .observer
+            .writes
+            .get(id)
+            .expect("write ids come from the log");
         crate::WriteView {
             id,
             node: r.origin(),
@@ -634,7 +655,7 @@ impl Simulation {
             status: r.status,
             acked_after_ms: r.acked_at().map(|t| t - r.issued_at),
             reached: r.reached,
-            arrivals: self.writes.arrivals(id),
+            arrivals: self.observer.writes.arrivals(id),
             all_live_after_ms: r.all_live_at().map(|t| t - r.issued_at),
             all_after_ms: r.all_at().map(|t| t - r.issued_at),
             lost,
@@ -708,19 +729,21 @@ impl Simulation {
     /// empty in those few milliseconds may answer it unnoticed.)
     fn note_stale_candidates(&mut self, id: RequestId, key: KeyId) {
         let acked = |w: &WriteId| {
-            self.writes
+            self.observer
+                .writes
                 .get(*w)
                 .is_some_and(|r| r.status == WriteStatus::Acknowledged)
         };
         let candidates: Box<[WriteId]> = if self.wiped {
-            self.writes
+            self.observer
+                .writes
                 .ids_of_key_after(key, None)
                 .iter()
                 .copied()
                 .filter(acked)
                 .collect()
         } else {
-            self.writes.pending(key).filter(acked).collect()
+            self.observer.writes.pending(key).filter(acked).collect()
         };
         if !candidates.is_empty() {
             self.stale_candidates.insert(id, candidates);
@@ -747,19 +770,19 @@ impl Simulation {
         record.status = status;
         record.got = u16::try_from(got).unwrap_or(u16::MAX);
         match status {
-            RequestStatus::Unavailable => self.stats.unavailable += 1,
-            RequestStatus::TimedOut => self.stats.timed_out += 1,
-            RequestStatus::Refused => self.stats.refused += 1,
+            RequestStatus::Unavailable => self.observer.stats.unavailable += 1,
+            RequestStatus::TimedOut => self.observer.stats.timed_out += 1,
+            RequestStatus::Refused => self.observer.stats.refused += 1,
             _ => {}
         }
         let time = self.now;
-        self.trace.record(|| TraceEvent::Answer {
+        self.observer.trace.record(|| TraceEvent::Answer {
             time,
             node,
             request: id,
             status,
         });
-        self.changes += 1;
+        self.observer.changes += 1;
         let record = &self.requests[id.0 as usize - 1];
         let key = record.key;
         let (write, session) = (record.write().cloned(), record.session.clone());
@@ -771,7 +794,8 @@ impl Simulation {
                 RequestStatus::Refused => WriteStatus::Refused,
                 _ => WriteStatus::TimedOut,
             };
-            self.writes
+            self.observer
+                .writes
                 .set_status(version.write, write_status, self.now);
             if write_status == WriteStatus::Acknowledged {
                 self.ack_order.acknowledged(self.now, version.write);
@@ -810,11 +834,13 @@ impl Simulation {
             let newest = versions.iter().map(|v| v.write).max();
             let started = self.requests[id.0 as usize - 1].started;
             candidates.extend(
-                self.writes
+                self.observer
+                    .writes
                     .ids_of_key_after(key, newest)
                     .iter()
                     .filter(|w| {
-                        self.writes
+                        self.observer
+                            .writes
                             .get(**w)
                             .and_then(|r| r.acked_at())
                             .is_some_and(|t| self.ack_order.before(id, started, **w, t))
@@ -825,30 +851,36 @@ impl Simulation {
         }
         let behind = candidates
             .iter()
-            .filter_map(|id| self.writes.get(*id))
-            .filter(|w| w.stored && !self.writes.reflects(conflict, &versions, &w.version))
-            .filter(|w| !self.writes.deleted_away(&w.version))
+            .filter_map(|id| self.observer.writes.get(*id))
+            .filter(|w| {
+                w.stored
+                    && !self
+                        .observer
+                        .writes
+                        .reflects(conflict, &versions, &w.version)
+            })
+            .filter(|w| !self.observer.writes.deleted_away(&w.version))
             .count() as u32;
         self.scratch_writes = candidates;
         let mut violations = Violations::default();
         if let Some(session) = session {
             let state = self.sessions.entry(session.to_string()).or_default();
             if let Some(own) = state.wrote.get(&key)
-                && !self.writes.reflects(conflict, &versions, own)
+                && !self.observer.writes.reflects(conflict, &versions, own)
             {
                 violations.0 |= Violations::READ_YOUR_WRITES;
             }
             if let Some(before) = state.read.get(&key)
                 && !before
                     .iter()
-                    .all(|v| self.writes.reflects(conflict, &versions, v))
+                    .all(|v| self.observer.writes.reflects(conflict, &versions, v))
             {
                 violations.0 |= Violations::MONOTONIC_READS;
             }
             state.read.insert(key, versions.clone());
         }
-        self.stats.stale_reads += u64::from(behind > 0);
-        self.stats.session_violations += u64::from(violations.any());
+        self.observer.stats.stale_reads += u64::from(behind > 0);
+        self.observer.stats.session_violations += u64::from(violations.any());
         let record = &mut self.requests[id.0 as usize - 1];
         record.versions = versions;
         record.stale = behind > 0;

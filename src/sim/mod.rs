@@ -1,9 +1,10 @@
 //! The simulation: replicas, the network between them, and virtual time.
 
 mod clients;
+mod observer;
 mod views;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
@@ -19,22 +20,19 @@ use crate::ids::{KeyId, NodeId, RequestId};
 use crate::ids::{MAX_KEY_CHARS, Time};
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
-use crate::replica::{
-    Env, KeyTable, Message, MessageKind, Note, Outbox, Output, Placement, Protocol, Replica, Timer,
-};
+use crate::replica::{Env, KeyTable, Message, Outbox, Output, Placement, Protocol, Replica, Timer};
 use crate::ring::{Ring, key_hash};
 use crate::rng::Rng;
 use crate::settings::{Settings, SettingsPatch};
 use crate::trace::{DropReason, Trace, TraceEvent};
 use crate::version::Version;
-use crate::writes::{Live, NodeSet, Receipt, WriteLog};
+use crate::writes::{Live, NodeSet};
+use observer::{Dropped, Observer};
 
 /// The random stream of replica `i` is this plus `i` (the network's are below it).
 const STREAM_REPLICA: u64 = 1000;
 /// The random stream that places tokens on the ring.
 const STREAM_RING: u64 = 10;
-/// How many recent Merkle comparisons the page can show.
-const RECENT_RANGES: usize = 32;
 
 /// What waits in the event queue. Messages in flight live in the queue itself: the page
 /// draws them by walking it, and nothing else needs to find them.
@@ -135,15 +133,11 @@ pub struct Simulation {
     network: Network,
     in_flight: usize,
     keys: KeyTable,
-    writes: WriteLog,
+    /// What is watched of the run.
+    observer: Observer,
     /// Every client request, in shared chunks (a snapshot copies pointers: see [`Chunked`]).
     requests: Chunked<clients::RequestRecord>,
     sessions: BTreeMap<String, Session>,
-    stats: Stats,
-    metrics: Metrics,
-    trace: Trace,
-    drops: Vec<DropView>,
-    ranges: VecDeque<RangesView>,
     /// Whether a node ever came back with an empty store (stale reads are then looked for
     /// among every write, not only those still spreading).
     wiped: bool,
@@ -154,10 +148,6 @@ pub struct Simulation {
     ack_order: clients::AckOrder,
     /// A list reused by every read's staleness check (no allocation per read).
     scratch_writes: Vec<crate::WriteId>,
-    /// Bumped whenever anything a view shows may have changed.
-    changes: u64,
-    /// How many messages have been sent: the next one's number.
-    messages: u32,
     out: Outbox,
 }
 
@@ -218,20 +208,13 @@ impl Simulation {
             network,
             in_flight: 0,
             keys: KeyTable::default(),
-            writes: WriteLog::new(n, settings.replicas() as usize),
+            observer: Observer::new(n, settings.replicas() as usize),
             requests: Chunked::new(1024),
             sessions: BTreeMap::new(),
-            stats: Stats::default(),
-            metrics: Metrics::default(),
-            trace: Trace::default(),
-            drops: Vec::new(),
-            ranges: VecDeque::new(),
             wiped: false,
             stale_candidates: clients::ByRead::default(),
             ack_order: clients::AckOrder::default(),
             scratch_writes: Vec::new(),
-            changes: 0,
-            messages: 0,
             out: Outbox::new(),
             settings,
         };
@@ -411,7 +394,7 @@ impl Simulation {
         self.keys
             .sorted()
             .filter_map(|(name, key)| {
-                let latest = self.writes.latest(key)?;
+                let latest = self.observer.writes.latest(key)?;
                 // A key deleted and collected everywhere is gone: no row for it.
                 let held_anywhere = self.replicas.iter().any(|r| !r.get(key).is_empty());
                 if latest.version.is_tombstone() && !held_anywhere {
@@ -459,7 +442,11 @@ impl Simulation {
             return false;
         }
         let collected = latest.is_tombstone() && held.is_empty();
-        !collected && !self.writes.reflects(self.settings.conflict, held, latest)
+        !collected
+            && !self
+                .observer
+                .writes
+                .reflects(self.settings.conflict, held, latest)
     }
 
     /// Running totals.
@@ -467,32 +454,32 @@ impl Simulation {
         Stats {
             now: self.now,
             in_flight: self.in_flight as u64,
-            lost_writes: self.lost_writes().len() as u64 + self.writes.forgotten().lost,
-            writes_forgotten: self.writes.forgotten().writes,
-            resurrections: self.writes.resurrected_writes() as u64,
-            ..self.stats
+            lost_writes: self.lost_writes().len() as u64 + self.observer.writes.forgotten().lost,
+            writes_forgotten: self.observer.writes.forgotten().writes,
+            resurrections: self.observer.writes.resurrected_writes() as u64,
+            ..self.observer.stats
         }
     }
 
     /// The run sampled at fixed moments up to now (see [`Metrics`]): sample `i` describes
     /// the cluster at `i × interval` milliseconds, before anything happened at that moment.
     pub fn samples(&self) -> &Metrics {
-        &self.metrics
+        &self.observer.metrics
     }
 
     /// Writes by how long they took to reach every replica of their key.
     pub fn convergence_times(&self) -> &ConvergenceTimes {
-        self.writes.convergence_times()
+        self.observer.writes.convergence_times()
     }
 
     /// How many writes have not reached every replica of their key yet.
     pub fn writes_not_yet_everywhere(&self) -> usize {
-        self.writes.not_yet_everywhere()
+        self.observer.writes.not_yet_everywhere()
     }
 
     /// The cluster now, as a sample (commands given at this moment included).
     pub fn sample(&self) -> Sample {
-        let s = &self.stats;
+        let s = &self.observer.stats;
         let mut sample = Sample {
             replicate: s.sent_replicate,
             requests: s.sent_requests,
@@ -508,7 +495,7 @@ impl Simulation {
             divergent_keys: 0,
         };
         // As the page's table marks a replica ≠ (see `keys`).
-        for (key, replicas, latest) in self.writes.latest_by_key() {
+        for (key, replicas, latest) in self.observer.writes.latest_by_key() {
             let stale = replicas
                 .iter()
                 .filter(|node| self.behind(self.replicas[node.index()].get(key), &latest.version))
@@ -552,17 +539,18 @@ impl Simulation {
 
     /// Messages dropped since the last call, oldest first.
     pub fn drain_drops(&mut self) -> Vec<DropView> {
-        std::mem::take(&mut self.drops)
+        std::mem::take(&mut self.observer.drops)
     }
 
     /// The most recent Merkle comparisons that found differing ranges, oldest first.
     pub fn recent_ranges(&self) -> Vec<RangesView> {
-        self.ranges.iter().cloned().collect()
+        self.observer.ranges.iter().cloned().collect()
     }
 
     /// Deleted values that came back, oldest first.
     pub fn resurrections(&self) -> Vec<ResurrectionView> {
-        self.writes
+        self.observer
+            .writes
             .resurrections()
             .iter()
             .map(|r| ResurrectionView {
@@ -576,17 +564,17 @@ impl Simulation {
 
     /// A counter that moves whenever a store, a node, a link or a setting may have changed.
     pub fn changes(&self) -> u64 {
-        self.changes
+        self.observer.changes
     }
 
     /// The events of the run.
     pub fn trace(&self) -> &Trace {
-        &self.trace
+        &self.observer.trace
     }
 
     /// Turns event recording on or off (off makes long benchmarks cheaper).
     pub fn set_recording(&mut self, on: bool) {
-        self.trace.set_enabled(on);
+        self.observer.trace.set_enabled(on);
     }
 
     /// The time of the next event, if any.
@@ -628,14 +616,7 @@ impl Simulation {
     fn set_cut(&mut self, from: NodeId, to: NodeId, cut: bool) {
         if self.network.is_cut(from, to) != cut {
             self.network.set_cut(from, to, cut);
-            let time = self.now;
-            self.trace.record(|| TraceEvent::Link {
-                time,
-                from,
-                to,
-                cut,
-            });
-            self.changes += 1;
+            self.observer.on_link(self.now, from, to, cut);
         }
     }
 
@@ -712,7 +693,7 @@ impl Simulation {
             own.apply(self.network.model()).validate()?;
         }
         self.network.set_link_override(from, to, own);
-        self.changes += 1;
+        self.observer.changes += 1;
         Ok(())
     }
 
@@ -732,13 +713,15 @@ impl Simulation {
         self.live.count -= 1;
         self.epochs[node.index()] += 1;
         let time = self.now;
-        self.trace.record(|| TraceEvent::Crash { time, node });
+        self.observer
+            .trace
+            .record(|| TraceEvent::Crash { time, node });
         let mut out = std::mem::take(&mut self.out);
         self.replicas[node.index()].crash(&mut out);
         self.apply(node, &mut out);
         self.out = out;
-        self.writes.on_live_changed(self.now, &self.live);
-        self.changes += 1;
+        self.observer.writes.on_live_changed(self.now, &self.live);
+        self.observer.changes += 1;
         Ok(())
     }
 
@@ -759,10 +742,11 @@ impl Simulation {
             self.wiped = true;
         }
         let time = self.now;
-        self.trace
+        self.observer
+            .trace
             .record(|| TraceEvent::Recover { time, node, wipe });
         self.start_timers(node);
-        self.changes += 1;
+        self.observer.changes += 1;
         Ok(())
     }
 
@@ -792,8 +776,10 @@ impl Simulation {
             self.out = out;
         }
         let time = self.now;
-        self.trace.record(|| TraceEvent::Configure { time });
-        self.changes += 1;
+        self.observer
+            .trace
+            .record(|| TraceEvent::Configure { time });
+        self.observer.changes += 1;
         Ok(false)
     }
 
@@ -804,11 +790,11 @@ impl Simulation {
     }
 
     fn restart(&mut self, settings: Settings) -> Result<(), Error> {
-        let recording = self.trace.enabled();
-        let changes = self.changes;
+        let recording = self.observer.trace.enabled();
+        let changes = self.observer.changes;
         *self = Simulation::new(settings)?;
-        self.trace.set_enabled(recording);
-        self.changes = changes + 1;
+        self.observer.trace.set_enabled(recording);
+        self.observer.changes = changes + 1;
         Ok(())
     }
 
@@ -817,16 +803,16 @@ impl Simulation {
     /// Handles every event due up to `time` and moves the clock there (never backwards).
     /// Returns how many events were handled.
     pub fn run_until(&mut self, time: Time) -> u64 {
-        let before = self.stats.events;
+        let before = self.observer.stats.events;
         self.run_bounded(time, u64::MAX);
-        self.stats.events - before
+        self.observer.stats.events - before
     }
 
     /// Handles events due up to `time` until `events` have been handled since the run began,
     /// then moves the clock to `time` if every event due by then was handled. Returns whether
     /// it was (the time travel of [`crate::timeline`] stops at exact event counts).
     pub(crate) fn run_bounded(&mut self, time: Time, events: u64) -> bool {
-        while self.stats.events < events {
+        while self.observer.stats.events < events {
             match self.queue.pop_until(time) {
                 Some((at, event)) => {
                     self.move_clock(at);
@@ -854,22 +840,22 @@ impl Simulation {
     /// The work the run has taken so far: events handled plus the versions carried by the
     /// messages sent (what replaying it costs; see [`crate::timeline::MAX_REPLAY_WORK`]).
     pub fn work(&self) -> u64 {
-        self.stats.events + self.stats.versions_sent
+        self.observer.stats.events + self.observer.stats.versions_sent
     }
 
     /// How many events have been handled since the run began: a position in the run.
     pub fn events(&self) -> u64 {
-        self.stats.events
+        self.observer.stats.events
     }
 
     /// A copy of the run as it is now, for going back to later, without the recorded events
     /// (they are long, and the run's own copy holds them: see [`Self::resume_history`]).
     pub(crate) fn snapshot(&mut self) -> Simulation {
-        let events = self.trace.take_events();
-        let drops = std::mem::take(&mut self.drops);
+        let events = self.observer.trace.take_events();
+        let drops = std::mem::take(&mut self.observer.drops);
         let copy = self.clone();
-        self.trace.restore_events(events);
-        self.drops = drops;
+        self.observer.trace.restore_events(events);
+        self.observer.drops = drops;
         copy
     }
 
@@ -891,13 +877,15 @@ impl Simulation {
         let queue = self.queue.bytes() + carried * size_of::<Rc<Version>>();
         let replicas: usize = self.replicas.iter().map(Replica::bytes).sum();
         let keys = self.keys.bytes();
-        size_of::<Simulation>() + queue + replicas + keys + self.writes.snapshot_bytes()
+        size_of::<Simulation>() + queue + replicas + keys + self.observer.writes.snapshot_bytes()
     }
 
     /// After going back to a snapshot of this run: takes the events `later` recorded that
     /// this (earlier) point of the same run had recorded too.
     pub(crate) fn resume_history(&mut self, later: &mut Simulation) {
-        self.trace.take_earlier_events_of(&mut later.trace);
+        self.observer
+            .trace
+            .take_earlier_events_of(&mut later.observer.trace);
     }
 
     /// Runs for `ms` milliseconds of virtual time. Returns how many events were handled.
@@ -939,17 +927,16 @@ impl Simulation {
     /// moment itself, however the run is driven.
     fn move_clock(&mut self, to: Time) {
         if to > self.now {
-            if self.metrics.due(to) {
+            if self.observer.metrics.due(to) {
                 let sample = self.sample();
-                self.metrics.record(to, sample);
+                self.observer.metrics.record(to, sample);
             }
             self.now = to;
         }
     }
 
     fn handle(&mut self, event: Event) {
-        self.stats.events += 1;
-        self.trace.set_position(self.stats.events);
+        self.observer.on_event();
         match event {
             Event::Flight(flight) => {
                 self.in_flight -= 1;
@@ -967,10 +954,7 @@ impl Simulation {
                 if epoch != self.epochs[node.index()] || !self.live.nodes.contains(node) {
                     return;
                 }
-                let time = self.now;
-                if matches!(timer, Timer::AntiEntropy(_)) {
-                    self.trace.record(|| TraceEvent::Timer { time, node });
-                }
+                self.observer.on_timer(self.now, node, timer);
                 let mut out = std::mem::take(&mut self.out);
                 {
                     let reachable = reachability(&self.network, &self.live, node);
@@ -987,23 +971,16 @@ impl Simulation {
     }
 
     fn deliver(&mut self, flight: Flight) {
-        self.stats.delivered += 1;
-        let (time, from, to, id) = (self.now, flight.from(), flight.to(), flight.id);
-        let message = flight.message.kind();
+        let (from, to) = (flight.from(), flight.to());
         let key = self.traced_key(&flight.message);
-        self.trace.record(|| TraceEvent::Deliver {
-            time,
-            from,
-            to,
-            message,
-            id,
-            key,
-        });
+        let kind = flight.message.kind();
+        self.observer
+            .on_deliver(self.now, (from, to), kind, flight.id, key);
         // Start loading what the delivery will likely touch, last touched long ago: the write's
         // record for a write, the request's record for an answer to its coordinator.
         match &flight.message {
             Message::Put { version, .. } | Message::Replicate(version) => {
-                self.writes.prefetch(version.write);
+                self.observer.writes.prefetch(version.write);
             }
             Message::PutAck { request } | Message::GetReply { request, .. } => {
                 self.requests
@@ -1025,44 +1002,25 @@ impl Simulation {
     }
 
     fn dropped(&mut self, flight: Flight, reason: DropReason) {
-        self.stats.dropped += 1;
-        match reason {
-            DropReason::Lost => self.stats.dropped_lost += 1,
-            DropReason::LinkCut => self.stats.dropped_cut += 1,
-            DropReason::NodeDown => self.stats.dropped_down += 1,
-        }
-        let (time, from, to, message) =
-            (self.now, flight.from(), flight.to(), flight.message.kind());
-        let (id, progress) = (flight.id, flight.lost_at().unwrap_or(1000));
         let key = self.traced_key(&flight.message);
-        self.trace.record(|| TraceEvent::Drop {
-            time,
-            from,
-            to,
-            message,
+        let dropped = Dropped {
+            from: flight.from(),
+            to: flight.to(),
+            kind: flight.message.kind(),
+            id: flight.id,
+            lost_at: flight.lost_at(),
             reason,
-            id,
-            progress,
-            key,
-        });
-        let at = flight.lost_at().map_or(1.0, |t| f32::from(t) / 1000.0);
-        self.drops.push(DropView {
-            from,
-            to,
-            kind: message,
-            reason,
-            at,
-        });
-        // Keep only what a page could still be showing if nobody drains.
-        if self.drops.len() > 10_000 {
-            self.drops.drain(..5_000);
-        }
+        };
+        self.observer.on_drop(self.now, dropped, key);
     }
 
     /// Notes what `node` reported, then carries out what it asked for.
     fn apply(&mut self, node: NodeId, out: &mut Outbox) {
+        let replica = &self.replicas[node.index()];
+        let conflict = self.settings.conflict;
         for note in out.drain_notes() {
-            self.observe(node, note);
+            self.observer
+                .on_note(self.now, replica, note, conflict, &self.live);
         }
         for effect in out.drain_effects() {
             match effect {
@@ -1085,100 +1043,14 @@ impl Simulation {
         }
     }
 
-    /// What `node` reported of itself.
-    fn observe(&mut self, node: NodeId, note: Note) {
-        match note {
-            Note::Received {
-                version,
-                stored,
-                replaced,
-            } => {
-                self.changes += u64::from(stored);
-                let conflict = self.settings.conflict;
-                let receipt = Receipt {
-                    node,
-                    version: &version,
-                    // Only looked at when the node did not store it.
-                    held: if stored {
-                        &[]
-                    } else {
-                        self.replicas[node.index()].get(version.key.id)
-                    },
-                    stored,
-                    replaced,
-                };
-                self.writes
-                    .on_received(self.now, receipt, conflict, &self.live);
-            }
-            Note::Hinted { owner, version } => {
-                self.stats.hints += 1;
-                self.changes += 1;
-                self.writes.on_hinted(&version);
-                let (time, write) = (self.now, version.write);
-                self.trace.record(|| TraceEvent::Hint {
-                    time,
-                    node,
-                    owner,
-                    write,
-                });
-            }
-            Note::Collected { version } => {
-                self.stats.tombstones_collected += 1;
-                self.changes += 1;
-                self.writes.on_collected(&version);
-                let (time, write) = (self.now, version.write);
-                self.trace
-                    .record(|| TraceEvent::Collect { time, node, write });
-            }
-            Note::RangesDiffer { peer, leaves } => {
-                self.ranges.push_back(RangesView {
-                    time: self.now,
-                    node,
-                    peer,
-                    leaves,
-                });
-                if self.ranges.len() > RECENT_RANGES {
-                    self.ranges.pop_front();
-                }
-            }
-        }
-    }
-
     fn send(&mut self, from: NodeId, to: NodeId, message: Message) {
         let fate = self.network.transmit(from, to);
-        self.stats.sent += 1;
-        let kind = message.kind();
-        match kind {
-            MessageKind::Replicate => self.stats.sent_replicate += 1,
-            MessageKind::Read | MessageKind::Reply => self.stats.sent_requests += 1,
-            MessageKind::Repair => self.stats.sent_repair += 1,
-            MessageKind::Hint => self.stats.sent_hint += 1,
-            MessageKind::SyncRequest | MessageKind::SyncReply => self.stats.sent_anti_entropy += 1,
-        }
-        let bytes = message.bytes();
-        self.stats.bytes_sent += bytes;
-        if message.is_anti_entropy() {
-            self.stats.bytes_anti_entropy += bytes;
-        }
-        let versions = message.versions() as u32;
-        self.stats.versions_sent += u64::from(versions);
-        let time = self.now;
-        let duplicated = fate.duplicate.is_some();
-        let id = self.messages;
-        self.messages = self.messages.wrapping_add(1);
         let key = self.traced_key(&message);
-        self.trace.record(|| TraceEvent::Send {
-            time,
-            from,
-            to,
-            message: kind,
-            versions,
-            duplicated,
-            id,
-            key,
-        });
+        let duplicated = fate.duplicate.is_some();
+        let id = self
+            .observer
+            .on_send(self.now, (from, to), &message, duplicated, key);
         if let Some(copy) = fate.duplicate {
-            self.stats.duplicated += 1;
             self.launch(from, to, (message.clone(), id), copy, true);
         }
         self.launch(from, to, (message, id), fate.first, false);
@@ -1189,7 +1061,7 @@ impl Simulation {
     /// several keys.
     #[inline]
     fn traced_key(&self, message: &Message) -> Option<Rc<str>> {
-        if self.trace.enabled() {
+        if self.observer.trace.enabled() {
             self.key_of_message(message)
         } else {
             None
