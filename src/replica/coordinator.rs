@@ -223,7 +223,7 @@ impl Replica {
         let key = version.key;
         let replicas = self.replicas_of(key);
         let me = self.id;
-        let reaches = |n: &&NodeId| env.reaches(me, **n);
+        let reaches = |n: &&NodeId| env.believes_up(me, **n);
         let alive = replicas.iter().filter(reaches).count();
         let down = || replicas.iter().filter(|n| !reaches(n));
         // Dynamo §4.6 (sloppy quorum): the next healthy nodes on the ring stand in, each
@@ -304,7 +304,7 @@ impl Replica {
     ) {
         let replicas = self.replicas_of(key);
         let me = self.id;
-        let reaches = |n: &&NodeId| env.reaches(me, **n);
+        let reaches = |n: &&NodeId| env.believes_up(me, **n);
         let alive = replicas.iter().filter(reaches).count() as u32;
         if alive < r {
             out.push(Output::Respond {

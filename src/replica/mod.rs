@@ -1,13 +1,30 @@
-//! One node of the store, as a sans-IO state machine.
-//!
-//! A [`Replica`] handles a client request, a message or a timer at a given time and puts what
-//! it wants done ([`Output::Send`], [`Output::Timer`], [`Output::Respond`], ...) in an
-//! [`Outbox`] instead of doing it, as quinn-proto and stateright do, with what it reports of
-//! itself ([`Note`]: a version stored, a hint kept, a tombstone collected) kept apart. The [`crate::Simulation`] carries those
-//! effects through its network model; the same replica could run over a real network.
+//! One node of the store, as a sans-IO state machine: it does no I/O, reads no clock and
+//! keeps no global view; whoever runs it (the [`crate::Simulation`], or a real node over HTTP)
+//! feeds it inputs and carries out what it asks, as with quinn-proto and stateright.
 //!
 //! A node plays every role: replica of the keys it owns, coordinator of the client requests
 //! sent to it, holder of hints for nodes that are down, spreader of rumors.
+//!
+//! **Built from** its id, a [`Protocol`] (the rules every node follows), a [`Placement`] (the
+//! ring and N: where keys live), its clock offset and its own random stream.
+//!
+//! **Inputs**, each with an [`Env`] (the time now, and which peers the node believes are up,
+//! its failure detector) and an [`Outbox`] to fill:
+//! - a client request: [`Replica::client_write`], [`Replica::client_read`];
+//! - a message from a peer: [`Replica::handle_message`];
+//! - a timer it set, now due: [`Replica::handle_timer`];
+//! - a change of its rules or of itself: [`Replica::set_protocol`], [`Replica::start`],
+//!   [`Replica::crash`], [`Replica::wipe`].
+//!
+//! **Outputs**, in the [`Outbox`], two lists polled apart:
+//! - effects ([`Output`]): send a message to a peer or to every peer, set a timer, answer a
+//!   client;
+//! - notes ([`Note`]): what it reports of itself for an observer (a version stored or not, a
+//!   hint kept, a tombstone collected, Merkle ranges found to differ); nothing needs doing.
+//!
+//! **Keys** are [`Key`]s: the number a process's [`KeyTable`] gave the text, and its hash.
+//! **Messages** cross between processes in their [`wire`] form (JSON), keys by their text.
+//! **Time** is an argument: `Env::now`, in milliseconds; timers are asked for as delays.
 
 mod coordinator;
 mod keys;
@@ -210,19 +227,22 @@ impl Outbox {
     }
 }
 
-/// What a replica needs to know of the world when it acts.
+/// What a replica is told of the world when it acts: the inputs besides the call itself.
 pub struct Env<'a> {
-    /// Virtual time now.
+    /// Time now, in milliseconds: virtual in the simulation, the wall clock on a real node.
     pub now: Time,
-    /// Whether this node can reach that node now: its failure detector, which the simulation
-    /// makes perfect (up, and the links both ways healthy).
-    pub reachable: &'a dyn Fn(NodeId) -> bool,
+    /// Which peers this node believes are up: its failure detector, which the runtime supplies.
+    /// A coordinator sends only to peers it believes up, and a sloppy quorum stands in for the
+    /// others; a hint waits until its owner is believed up. The simulation's detector is
+    /// perfect (the peer is up and the links both ways are healthy); a real node's would learn
+    /// from requests that failed or timed out. No global view is assumed.
+    pub up: &'a dyn Fn(NodeId) -> bool,
 }
 
 impl Env<'_> {
-    /// Whether node `from` can reach `to` now (itself always).
-    pub fn reaches(&self, from: NodeId, to: NodeId) -> bool {
-        to == from || (self.reachable)(to)
+    /// Whether node `me` believes `peer` is up (itself always).
+    pub fn believes_up(&self, me: NodeId, peer: NodeId) -> bool {
+        peer == me || (self.up)(peer)
     }
 }
 
@@ -1007,7 +1027,7 @@ impl Replica {
         owners.sort();
         owners.dedup();
         for owner in owners {
-            if (env.reachable)(owner) {
+            if (env.up)(owner) {
                 let versions = self
                     .hints
                     .iter()

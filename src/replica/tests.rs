@@ -33,10 +33,7 @@ fn everyone(_: NodeId) -> bool {
 }
 
 fn env(now: Time) -> Env<'static> {
-    Env {
-        now,
-        reachable: &everyone,
-    }
+    Env { now, up: &everyone }
 }
 
 fn write(
@@ -347,7 +344,7 @@ fn a_quorum_write_with_too_few_reachable_replicas_is_unavailable_and_sends_nothi
     let only_me = |n: NodeId| n == NodeId(1);
     let env = Env {
         now: 0,
-        reachable: &only_me,
+        up: &only_me,
     };
     r.client_write(
         &env,

@@ -570,10 +570,7 @@ mod tests {
             })
             .collect();
         let nobody = |_: NodeId| false;
-        let env = |now| Env {
-            now,
-            reachable: &nobody,
-        };
+        let env = |now| Env { now, up: &nobody };
         let texts = ["apple", "pear", "fig", "plum", "kiwi"];
         let mut out = Outbox::new();
         for (i, text) in texts.iter().enumerate() {

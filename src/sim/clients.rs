@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use super::views::{Context, RequestView, WriteOutcome};
-use super::{Simulation, check_key, reachability, version_view};
+use super::{Simulation, check_key, perfect_detector, version_view};
 use crate::error::Error;
 use crate::ids::{KeyId, NodeId, RequestId, WriteId};
 use crate::ids::{MAX_VALUE_CHARS, Time};
@@ -285,10 +285,10 @@ impl Simulation {
         };
         let mut out = std::mem::take(&mut self.out);
         let version = {
-            let reachable = reachability(&self.network, &self.live, node);
+            let up = perfect_detector(&self.network, &self.live, node);
             let env = Env {
                 now: self.now,
-                reachable: &reachable,
+                up: &up,
             };
             let key = self.keys.key(key_id);
             self.replicas[node.index()].client_write(
@@ -386,10 +386,10 @@ impl Simulation {
         });
         let mut out = std::mem::take(&mut self.out);
         {
-            let reachable = reachability(&self.network, &self.live, node);
+            let up = perfect_detector(&self.network, &self.live, node);
             let env = Env {
                 now: self.now,
-                reachable: &reachable,
+                up: &up,
             };
             let key = self.keys.key(key_id);
             self.replicas[node.index()].client_read(&env, request, key, r, &mut out);

@@ -151,8 +151,9 @@ pub struct Simulation {
     out: Outbox,
 }
 
-/// Node `node`'s failure detector: the nodes it can reach now (up, links both ways healthy).
-fn reachability<'a>(
+/// Node `node`'s failure detector, a perfect one: a peer is believed up when it is up and the
+/// links both ways are healthy.
+fn perfect_detector<'a>(
     network: &'a Network,
     live: &'a Live,
     node: NodeId,
@@ -957,10 +958,10 @@ impl Simulation {
                 self.observer.on_timer(self.now, node, timer);
                 let mut out = std::mem::take(&mut self.out);
                 {
-                    let reachable = reachability(&self.network, &self.live, node);
+                    let up = perfect_detector(&self.network, &self.live, node);
                     let env = Env {
                         now: self.now,
-                        reachable: &reachable,
+                        up: &up,
                     };
                     self.replicas[node.index()].handle_timer(&env, timer, &mut out);
                 }
@@ -990,10 +991,10 @@ impl Simulation {
         }
         let mut out = std::mem::take(&mut self.out);
         {
-            let reachable = reachability(&self.network, &self.live, to);
+            let up = perfect_detector(&self.network, &self.live, to);
             let env = Env {
                 now: self.now,
-                reachable: &reachable,
+                up: &up,
             };
             self.replicas[to.index()].handle_message(&env, from, flight.message, &mut out);
         }
