@@ -5,7 +5,7 @@
 # .cargo/mutants.toml. Results go to mutants.out/ (caught.txt, missed.txt, timeout.txt).
 #
 #   bash scripts/mutants.sh                       # every file of the core (hours on 2 cores)
-#   bash scripts/mutants.sh --file src/clock.rs   # one file (any cargo-mutants option passes on)
+#   bash scripts/mutants.sh --file src/timeline.rs  # one file (any cargo-mutants option passes on)
 #   bash scripts/mutants.sh --list                # the mutants, without testing them
 #
 # PROPTEST_CASES (default 400 here) sets how many schedules each property test tries per
@@ -13,7 +13,8 @@
 #
 # The correctness core: clocks, versions and the data types (sets, counters), the replica and
 # its coordinator, the write log with the lost and stale accounting, and the timeline.
-CORE=(src/clock.rs src/version.rs src/crdt.rs 'src/replica/*.rs' src/writes.rs src/sim/clients.rs src/timeline.rs)
+R=crates/replica/src
+CORE=("$R/clock.rs" "$R/version.rs" "$R/crdt.rs" "$R/replica/*.rs" src/writes.rs src/sim/clients.rs src/timeline.rs)
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -35,4 +36,5 @@ esac
 
 export PROPTEST_CASES="${PROPTEST_CASES:-400}"
 say "cargo mutants ${files[*]} $* (PROPTEST_CASES=$PROPTEST_CASES)"
-cargo mutants --no-shuffle "${files[@]}" "$@"
+# --workspace: mutants are looked for in both crates (the replica is one of its own).
+cargo mutants --workspace --no-shuffle "${files[@]}" "$@"

@@ -19,10 +19,10 @@ say "Native tests (unit, behaviour, property, doc)"
 cargo test
 
 say "Exported API in headless Chrome (wasm-bindgen-test)"
-CHROMEDRIVER="$(command -v chromedriver)" cargo test --target wasm32-unknown-unknown --test web
+CHROMEDRIVER="$(command -v chromedriver)" cargo test -p converge --target wasm32-unknown-unknown --test web
 
 say "Exported API in headless Firefox (wasm-bindgen-test)"
-GECKODRIVER="$(command -v geckodriver)" cargo test --target wasm32-unknown-unknown --test web
+GECKODRIVER="$(command -v geckodriver)" cargo test -p converge --target wasm32-unknown-unknown --test web
 
 build_page
 

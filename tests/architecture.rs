@@ -1,5 +1,7 @@
-//! The floor plan: the crate's modules in layers, each using only layers below it, so that
-//! the imports have no cycle and the replica can be lifted out (docs/architecture.md draws it).
+//! The floor plan: the modules in layers, each using only layers below it, so that the imports
+//! have no cycle (docs/architecture.md draws it). The replica and what it is made of are a crate
+//! of their own (`crates/replica`), so the compiler already keeps them from the layers above;
+//! these tests keep the order within each crate too.
 //! Read from the source text, as a reviewer would: every `crate::module` a file names outside
 //! its comments and its tests, and `super::` in a module's own files.
 #![cfg(not(target_arch = "wasm32"))]
@@ -39,30 +41,33 @@ const SIDEWAYS: &[(&str, &str)] = &[("crdt", "version")];
 /// model and its observer.
 const REPLICA_MAY_USE: &[&str] = &["ids", "rng", "hash", "clock", "ring", "version", "crdt"];
 
-/// The source of every module file, with its top-level module name (`replica` for
-/// `src/replica/table.rs`) and its own name.
+/// The source of every module file, of this crate (`src/`) and of the replica's
+/// (`crates/replica/src/`), with its top-level module name (`replica` for
+/// `crates/replica/src/replica/table.rs`) and its path from its crate's `src/`.
 fn sources() -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    let mut stack = vec![src.clone()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for src in [root.join("src"), root.join("crates/replica/src")] {
+        let mut stack = vec![src.clone()];
+        while let Some(dir) = stack.pop() {
+            for entry in fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let rel = path
+                    .strip_prefix(&src)
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string();
+                if rel == "lib.rs" || !rel.ends_with(".rs") {
+                    continue;
+                }
+                let parts: Vec<&str> = rel.trim_end_matches(".rs").split('/').collect();
+                let top = parts[0].to_string();
+                out.push((top, rel.clone(), fs::read_to_string(&path).unwrap()));
             }
-            let rel = path
-                .strip_prefix(&src)
-                .unwrap()
-                .to_string_lossy()
-                .to_string();
-            if rel == "lib.rs" || !rel.ends_with(".rs") {
-                continue;
-            }
-            let parts: Vec<&str> = rel.trim_end_matches(".rs").split('/').collect();
-            let top = parts[0].to_string();
-            out.push((top, rel.clone(), fs::read_to_string(&path).unwrap()));
         }
     }
     out.sort();

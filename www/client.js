@@ -222,7 +222,7 @@ function outcomeText(view, what) {
     case 'unavailable':
       return `unavailable: only ${view.got} of the ${view.needed} replicas needed were reachable, so nothing was sent`;
     case 'refused':
-      // The most siblings a key may have: MAX_SIBLINGS in src/replica/mod.rs (Riak's default).
+      // The most siblings a key may have: MAX_SIBLINGS in crates/replica/src/replica/mod.rs (Riak's default).
       return `refused: the key would have had ${view.got} siblings, and a key may have at most 100 (as in Riak), so nothing was written. Read it and write with the context you read (or Resolve) to merge them; a set (one version an element) must lose elements first.`;
     default:
       return `timed out after ${view.latencyMs} ms with ${counted}`;

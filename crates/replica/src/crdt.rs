@@ -272,10 +272,10 @@ mod tests {
     fn a_set_reads_as_its_elements_sorted_once_each_with_commas_quoted() {
         let version = |value: Option<&str>| {
             Rc::new(Version {
-                write: crate::WriteId(1),
-                key: crate::ids::Key::new(crate::KeyId(0), "k"),
+                write: crate::ids::WriteId(1),
+                key: crate::ids::Key::new(crate::ids::KeyId(0), "k"),
                 value: value.map(Into::into),
-                stamp: crate::Stamp {
+                stamp: crate::clock::Stamp {
                     millis: 0,
                     node: NodeId(1),
                     seq: 1,

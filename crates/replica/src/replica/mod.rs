@@ -1,5 +1,5 @@
 //! One node of the store, as a sans-IO state machine: it does no I/O, reads no clock and
-//! keeps no global view; whoever runs it (the [`crate::Simulation`], or a real node over HTTP)
+//! keeps no global view; whoever runs it (the simulation in the `converge` crate, or a real node over HTTP)
 //! feeds it inputs and carries out what it asks, as with quinn-proto and stateright.
 //!
 //! A node plays every role: replica of the keys it owns, coordinator of the client requests
