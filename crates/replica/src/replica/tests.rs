@@ -441,3 +441,82 @@ fn tombstone_grace_is_read_on_each_node_s_own_clock() {
     fast.handle_timer(&env(110), Timer::TombstoneGc, &mut out);
     assert!(values(&fast, 0).is_empty(), "its own clock reads 1,110");
 }
+
+/// The collection timer costs a real node a wake-up: only a tombstone this node keeps arms it.
+#[test]
+fn only_a_stored_tombstone_arms_the_collection_timer() {
+    let settings = Protocol {
+        conflict: ConflictMode::LastWriterWins,
+        ..Protocol::tutorial(3)
+    };
+    let gc_timers = |out: &Outbox| {
+        out.effects()
+            .iter()
+            .filter(|o| {
+                matches!(
+                    o,
+                    Output::Timer {
+                        timer: Timer::TombstoneGc,
+                        ..
+                    }
+                )
+            })
+            .count()
+    };
+    let mut writer = replica(2, &settings);
+    let mut out = Outbox::new();
+    let value = write(&mut writer, 5, 1, 0, "v", &mut out);
+    let older_delete = {
+        let mut v = (*value).clone();
+        v.value = None;
+        v.stamp.millis = 1;
+        Rc::new(v)
+    };
+    let mut r = replica(1, &settings);
+    out.clear();
+    r.handle_message(&env(6), NodeId(2), Message::Replicate(value), &mut out);
+    assert_eq!(gc_timers(&out), 0, "a value arms nothing");
+    r.handle_message(
+        &env(7),
+        NodeId(2),
+        Message::Replicate(older_delete),
+        &mut out,
+    );
+    assert_eq!(values(&r, 0), vec!["v"], "the older delete lost");
+    assert_eq!(gc_timers(&out), 0, "a tombstone not kept arms nothing");
+}
+
+/// Dynamo §4.6: a hint is dropped when its owner acknowledges that very write, and only then.
+#[test]
+fn an_owner_s_acknowledgement_drops_only_the_hints_it_names() {
+    let settings = Protocol {
+        conflict: ConflictMode::LastWriterWins,
+        ..Protocol::tutorial(3)
+    };
+    let mut writer = replica(2, &settings);
+    let mut out = Outbox::new();
+    let first = write(&mut writer, 1, 1, 0, "a", &mut out);
+    let second = write(&mut writer, 2, 2, 1, "b", &mut out);
+    let mut holder = replica(1, &settings);
+    for (request, version) in [(1, &first), (2, &second)] {
+        let put = Message::Put {
+            request: RequestId(request),
+            version: version.clone(),
+            hint: Some(NodeId(3)),
+        };
+        holder.handle_message(&env(3), NodeId(2), put, &mut out);
+    }
+    assert_eq!(holder.hints().len(), 2);
+    let ack = Message::HandoffAck(Rc::new(vec![(first.key.id, first.dot())]));
+    holder.handle_message(&env(4), NodeId(3), ack.clone(), &mut out);
+    let kept: Vec<_> = holder.hints().iter().map(|h| h.version.dot()).collect();
+    assert_eq!(
+        kept,
+        vec![second.dot()],
+        "the write not acknowledged keeps its hint"
+    );
+    // An acknowledgement from another node than the owner drops nothing.
+    let ack = Message::HandoffAck(Rc::new(vec![(second.key.id, second.dot())]));
+    holder.handle_message(&env(5), NodeId(2), ack, &mut out);
+    assert_eq!(holder.hints().len(), 1);
+}
