@@ -594,3 +594,42 @@ fn a_run_longer_than_the_write_log_keeps_still_counts_every_lost_write() {
     assert!(!read.stale);
     assert!(sim.converged());
 }
+
+/// A write only a message still carries is not lost: its coordinator acknowledged it alone
+/// (W = 1), then came back empty while its puts were on their way, and the view of the write
+/// (judged one write at a time, as for a short list) must wait for them. Once they arrive the
+/// write is held again, and it was never lost.
+#[test]
+fn a_write_only_a_message_carries_is_not_lost() {
+    let mut sim = Simulation::new(Settings {
+        nodes: 3,
+        seed: 5,
+        latency: Latency::Uniform {
+            min_ms: 500,
+            max_ms: 500,
+        },
+        coordination: Coordination::Quorum,
+        replication_factor: ReplicationFactor::N(3),
+        write_quorum: converge::settings::Consistency::Count(1),
+        ..Settings::default()
+    })
+    .unwrap();
+    sim.write(NodeId(1), "k", "v").unwrap();
+    sim.crash(NodeId(1)).unwrap();
+    sim.recover(NodeId(1), true).unwrap();
+    sim.run_for(100);
+    let view = &sim.writes()[0];
+    assert_eq!(view.status, converge::WriteStatus::Acknowledged);
+    for node in 1..=3 {
+        let replica = sim.replica(NodeId(node)).unwrap();
+        assert!(replica.is_empty(), "node {node} holds nothing yet");
+    }
+    assert!(!view.lost, "two puts still carry it");
+    sim.run_for(1_000);
+    assert!(!sim.writes()[0].lost);
+    assert!(
+        !sim.replica(NodeId(2)).unwrap().is_empty(),
+        "the put arrived"
+    );
+    assert_eq!(sim.stats().lost_writes, 0);
+}
