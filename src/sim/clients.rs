@@ -342,7 +342,7 @@ impl Simulation {
             })
             .sum();
         self.apply(node, &mut out);
-        self.out = out;
+        self.put_back(out);
         self.observer.changes += 1;
         Ok(WriteOutcome {
             request,
@@ -395,7 +395,7 @@ impl Simulation {
             self.replicas[node.index()].client_read(&env, request, key, r, &mut out);
         }
         self.apply(node, &mut out);
-        self.out = out;
+        self.put_back(out);
         self.observer.changes += 1;
         Ok(self.request(request).expect("the request was just made"))
     }

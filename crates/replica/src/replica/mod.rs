@@ -35,6 +35,7 @@ pub mod protocol;
 mod table;
 pub mod wire;
 
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 pub use keys::KeyTable;
@@ -176,12 +177,13 @@ pub enum Note {
 }
 
 /// Where a replica puts what it wants done ([`Output`]s, in order) and what it reports
-/// ([`Note`]s, in order), two lists polled apart, as quinn-proto polls transmits and events.
-/// Reused from call to call: the runtime drains both after each.
+/// ([`Note`]s, in order), two queues polled apart ([`Outbox::next_effect`],
+/// [`Outbox::next_note`]), as quinn-proto polls transmits and events. Reused from call to call:
+/// the runtime empties both after each.
 #[derive(Clone, Debug, Default)]
 pub struct Outbox {
-    effects: Vec<Output>,
-    notes: Vec<Note>,
+    effects: VecDeque<Output>,
+    notes: VecDeque<Note>,
 }
 
 impl Outbox {
@@ -192,32 +194,39 @@ impl Outbox {
 
     /// Adds an effect.
     pub fn push(&mut self, effect: Output) {
-        self.effects.push(effect);
+        self.effects.push_back(effect);
     }
 
     /// Adds a note.
     pub fn note(&mut self, note: Note) {
-        self.notes.push(note);
+        self.notes.push_back(note);
     }
 
-    /// The effects so far.
-    pub fn effects(&self) -> &[Output] {
+    /// The effects not yet taken, in order.
+    pub fn effects(&self) -> &VecDeque<Output> {
         &self.effects
     }
 
-    /// The notes so far.
-    pub fn notes(&self) -> &[Note] {
+    /// The notes not yet taken, in order.
+    pub fn notes(&self) -> &VecDeque<Note> {
         &self.notes
     }
 
-    /// Takes the effects out, in order.
-    pub fn drain_effects(&mut self) -> std::vec::Drain<'_, Output> {
-        self.effects.drain(..)
+    /// Takes the next effect, if any.
+    #[inline]
+    pub fn next_effect(&mut self) -> Option<Output> {
+        self.effects.pop_front()
     }
 
-    /// Takes the notes out, in order.
-    pub fn drain_notes(&mut self) -> std::vec::Drain<'_, Note> {
-        self.notes.drain(..)
+    /// Takes the next note, if any.
+    #[inline]
+    pub fn next_note(&mut self) -> Option<Note> {
+        self.notes.pop_front()
+    }
+
+    /// Whether nothing is left in it.
+    pub fn is_empty(&self) -> bool {
+        self.effects.is_empty() && self.notes.is_empty()
     }
 
     /// Forgets everything in it.

@@ -603,8 +603,7 @@ mod tests {
         nodes[0]
             .0
             .handle_timer(&env(10), crate::replica::Timer::AntiEntropy(0), &mut out);
-        let mut mail: Vec<(usize, Message)> = out
-            .drain_effects()
+        let mut mail: Vec<(usize, Message)> = std::iter::from_fn(|| out.next_effect())
             .filter_map(|o| match o {
                 Output::Send { to, message } => Some((to.index(), message)),
                 _ => None,
@@ -619,7 +618,7 @@ mod tests {
             let (replica, keys) = &mut nodes[to];
             let message = wire.into_message(2, keys).unwrap();
             replica.handle_message(&env(11), NodeId::from_index(from), message, &mut out);
-            for o in out.drain_effects() {
+            while let Some(o) = out.next_effect() {
                 if let Output::Send { to, message } = o {
                     mail.push((to.index(), message));
                 }
