@@ -141,4 +141,29 @@ fn the_snapshot_estimate_follows_what_a_copy_allocates() {
     }
     assert_eq!(sim.writes_not_yet_everywhere(), 16_000);
     within(&sim, "writes waiting for a node");
+    key_table_within();
+}
+
+/// A process's key table alone, which a snapshot copies whole: its estimate against what a copy
+/// allocates, from a few keys to many. (Called from the one test of this file: the allocator
+/// counts every thread's bytes, so no two measurements may run at once.)
+fn key_table_within() {
+    let mut keys = converge::KeyTable::default();
+    let mut next = 0;
+    for count in [100, 1_000, 30_000] {
+        while next < count {
+            keys.intern(&format!("key number {next}"));
+            next += 1;
+        }
+        let before = counting::live();
+        let copy = keys.clone();
+        let real = counting::live() - before;
+        drop(copy);
+        let ratio = keys.bytes() as f64 / real as f64;
+        eprintln!(
+            "{count} keys: estimated {}, a copy allocates {real} ({ratio:.2})",
+            keys.bytes()
+        );
+        assert!((0.6..=1.25).contains(&ratio), "{count} keys: {ratio:.2}");
+    }
 }

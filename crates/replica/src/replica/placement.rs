@@ -43,11 +43,6 @@ impl Placement {
         &self.ring
     }
 
-    /// N.
-    pub fn n(&self) -> usize {
-        self.n
-    }
-
     /// The key's replicas (its preference list): the first N nodes clockwise from its hash.
     pub fn replicas(&self, key: Key) -> Rc<[NodeId]> {
         if let Some(list) = self.lists.borrow().get(&key.hash) {
@@ -61,14 +56,5 @@ impl Placement {
     /// Every node clockwise from the key: its replicas, then those that stand in for them.
     pub fn walk(&self, key: Key) -> Vec<NodeId> {
         self.ring.walk(key.hash)
-    }
-
-    /// Roughly the bytes of the lists remembered (shared by every copy, counted once).
-    pub fn bytes(&self) -> usize {
-        let lists = self.lists.borrow();
-        lists.len()
-            * (std::mem::size_of::<(u64, Rc<[NodeId]>)>()
-                + 16
-                + self.n * std::mem::size_of::<NodeId>())
     }
 }
