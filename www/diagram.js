@@ -43,9 +43,11 @@ function saveChoice(shown) {
 }
 
 export class SpaceTimeDiagram {
-  constructor(canvas, getApp) {
+  /** `page` is all the diagram may do to the rest of the page: seekEvent(position) and
+   *  selectEvent(index) when an event is clicked. */
+  constructor(canvas, page) {
     this.canvas = canvas;
-    this.getApp = getApp;
+    this.page = page;
     this.windowMs = 4000;
     this.events = [];
     this.marks = [];
@@ -68,10 +70,6 @@ export class SpaceTimeDiagram {
     this.fit(this.nodeCount);
     this.resize();
     this.layerKey = null;
-  }
-
-  get app() {
-    return this.getApp();
   }
 
   attach() {
@@ -111,8 +109,8 @@ export class SpaceTimeDiagram {
       const hit = this.hitAt(e);
       if (!hit) return;
       this.selected = hit.index;
-      this.app.seekEvent(hit.position);
-      this.app.events.select(hit.index);
+      this.page.seekEvent(hit.position);
+      this.page.selectEvent(hit.index);
     });
   }
 

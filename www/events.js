@@ -20,17 +20,15 @@ const MESSAGE_NAMES = {
 const REASONS = { lost: 'lost on the way', linkCut: 'link cut', nodeDown: 'node down' };
 
 export class EventLog {
-  constructor(doc, getApp) {
+  /** `page` is all the log may do to the rest of the page: refresh() the panels at the next
+   *  frame, seekEvent(position), and read core() for an export. */
+  constructor(doc, page) {
     this.$ = (id) => doc.getElementById(id);
     this.doc = doc;
-    this.getApp = getApp;
+    this.page = page;
     this.nodeCount = 0;
     this.shownKey = '';
     this.selected = null;
-  }
-
-  get app() {
-    return this.getApp();
   }
 
   attach(toast) {
@@ -38,22 +36,22 @@ export class EventLog {
     this.visible = true;
     new IntersectionObserver((entries) => {
       this.visible = entries.some((e) => e.isIntersecting);
-      if (this.visible) this.app.forceRefresh = true;
+      if (this.visible) this.page.refresh();
     }).observe(this.$('events-card'));
     const refresh = () => {
       this.shownKey = '';
-      this.app.forceRefresh = true;
+      this.page.refresh();
     };
     this.$('ev-node').addEventListener('change', refresh);
     this.$('ev-kind').addEventListener('change', refresh);
     this.$('ev-key').addEventListener('input', refresh);
     this.$('events').addEventListener('click', (e) => {
       const row = e.target.closest('button[data-position]');
-      if (row) this.app.seekEvent(Number(row.dataset.position));
+      if (row) this.page.seekEvent(Number(row.dataset.position));
     });
     this.$('ev-export').addEventListener('click', () => {
       try {
-        const core = this.app.core;
+        const core = this.page.core();
         saveFile(core.eventsJson(this.filter()), `converge-events-seed${core.settings().seed}-to-${(core.now() / 1000).toFixed(1)}s.json`);
       } catch (err) {
         toast(err.message);
@@ -65,7 +63,7 @@ export class EventLog {
   select(index) {
     this.selected = index;
     this.shownKey = '';
-    this.app.forceRefresh = true;
+    this.page.refresh();
     this.scrollTo = index;
     this.$('events-card').scrollIntoView({ block: 'nearest' });
     this.visible = true;

@@ -478,10 +478,25 @@ async function boot() {
   const core = simulationFrom(settings, problems);
   const view = new ClusterView(document.getElementById('cluster'));
   const controls = new Controls(document, () => app);
-  const timeline = new TimelineBar(document, () => app);
-  const events = new EventLog(document, () => app);
-  const diagram = new SpaceTimeDiagram(document.getElementById('diagram'), () => app);
-  const plots = new Plots(document, () => app);
+  // The smaller components get only what they may do to the rest of the page.
+  const refresh = () => {
+    app.forceRefresh = true;
+  };
+  const seek = (t) => app.seek(t);
+  const seekEvent = (position) => app.seekEvent(position);
+  const timeline = new TimelineBar(document, {
+    seek,
+    seekEnd: () => app.seek(app.core.end()),
+    stepBack: () => app.stepBack(),
+    stepForward: () => app.stepForward(),
+    inLesson: () => app.lesson.view !== null && !app.lesson.offScript(),
+  });
+  const events = new EventLog(document, { refresh, seekEvent, core: () => app.core });
+  const diagram = new SpaceTimeDiagram(document.getElementById('diagram'), {
+    seekEvent,
+    selectEvent: (index) => events.select(index),
+  });
+  const plots = new Plots(document, { refresh, seek, playing: () => app.playing });
   const lesson = new LessonPlayer(document, () => app, Simulation);
   const comparison = new Comparison(document, () => app, Simulation);
   // Hooks for tests: view.nodePosition(id), view.dropsDrawn(); ring.selected,

@@ -163,17 +163,15 @@ class Chart {
 }
 
 export class Plots {
-  constructor(doc, getApp) {
+  /** `page` is all the plots may do to the rest of the page: refresh() the panels at the next
+   *  frame, seek(t) to a moment clicked, and ask playing(). */
+  constructor(doc, page) {
     this.$ = (id) => doc.getElementById(id);
-    this.getApp = getApp;
+    this.page = page;
     this.visible = true;
     this.drawnAt = -Infinity;
     this.shownKey = '';
     this.data = null;
-  }
-
-  get app() {
-    return this.getApp();
   }
 
   attach(bounds) {
@@ -194,12 +192,12 @@ export class Plots {
     const card = this.$('plots-card');
     new IntersectionObserver((entries) => {
       this.visible = entries.some((e) => e.isIntersecting) && card.open;
-      if (this.visible) this.app.forceRefresh = true;
+      if (this.visible) this.page.refresh();
     }).observe(card);
     card.addEventListener('toggle', () => {
       this.visible = card.open;
       this.shownKey = '';
-      if (card.open) this.app.forceRefresh = true;
+      if (card.open) this.page.refresh();
     });
     new ResizeObserver(() => {
       this.shownKey = '';
@@ -212,7 +210,7 @@ export class Plots {
         const rect = chart.canvas.getBoundingClientRect();
         const frac = (e.clientX - rect.left - PAD.left) / chart.plotWidth;
         if (frac < 0 || frac > 1) return;
-        this.app.seek(Math.round(frac * this.end(this.data)));
+        this.page.seek(Math.round(frac * this.end(this.data)));
       });
     }
   }
@@ -222,7 +220,7 @@ export class Plots {
     if (!this.visible) return;
     const key = `${core.now()}:${core.eventsHandled()}:${core.changes()}`;
     // While playing, four times a second is plenty; a jump or a command shows at once.
-    if (key === this.shownKey || (this.app.playing && realNow - this.drawnAt < REFRESH_MS)) return;
+    if (key === this.shownKey || (this.page.playing() && realNow - this.drawnAt < REFRESH_MS)) return;
     this.shownKey = key;
     this.drawnAt = realNow;
     this.data = readPlots(core.plots(), this.bounds, core.now());

@@ -6,16 +6,14 @@ const MARK_COLOUR = '#d55e00';
 const FUTURE_COLOUR = '#aab1bd';
 
 export class TimelineBar {
-  constructor(doc, getApp) {
+  /** `page` is all the bar may do to the rest of the page: seek(t), stepBack(), stepForward(),
+   *  seekEnd(), and ask inLesson() (a lesson's script runs ahead). */
+  constructor(doc, page) {
     this.$ = (id) => doc.getElementById(id);
-    this.getApp = getApp;
+    this.page = page;
     this.dragging = false;
     this.shown = { now: -1, end: -1, applied: -1, count: -1 };
     this.marksKey = '';
-  }
-
-  get app() {
-    return this.getApp();
   }
 
   attach() {
@@ -28,10 +26,10 @@ export class TimelineBar {
     };
     range.addEventListener('pointerup', release);
     range.addEventListener('pointercancel', release);
-    range.addEventListener('input', () => this.app.seek(Number(range.value)));
-    this.$('tl-back').addEventListener('click', () => this.app.stepBack());
-    this.$('tl-forward').addEventListener('click', () => this.app.stepForward());
-    this.$('tl-end').addEventListener('click', () => this.app.seek(this.app.core.end()));
+    range.addEventListener('input', () => this.page.seek(Number(range.value)));
+    this.$('tl-back').addEventListener('click', () => this.page.stepBack());
+    this.$('tl-forward').addEventListener('click', () => this.page.stepForward());
+    this.$('tl-end').addEventListener('click', () => this.page.seekEnd());
     // The track's size comes from the observer: reading it each frame would force a layout.
     this.marksSize = { w: 0, h: 0 };
     new ResizeObserver(([entry]) => {
@@ -61,7 +59,7 @@ export class TimelineBar {
     range.setAttribute('aria-valuetext', `${seconds(now)} of ${seconds(end)}`);
     this.$('tl-end').disabled = now >= end;
     const past = now < end;
-    const inLesson = this.app.lesson.view !== null && !this.app.lesson.offScript();
+    const inLesson = this.page.inLesson();
     const note = past && inLesson ? `The lesson's script runs ahead to ${seconds(end)}. Any action of yours here starts a new future.`
       : past ? `Looking back at ${seconds(now)} of ${seconds(end)}. Play replays what happened next; any action here starts a new future.`
         : forgotten > 0 ? `The first ${forgotten} actions of this run were forgotten to keep memory flat: going back reaches ${seconds(start)} at the earliest, and Save and Link cannot hold it any more.`
