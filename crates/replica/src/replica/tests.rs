@@ -141,15 +141,34 @@ fn blind_writes_under_version_vectors_become_siblings_and_a_read_context_resolve
     assert_eq!(values(&a, 0), vec!["purple"]);
 }
 
-#[test]
-fn anti_entropy_under_lww_repairs_both_sides() {
+/// Two replicas (nodes 1 and 2) under last writer wins, and an outbox.
+fn lww_pair() -> (Replica, Replica, Outbox) {
     let settings = Protocol {
         conflict: ConflictMode::LastWriterWins,
         ..Protocol::tutorial(3)
     };
-    let mut a = replica(1, &settings);
-    let mut b = replica(2, &settings);
-    let mut out = Outbox::new();
+    (replica(1, &settings), replica(2, &settings), Outbox::new())
+}
+
+/// The first message the outbox holds to send.
+fn first_message(out: &Outbox) -> Message {
+    out.effects()
+        .iter()
+        .find_map(|o| match o {
+            Output::Send { message, .. } => Some(message.clone()),
+            _ => None,
+        })
+        .expect("a message to send")
+}
+
+/// The writes a replica holds, in key order.
+fn writes_held(r: &Replica) -> Vec<WriteId> {
+    r.versions().map(|v| v.write).collect()
+}
+
+#[test]
+fn anti_entropy_under_lww_repairs_both_sides() {
+    let (mut a, mut b, mut out) = lww_pair();
     write(&mut a, 1, 1, 2, "only-a", &mut out);
     write(&mut a, 2, 2, 3, "a-old", &mut out);
     write(&mut b, 3, 3, 3, "b-new", &mut out);
@@ -157,19 +176,11 @@ fn anti_entropy_under_lww_repairs_both_sides() {
     out.clear();
     let offer = Rc::new(a.versions().cloned().collect());
     b.handle_message(&env(5), NodeId(1), Message::SyncRequest(offer), &mut out);
-    let reply = out
-        .effects()
-        .iter()
-        .find_map(|o| match o {
-            Output::Send { to, message } if *to == NodeId(1) => Some(message.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let reply = first_message(&out);
     assert_eq!(reply.kind(), MessageKind::SyncReply);
     assert_eq!(reply.versions(), 2, "the newer key 3 and the key a lacks");
     a.handle_message(&env(6), NodeId(2), reply, &mut out);
-    let writes = |r: &Replica| r.versions().map(|v| v.write).collect::<Vec<_>>();
-    assert_eq!(writes(&a), writes(&b));
+    assert_eq!(writes_held(&a), writes_held(&b));
     assert_eq!(values(&a, 3), vec!["b-new"]);
 }
 
@@ -177,13 +188,7 @@ fn anti_entropy_under_lww_repairs_both_sides() {
 fn an_offer_in_another_order_of_keys_reconciles_all_the_same() {
     // A node in another process numbers keys in the order it met them: its offer comes in
     // an order of keys that is not this node's.
-    let settings = Protocol {
-        conflict: ConflictMode::LastWriterWins,
-        ..Protocol::tutorial(3)
-    };
-    let mut a = replica(1, &settings);
-    let mut b = replica(2, &settings);
-    let mut out = Outbox::new();
+    let (mut a, mut b, mut out) = lww_pair();
     write(&mut a, 1, 1, 2, "only-a", &mut out);
     write(&mut a, 2, 2, 3, "a-old", &mut out);
     write(&mut b, 3, 3, 7, "b-old", &mut out);
@@ -199,23 +204,18 @@ fn an_offer_in_another_order_of_keys_reconciles_all_the_same() {
         Message::SyncRequest(Rc::new(offer)),
         &mut out,
     );
-    let reply = out
-        .effects()
-        .iter()
-        .find_map(|o| match o {
-            Output::Send { message, .. } => Some(message.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let reply = first_message(&out);
     assert_eq!(
         reply.versions(),
         2,
         "key 3, newer at b, and key 4, which a lacks"
     );
     a.handle_message(&env(10), NodeId(2), reply, &mut out);
-    let writes = |r: &Replica| r.versions().map(|v| v.write).collect::<Vec<_>>();
-    assert_eq!(writes(&a), writes(&b));
-    assert_eq!(writes(&b), [WriteId(1), WriteId(4), WriteId(5), WriteId(6)]);
+    assert_eq!(writes_held(&a), writes_held(&b));
+    assert_eq!(
+        writes_held(&b),
+        [WriteId(1), WriteId(4), WriteId(5), WriteId(6)]
+    );
 }
 
 #[test]
