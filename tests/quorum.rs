@@ -759,3 +759,23 @@ fn a_write_refused_at_once_leaves_the_key_s_other_writes_in_flight_counted() {
     assert_eq!(read.status, RequestStatus::Ok);
     assert!(read.stale, "it misses the acknowledged write: {read:?}");
 }
+
+/// A write whose coordinator is not a replica of its key stores nothing there and is not
+/// answered yet, yet the Writes panel must show it: it is a change too.
+#[test]
+fn a_write_its_coordinator_only_sends_on_is_a_change_the_page_must_show() {
+    let mut sim = quorum(5, 1, Consistency::Count(1), Consistency::Count(1));
+    let (replicas, _) = sim.preference_list("k").unwrap();
+    let elsewhere = (1..=5)
+        .map(n)
+        .find(|node| !replicas.contains(node))
+        .unwrap();
+    let before = sim.changes();
+    let write = sim.write(elsewhere, "k", "v").unwrap();
+    assert_eq!(write.status, RequestStatus::Pending);
+    assert!(
+        sim.replica(elsewhere).unwrap().is_empty(),
+        "its node keeps nothing"
+    );
+    assert!(sim.changes() > before);
+}

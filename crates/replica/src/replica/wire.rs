@@ -511,6 +511,22 @@ mod tests {
         let mut keys = KeyTable::default();
         let parse = |json: &str| serde_json::from_str::<WireMessage>(json);
         assert!(parse(good).unwrap().into_message(3, &mut keys).is_ok());
+        // At the limits, taken: a key of 256 characters (here of two bytes each), a value of 4,096.
+        let at_limits = good
+            .replace(
+                r#""key":"k""#,
+                &format!(r#""key":"{}""#, "é".repeat(MAX_KEY_CHARS)),
+            )
+            .replace(
+                r#""value":"v""#,
+                &format!(r#""value":"{}""#, "v".repeat(MAX_VALUE_CHARS)),
+            );
+        assert!(
+            parse(&at_limits)
+                .unwrap()
+                .into_message(3, &mut keys)
+                .is_ok()
+        );
         let long_key = "k".repeat(MAX_KEY_CHARS + 1);
         let long_value = "v".repeat(MAX_VALUE_CHARS + 1);
         let refused_by_check = [
@@ -544,7 +560,7 @@ mod tests {
         for json in refused_by_parse {
             assert!(parse(&json).is_err(), "{json}");
         }
-        assert_eq!(keys.len(), 1, "only the good message's key was numbered");
+        assert_eq!(keys.len(), 2, "only the good messages' keys were numbered");
     }
 
     /// Two nodes in two processes, each with its own key table, meeting keys in other orders:
