@@ -779,3 +779,18 @@ fn a_write_its_coordinator_only_sends_on_is_a_change_the_page_must_show() {
     );
     assert!(sim.changes() > before);
 }
+
+/// A read answered when its last reply arrives changes nothing stored, yet the page must show
+/// its answer: the answer is a change.
+#[test]
+fn an_answer_is_a_change_the_page_must_show() {
+    let mut sim = quorum(3, 3, Consistency::All, Consistency::All);
+    sim.write(n(1), "k", "v").unwrap();
+    sim.run_for(1_000);
+    let read = sim.read(n(1), "k").unwrap();
+    assert_eq!(read.status, RequestStatus::Pending);
+    let before = sim.changes();
+    sim.run_for(1_000);
+    assert_eq!(sim.request(read.id).unwrap().status, RequestStatus::Ok);
+    assert!(sim.changes() > before);
+}
