@@ -1,5 +1,5 @@
 //! The floor plan: the modules in layers, each using only layers below it, so that the imports
-//! have no cycle (docs/architecture.md draws it). The replica and what it is made of are a crate
+//! have no cycle (ARCHITECTURE.md draws it). The replica and what it is made of are a crate
 //! of their own (`crates/replica`), so the compiler already keeps them from the layers above;
 //! these tests keep the order within each crate too.
 //! Read from the source text, as a reviewer would: every `crate::module` a file names outside

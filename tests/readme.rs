@@ -14,7 +14,7 @@ const PAGES: [&str; 7] = [
     include_str!("../docs/model.md"),
     include_str!("../docs/api.md"),
     include_str!("../docs/rust.md"),
-    include_str!("../docs/architecture.md"),
+    include_str!("../ARCHITECTURE.md"),
     include_str!("../docs/benchmarks.md"),
 ];
 
