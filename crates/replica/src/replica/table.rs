@@ -246,4 +246,34 @@ mod tests {
             prop_assert!(table.get(RequestId(1)).is_none());
         }
     }
+
+    /// A coordinator's ids are sequential, or every n-th when the cluster's requests interleave:
+    /// Fibonacci hashing spreads where their searches start, so one is found a slot or so past
+    /// its home, not half a table away (as if every id started at the same slot).
+    #[test]
+    fn sequential_ids_are_found_near_where_their_search_starts() {
+        for stride in [1, 3, 64] {
+            let mut table = RequestTable::default();
+            let ids: Vec<u32> = (1..=400).map(|i| i * stride).collect();
+            for &id in &ids {
+                table.insert(RequestId(id), write(1));
+            }
+            let mask = table.mask();
+            let past_home: usize = ids
+                .iter()
+                .map(|&id| {
+                    table
+                        .find(RequestId(id))
+                        .unwrap()
+                        .wrapping_sub(table.home(id))
+                        & mask
+                })
+                .sum();
+            let mean = past_home as f64 / ids.len() as f64;
+            assert!(
+                mean < 1.0,
+                "stride {stride}: {mean:.2} slots past home on average"
+            );
+        }
+    }
 }
