@@ -1151,7 +1151,10 @@ impl Replica {
         if versions.is_empty() || !versions.iter().all(|v| v.is_tombstone()) {
             return None;
         }
-        if !versions.iter().all(|v| v.created + grace <= now) {
+        if !versions
+            .iter()
+            .all(|v| v.created.saturating_add(grace) <= now)
+        {
             return Some(false);
         }
         for version in held.take() {

@@ -520,3 +520,31 @@ fn an_owner_s_acknowledgement_drops_only_the_hints_it_names() {
     holder.handle_message(&env(5), NodeId(2), ack, &mut out);
     assert_eq!(holder.hints().len(), 1);
 }
+
+/// A delete from the wire may say it was made at any clock reading: one from the end of time is
+/// kept (its grace never ends), and checking it overflows nothing.
+#[test]
+fn a_tombstone_made_at_the_end_of_time_is_kept_without_overflow() {
+    let settings = Protocol {
+        tombstone_grace: 100,
+        ..Protocol::tutorial(3)
+    };
+    let (mut writer, mut out) = (replica(2, &settings), Outbox::new());
+    let value = write(&mut writer, 0, 1, 0, "v", &mut out);
+    let mut r = replica(1, &settings);
+    for (later, created) in [(1, i64::MAX), (2, i64::MIN)] {
+        let delete = Rc::new(Version {
+            value: None,
+            created,
+            stamp: crate::clock::Stamp {
+                seq: value.stamp.seq + later,
+                ..value.stamp
+            },
+            ..(*value).clone()
+        });
+        r.handle_message(&env(1), NodeId(2), Message::Replicate(delete), &mut out);
+        r.handle_timer(&env(1_000), Timer::TombstoneGc, &mut out);
+        let kept = !r.get(KeyId(0)).is_empty();
+        assert_eq!(kept, created == i64::MAX, "created at {created}");
+    }
+}
