@@ -1,7 +1,8 @@
 //! A seeded mutation harness for every loader a user can feed (cargo-fuzz needs a nightly
 //! compiler; this runs on stable, in CI, for a bounded number of cases): sessions (files and
 //! links), lessons, settings patches (the Settings form, `configure`, and what the page makes
-//! of its address). Each input is a valid one from the corpus, changed in a few places (a value
+//! of its address), and messages from the wire (what a real node's `/replicate` reads, handed to
+//! a replica under every conflict rule). Each input is a valid one from the corpus, changed in a few places (a value
 //! swapped for a hostile one, text cut, doubled or nested deep); the loader must answer with a
 //! result or a refusal, never a panic, within bounded work. `PROPTEST_CASES` raises the count.
 #![cfg(not(target_arch = "wasm32"))]
@@ -166,6 +167,29 @@ fn lessons() -> Vec<String> {
         .collect()
 }
 
+/// Messages as nodes send them over the wire, one of each shape that carries data.
+fn wire_messages() -> Vec<String> {
+    let version = |key: &str, value: &str, node: u32, seq: u32| {
+        format!(
+            r#"{{"key":"{key}","value":"{value}","stamp":{{"millis":{},"node":{node},"seq":{seq}}},"context":{{"1":[1,3],"2":1}},"created":5}}"#,
+            100 + seq
+        )
+    };
+    let (a, b) = (
+        version("cart", "+milk", 1, 4),
+        version("n", "+3 (p3 n0)", 2, 2),
+    );
+    vec![
+        format!(r#"{{"type":"replicate","version":{a}}}"#),
+        format!(r#"{{"type":"put","request":7,"version":{b},"hint":3}}"#),
+        format!(r#"{{"type":"getReply","request":7,"versions":[{a},{b}]}}"#),
+        format!(r#"{{"type":"syncRequest","versions":[{b},{a}]}}"#),
+        format!(r#"{{"type":"merkleSync","leaves":[0,63],"versions":[{a}],"reply":false}}"#),
+        r#"{"type":"merkleCompare","level":1,"hashes":[[0,1],[15,18446744073709551615]]}"#.into(),
+        r#"{"type":"handoffAck","writes":[["cart",{"node":1,"counter":4}]]}"#.into(),
+    ]
+}
+
 /// Runs `load`, failing the case if it panics.
 fn never_panics(what: &str, text: &str, load: impl FnOnce()) -> Result<(), TestCaseError> {
     let shown: String = text.chars().take(300).collect();
@@ -221,6 +245,46 @@ proptest! {
             }
         })?;
     }
+    #[test]
+    fn a_changed_wire_message_is_handled_or_refused_never_a_panic(
+        which in 0usize..7,
+        rule in 0usize..5,
+        mutations in prop::collection::vec(mutation(), 1..5),
+    ) {
+        use std::rc::Rc;
+        use converge::replica::{Env, KeyTable, Outbox, Placement, Protocol, Replica, Timer, WireMessage};
+        use converge::ring::Ring;
+        use converge::rng::Rng;
+        use converge::{ConflictMode, NodeId};
+        let text = mutate(&wire_messages()[which], &mutations);
+        never_panics("a wire message", &text, || {
+            let Ok(wire) = serde_json::from_str::<WireMessage>(&text) else { return };
+            let mut keys = KeyTable::default();
+            let Ok(message) = wire.into_message(3, &mut keys) else { return };
+            let conflict = [
+                ConflictMode::ArrivalOrder,
+                ConflictMode::LastWriterWins,
+                ConflictMode::VersionVectors,
+                ConflictMode::OrSet,
+                ConflictMode::Counter,
+            ][rule];
+            let protocol = Rc::new(Protocol {
+                conflict,
+                tombstone_grace: 10,
+                ..Protocol::tutorial(3)
+            });
+            let placement = Rc::new(Placement::new(Ring::new(3, 4, &mut Rng::new(1, 1)), 2));
+            let mut replica = Replica::new(NodeId(3), protocol, placement, 0, Rng::new(1, 3));
+            let up = |_: NodeId| true;
+            let mut out = Outbox::new();
+            replica.handle_message(&Env { now: 50, up: &up }, NodeId(2), message, &mut out);
+            replica.handle_timer(&Env { now: 100, up: &up }, Timer::TombstoneGc, &mut out);
+            replica.handle_timer(&Env { now: 100, up: &up }, Timer::AntiEntropy(0), &mut out);
+            for id in keys.all() {
+                let _ = replica.context(id);
+            }
+        })?;
+    }
 }
 
 /// The inputs issue 12 found, each refused with a reason (the harness starts from their kind).
@@ -242,4 +306,16 @@ fn the_inputs_that_broke_loaders_are_refused() {
     let patch: Result<SettingsPatch, _> = serde_json::from_str(r#"{"seed": 1e400}"#);
     assert!(patch.is_err());
     let _ = n(1);
+}
+
+/// The harness starts from messages a replica takes: each one of the corpus is read and taken.
+#[test]
+fn every_wire_message_of_the_corpus_is_taken() {
+    use converge::replica::{KeyTable, WireMessage};
+    for text in wire_messages() {
+        let wire: WireMessage =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let taken = wire.into_message(3, &mut KeyTable::default());
+        assert!(taken.is_ok(), "{text}: {taken:?}");
+    }
 }
