@@ -276,4 +276,19 @@ mod tests {
             );
         }
     }
+
+    /// The table grows before it is more than half full, which keeps every search short.
+    #[test]
+    fn the_table_is_never_more_than_half_full() {
+        let mut table = RequestTable::default();
+        for id in 1..=300 {
+            table.insert(RequestId(id), write(1));
+            assert!(
+                table.entries.len() >= 2 * table.len(),
+                "{} requests in {} slots",
+                table.len(),
+                table.entries.len()
+            );
+        }
+    }
 }
