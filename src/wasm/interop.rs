@@ -97,15 +97,9 @@ pub(super) fn non_finite(value: &JsValue, path: &mut String, depth: u32) -> Opti
 
 /// A settings patch from JS: `undefined` or `null` means "no change".
 pub(super) fn patch_from_js(value: JsValue) -> Result<SettingsPatch, JsError> {
-    if value.is_undefined() || value.is_null() {
+    let Some(value) = object_or_none(value, "settings", "{ loss: 0.1 }")? else {
         return Ok(SettingsPatch::default());
-    }
-    if !value.is_object() || js_sys::Array::is_array(&value) {
-        return Err(js_error(format!(
-            "settings must be an object such as {{ loss: 0.1 }}, not {}",
-            describe(&value)
-        )));
-    }
+    };
     let patch: SettingsPatch = from_js("settings", value)?;
     within_page(&patch).map_err(js_error)?;
     Ok(patch)
@@ -140,16 +134,25 @@ pub(super) struct ReadOptions {
 
 /// Options from JS: `undefined` or `null` means none.
 pub(super) fn options_from_js<T: DeserializeOwned + Default>(value: JsValue) -> Result<T, JsError> {
+    match object_or_none(value, "options", "{ session: \"alice\" }")? {
+        Some(value) => from_js("options", value),
+        None => Ok(T::default()),
+    }
+}
+
+/// `value` if it is an object, None if it is `undefined` or `null` (nothing given), and an
+/// error naming `what` with an `example` otherwise.
+fn object_or_none(value: JsValue, what: &str, example: &str) -> Result<Option<JsValue>, JsError> {
     if value.is_undefined() || value.is_null() {
-        return Ok(T::default());
+        return Ok(None);
     }
     if !value.is_object() || js_sys::Array::is_array(&value) {
         return Err(js_error(format!(
-            "options must be an object such as {{ session: \"alice\" }}, not {}",
+            "{what} must be an object such as {example}, not {}",
             describe(&value)
         )));
     }
-    from_js("options", value)
+    Ok(Some(value))
 }
 
 impl From<WriteOptions> for ClientOptions {

@@ -63,6 +63,9 @@ impl Sim {
 /// The most messages in flight `flights` returns for drawing.
 const MAX_DRAWN_FLIGHTS: usize = 20_000;
 
+/// A client request's node, key, value (empty for a read or a delete) and options.
+type RequestArgs = (NodeId, String, String, ClientOptions);
+
 /// How far loading a session has gone (see `Simulation.loadStep`).
 #[derive(Clone, Copy, Serialize)]
 struct LoadProgress {
@@ -181,6 +184,24 @@ impl Sim {
 
     fn node(&self, value: &JsValue) -> Result<NodeId, JsError> {
         node_id(value, self.inner.sim().node_count())
+    }
+
+    /// What every client request names: its node, its key, its value if it has one, and its
+    /// options (`O`: a write's or a read's), each checked in that order.
+    fn request_args<O: serde::de::DeserializeOwned + Default + Into<ClientOptions>>(
+        &self,
+        node: &JsValue,
+        key: &JsValue,
+        value: Option<&JsValue>,
+        options: JsValue,
+    ) -> Result<RequestArgs, JsError> {
+        let node = self.node(node)?;
+        let key = text("key", key)?;
+        let value = value
+            .map(|v| text("value", v))
+            .transpose()?
+            .unwrap_or_default();
+        Ok((node, key, value, options_from_js::<O>(options)?.into()))
     }
 
     // ----- Ask -----
@@ -532,9 +553,8 @@ impl Sim {
         value: JsValue,
         options: JsValue,
     ) -> Result<JsValue, JsError> {
-        let node = self.node(&node)?;
-        let (key, value) = (text("key", &key)?, text("value", &value)?);
-        let options: ClientOptions = options_from_js::<WriteOptions>(options)?.into();
+        let (node, key, value, options) =
+            self.request_args::<WriteOptions>(&node, &key, Some(&value), options)?;
         self.act(Command::Write {
             node,
             key,
@@ -550,9 +570,8 @@ impl Sim {
         key: JsValue,
         options: JsValue,
     ) -> Result<JsValue, JsError> {
-        let node = self.node(&node)?;
-        let key = text("key", &key)?;
-        let options: ClientOptions = options_from_js::<WriteOptions>(options)?.into();
+        let (node, key, _, options) =
+            self.request_args::<WriteOptions>(&node, &key, None, options)?;
         self.act(Command::Delete { node, key, options })
     }
 
@@ -564,9 +583,8 @@ impl Sim {
         key: JsValue,
         options: JsValue,
     ) -> Result<JsValue, JsError> {
-        let node = self.node(&node)?;
-        let key = text("key", &key)?;
-        let options: ClientOptions = options_from_js::<ReadOptions>(options)?.into();
+        let (node, key, _, options) =
+            self.request_args::<ReadOptions>(&node, &key, None, options)?;
         self.act(Command::Read { node, key, options })
     }
 
@@ -579,9 +597,8 @@ impl Sim {
         value: JsValue,
         options: JsValue,
     ) -> Result<JsValue, JsError> {
-        let node = self.node(&node)?;
-        let (key, value) = (text("key", &key)?, text("value", &value)?);
-        let options: ClientOptions = options_from_js::<WriteOptions>(options)?.into();
+        let (node, key, value, options) =
+            self.request_args::<WriteOptions>(&node, &key, Some(&value), options)?;
         self.act(Command::Resolve {
             node,
             key,
