@@ -7,12 +7,15 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::error::Error;
+use crate::ids::NodeId;
 use crate::ids::Time;
 use crate::network::{Latency, LinkModel, validate_probability};
-use crate::replica::Protocol;
 pub use crate::replica::protocol::{
     AntiEntropyKind, Coordination, Dissemination, HintedHandoff, ReadRepair,
 };
+use crate::replica::{Placement, Protocol};
+use crate::ring::Ring;
+use crate::rng::Rng;
 use crate::version::ConflictMode;
 
 /// The most nodes the core simulates.
@@ -25,6 +28,11 @@ pub const MAX_ANTI_ENTROPY_MS: u32 = 3_600_000;
 pub const MAX_SKEW_MS: i64 = 86_400_000;
 /// The largest seed: 2^53 - 1, so that a seed survives a trip through a JavaScript number.
 pub const MAX_SEED: u64 = (1 << 53) - 1;
+
+/// The random stream of replica `i` is this plus `i` (the network's are below it).
+const STREAM_REPLICA: u64 = 1000;
+/// The random stream that places tokens on the ring.
+const STREAM_RING: u64 = 10;
 
 /// The most virtual nodes (tokens) per node on the ring.
 pub const MAX_VNODES: u32 = 64;
@@ -365,6 +373,23 @@ impl Settings {
                 .then_some((self.anti_entropy_kind, ms(self.anti_entropy_interval_ms))),
             tombstone_grace: ms(self.tombstone_grace_ms),
         }
+    }
+
+    /// Where keys live under these settings: the ring the seed draws (the same on every node
+    /// and in every process: a real node given these settings places keys as the simulation
+    /// does), and N.
+    pub fn placement(&self) -> Placement {
+        let ring = Ring::new(
+            self.nodes,
+            self.vnodes,
+            &mut Rng::new(self.seed, STREAM_RING),
+        );
+        Placement::new(ring, self.replicas() as usize)
+    }
+
+    /// The random stream of `node`'s replica (for picking peers) under these settings.
+    pub fn replica_rng(&self, node: NodeId) -> Rng {
+        Rng::new(self.seed, STREAM_REPLICA + node.index() as u64)
     }
 
     /// W as a number of replicas.

@@ -20,8 +20,12 @@ pub enum DropReason {
     Lost = 0,
     /// The link was cut when it arrived.
     LinkCut = 1,
-    /// The receiving node was down when it arrived.
+    /// The receiving node was down when it arrived (on a real node: the peer refused the
+    /// connection or did not answer in time).
     NodeDown = 2,
+    /// A real node's queue to the peer was full: the oldest message in it was dropped (the
+    /// simulation's links have no queue, so it never drops one for this reason).
+    QueueFull = 3,
 }
 
 /// One thing that happened.

@@ -7,7 +7,7 @@ import { COLOURS, FONT, MESSAGE_STYLES, traceShape } from './palette.js';
 
 const DROP_SHOW_MS = 1400;
 /** What a drop's reason says beside its cross, by the core's reason names. */
-const DROP_WORDS = { lost: 'lost', linkCut: 'link cut', nodeDown: 'node down' };
+const DROP_WORDS = { lost: 'lost', linkCut: 'link cut', nodeDown: 'node down', queueFull: 'queue full' };
 const CARD_ROWS = 6;
 const CUT_DASH = [7, 6];
 

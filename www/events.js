@@ -17,7 +17,7 @@ const MESSAGE_NAMES = {
   hint: 'hint',
 };
 
-const REASONS = { lost: 'lost on the way', linkCut: 'link cut', nodeDown: 'node down' };
+const REASONS = { lost: 'lost on the way', linkCut: 'link cut', nodeDown: 'node down', queueFull: 'queue full' };
 
 export class EventLog {
   /** `page` is all the log may do to the rest of the page: refresh() the panels at the next

@@ -21,18 +21,12 @@ use crate::ids::{MAX_KEY_CHARS, Time};
 use crate::network::{LinkModel, LinkOverride, Network, Transit};
 use crate::queue::EventQueue;
 use crate::replica::{Env, KeyTable, Message, Outbox, Output, Placement, Protocol, Replica, Timer};
-use crate::ring::{Ring, key_hash};
-use crate::rng::Rng;
+use crate::ring::key_hash;
 use crate::settings::{Settings, SettingsPatch};
 use crate::trace::{DropReason, Trace, TraceEvent};
 use crate::version::Version;
 use crate::writes::{Live, NodeSet};
 use observer::{Dropped, Observer};
-
-/// The random stream of replica `i` is this plus `i` (the network's are below it).
-const STREAM_REPLICA: u64 = 1000;
-/// The random stream that places tokens on the ring.
-const STREAM_RING: u64 = 10;
 
 /// What waits in the event queue. Messages in flight live in the queue itself: the page
 /// draws them by walking it, and nothing else needs to find them.
@@ -173,20 +167,16 @@ impl Simulation {
         let n = settings.nodes as usize;
         let seed = settings.seed;
         let protocol = Rc::new(settings.protocol());
-        let ring = Ring::new(
-            settings.nodes,
-            settings.vnodes,
-            &mut Rng::new(seed, STREAM_RING),
-        );
-        let placement = Rc::new(Placement::new(ring, settings.replicas() as usize));
+        let placement = Rc::new(settings.placement());
         let replicas = (0..n)
             .map(|i| {
+                let id = NodeId::from_index(i);
                 Replica::new(
-                    NodeId::from_index(i),
+                    id,
                     protocol.clone(),
                     placement.clone(),
                     settings.clock_skew_ms[i],
-                    Rng::new(seed, STREAM_REPLICA + i as u64),
+                    settings.replica_rng(id),
                 )
             })
             .collect();

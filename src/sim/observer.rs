@@ -148,6 +148,8 @@ impl Observer {
             DropReason::Lost => self.stats.dropped_lost += 1,
             DropReason::LinkCut => self.stats.dropped_cut += 1,
             DropReason::NodeDown => self.stats.dropped_down += 1,
+            // Only a real node drops for a full queue: the simulation's links have none.
+            DropReason::QueueFull => {}
         }
         let progress = lost_at.unwrap_or(1000);
         self.trace.record(|| TraceEvent::Drop {

@@ -264,6 +264,21 @@ pub struct Hint {
     pub version: Rc<Version>,
 }
 
+/// What a node keeps of one key to come back as itself after a restart: the versions it holds,
+/// and its own count of its writes to the key (with, under the counter type, its totals), which
+/// must survive as Riak keeps a vnode's counter (see [`Replica::wipe`]). A runtime with durable
+/// storage writes a key's record out whenever the key changes ([`Replica::record`]) and gives
+/// it back on restart ([`Replica::restore`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct KeyRecord {
+    /// The versions held (siblings under version vectors).
+    pub versions: Vec<Rc<Version>>,
+    /// How many writes of the key this node made: the counter of its latest dot.
+    pub writes: u32,
+    /// This node's totals of the key under the counter type.
+    pub total: CounterEntry,
+}
+
 /// One node: its store, its clock, and the state of the protocols it plays a part in.
 #[derive(Clone, Debug)]
 pub struct Replica {
@@ -437,6 +452,35 @@ impl Replica {
     /// The clock this node knows for `key`: what its versions and their contexts cover.
     pub fn context(&self, key: KeyId) -> CausalContext {
         crate::version::context_of(self.get(key))
+    }
+
+    /// What this node must keep of `key` to come back as itself ([`KeyRecord`]).
+    pub fn record(&self, key: KeyId) -> KeyRecord {
+        KeyRecord {
+            versions: self.get(key).to_vec(),
+            writes: self.counters.get(key.index()).copied().unwrap_or(0),
+            total: self.totals.get(key.index()).copied().unwrap_or_default(),
+        }
+    }
+
+    /// Puts back what [`Replica::record`] gave for `key`, as a node coming back from its disk
+    /// does before [`Replica::start`] (which then arms the timers its tombstones and hints need).
+    pub fn restore(&mut self, key: KeyId, record: KeyRecord) {
+        let slot = of_key(&mut self.store, key);
+        let was_empty = slot.is_empty();
+        slot.set(record.versions);
+        match (was_empty, slot.is_empty()) {
+            (true, false) => self.held += 1,
+            (false, true) => self.held -= 1,
+            _ => {}
+        }
+        *of_key(&mut self.counters, key) = record.writes;
+        *of_key(&mut self.totals, key) = record.total;
+    }
+
+    /// Puts back a hint kept on disk (before [`Replica::start`]).
+    pub fn restore_hint(&mut self, hint: Hint) {
+        self.hints.push(hint);
     }
 
     // ----- Configure -----

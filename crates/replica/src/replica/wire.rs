@@ -192,17 +192,9 @@ impl WireMessage {
     /// [`MAX_KEY_CHARS`] characters, values of at most [`MAX_VALUE_CHARS`], counters from 1,
     /// Merkle levels and leaf ranges that exist.
     pub fn into_message(self, nodes: u32, keys: &mut KeyTable) -> Result<Message, WireError> {
-        self.check(nodes)?;
-        let mut one = |v: WireVersion| -> Rc<Version> {
-            Rc::new(Version {
-                write: WriteId(0),
-                key: keys.intern(&v.key),
-                value: v.value.map(Into::into),
-                stamp: v.stamp,
-                context: v.context,
-                created: v.created,
-            })
-        };
+        self.validate(nodes)?;
+        // Checked whole above: each version's own check cannot fail.
+        let mut one = |v: WireVersion| -> Rc<Version> { v.intern(keys) };
         let mut all =
             |vs: Vec<WireVersion>| -> Vec<Rc<Version>> { vs.into_iter().map(&mut one).collect() };
         Ok(match self {
@@ -261,56 +253,14 @@ impl WireMessage {
         })
     }
 
-    /// Every bound the message must keep, checked before anything is interned.
-    fn check(&self, nodes: u32) -> Result<(), WireError> {
-        let node = |id: NodeId, what: &str| {
-            if (1..=nodes).contains(&id.0) {
-                Ok(())
-            } else {
-                refuse(format!(
-                    "{what} names node {}, not one of 1 to {nodes}",
-                    id.0
-                ))
-            }
-        };
-        let key = |text: &str| {
-            let chars = text.chars().count();
-            if chars == 0 {
-                refuse("a key is empty")
-            } else if chars > MAX_KEY_CHARS {
-                refuse(format!(
-                    "a key of {chars} characters (at most {MAX_KEY_CHARS})"
-                ))
-            } else {
-                Ok(())
-            }
-        };
-        let dot = |d: Dot, what: &str| {
-            node(d.node, what)?;
-            if d.counter == 0 {
-                return refuse(format!("{what} has counter 0 (counters start at 1)"));
-            }
-            Ok(())
-        };
-        let version = |v: &WireVersion| {
-            key(&v.key)?;
-            if let Some(value) = &v.value {
-                let chars = value.chars().count();
-                if chars > MAX_VALUE_CHARS {
-                    return refuse(format!(
-                        "a value of {chars} characters (at most {MAX_VALUE_CHARS})"
-                    ));
-                }
-            }
-            dot(v.stamp.dot(), "a version's stamp")?;
-            for &(n, _) in v.context.vector().entries() {
-                node(n, "a context")?;
-            }
-            for &d in v.context.cloud() {
-                dot(d, "a context")?;
-            }
-            Ok(())
-        };
+    /// Every bound the message must keep for a replica of a cluster of `nodes` nodes, checked
+    /// without interning anything ([`WireMessage::into_message`] checks it first): a runtime
+    /// that takes several messages at once checks them all before it takes any.
+    pub fn validate(&self, nodes: u32) -> Result<(), WireError> {
+        let node = |id: NodeId, what: &str| check_node(id, nodes, what);
+        let key = check_key;
+        let dot = |d: Dot, what: &str| check_dot(d, nodes, what);
+        let version = |v: &WireVersion| v.check(nodes);
         let versions = |vs: &[WireVersion]| vs.iter().try_for_each(version);
         let leaves = |ls: &[u32]| match ls.iter().find(|l| **l as usize >= merkle::LEAVES) {
             Some(l) => refuse(format!("leaf range {l} (there are {})", merkle::LEAVES)),
@@ -361,6 +311,87 @@ impl WireMessage {
                 versions(vs)
             }
         }
+    }
+}
+
+fn check_node(id: NodeId, nodes: u32, what: &str) -> Result<(), WireError> {
+    if (1..=nodes).contains(&id.0) {
+        Ok(())
+    } else {
+        refuse(format!(
+            "{what} names node {}, not one of 1 to {nodes}",
+            id.0
+        ))
+    }
+}
+
+fn check_key(text: &str) -> Result<(), WireError> {
+    let chars = text.chars().count();
+    if chars == 0 {
+        refuse("a key is empty")
+    } else if chars > MAX_KEY_CHARS {
+        refuse(format!(
+            "a key of {chars} characters (at most {MAX_KEY_CHARS})"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_dot(d: Dot, nodes: u32, what: &str) -> Result<(), WireError> {
+    check_node(d.node, nodes, what)?;
+    if d.counter == 0 {
+        return refuse(format!("{what} has counter 0 (counters start at 1)"));
+    }
+    Ok(())
+}
+
+impl Version {
+    /// This version as plain data, its key named by its text in `keys`: what a runtime keeps
+    /// on disk or shows a client.
+    pub fn to_wire(&self, keys: &KeyTable) -> WireVersion {
+        wire_version(self, keys)
+    }
+}
+
+impl WireVersion {
+    /// The version for a replica of a cluster of `nodes` nodes, its key interned into `keys`,
+    /// checked as a message's versions are (nothing is interned if it is refused).
+    pub fn into_version(self, nodes: u32, keys: &mut KeyTable) -> Result<Rc<Version>, WireError> {
+        self.check(nodes)?;
+        Ok(self.intern(keys))
+    }
+
+    /// The version, its key interned into `keys`, unchecked.
+    fn intern(self, keys: &mut KeyTable) -> Rc<Version> {
+        Rc::new(Version {
+            write: WriteId(0),
+            key: keys.intern(&self.key),
+            value: self.value.map(Into::into),
+            stamp: self.stamp,
+            context: self.context,
+            created: self.created,
+        })
+    }
+
+    fn check(&self, nodes: u32) -> Result<(), WireError> {
+        check_key(&self.key)?;
+        if let Some(value) = &self.value {
+            let chars = value.chars().count();
+            if chars > MAX_VALUE_CHARS {
+                return refuse(format!(
+                    "a value of {chars} characters (at most {MAX_VALUE_CHARS})"
+                ));
+            }
+        }
+        check_dot(self.stamp.dot(), nodes, "a version's stamp")?;
+        for &(n, _) in self.context.vector().entries() {
+            check_node(n, nodes, "a context")?;
+        }
+        for &d in self.context.cloud() {
+            check_dot(d, nodes, "a context")?;
+        }
+        Ok(())
     }
 }
 
