@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the tests need (once) and runs every test: lints, native tests (with property
 # tests), the browser tests of the exported API in headless Chrome and Firefox, and the
-# end-to-end tests of the page in headless Chromium, and the sites wasm-pack and trunk build. Exits non-zero on the first failure.
+# end-to-end tests of the page in headless Chromium, the tutorial's commands against real nodes
+# (scripts/tutorial.sh), and the sites wasm-pack and trunk build. Exits non-zero on the first failure.
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
@@ -12,11 +13,16 @@ ensure_npm_packages
 say "Lints: rustfmt, clippy (native and wasm32), rustdoc"
 cargo fmt --all -- --check
 cargo clippy --all-targets -- -D warnings
-cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+# The real node (crates/node: tokio, axum, redb) is native only.
+cargo clippy --workspace --exclude converge-node --all-targets --target wasm32-unknown-unknown -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
 
-say "Native tests (unit, behaviour, property, doc)"
+say "Native tests (unit, behaviour, property, doc; real nodes over HTTP on free ports)"
 cargo test
+
+say "The tutorial's curl commands against real nodes (scripts/tutorial.sh)"
+bash scripts/tutorial.sh > /tmp/converge-tutorial.log 2>&1 || { cat /tmp/converge-tutorial.log; exit 1; }
+tail -n 12 /tmp/converge-tutorial.log
 
 say "Exported API in headless Chrome (wasm-bindgen-test)"
 CHROMEDRIVER="$(command -v chromedriver)" cargo test -p converge --target wasm32-unknown-unknown --test web
