@@ -184,7 +184,10 @@ async fn a_node_down_during_a_write_misses_it_and_anti_entropy_repairs_it() {
                 assert_eq!(peer3["believedUp"], false);
                 break;
             }
-            assert!(start.elapsed() < SOON, "node 1 never gave up on node 3: {s}");
+            assert!(
+                start.elapsed() < SOON,
+                "node 1 never gave up on node 3: {s}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         // Node 3 comes back with what was in its memory: nothing.
@@ -256,7 +259,9 @@ async fn w_all_fails_while_a_node_is_partitioned_and_succeeds_once_healed() {
     assert_eq!(by, [1, 2, 3]);
     // Node 3 is cut off from both others, both ways.
     for (node, peers) in [(3, json!([1, 2])), (1, json!([3])), (2, json!([3]))] {
-        let (s, _) = c.post(node, "/admin/partition", json!({"peers": peers})).await;
+        let (s, _) = c
+            .post(node, "/admin/partition", json!({"peers": peers}))
+            .await;
         assert_eq!(s, 200);
     }
     let (status, body) = c.post(1, "/write", all.clone()).await;
@@ -265,7 +270,11 @@ async fn w_all_fails_while_a_node_is_partitioned_and_succeeds_once_healed() {
     assert_eq!(body["alive"], 2);
     // W = quorum still works through the majority.
     let (status, body) = c
-        .post(1, "/write", json!({"key": "k", "value": "v2", "w": "quorum"}))
+        .post(
+            1,
+            "/write",
+            json!({"key": "k", "value": "v2", "w": "quorum"}),
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     for node in [1, 2, 3] {
@@ -300,16 +309,61 @@ async fn hostile_requests_are_refused_and_change_nothing() {
         ("/write", "{not json".into(), 400, "key"),
         ("/write", "".into(), 400, "empty"),
         ("/write", r#"{"key": "a"}"#.into(), 400, "value"),
-        ("/write", r#"{"key": "a", "value": "b", "extra": 1}"#.into(), 400, "extra"),
-        ("/write", r#"{"key": "", "value": "b"}"#.into(), 400, "empty"),
-        ("/write", json!({"key": long_key, "value": "b"}).to_string(), 400, "257 characters"),
-        ("/write", json!({"key": "a", "value": long_value}).to_string(), 400, "4097 characters"),
-        ("/write", r#"{"key": "a", "value": "b", "w": 9}"#.into(), 400, "w = 9"),
-        ("/write", r#"{"key": "a", "value": "b", "context": {"7": 1}}"#.into(), 400, "node 7"),
-        ("/admin/partition", r#"{"peers": [1]}"#.into(), 400, "not a peer"),
-        ("/admin/link", r#"{"peer": 2, "loss": 2}"#.into(), 400, "loss"),
+        (
+            "/write",
+            r#"{"key": "a", "value": "b", "extra": 1}"#.into(),
+            400,
+            "extra",
+        ),
+        (
+            "/write",
+            r#"{"key": "", "value": "b"}"#.into(),
+            400,
+            "empty",
+        ),
+        (
+            "/write",
+            json!({"key": long_key, "value": "b"}).to_string(),
+            400,
+            "257 characters",
+        ),
+        (
+            "/write",
+            json!({"key": "a", "value": long_value}).to_string(),
+            400,
+            "4097 characters",
+        ),
+        (
+            "/write",
+            r#"{"key": "a", "value": "b", "w": 9}"#.into(),
+            400,
+            "w = 9",
+        ),
+        (
+            "/write",
+            r#"{"key": "a", "value": "b", "context": {"7": 1}}"#.into(),
+            400,
+            "node 7",
+        ),
+        (
+            "/admin/partition",
+            r#"{"peers": [1]}"#.into(),
+            400,
+            "not a peer",
+        ),
+        (
+            "/admin/link",
+            r#"{"peer": 2, "loss": 2}"#.into(),
+            400,
+            "loss",
+        ),
         // Between nodes: not from a peer, another cluster, malformed messages.
-        ("/replicate", r#"{"cluster": "x", "from": 2, "messages": []}"#.into(), 400, "cluster"),
+        (
+            "/replicate",
+            r#"{"cluster": "x", "from": 2, "messages": []}"#.into(),
+            400,
+            "cluster",
+        ),
         ("/replicate", "[1, 2]".into(), 400, "messages"),
     ];
     for (path, body, status, says) in &cases {
@@ -348,7 +402,10 @@ async fn hostile_requests_are_refused_and_change_nothing() {
     }
     assert_eq!(c.write(1, "a", "fine").await.0, 200);
     // A well-formed message from a peer is taken.
-    let r = raw(1, "/replicate", &wire(2, version(1))).send().await.unwrap();
+    let r = raw(1, "/replicate", &wire(2, version(1)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     c.stop().await;
 }
@@ -360,7 +417,10 @@ async fn a_crashed_node_serves_nothing_but_status_until_it_recovers() {
     assert_eq!(s, 200, "{body}");
     let (s, body) = c.write(2, "a", "b").await;
     assert_eq!(s, 503);
-    assert!(body["error"].as_str().unwrap().contains("recover"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("recover"),
+        "{body}"
+    );
     assert_eq!(c.get(2, "/read/a").await.0, 503);
     let (s, status) = c.get(2, "/status").await;
     assert_eq!(s, 200);
@@ -380,19 +440,17 @@ async fn a_crashed_node_serves_nothing_but_status_until_it_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_stream_in_the_simulators_schema() {
     let c = Cluster::start(3, &[]).await;
-    let mut stream = c
-        .http
-        .get(c.url(1, "/events"))
-        .send()
-        .await
-        .unwrap();
+    let mut stream = c.http.get(c.url(1, "/events")).send().await.unwrap();
     assert_eq!(stream.status().as_u16(), 200);
     c.write(1, "name", "Alice").await;
     let mut text = String::new();
     let start = Instant::now();
     while text.matches("\"event\":\"send\"").count() < 2 {
         assert!(start.elapsed() < SOON, "events so far: {text}");
-        let chunk = tokio::time::timeout(SOON, stream.chunk()).await.unwrap().unwrap();
+        let chunk = tokio::time::timeout(SOON, stream.chunk())
+            .await
+            .unwrap()
+            .unwrap();
         text.push_str(&String::from_utf8_lossy(&chunk.unwrap()));
     }
     let events: Vec<Value> = text
@@ -491,7 +549,11 @@ async fn the_same_scenario_converges_to_the_same_state_in_the_simulator_and_on_r
     c.restart_node(3).await;
     let (_, read) = c.get(1, "/read/gone").await;
     let (status, _) = c
-        .post(1, "/delete", json!({"key": "gone", "context": read["context"]}))
+        .post(
+            1,
+            "/delete",
+            json!({"key": "gone", "context": read["context"]}),
+        )
         .await;
     assert_eq!(status, 200);
     let real_state = |store: &Value, versions: &Value| -> BTreeMap<String, Vec<Option<String>>> {

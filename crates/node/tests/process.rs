@@ -35,7 +35,10 @@ async fn until_up(http: &reqwest::Client, port: u16, child: &mut Child) {
             child.try_wait().unwrap().is_none(),
             "the node exited before it answered"
         );
-        assert!(start.elapsed() < Duration::from_secs(10), "the node never answered");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the node never answered"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -48,7 +51,13 @@ async fn a_node_killed_with_sigkill_comes_back_with_what_it_acknowledged() {
     let (p2, p3) = (free_port(), free_port());
     let start = || {
         binary()
-            .args(["node", "--id", "1", "--listen", &format!("127.0.0.1:{port}")])
+            .args([
+                "node",
+                "--id",
+                "1",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+            ])
             .args(["--peer", &format!("2=http://127.0.0.1:{p2}")])
             .args(["--peer", &format!("3=http://127.0.0.1:{p3}")])
             .arg("--data-dir")
@@ -85,7 +94,14 @@ async fn a_node_killed_with_sigkill_comes_back_with_what_it_acknowledged() {
     node.wait().unwrap();
     let mut node = start();
     until_up(&http, port, &mut node).await;
-    let store: Value = http.get(url("/store")).send().await.unwrap().json().await.unwrap();
+    let store: Value = http
+        .get(url("/store"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(store["keys"], 51, "{store}");
     assert_eq!(store["store"]["name"], "Bob");
     assert_eq!(store["store"]["k49"], "v49");
@@ -123,19 +139,31 @@ async fn ctrl_c_stops_a_cluster_cleanly() {
         until_up(&http, base + i, &mut cluster).await;
     }
     let pid = cluster.id().to_string();
-    assert!(Command::new("kill").args(["-INT", &pid]).status().unwrap().success());
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
     let start = Instant::now();
     let status = loop {
         if let Some(status) = cluster.try_wait().unwrap() {
             break status;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "still running after Ctrl+C");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still running after Ctrl+C"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(status.success(), "{status}");
     let out = cluster.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("node 3 listening on http://127.0.0.1:"), "{text}");
+    assert!(
+        text.contains("node 3 listening on http://127.0.0.1:"),
+        "{text}"
+    );
     assert!(text.contains("stopping"), "{text}");
     // The ports are free again.
     assert!(TcpListener::bind(("127.0.0.1", base)).is_ok());
