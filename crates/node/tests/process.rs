@@ -168,3 +168,92 @@ async fn ctrl_c_stops_a_cluster_cleanly() {
     // The ports are free again.
     assert!(TcpListener::bind(("127.0.0.1", base)).is_ok());
 }
+
+/// The compose file's commands (docker cannot run on the build machines): each node's command
+/// line, with the containers' names and ports made local, starts a cluster that replicates.
+#[tokio::test]
+async fn the_compose_files_commands_start_a_working_cluster() {
+    let compose = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../deploy/compose.yaml"
+    ))
+    .unwrap();
+    let mut commands = Vec::new();
+    let mut lines = compose.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == "command: >-" {
+            let mut words = Vec::new();
+            for next in lines.by_ref() {
+                if next.trim().starts_with("ports:") {
+                    break;
+                }
+                words.extend(next.split_whitespace().map(String::from));
+            }
+            commands.push(words);
+        }
+    }
+    assert_eq!(commands.len(), 3, "{compose}");
+    let dir = tempfile::tempdir().unwrap();
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let mut children = Vec::new();
+    for (i, words) in commands.iter().enumerate() {
+        let args: Vec<String> = words
+            .iter()
+            .filter(|w| !w.starts_with("${SETTINGS"))
+            .map(|w| {
+                let mut w = w.replace("0.0.0.0:5000", &format!("127.0.0.1:{}", ports[i]));
+                for n in 1..=3 {
+                    w = w.replace(
+                        &format!("http://node{n}:5000"),
+                        &format!("http://127.0.0.1:{}", ports[n - 1]),
+                    );
+                }
+                if w == "/data" {
+                    w = dir.path().join(format!("node{}", i + 1)).display().to_string();
+                }
+                w
+            })
+            .collect();
+        children.push(
+            binary()
+                .args(&args)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+    }
+    let http = reqwest::Client::new();
+    for (i, child) in children.iter_mut().enumerate() {
+        until_up(&http, ports[i], child).await;
+    }
+    let r = http
+        .post(format!("http://127.0.0.1:{}/write", ports[0]))
+        .json(&json!({"key": "name", "value": "Alice"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let start = Instant::now();
+    for port in &ports {
+        loop {
+            let store: Value = http
+                .get(format!("http://127.0.0.1:{port}/store"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if store["store"] == json!({"name": "Alice"}) {
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(5), "{store}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    for mut child in children {
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
