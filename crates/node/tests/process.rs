@@ -209,7 +209,11 @@ async fn the_compose_files_commands_start_a_working_cluster() {
                     );
                 }
                 if w == "/data" {
-                    w = dir.path().join(format!("node{}", i + 1)).display().to_string();
+                    w = dir
+                        .path()
+                        .join(format!("node{}", i + 1))
+                        .display()
+                        .to_string();
                 }
                 w
             })
