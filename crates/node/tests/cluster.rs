@@ -595,3 +595,202 @@ async fn the_same_scenario_converges_to_the_same_state_in_the_simulator_and_on_r
     }
     c.stop().await;
 }
+
+/// A peer that accepts connections and never answers: requests to it time out, its queue fills
+/// and drops its oldest messages (counted), and clients are never kept waiting for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_peer_fills_its_queue_not_the_clients_wait() {
+    let hung = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hung_addr = hung.local_addr().unwrap();
+    // Accept and hold every connection, saying nothing.
+    let held = std::thread::spawn(move || {
+        let mut conns = Vec::new();
+        hung.set_nonblocking(true).unwrap();
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_secs(20) {
+            match hung.accept() {
+                Ok((c, _)) => conns.push(c),
+                Err(_) => std::thread::sleep(Duration::from_millis(5)),
+            }
+        }
+    });
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let peers = BTreeMap::from([(2, format!("http://{hung_addr}"))]);
+    let mut config = NodeConfig::new(1, addr, peers, Settings::default()).unwrap();
+    config.limits.queue = 5;
+    config.limits.batch = 1;
+    config.limits.peer_timeout = Duration::from_millis(300);
+    let node = start(config, listener).await.unwrap();
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    for i in 0..40 {
+        let r = http
+            .post(format!("http://{addr}/write"))
+            .json(&json!({"key": format!("k{i}"), "value": "v"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    // Forty writes answered while the peer hangs: none waited for it.
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    let status: Value = http
+        .get(format!("http://{addr}/status"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let peer = &status["peers"][0];
+    assert!(peer["queued"].as_u64().unwrap() <= 5, "{peer}");
+    assert!(peer["droppedQueueFull"].as_u64().unwrap() >= 30, "{peer}");
+    // The request in flight times out: the peer is believed down.
+    let start = Instant::now();
+    loop {
+        let status: Value = http
+            .get(format!("http://{addr}/status"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if status["peers"][0]["believedUp"] == false {
+            assert!(status["peers"][0]["droppedNodeDown"].as_u64().unwrap() >= 1);
+            break;
+        }
+        assert!(start.elapsed() < SOON, "{status}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    node.stop().await;
+    drop(held);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn injected_loss_and_delay_act_on_one_link_and_heal_clears_them() {
+    let c = Cluster::start(3, &[]).await;
+    let (s, body) = c
+        .post(1, "/admin/link", json!({"peer": 3, "loss": 1.0}))
+        .await;
+    assert_eq!(s, 200, "{body}");
+    let (s, _) = c
+        .post(1, "/admin/link", json!({"peer": 2, "delayMs": 300}))
+        .await;
+    assert_eq!(s, 200);
+    let sent = Instant::now();
+    c.write(1, "a", "b").await;
+    // Node 2 gets it after the delay; node 3 never does.
+    let mut reached_2 = None;
+    while sent.elapsed() < Duration::from_secs(2) {
+        if reached_2.is_none() && c.store(2).await == json!({"a": "b"}) {
+            reached_2 = Some(sent.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let reached_2 = reached_2.expect("node 2 never got the write");
+    assert!(reached_2 >= Duration::from_millis(300), "{reached_2:?}");
+    assert_eq!(c.store(3).await, json!({}));
+    let (_, status) = c.get(1, "/status").await;
+    assert_eq!(status["peers"][1]["droppedLost"], 1, "{status}");
+    // Healing clears both.
+    c.post(1, "/admin/heal", json!({})).await;
+    let sent = Instant::now();
+    c.write(1, "c", "d").await;
+    c.until_stores(SOON, "the next write everywhere", |s| s["c"] == "d")
+        .await;
+    assert!(sent.elapsed() < Duration::from_millis(300));
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_one_way_cut_drops_what_crosses_it_and_says_why() {
+    let c = Cluster::start(3, &[]).await;
+    // Node 1 stops hearing node 2; node 2 does not know until its messages are refused.
+    let (s, body) = c
+        .post(
+            1,
+            "/admin/partition",
+            json!({"peers": [2], "direction": "in"}),
+        )
+        .await;
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["direction"], "in");
+    c.write(2, "from2", "x").await;
+    c.write(1, "from1", "y").await;
+    c.until_stores(SOON, "node 1's write everywhere", |s| s["from1"] == "y")
+        .await;
+    let start = Instant::now();
+    loop {
+        let (_, status) = c.get(2, "/status").await;
+        if status["peers"][0]["droppedLinkCut"].as_u64().unwrap() >= 1 {
+            break;
+        }
+        assert!(start.elapsed() < SOON, "{status}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(c.store(1).await.get("from2").is_none());
+    assert_eq!(c.store(3).await["from2"], "x");
+    c.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_requests_gets_429_and_the_node_keeps_serving() {
+    // Quorum writes to a node whose peers are both crashed wait for their timeout: with room
+    // for only 4 at once, the rest of a burst are turned away at once.
+    let listeners = [
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+        TcpListener::bind("127.0.0.1:0").await.unwrap(),
+    ];
+    let addr = listeners[0].local_addr().unwrap();
+    let peer = listeners[1].local_addr().unwrap();
+    let s = settings(&[
+        "coordination=quorum",
+        "requestTimeoutMs=400",
+        "writeQuorum=2",
+    ]);
+    let mut config =
+        NodeConfig::new(1, addr, BTreeMap::from([(2, format!("http://{peer}"))]), s).unwrap();
+    config.limits.concurrency = 4;
+    // The peer: a listener that never answers, so node 1 believes it up until a timeout.
+    let [listener, _peer_listener] = listeners;
+    let node = start(config, listener).await.unwrap();
+    let http = reqwest::Client::new();
+    let mut burst = Vec::new();
+    for i in 0..12 {
+        let http = http.clone();
+        burst.push(tokio::spawn(async move {
+            http.post(format!("http://{addr}/write"))
+                .json(&json!({"key": format!("k{i}"), "value": "v"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut codes = Vec::new();
+    for b in burst {
+        codes.push(b.await.unwrap());
+    }
+    codes.sort();
+    let busy = codes.iter().filter(|c| **c == 429).count();
+    assert!(busy >= 8, "{codes:?}");
+    assert!(
+        codes.iter().all(|c| [429, 503, 504].contains(c)),
+        "{codes:?}"
+    );
+    // Afterwards the node answers as before.
+    let r = http
+        .get(format!("http://{addr}/status"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    node.stop().await;
+}
