@@ -29,6 +29,7 @@ use crate::Shared;
 use crate::config::Limits;
 use crate::events::now_ms;
 use crate::peers::Outgoing;
+use crate::sessions::Session;
 use crate::storage::Disk;
 
 /// An answer for the HTTP side: a status code and a JSON body.
@@ -74,6 +75,8 @@ pub enum Command {
         context: Option<CausalContext>,
         /// W for this request.
         w: Option<u32>,
+        /// The client's session, if it keeps one.
+        session: Option<Session>,
         /// Where the answer goes.
         reply: Reply,
     },
@@ -83,6 +86,8 @@ pub enum Command {
         key: String,
         /// R for this request.
         r: Option<u32>,
+        /// The client's session, if it keeps one.
+        session: Option<Session>,
         /// Where the answer goes.
         reply: Reply,
     },
@@ -164,6 +169,7 @@ struct Client {
     /// The replicas that acknowledged (a write) or replied (a read), in order.
     by: Vec<NodeId>,
     started: Instant,
+    session: Option<Session>,
 }
 
 /// How many inputs the core takes before it commits and lets answers go.
@@ -290,9 +296,15 @@ impl Core {
                 value,
                 context,
                 w,
+                session,
                 reply,
-            } => self.write(key, value, context, w, reply),
-            Command::Read { key, r, reply } => self.read(key, r, reply),
+            } => self.write(key, value, context, w, session, reply),
+            Command::Read {
+                key,
+                r,
+                session,
+                reply,
+            } => self.read(key, r, session, reply),
             Command::Deliver {
                 from,
                 messages,
@@ -343,6 +355,7 @@ impl Core {
         value: Option<String>,
         context: Option<CausalContext>,
         w: Option<u32>,
+        session: Option<Session>,
         reply: Reply,
     ) {
         if self.crashed() {
@@ -394,6 +407,7 @@ impl Core {
                 version: None,
                 by: Vec::new(),
                 started: Instant::now(),
+                session,
             },
         );
         let w = w.unwrap_or(self.protocol.write_quorum);
@@ -420,7 +434,7 @@ impl Core {
         self.absorb();
     }
 
-    fn read(&mut self, key: String, r: Option<u32>, reply: Reply) {
+    fn read(&mut self, key: String, r: Option<u32>, session: Option<Session>, reply: Reply) {
         if self.crashed() {
             let _ = reply.send(self.crashed_answer());
             return;
@@ -458,6 +472,7 @@ impl Core {
                 version: None,
                 by: if is_replica { vec![me] } else { Vec::new() },
                 started: Instant::now(),
+                session,
             },
         );
         let r = r.unwrap_or(self.protocol.read_quorum);
@@ -653,7 +668,7 @@ impl Core {
     }
 
     fn respond(&mut self, request: RequestId, outcome: Outcome) {
-        let Some(client) = self.clients.remove(&request) else {
+        let Some(mut client) = self.clients.remove(&request) else {
             return;
         };
         let me = self.shared.id;
@@ -669,7 +684,27 @@ impl Core {
             request,
             status,
         });
-        let answer = self.answer(&client, outcome);
+        let mut session = client.session.take();
+        let name = self.keys.name(client.key).clone();
+        let broken = match (&mut session, &outcome) {
+            (Some(session), Outcome::Written { .. }) => {
+                if let Some(version) = &client.version {
+                    session.wrote(&name, version.stamp);
+                }
+                None
+            }
+            (Some(session), Outcome::Read { versions, .. }) => {
+                Some(session.read(self.protocol.conflict, &name, versions))
+            }
+            _ => None,
+        };
+        let mut answer = self.answer(&client, outcome);
+        if let Some(session) = &session {
+            answer.body["session"] = serde_json::to_value(session).expect("sessions serialize");
+        }
+        if let Some(broken) = broken {
+            answer.body["broken"] = json!(broken);
+        }
         self.answers.push((client.reply, answer));
     }
 

@@ -3,9 +3,9 @@
 //!
 //! | route | what it does |
 //! |---|---|
-//! | `POST /write` `{"key", "value", "context"?, "w"?}` | writes through this node |
-//! | `POST /delete` `{"key", "context"?, "w"?}` | deletes through this node |
-//! | `GET /read/{key}` (`?r=`) | reads through this node |
+//! | `POST /write` `{"key", "value", "context"?, "w"?, "session"?}` | writes through this node |
+//! | `POST /delete` `{"key", "context"?, "w"?, "session"?}` | deletes through this node |
+//! | `GET /read/{key}` (`?r=`, `?session=`) | reads through this node |
 //! | `GET /store` (`?detail=true`) | everything this node holds |
 //! | `GET /status` | the node, its settings and its links |
 //! | `GET /events` | what the node does, as Server-Sent Events |
@@ -38,6 +38,7 @@ use tokio::sync::{Semaphore, oneshot};
 use crate::Shared;
 use crate::config::Limits;
 use crate::core::{Answer, Command, Refusal};
+use crate::sessions::Session;
 use converge::trace::TraceEvent;
 
 #[derive(Clone)]
@@ -190,6 +191,8 @@ struct WriteBody {
     context: Option<CausalContext>,
     #[serde(default)]
     w: Option<Consistency>,
+    #[serde(default)]
+    session: Option<Session>,
 }
 
 #[derive(Deserialize)]
@@ -200,6 +203,8 @@ struct DeleteBody {
     context: Option<CausalContext>,
     #[serde(default)]
     w: Option<Consistency>,
+    #[serde(default)]
+    session: Option<Session>,
 }
 
 fn check_context(context: &Option<CausalContext>, nodes: u32) -> Result<(), Response> {
@@ -242,6 +247,9 @@ async fn write(State(app): State<App>, body: Bytes) -> Response {
     if let Err(r) = check_context(&body.context, app.shared.nodes) {
         return r;
     }
+    if let Err(r) = check_session(&body.session, app.shared.nodes) {
+        return r;
+    }
     let w = match app.quorum(body.w, "w") {
         Ok(w) => w,
         Err(r) => return r,
@@ -254,6 +262,7 @@ async fn write(State(app): State<App>, body: Bytes) -> Response {
         value: Some(body.value),
         context: body.context,
         w,
+        session: body.session,
         reply,
     })
     .await
@@ -270,6 +279,9 @@ async fn delete(State(app): State<App>, body: Bytes) -> Response {
     if let Err(r) = check_context(&body.context, app.shared.nodes) {
         return r;
     }
+    if let Err(r) = check_session(&body.session, app.shared.nodes) {
+        return r;
+    }
     let w = match app.quorum(body.w, "w") {
         Ok(w) => w,
         Err(r) => return r,
@@ -282,6 +294,7 @@ async fn delete(State(app): State<App>, body: Bytes) -> Response {
         value: None,
         context: body.context,
         w,
+        session: body.session,
         reply,
     })
     .await
@@ -292,6 +305,18 @@ async fn delete(State(app): State<App>, body: Bytes) -> Response {
 struct ReadQuery {
     #[serde(default)]
     r: Option<String>,
+    /// The session, as JSON (URL-encoded).
+    #[serde(default)]
+    session: Option<String>,
+}
+
+fn check_session(session: &Option<Session>, nodes: u32) -> Result<(), Response> {
+    match session {
+        Some(s) => s
+            .check(nodes)
+            .map_err(|e| refuse(400, "refused", format!("session: {e}"))),
+        None => Ok(()),
+    }
 }
 
 async fn read(
@@ -300,6 +325,18 @@ async fn read(
     Query(query): Query<ReadQuery>,
 ) -> Response {
     if let Err(r) = check_key(&key) {
+        return r;
+    }
+    let session = match query
+        .session
+        .as_deref()
+        .map(serde_json::from_str::<Session>)
+    {
+        None => None,
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => return refuse(400, "refused", format!("session: {e}")),
+    };
+    if let Err(r) = check_session(&session, app.shared.nodes) {
         return r;
     }
     let level = match query.r.as_deref().map(|r| {
@@ -317,7 +354,13 @@ async fn read(
     if let Some(resp) = app.crashed() {
         return resp;
     }
-    app.ask(|reply| Command::Read { key, r, reply }).await
+    app.ask(|reply| Command::Read {
+        key,
+        r,
+        session,
+        reply,
+    })
+    .await
 }
 
 async fn read_without_key() -> Response {
@@ -372,9 +415,9 @@ async fn index(State(app): State<App>) -> Response {
     Json(json!({
         "node": app.shared.id.0,
         "routes": {
-            "POST /write": r#"{"key": "name", "value": "Alice"} (and "context", "w")"#,
-            "POST /delete": r#"{"key": "name"} (and "context", "w")"#,
-            "GET /read/{key}": "a key's value, siblings and context (?r=2)",
+            "POST /write": r#"{"key": "name", "value": "Alice"} (and "context", "w", "session")"#,
+            "POST /delete": r#"{"key": "name"} (and "context", "w", "session")"#,
+            "GET /read/{key}": "a key's value, siblings and context (?r=2, ?session= a session as JSON)",
             "GET /store": "everything this node holds (?detail=true for every version)",
             "GET /status": "this node, its settings and its links",
             "GET /events": "what this node does, as Server-Sent Events",

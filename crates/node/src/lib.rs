@@ -29,6 +29,7 @@ pub mod core;
 pub mod events;
 pub mod http;
 pub mod peers;
+pub mod sessions;
 pub mod storage;
 
 use std::net::SocketAddr;

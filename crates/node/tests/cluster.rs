@@ -794,3 +794,74 @@ async fn a_flood_of_requests_gets_429_and_the_node_keeps_serving() {
     assert_eq!(r.status().as_u16(), 200);
     node.stop().await;
 }
+
+/// A client carries its session from node to node: a read through a node that missed the
+/// session's write says it broke read-your-writes, and a read older than the last says it broke
+/// monotonic reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_carried_between_nodes_is_told_which_guarantees_a_read_broke() {
+    let c = Cluster::start(3, &["conflict=lww"]).await;
+    // Node 2 will not hear from node 1.
+    c.post(
+        1,
+        "/admin/partition",
+        json!({"peers": [2], "direction": "out"}),
+    )
+    .await;
+    let (status, wrote) = c
+        .post(
+            1,
+            "/write",
+            json!({"key": "name", "value": "Alice", "session": {}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{wrote}");
+    let session = wrote["session"].clone();
+    assert_eq!(session["wrote"]["name"]["node"], 1, "{session}");
+    let read = |node: u32, session: Value| {
+        let http = c.http.clone();
+        let url = c.url(node, "/read/name");
+        async move {
+            let r = http
+                .get(url)
+                .query(&[("session", session.to_string())])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status().as_u16(), 200);
+            r.json::<Value>().await.unwrap()
+        }
+    };
+    // Node 3 got it: nothing broken.
+    let start = Instant::now();
+    while c.store(3).await != json!({"name": "Alice"}) {
+        assert!(start.elapsed() < SOON);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let at3 = read(3, session.clone()).await;
+    assert_eq!(at3["broken"], json!([]), "{at3}");
+    // Node 2 missed it.
+    let at2 = read(2, at3["session"].clone()).await;
+    assert_eq!(at2["value"], Value::Null);
+    assert_eq!(
+        at2["broken"],
+        json!(["read-your-writes", "monotonic-reads"]),
+        "{at2}"
+    );
+    // A session that never wrote or read the key breaks nothing there.
+    let fresh = read(2, json!({})).await;
+    assert_eq!(fresh["broken"], json!([]));
+    // A session naming a node outside the cluster is refused.
+    let bad = c
+        .http
+        .get(c.url(1, "/read/name"))
+        .query(&[(
+            "session",
+            r#"{"wrote": {"name": {"millis": 1, "node": 9, "seq": 1}}}"#,
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status().as_u16(), 400);
+    c.stop().await;
+}
