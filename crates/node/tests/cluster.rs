@@ -27,6 +27,11 @@ fn settings(set: &[&str]) -> Settings {
 impl Cluster {
     /// `n` nodes on free ports, with these settings.
     async fn start(n: u32, set: &[&str]) -> Cluster {
+        Cluster::start_in(n, set, None).await
+    }
+
+    /// `n` nodes on free ports, with these settings, each keeping its store in `dir/node-N`.
+    async fn start_in(n: u32, set: &[&str], dir: Option<&std::path::Path>) -> Cluster {
         let settings = settings(set);
         let mut listeners = Vec::new();
         for _ in 0..n {
@@ -43,6 +48,7 @@ impl Cluster {
                     NodeConfig::new(id, addrs[id as usize - 1], peers, settings.clone()).unwrap();
                 c.limits.recheck = Duration::from_millis(100);
                 c.limits.peer_timeout = Duration::from_millis(500);
+                c.data_dir = dir.map(|d| d.join(format!("node-{id}")));
                 c
             })
             .collect();
@@ -863,5 +869,64 @@ async fn a_session_carried_between_nodes_is_told_which_guarantees_a_read_broke()
         .await
         .unwrap();
     assert_eq!(bad.status().as_u16(), 400);
+    c.stop().await;
+}
+
+/// Cassandra's hinted handoff with durable storage: the coordinator keeps a hint for a node
+/// that is down, is itself stopped and started again from its disk, and still hands the write
+/// over once the owner is back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hint_kept_on_disk_survives_its_holders_restart_and_reaches_its_owner() {
+    let dir = tempfile::tempdir().unwrap();
+    let set = [
+        "coordination=quorum",
+        "hintedHandoff=strict",
+        "hintIntervalMs=100",
+        "requestTimeoutMs=500",
+    ];
+    let mut c = Cluster::start_in(3, &set, Some(dir.path())).await;
+    c.stop_node(3).await;
+    // Node 1 learns that node 3 is down from a write that fails to reach it.
+    c.write(1, "warmup", "x").await;
+    let start = Instant::now();
+    loop {
+        let (_, s) = c.get(1, "/status").await;
+        if s["peers"][1]["believedUp"] == false {
+            break;
+        }
+        assert!(start.elapsed() < SOON, "{s}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (status, body) = c.write(1, "name", "Alice").await;
+    assert_eq!(status, 200, "{body}");
+    let (_, s) = c.get(1, "/status").await;
+    assert!(s["hints"].as_u64().unwrap() >= 1, "{s}");
+    // The hint's holder restarts from its disk, then the owner comes back.
+    c.stop_node(1).await;
+    c.restart_node(1).await;
+    let (_, s) = c.get(1, "/status").await;
+    assert!(
+        s["hints"].as_u64().unwrap() >= 1,
+        "hints after the restart: {s}"
+    );
+    c.restart_node(3).await;
+    let start = Instant::now();
+    while c.store(3).await["name"] != "Alice" {
+        assert!(start.elapsed() < SOON, "node 3 holds {}", c.store(3).await);
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    // Handed over and acknowledged: the hint is gone, on disk too.
+    let start = Instant::now();
+    loop {
+        let (_, s) = c.get(1, "/status").await;
+        if s["hints"] == 0 {
+            break;
+        }
+        assert!(start.elapsed() < SOON, "{s}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    c.stop_node(1).await;
+    c.restart_node(1).await;
+    assert_eq!(c.get(1, "/status").await.1["hints"], 0);
     c.stop().await;
 }
