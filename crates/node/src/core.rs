@@ -349,6 +349,25 @@ impl Core {
 
     // ----- Clients -----
 
+    /// Whether a client's request of `key` may go ahead: not while crashed, nor for a key the
+    /// node has no room to number.
+    fn admit(&self, key: &str) -> Result<(), Answer> {
+        if self.crashed() {
+            return Err(self.crashed_answer());
+        }
+        if self.keys.id(key).is_none() && self.keys.len() >= self.limits.max_keys {
+            return Err(Answer::error(
+                507,
+                "full",
+                format!(
+                    "node {} holds its limit of {} keys and this one is new to it",
+                    self.shared.id.0, self.limits.max_keys
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn write(
         &mut self,
         key: String,
@@ -358,19 +377,8 @@ impl Core {
         session: Option<Session>,
         reply: Reply,
     ) {
-        if self.crashed() {
-            let _ = reply.send(self.crashed_answer());
-            return;
-        }
-        if self.keys.id(&key).is_none() && self.keys.len() >= self.limits.max_keys {
-            let _ = reply.send(Answer::error(
-                507,
-                "full",
-                format!(
-                    "node {} holds its limit of {} keys: write to a key it has",
-                    self.shared.id.0, self.limits.max_keys
-                ),
-            ));
+        if let Err(refused) = self.admit(&key) {
+            let _ = reply.send(refused);
             return;
         }
         let conflict = self.protocol.conflict;
@@ -435,20 +443,10 @@ impl Core {
     }
 
     fn read(&mut self, key: String, r: Option<u32>, session: Option<Session>, reply: Reply) {
-        if self.crashed() {
-            let _ = reply.send(self.crashed_answer());
-            return;
-        }
-        // A key never written here is read as any other: the replicas may hold it.
-        if self.keys.id(&key).is_none() && self.keys.len() >= self.limits.max_keys {
-            let _ = reply.send(Answer::error(
-                507,
-                "full",
-                format!(
-                    "node {} holds its limit of {} keys and has never seen this one",
-                    self.shared.id.0, self.limits.max_keys
-                ),
-            ));
+        // A key never written here is read as any other (the replicas may hold it), if the
+        // node has room to number it.
+        if let Err(refused) = self.admit(&key) {
+            let _ = reply.send(refused);
             return;
         }
         let key = self.keys.intern(&key);

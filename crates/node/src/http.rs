@@ -229,14 +229,32 @@ fn check_context(context: &Option<CausalContext>, nodes: u32) -> Result<(), Resp
 }
 
 async fn write(State(app): State<App>, body: Bytes) -> Response {
-    let body: WriteBody = match parse(&body, r#"{"key": "name", "value": "Alice"}"#) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    if let Err(r) = check_key(&body.key) {
+    match parse::<WriteBody>(&body, r#"{"key": "name", "value": "Alice"}"#) {
+        Ok(b) => client_write(app, b.key, Some(b.value), b.context, b.w, b.session).await,
+        Err(r) => r,
+    }
+}
+
+async fn delete(State(app): State<App>, body: Bytes) -> Response {
+    match parse::<DeleteBody>(&body, r#"{"key": "name"}"#) {
+        Ok(b) => client_write(app, b.key, None, b.context, b.w, b.session).await,
+        Err(r) => r,
+    }
+}
+
+/// A write (or, without a value, a delete), checked, handed to the core.
+async fn client_write(
+    app: App,
+    key: String,
+    value: Option<String>,
+    context: Option<CausalContext>,
+    w: Option<Consistency>,
+    session: Option<Session>,
+) -> Response {
+    if let Err(r) = check_key(&key) {
         return r;
     }
-    let chars = body.value.chars().count();
+    let chars = value.as_deref().map_or(0, |v| v.chars().count());
     if chars > MAX_VALUE_CHARS {
         return refuse(
             400,
@@ -244,13 +262,13 @@ async fn write(State(app): State<App>, body: Bytes) -> Response {
             format!("the value has {chars} characters (at most {MAX_VALUE_CHARS})"),
         );
     }
-    if let Err(r) = check_context(&body.context, app.shared.nodes) {
+    if let Err(r) = check_context(&context, app.shared.nodes) {
         return r;
     }
-    if let Err(r) = check_session(&body.session, app.shared.nodes) {
+    if let Err(r) = check_session(&session, app.shared.nodes) {
         return r;
     }
-    let w = match app.quorum(body.w, "w") {
+    let w = match app.quorum(w, "w") {
         Ok(w) => w,
         Err(r) => return r,
     };
@@ -258,43 +276,11 @@ async fn write(State(app): State<App>, body: Bytes) -> Response {
         return r;
     }
     app.ask(|reply| Command::Write {
-        key: body.key,
-        value: Some(body.value),
-        context: body.context,
+        key,
+        value,
+        context,
         w,
-        session: body.session,
-        reply,
-    })
-    .await
-}
-
-async fn delete(State(app): State<App>, body: Bytes) -> Response {
-    let body: DeleteBody = match parse(&body, r#"{"key": "name"}"#) {
-        Ok(b) => b,
-        Err(r) => return r,
-    };
-    if let Err(r) = check_key(&body.key) {
-        return r;
-    }
-    if let Err(r) = check_context(&body.context, app.shared.nodes) {
-        return r;
-    }
-    if let Err(r) = check_session(&body.session, app.shared.nodes) {
-        return r;
-    }
-    let w = match app.quorum(body.w, "w") {
-        Ok(w) => w,
-        Err(r) => return r,
-    };
-    if let Some(r) = app.crashed() {
-        return r;
-    }
-    app.ask(|reply| Command::Write {
-        key: body.key,
-        value: None,
-        context: body.context,
-        w,
-        session: body.session,
+        session,
         reply,
     })
     .await

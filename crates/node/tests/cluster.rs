@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 use converge::{NodeId, Settings, Simulation};
 use converge_node::config::{NodeConfig, settings_from};
 use converge_node::{RunningNode, start};
+mod common;
+
+use common::{get_json, post_json};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -69,15 +72,7 @@ impl Cluster {
     }
 
     async fn post(&self, node: u32, path: &str, body: Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(self.url(node, path))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
+        post_json(&self.http, self.url(node, path), &body).await
     }
 
     async fn get(&self, node: u32, path: &str) -> (u16, Value) {
@@ -645,28 +640,14 @@ async fn a_hung_peer_fills_its_queue_not_the_clients_wait() {
         "{:?}",
         started.elapsed()
     );
-    let status: Value = http
-        .get(format!("http://{addr}/status"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let status = get_json(&http, format!("http://{addr}/status")).await;
     let peer = &status["peers"][0];
     assert!(peer["queued"].as_u64().unwrap() <= 5, "{peer}");
     assert!(peer["droppedQueueFull"].as_u64().unwrap() >= 30, "{peer}");
     // The request in flight times out: the peer is believed down.
     let start = Instant::now();
     loop {
-        let status: Value = http
-            .get(format!("http://{addr}/status"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let status = get_json(&http, format!("http://{addr}/status")).await;
         if status["peers"][0]["believedUp"] == false {
             assert!(status["peers"][0]["droppedNodeDown"].as_u64().unwrap() >= 1);
             break;

@@ -5,6 +5,9 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{get_json, post_json};
 use serde_json::{Value, json};
 
 fn free_port() -> u16 {
@@ -72,50 +75,31 @@ async fn a_node_killed_with_sigkill_comes_back_with_what_it_acknowledged() {
     let mut node = start();
     until_up(&http, port, &mut node).await;
     for i in 0..50 {
-        let r = http
-            .post(url("/write"))
-            .json(&json!({"key": format!("k{i}"), "value": format!("v{i}")}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
+        let body = json!({"key": format!("k{i}"), "value": format!("v{i}")});
+        assert_eq!(post_json(&http, url("/write"), &body).await.0, 200);
     }
     for value in ["Alice", "Bob"] {
-        let r = http
-            .post(url("/write"))
-            .json(&json!({"key": "name", "value": value}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
+        let body = json!({"key": "name", "value": value});
+        assert_eq!(post_json(&http, url("/write"), &body).await.0, 200);
     }
     // kill -9: no chance to write anything more.
     node.kill().unwrap();
     node.wait().unwrap();
     let mut node = start();
     until_up(&http, port, &mut node).await;
-    let store: Value = http
-        .get(url("/store"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let store = get_json(&http, url("/store")).await;
     assert_eq!(store["keys"], 51, "{store}");
     assert_eq!(store["store"]["name"], "Bob");
     assert_eq!(store["store"]["k49"], "v49");
     // Its count of its own writes to the key survived too: the next write is its third, not a
     // first that the other replicas would take for old news (Riak's KV679).
-    let answer: Value = http
-        .post(url("/write"))
-        .json(&json!({"key": "name", "value": "Carol"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let answer = post_json(
+        &http,
+        url("/write"),
+        &json!({"key": "name", "value": "Carol"}),
+    )
+    .await
+    .1;
     assert_eq!(answer["version"]["counter"], 3, "{answer}");
     node.kill().unwrap();
     node.wait().unwrap();
@@ -241,14 +225,7 @@ async fn the_compose_files_commands_start_a_working_cluster() {
     let start = Instant::now();
     for port in &ports {
         loop {
-            let store: Value = http
-                .get(format!("http://127.0.0.1:{port}/store"))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let store = get_json(&http, format!("http://127.0.0.1:{port}/store")).await;
             if store["store"] == json!({"name": "Alice"}) {
                 break;
             }
