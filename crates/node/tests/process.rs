@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 mod common;
 
 use common::{get_json, post_json};
-use serde_json::{Value, json};
+use serde_json::json;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
