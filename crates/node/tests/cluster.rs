@@ -911,3 +911,95 @@ async fn a_hint_kept_on_disk_survives_its_holders_restart_and_reaches_its_owner(
     assert_eq!(c.get(1, "/status").await.1["hints"], 0);
     c.stop().await;
 }
+
+/// The curl commands of the ```sh block of `file` (from the repository's root) that follows
+/// `after`, with the ports of this cluster in place of 5000-5002.
+fn doc_commands(c: &Cluster, file: &str, after: &str) -> Vec<String> {
+    let path = format!("{}/../../{file}", env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(path).unwrap();
+    let from = doc
+        .find(after)
+        .unwrap_or_else(|| panic!("{file} lost {after:?}"));
+    let block = doc[from..].split("```sh\n").nth(1).unwrap();
+    let block = &block[..block.find("```").unwrap()];
+    block
+        .lines()
+        .filter(|l| l.starts_with("curl "))
+        .map(|l| {
+            let mut l = l.split("  #").next().unwrap().trim().to_string();
+            for (i, addr) in c.addrs.iter().enumerate() {
+                l = l.replace(&format!("localhost:{}", 5000 + i), &addr.to_string());
+            }
+            assert!(
+                !l.contains("localhost:50"),
+                "a port this test cannot map: {l}"
+            );
+            l
+        })
+        .collect()
+}
+
+fn sh(command: &str) -> Value {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(command)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{command}: {out:?}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{command}: {e}: {out:?}"))
+}
+
+/// The examples of docs/nodes.md, run as written (with this cluster's ports).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_curl_examples_of_the_node_docs_do_what_they_say() {
+    let c = Cluster::start(3, &["conflict=vv"]).await;
+    let siblings = doc_commands(&c, "docs/nodes.md", "a write with that context replaces");
+    assert_eq!(siblings.len(), 4, "{siblings:?}");
+    for line in &siblings[..2] {
+        assert_eq!(sh(line)["status"], "ok");
+    }
+    c.until_stores(SOON, "siblings everywhere", |s| {
+        s["cart"].as_array().is_some_and(|a| a.len() == 2)
+    })
+    .await;
+    let read = sh(&siblings[2]);
+    assert_eq!(read["siblings"], json!(["milk", "eggs"]), "{read}");
+    assert_eq!(read["context"], json!({"1": 1, "2": 1}), "{read}");
+    assert_eq!(sh(&siblings[3])["status"], "ok");
+    c.until_stores(SOON, "resolved everywhere", |s| {
+        s == &json!({"cart": "eggs, milk"})
+    })
+    .await;
+
+    let partition = doc_commands(&c, "docs/nodes.md", "A partition of node 3 from the others");
+    assert_eq!(partition.len(), 3, "{partition:?}");
+    for line in &partition {
+        assert_eq!(sh(line)["status"], "ok");
+    }
+    let (_, s3) = c.get(3, "/status").await;
+    assert!(
+        s3["peers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["cutOut"] == true && p["cutIn"] == true)
+    );
+    let (_, s1) = c.get(1, "/status").await;
+    assert_eq!(s1["peers"][1]["cutOut"], true);
+    assert_eq!(s1["peers"][0]["cutOut"], false);
+    c.stop().await;
+}
+
+/// The README's commands for real nodes, run as written (with this cluster's ports).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readmes_curl_commands_do_what_it_says() {
+    let c = Cluster::start(3, &[]).await;
+    let lines = doc_commands(&c, "README.md", "## Real nodes");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(sh(&lines[0])["status"], "ok");
+    c.until_stores(SOON, "Alice everywhere", |s| s == &json!({"name": "Alice"}))
+        .await;
+    assert_eq!(sh(&lines[1])["value"], "Alice");
+    assert_eq!(sh(&lines[2])["store"], json!({"name": "Alice"}));
+    c.stop().await;
+}
