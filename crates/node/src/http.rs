@@ -49,6 +49,10 @@ struct App {
     clients: Arc<Semaphore>,
 }
 
+/// Requests from peers read at once, at most (a cluster of N nodes sends at most N - 1 batches
+/// and N - 1 probes to a node at a time).
+const PEER_REQUESTS: usize = 64;
+
 /// The node's routes.
 pub fn router(shared: Arc<Shared>, inbox: SyncSender<Command>, limits: &Limits) -> Router {
     let app = App {
@@ -71,9 +75,12 @@ pub fn router(shared: Arc<Shared>, inbox: SyncSender<Command>, limits: &Limits) 
         .route("/admin/recover", post(recover))
         .route("/admin/link", post(link))
         .layer(DefaultBodyLimit::max(limits.client_body));
+    // Peers send one batch at a time each; a body is read only once one of these few slots is
+    // free, so large bodies cannot pile up in memory.
     let peer_routes = Router::new()
         .route("/replicate", post(replicate).get(replicate_get))
-        .layer(DefaultBodyLimit::max(limits.peer_body));
+        .layer(DefaultBodyLimit::max(limits.peer_body))
+        .layer(tower::limit::ConcurrencyLimitLayer::new(PEER_REQUESTS));
     client_routes
         .merge(peer_routes)
         .route("/", get(index))
