@@ -12,13 +12,13 @@ ensure_npm_packages
 
 say "Lints: rustfmt, clippy (native and wasm32), rustdoc"
 cargo fmt --all -- --check
-cargo clippy --all-targets -- -D warnings
-# The real node (crates/node: tokio, axum, redb) is native only.
-cargo clippy --workspace --exclude converge-node --all-targets --target wasm32-unknown-unknown -- -D warnings
-RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet
+cargo clippy --workspace --all-targets -- -D warnings
+# The real node (crates/node: tokio, axum, redb) is native only: not a default member.
+cargo clippy --all-targets --target wasm32-unknown-unknown -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 
 say "Native tests (unit, behaviour, property, doc; real nodes over HTTP on free ports)"
-cargo test
+cargo test --workspace
 
 say "The tutorial's curl commands against real nodes (scripts/tutorial.sh)"
 bash scripts/tutorial.sh > /tmp/converge-tutorial.log 2>&1 || { cat /tmp/converge-tutorial.log; exit 1; }
