@@ -154,6 +154,11 @@ pub fn settings_from(file: Option<&str>, overrides: &[String]) -> Result<Setting
         // A number, true/false or a JSON value as such; anything else as a word.
         let value = serde_json::from_str(value.trim())
             .unwrap_or_else(|_| serde_json::Value::String(value.trim().to_string()));
+        // Each alone first, so that a refusal names the setting.
+        let mut one = serde_json::Map::new();
+        one.insert(name.trim().to_string(), value.clone());
+        serde_json::from_value::<SettingsPatch>(serde_json::Value::Object(one))
+            .map_err(|e| format!("--set {item}: {e}"))?;
         patch.insert(name.trim().to_string(), value);
     }
     if patch.contains_key("nodes") {
