@@ -752,26 +752,23 @@ async fn a_flood_of_requests_gets_429_and_the_node_keeps_serving() {
     for i in 0..12 {
         let http = http.clone();
         burst.push(tokio::spawn(async move {
-            http.post(format!("http://{addr}/write"))
-                .json(&json!({"key": format!("k{i}"), "value": "v"}))
-                .send()
-                .await
-                .unwrap()
-                .status()
-                .as_u16()
+            let body = json!({"key": format!("k{i}"), "value": "v"});
+            post_json(&http, format!("http://{addr}/write"), &body).await
         }));
     }
-    let mut codes = Vec::new();
+    let mut answers = Vec::new();
     for b in burst {
-        codes.push(b.await.unwrap());
+        answers.push(b.await.unwrap());
     }
-    codes.sort();
-    let busy = codes.iter().filter(|c| **c == 429).count();
-    assert!(busy >= 8, "{codes:?}");
-    assert!(
-        codes.iter().all(|c| [429, 503, 504].contains(c)),
-        "{codes:?}"
-    );
+    let busy = answers.iter().filter(|(c, _)| *c == 429).count();
+    assert!(busy >= 8, "{answers:?}");
+    // The four let in waited for their acknowledgements until the request timeout.
+    for (code, body) in answers.iter().filter(|(c, _)| *c != 429) {
+        assert_eq!(*code, 504, "{body}");
+        assert_eq!(body["status"], "timedOut");
+        assert_eq!(body["needed"], 2);
+        assert_eq!(body["acknowledgedBy"], json!([1]));
+    }
     // Afterwards the node answers as before.
     let r = http
         .get(format!("http://{addr}/status"))
