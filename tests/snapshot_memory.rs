@@ -31,6 +31,26 @@ fn within(sim: &Simulation, what: &str) {
     );
 }
 
+/// One node's own estimate (`Replica::bytes`) against what a copy of the node allocates, with
+/// the node itself: every term of it shows when the node is the whole of what is measured.
+fn replica_within(sim: &Simulation, node: u32, what: &str) {
+    let replica = sim.replica(NodeId(node)).unwrap();
+    let before = counting::live();
+    let copy = replica.clone();
+    let real = counting::live() - before + std::mem::size_of_val(&copy);
+    drop(copy);
+    let estimate = replica.bytes();
+    let ratio = estimate as f64 / real as f64;
+    eprintln!(
+        "{what}, node {node}: estimated {estimate} bytes, a copy allocates {real} ({ratio:.2})"
+    );
+    // A node's estimate counts what its copy allocates, term by term: held to 5%.
+    assert!(
+        (0.95..=1.05).contains(&ratio),
+        "{what}, node {node}: estimated {estimate} bytes, a copy allocates {real} ({ratio:.2})"
+    );
+}
+
 /// Writes keys `k0` to `k{count - 1}` through the first `nodes` nodes in turn.
 fn write_keys(sim: &mut Simulation, count: u32, nodes: u32) {
     for i in 0..count {
@@ -68,6 +88,7 @@ fn the_snapshot_estimate_follows_what_a_copy_allocates() {
     write_keys(&mut sim, 4_000, 8);
     assert!(sim.run_until_quiet(60_000));
     within(&sim, "keys in every store");
+    replica_within(&sim, 1, "keys in every store");
 
     // Siblings: ten rounds of blind writes of the same keys at three nodes, under version
     // vectors: thirty siblings a key.
@@ -85,6 +106,7 @@ fn the_snapshot_estimate_follows_what_a_copy_allocates() {
         assert!(sim.run_until_quiet(60_000));
     }
     within(&sim, "siblings");
+    replica_within(&sim, 2, "siblings");
 
     // Requests in progress: quorum writes on 16 nodes, taken before their replies come.
     let mut sim = quiet(Settings {
@@ -109,6 +131,15 @@ fn the_snapshot_estimate_follows_what_a_copy_allocates() {
     write_keys(&mut sim, 3_000, 8);
     sim.run_for(50);
     within(&sim, "rumors heard");
+    replica_within(&sim, 1, "rumors heard");
+    // A node that has just written many keys under gossip: it spreads a rumor of each.
+    let mut sim = quiet(Settings {
+        nodes: 8,
+        dissemination: Dissemination::Gossip,
+        ..Settings::default()
+    });
+    write_keys(&mut sim, 3_000, 1);
+    replica_within(&sim, 1, "rumors to spread");
 
     // Hints: two owners down, sloppy quorums, every write kept as a hint by a stand-in.
     let mut sim = quiet(Settings {
@@ -124,6 +155,25 @@ fn the_snapshot_estimate_follows_what_a_copy_allocates() {
     write_keys(&mut sim, 6_000, 6);
     assert!(sim.run_until_quiet(60_000));
     within(&sim, "hints kept");
+    let holder = (1..=6)
+        .max_by_key(|n| sim.replica(NodeId(*n)).unwrap().hints().len())
+        .unwrap();
+    replica_within(&sim, holder, "hints kept");
+
+    // Counters: every node adds to every key, keeping its own totals and its writes' counters.
+    let mut sim = quiet(Settings {
+        nodes: 3,
+        conflict: ConflictMode::Counter,
+        ..Settings::default()
+    });
+    for i in 0..3_000u32 {
+        for node in 1..=3 {
+            sim.write(NodeId(node), &format!("k{i}"), "+1").unwrap();
+        }
+    }
+    assert!(sim.run_until_quiet(60_000));
+    within(&sim, "counters");
+    replica_within(&sim, 1, "counters");
 
     // The write log's own lists: node 3 cut off, so every write of 2,000 keys, eight each, waits
     // for it (pending), and nothing is in flight; the stores hold one version a key.
