@@ -443,8 +443,40 @@ impl Core {
     }
 
     fn read(&mut self, key: String, r: Option<u32>, session: Option<Session>, reply: Reply) {
-        // A key never written here is read as any other (the replicas may hold it), if the
-        // node has room to number it.
+        // The tutorial's read answers from this node alone: a key it never met is not there,
+        // and is not numbered (reads of made-up keys must not fill the key table).
+        if self.protocol.coordination == converge_replica::replica::Coordination::None
+            && self.keys.id(&key).is_none()
+        {
+            if self.crashed() {
+                let _ = reply.send(self.crashed_answer());
+                return;
+            }
+            let me = self.shared.id;
+            let request = self.next_request();
+            self.shared.events.emit(|| TraceEvent::Read {
+                time: now_ms(),
+                node: me,
+                request,
+                key: key.clone(),
+            });
+            self.shared.events.emit(|| TraceEvent::Answer {
+                time: now_ms(),
+                node: me,
+                request,
+                status: RequestStatus::Ok,
+            });
+            let mut body = self.read_body(&key, &[], 1, &[me.0], 0.0);
+            if let Some(mut session) = session {
+                let broken = session.read(self.protocol.conflict, &key, &[]);
+                body["session"] = serde_json::to_value(&session).expect("sessions serialize");
+                body["broken"] = json!(broken);
+            }
+            let _ = reply.send(Answer { status: 200, body });
+            return;
+        }
+        // Under quorums a key never met here is read as any other (the replicas may hold it),
+        // if the node has room to number it.
         if let Err(refused) = self.admit(&key) {
             let _ = reply.send(refused);
             return;
@@ -739,42 +771,10 @@ impl Core {
                     }),
                 }
             }
-            Outcome::Read { versions, replies } => {
-                let conflict = self.protocol.conflict;
-                let live: Vec<&Rc<Version>> =
-                    versions.iter().filter(|v| !v.is_tombstone()).collect();
-                let value: Value = match conflict {
-                    ConflictMode::OrSet | ConflictMode::Counter => {
-                        crdt::merged_value(conflict, &versions).map_or(Value::Null, Value::from)
-                    }
-                    _ if live.len() == 1 => Value::from(live[0].value.as_deref().unwrap_or("")),
-                    _ => Value::Null,
-                };
-                let mut body = json!({
-                    "status": "ok",
-                    "node": me_json(self.shared.id),
-                    "key": key,
-                    "found": !live.is_empty(),
-                    "value": value,
-                    "versions": versions.iter().map(|v| self.version_json(v)).collect::<Vec<_>>(),
-                    "context": converge_replica::version::context_of(&versions),
-                    "replies": replies,
-                    "answeredBy": by,
-                    "ms": ms,
-                });
-                if live.len() > 1
-                    && !matches!(conflict, ConflictMode::OrSet | ConflictMode::Counter)
-                {
-                    body["siblings"] = live
-                        .iter()
-                        .map(|v| Value::from(v.value.as_deref().unwrap_or("")))
-                        .collect();
-                }
-                if live.is_empty() && !versions.is_empty() {
-                    body["deleted"] = Value::Bool(true);
-                }
-                Answer { status: 200, body }
-            }
+            Outcome::Read { versions, replies } => Answer {
+                status: 200,
+                body: self.read_body(&key, &versions, replies, &by, ms),
+            },
             Outcome::Unavailable { alive, needed } => Answer {
                 status: 503,
                 body: json!({
@@ -816,6 +816,50 @@ impl Core {
                 }),
             },
         }
+    }
+
+    /// What a read answers: the value (or siblings, or the data type's value), every version,
+    /// the context to write back with, and who replied.
+    fn read_body(
+        &self,
+        key: &str,
+        versions: &[Rc<Version>],
+        replies: u32,
+        by: &[u32],
+        ms: f64,
+    ) -> Value {
+        let conflict = self.protocol.conflict;
+        let live: Vec<&Rc<Version>> = versions.iter().filter(|v| !v.is_tombstone()).collect();
+        let data_type = matches!(conflict, ConflictMode::OrSet | ConflictMode::Counter);
+        let value: Value = match conflict {
+            _ if data_type => {
+                crdt::merged_value(conflict, versions).map_or(Value::Null, Value::from)
+            }
+            _ if live.len() == 1 => Value::from(live[0].value.as_deref().unwrap_or("")),
+            _ => Value::Null,
+        };
+        let mut body = json!({
+            "status": "ok",
+            "node": me_json(self.shared.id),
+            "key": key,
+            "found": !live.is_empty(),
+            "value": value,
+            "versions": versions.iter().map(|v| self.version_json(v)).collect::<Vec<_>>(),
+            "context": converge_replica::version::context_of(versions),
+            "replies": replies,
+            "answeredBy": by,
+            "ms": ms,
+        });
+        if live.len() > 1 && !data_type {
+            body["siblings"] = live
+                .iter()
+                .map(|v| Value::from(v.value.as_deref().unwrap_or("")))
+                .collect();
+        }
+        if live.is_empty() && !versions.is_empty() {
+            body["deleted"] = Value::Bool(true);
+        }
+        body
     }
 
     fn version_json(&self, v: &Version) -> Value {
@@ -962,6 +1006,7 @@ impl Core {
                     "tombstoneGraceMs": p.tombstone_grace,
                 },
                 "keys": self.replica.len(),
+                "keysKnown": self.keys.len(),
                 "hints": self.replica.hints().len(),
                 "pendingRequests": self.clients.len(),
                 "storage": match &self.disk { Some(_) => "disk", None => "memory" },

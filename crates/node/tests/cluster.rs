@@ -402,6 +402,14 @@ async fn hostile_requests_are_refused_and_change_nothing() {
         assert_eq!(c.store(node).await, json!({}));
     }
     assert_eq!(c.write(1, "a", "fine").await.0, 200);
+    // Reads of made-up keys find nothing and number nothing.
+    for i in 0..200 {
+        let (status, read) = c.get(2, &format!("/read/made-up-{i}")).await;
+        assert_eq!(status, 200);
+        assert_eq!(read["found"], false);
+    }
+    let (_, status) = c.get(2, "/status").await;
+    assert!(status["keysKnown"].as_u64().unwrap() <= 2, "{status}");
     // A well-formed message from a peer is taken.
     let r = raw(1, "/replicate", &wire(2, version(1)))
         .send()
