@@ -757,7 +757,7 @@ impl Core {
                     status: 200,
                     body: json!({
                         "status": "ok",
-                        "node": me_json(self.shared.id),
+                        "node": self.shared.id.0,
                         "key": key,
                         "version": version,
                         "acks": acks,
@@ -779,7 +779,7 @@ impl Core {
                 status: 503,
                 body: json!({
                     "status": "unavailable",
-                    "node": me_json(self.shared.id),
+                    "node": self.shared.id.0,
                     "key": key,
                     "error": format!(
                         "only {alive} of the {needed} replicas this {action} needs are reachable: nothing was sent"
@@ -792,7 +792,7 @@ impl Core {
                 status: 504,
                 body: json!({
                     "status": "timedOut",
-                    "node": me_json(self.shared.id),
+                    "node": self.shared.id.0,
                     "key": key,
                     "error": format!(
                         "{got} of the {needed} replicas this {action} needs answered in time{}",
@@ -807,7 +807,7 @@ impl Core {
                 status: 409,
                 body: json!({
                     "status": "tooManySiblings",
-                    "node": me_json(self.shared.id),
+                    "node": self.shared.id.0,
                     "key": key,
                     "error": format!(
                         "the write would leave {siblings} siblings (at most {}): read the key and write with its context",
@@ -840,7 +840,7 @@ impl Core {
         };
         let mut body = json!({
             "status": "ok",
-            "node": me_json(self.shared.id),
+            "node": self.shared.id.0,
             "key": key,
             "found": !live.is_empty(),
             "value": value,
@@ -1102,8 +1102,4 @@ impl Core {
             let _ = reply.send(answer);
         }
     }
-}
-
-fn me_json(id: NodeId) -> u32 {
-    id.0
 }
