@@ -1008,3 +1008,128 @@ async fn the_readmes_curl_commands_do_what_it_says() {
     assert_eq!(sh(&lines[2])["store"], json!({"name": "Alice"}));
     c.stop().await;
 }
+
+/// The mechanisms that only show over several messages, over HTTP: Merkle-tree anti-entropy
+/// repairing a node that came back empty, gossip reaching every node, read repair bringing a
+/// stale replica up to date, and a sloppy quorum's stand-in handing its hint over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn merkle_anti_entropy_gossip_read_repair_and_sloppy_hints_work_over_http() {
+    // Merkle trees: node 3 comes back empty, and only the ranges that differ are exchanged.
+    let set = [
+        "antiEntropy=true",
+        "antiEntropyKind=merkle",
+        "antiEntropyIntervalMs=100",
+    ];
+    let mut c = Cluster::start(3, &set).await;
+    for i in 0..20 {
+        c.write(1, &format!("k{i}"), "v").await;
+    }
+    c.until_stores(SOON, "twenty keys everywhere", |s| {
+        s.as_object().unwrap().len() == 20
+    })
+    .await;
+    // Node 3 comes back from memory: empty (a round may refill it before it can be looked at).
+    c.stop_node(3).await;
+    c.restart_node(3).await;
+    c.until_stores(SOON, "Merkle anti-entropy refills node 3", |s| {
+        s.as_object().unwrap().len() == 20
+    })
+    .await;
+    c.stop().await;
+
+    // Gossip: rumors reach every node.
+    let c = Cluster::start(3, &["dissemination=gossip", "gossipIntervalMs=50"]).await;
+    c.write(2, "rumor", "spread").await;
+    c.until_stores(SOON, "the rumor everywhere", |s| s["rumor"] == "spread")
+        .await;
+    c.stop().await;
+
+    // Read repair: node 3 missed a write (W = 2 of 3); a read of all three repairs it.
+    let set = [
+        "coordination=quorum",
+        "readRepair=blocking",
+        "requestTimeoutMs=500",
+    ];
+    let mut c = Cluster::start(3, &set).await;
+    c.stop_node(3).await;
+    // Node 1 learns node 3 is down, then writes with W = 2.
+    c.write(1, "warmup", "x").await;
+    let start = Instant::now();
+    while c.get(1, "/status").await.1["peers"][1]["believedUp"] != false {
+        assert!(start.elapsed() < SOON);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(c.write(1, "name", "Alice").await.0, 200);
+    c.restart_node(3).await;
+    let start = Instant::now();
+    loop {
+        let (status, read) = c.get(1, "/read/name?r=all").await;
+        if status == 200 {
+            assert_eq!(read["value"], "Alice", "{read}");
+            break;
+        }
+        // Until node 1's prober finds node 3 again, R = all is unavailable.
+        assert!(start.elapsed() < SOON, "{read}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let start = Instant::now();
+    while c.store(3).await["name"] != "Alice" {
+        assert!(start.elapsed() < SOON, "read repair never reached node 3");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        c.store(3).await.get("warmup").is_none(),
+        "only the key read was repaired"
+    );
+    c.stop().await;
+
+    // Sloppy quorum: with node 3 down, a stand-in keeps its copy and hands it over later.
+    let set = [
+        "coordination=quorum",
+        "hintedHandoff=sloppy",
+        "replicationFactor=2",
+        "writeQuorum=2",
+        "hintIntervalMs=100",
+        "requestTimeoutMs=500",
+    ];
+    let mut c = Cluster::start(3, &set).await;
+    // A key whose two replicas include node 3: the third node stands in for it.
+    let (_, status) = c.get(1, "/status").await;
+    assert_eq!(status["settings"]["replicas"], 2);
+    c.stop_node(3).await;
+    let mut written = Vec::new();
+    for i in 0..12 {
+        let key = format!("s{i}");
+        // Through a node that is up; retry while the coordinator still believes node 3 up.
+        let start = Instant::now();
+        loop {
+            let (code, body) = c.write(1 + (i % 2), &key, "v").await;
+            if code == 200 {
+                written.push((key.clone(), body));
+                break;
+            }
+            assert!(start.elapsed() < SOON, "{body}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    let mut hints = 0;
+    for node in [1, 2] {
+        hints += c.get(node, "/status").await.1["hints"].as_u64().unwrap();
+    }
+    assert!(hints > 0, "no stand-in kept a hint: {written:?}");
+    c.restart_node(3).await;
+    let start = Instant::now();
+    loop {
+        let mut left = 0;
+        for node in [1, 2] {
+            left += c.get(node, "/status").await.1["hints"].as_u64().unwrap();
+        }
+        if left == 0 {
+            break;
+        }
+        assert!(start.elapsed() < SOON, "{left} hints never handed over");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!c.store(3).await.as_object().unwrap().is_empty());
+    c.stop().await;
+}
