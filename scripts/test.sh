@@ -21,7 +21,9 @@ say "Native tests (unit, behaviour, property, doc; real nodes over HTTP on free 
 cargo test --workspace
 
 say "The tutorial's curl commands against real nodes (scripts/tutorial.sh)"
-bash scripts/tutorial.sh > /tmp/converge-tutorial.log 2>&1 || { cat /tmp/converge-tutorial.log; exit 1; }
+# The node binary the tests just built (debug): no second, release build.
+CONVERGE_NODE="$ROOT/target/debug/converge-node" bash scripts/tutorial.sh > /tmp/converge-tutorial.log 2>&1 \
+  || { cat /tmp/converge-tutorial.log; exit 1; }
 tail -n 12 /tmp/converge-tutorial.log
 
 say "Exported API in headless Chrome (wasm-bindgen-test)"
