@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use converge::{Settings, SettingsPatch};
+use converge::settings::{Settings, SettingsPatch};
 use converge_replica::ids::NodeId;
 use converge_replica::ring::key_hash;
 
@@ -227,7 +227,10 @@ mod tests {
             &["antiEntropy=true".into(), "writeQuorum=all".into()],
         )
         .unwrap();
-        assert_eq!(s.conflict, converge::ConflictMode::VersionVectors);
+        assert_eq!(
+            s.conflict,
+            converge_replica::version::ConflictMode::VersionVectors
+        );
         assert!(s.anti_entropy);
         let err = settings_from(None, &["conflict=sometimes".into()]).unwrap_err();
         assert!(
