@@ -90,13 +90,14 @@ fn a_session_name_longer_than_64_characters_is_refused() {
 }
 
 /// A long run keeps the last 20,000 requests (older ones, once answered, are forgotten so that
-/// memory stays flat); the counters still count every one.
+/// memory stays flat, every 20,000 requests: here at 40,000 and again at 60,000); the counters
+/// still count every one.
 #[test]
 fn a_long_run_forgets_old_requests_but_counts_them() {
     use converge::sim::REQUESTS_KEPT;
     let mut sim = cluster_with(3, 5, SettingsPatch::default());
     sim.set_recording(false);
-    let total = 2 * REQUESTS_KEPT + 500;
+    let total = 3 * REQUESTS_KEPT + 500;
     for i in 0..total {
         sim.write(n(1 + (i % 3) as u32), &format!("k{}", i % 10), "v")
             .unwrap();
