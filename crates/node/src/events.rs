@@ -4,18 +4,25 @@
 //! listener that falls more than the stream's capacity behind skips ahead and is told how many
 //! it missed.
 
-use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, OnceLock};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use converge::trace::TraceEvent;
 use tokio::sync::broadcast;
 
-/// The wall clock in milliseconds since 1970: a real node's `now`, and its events' times (so
-/// that the events of several nodes interleave by time).
+/// The time in milliseconds since 1970: a real node's `now`, and its events' times (so that
+/// the events of several nodes interleave by time). It is the wall clock read once, then moved
+/// on by the monotonic clock: it never goes back when the system clock is set back, so a timer
+/// the replica asks for never fires before its time by the replica's own clock.
 pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    static START: OnceLock<(u64, Instant)> = OnceLock::new();
+    let (wall, then) = START.get_or_init(|| {
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        (wall, Instant::now())
+    });
+    wall + then.elapsed().as_millis() as u64
 }
 
 /// The node's event stream.

@@ -13,7 +13,30 @@ pub async fn post_json(
     url: impl reqwest::IntoUrl,
     body: &Value,
 ) -> (u16, Value) {
-    let r = http.post(url).json(body).send().await.unwrap();
+    let url = url.into_url().unwrap();
+    let r = match http.post(url.clone()).json(body).send().await {
+        Ok(r) => r,
+        Err(e) => panic!(
+            "POST {url} {body}: {e:?}; the node's status now: {}",
+            status_of(&url).await
+        ),
+    };
     let status = r.status().as_u16();
     (status, r.json().await.unwrap_or(Value::Null))
+}
+
+/// The `/status` of the node at `url`'s host, or why it could not be had: said when a request
+/// to it fails, to show what the node was doing.
+async fn status_of(url: &reqwest::Url) -> String {
+    let mut status = url.clone();
+    status.set_path("/status");
+    status.set_query(None);
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+        .unwrap();
+    match http.get(status).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(e) => format!("none ({e})"),
+    }
 }

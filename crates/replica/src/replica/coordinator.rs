@@ -441,8 +441,11 @@ impl Replica {
 
     /// The timeout timer fires: every request past its deadline times out (unless it was
     /// answered and only waits for late replies), and the timer is armed for the next one.
+    ///
+    /// A simulated timer fires at its time exactly; a real node's fires when its thread gets to
+    /// it, later. Either way, once `now` has reached the armed time that timer has fired.
     pub(super) fn on_timeouts(&mut self, now: Time, out: &mut Outbox) {
-        if self.requests.armed == Some(now) {
+        if self.requests.armed.is_some_and(|armed| armed <= now) {
             self.requests.armed = None;
         }
         while let Some(request) = self.requests.next_expired(now) {

@@ -126,7 +126,8 @@ pub enum Output {
         /// What to send.
         message: Message,
     },
-    /// Call [`Replica::handle_timer`] with `timer` after `after` milliseconds.
+    /// Call [`Replica::handle_timer`] with `timer` after `after` milliseconds: not sooner
+    /// (by the clock `Env::now` reads), and as soon after as the host can; late is allowed.
     Timer {
         /// Delay from now.
         after: Time,
@@ -831,7 +832,8 @@ impl Replica {
 
     // ----- Timers -----
 
-    /// A timer fires.
+    /// A timer fires: at or after the time it was set for (a simulation fires it at that time
+    /// exactly, a real node when its thread gets to it).
     pub fn handle_timer(&mut self, env: &Env, timer: Timer, out: &mut Outbox) {
         match timer {
             Timer::AntiEntropy(generation) => {

@@ -333,6 +333,60 @@ fn a_quorum_write_answers_after_w_acks_and_times_out_without_them() {
     )));
 }
 
+/// A real node's timer fires when its thread gets to it, some milliseconds after the time it
+/// was set for: every request must still time out, then and ever after (the timer that fired
+/// late once was taken to be still armed, and no request timed out again).
+#[test]
+fn request_timeouts_still_fire_after_a_timer_comes_late() {
+    let settings = Protocol {
+        coordination: Coordination::Quorum,
+        ..Protocol::tutorial(3)
+    };
+    let mut r = replica(1, &settings);
+    let timeout = settings.request_timeout;
+    let mut now = 0;
+    for request in 1..=4 {
+        let mut out = Outbox::new();
+        r.client_write(
+            &env(now),
+            RequestId(request),
+            WriteId(request),
+            key(0),
+            Some("v".into()),
+            None,
+            3,
+            &mut out,
+        );
+        let after = out
+            .effects()
+            .iter()
+            .find_map(|o| match o {
+                Output::Timer {
+                    after,
+                    timer: Timer::RequestTimeouts,
+                } => Some(*after),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("request {request}: no timeout timer armed"));
+        assert_eq!(after, timeout);
+        // The timer fires 7 ms late.
+        now += after + 7;
+        out.clear();
+        r.handle_timer(&env(now), Timer::RequestTimeouts, &mut out);
+        assert!(
+            out.effects().iter().any(|o| matches!(
+                o,
+                Output::Respond {
+                    request: id,
+                    outcome: Outcome::TimedOut { got: 1, needed: 3 }
+                } if *id == RequestId(request)
+            )),
+            "request {request} never timed out"
+        );
+        assert_eq!(r.pending().count(), 0);
+    }
+}
+
 #[test]
 fn a_quorum_write_with_too_few_reachable_replicas_is_unavailable_and_sends_nothing() {
     let settings = Protocol {
