@@ -119,3 +119,56 @@ fn a_long_run_forgets_old_requests_but_counts_them() {
     assert!(sim.request(converge::RequestId(total as u32)).is_some());
     assert_eq!(sim.requests(10).len(), 10);
 }
+
+/// Forgetting stops at the first request still waiting for its answer: a write left waiting
+/// (its acknowledgements from node 3 are all lost) while 40,000 others come and go is still
+/// there, and is answered when its timeout comes.
+#[test]
+fn a_request_still_waiting_is_not_forgotten() {
+    use converge::settings::{Consistency, Coordination};
+    use converge::sim::REQUESTS_KEPT;
+    use converge::{LinkOverride, RequestId, RequestStatus};
+    let mut sim = cluster_with(
+        3,
+        5,
+        SettingsPatch {
+            coordination: Some(Coordination::Quorum),
+            request_timeout_ms: Some(3_600_000),
+            ..Default::default()
+        },
+    );
+    sim.set_recording(false);
+    let lost = LinkOverride {
+        loss: Some(1.0),
+        ..Default::default()
+    };
+    sim.set_link(n(3), n(1), Some(lost)).unwrap();
+    // Requests 1 to 100 come and go; request 101 waits for an acknowledgement that never comes.
+    for i in 0..100 {
+        sim.write(n(2), &format!("k{}", i % 10), "v").unwrap();
+    }
+    sim.run_for(100);
+    let all = ClientOptions {
+        quorum: Some(Consistency::All),
+        ..Default::default()
+    };
+    sim.write_with(n(1), "waiting", Some("v"), &all).unwrap();
+    let waiting = RequestId(101);
+    for i in 0..2 * REQUESTS_KEPT {
+        sim.write(n(2 + (i % 2) as u32), &format!("k{}", i % 10), "v")
+            .unwrap();
+        if i % 100 == 0 {
+            sim.run_for(10);
+        }
+    }
+    sim.run_for(1_000);
+    let request = sim
+        .request(waiting)
+        .expect("the waiting write was forgotten");
+    assert_eq!(request.status, RequestStatus::Pending);
+    sim.run_for(3_600_000);
+    let request = sim
+        .request(waiting)
+        .expect("the waiting write was forgotten");
+    assert_eq!(request.status, RequestStatus::TimedOut);
+}

@@ -112,6 +112,25 @@ fn a_context_from_another_key_and_a_resolve_without_siblings_are_refused() {
     assert_eq!(sim.to_string(), before, "nothing changed");
 }
 
+/// An error names a key of up to 40 characters whole, and a longer one by its first 39 and
+/// an ellipsis (keys may be 256 characters: a message is read in a toast).
+#[test]
+fn an_error_names_a_long_key_by_its_beginning() {
+    let mut sim = vv_cluster();
+    let forty = "k".repeat(40);
+    let forty_one = format!("{}x", "k".repeat(40));
+    for (key, shown) in [
+        (forty.clone(), format!("\"{forty}\"")),
+        (forty_one.clone(), format!("\"{}…\"", "k".repeat(39))),
+    ] {
+        let err = sim
+            .resolve(n(1), &key, "x", &ClientOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(&shown), "{key}: {err}");
+    }
+}
+
 #[test]
 fn last_writer_wins_loses_the_write_that_version_vectors_keep() {
     for (conflict, lost) in [
