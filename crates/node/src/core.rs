@@ -261,21 +261,20 @@ impl Core {
                 Some(at) => inbox.recv_timeout(at.saturating_duration_since(Instant::now())),
                 None => inbox.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
-            let mut stop = false;
-            match first {
-                Ok(Command::Stop) | Err(RecvTimeoutError::Disconnected) => stop = true,
+            let mut stop = match first {
                 Ok(command) => self.handle(command),
-                Err(RecvTimeoutError::Timeout) => {}
-            }
+                Err(RecvTimeoutError::Disconnected) => true,
+                Err(RecvTimeoutError::Timeout) => false,
+            };
             for _ in 1..BATCH {
                 if stop {
                     break;
                 }
-                match inbox.try_recv() {
-                    Ok(Command::Stop) | Err(TryRecvError::Disconnected) => stop = true,
+                stop = match inbox.try_recv() {
                     Ok(command) => self.handle(command),
+                    Err(TryRecvError::Disconnected) => true,
                     Err(TryRecvError::Empty) => break,
-                }
+                };
             }
             self.fire_timers();
             self.flush();
@@ -289,7 +288,8 @@ impl Core {
         self.shared.crashed.load(Ordering::SeqCst)
     }
 
-    fn handle(&mut self, command: Command) {
+    /// Does what `command` asks; returns whether it asked the core to stop.
+    fn handle(&mut self, command: Command) -> bool {
         match command {
             Command::Write {
                 key,
@@ -321,8 +321,9 @@ impl Core {
             Command::Store { detail, reply } => {
                 let _ = reply.send(self.store(detail));
             }
-            Command::Stop => {}
+            Command::Stop => return true,
         }
+        false
     }
 
     /// Calls the replica with the time now and the failure detector's view, and its outbox.
