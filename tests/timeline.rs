@@ -667,6 +667,50 @@ fn at_most_128_snapshots_are_kept_and_all_128_are_used() {
     assert_eq!(timeline.sim().events(), 0);
 }
 
+/// The byte budget thins snapshots by what they hold: under a budget of about twelve empty
+/// runs' worth, a run that would keep 128 snapshots keeps only a few, and the bytes the
+/// timeline reports are those of the snapshots it keeps, each no smaller than the run's start
+/// (sizes from `Simulation::snapshot_bytes`, which `snapshot_memory.rs` holds to what a copy
+/// allocates).
+#[test]
+fn a_byte_budget_keeps_few_snapshots_and_reports_their_bytes() {
+    let empty = Timeline::new(settings(false))
+        .unwrap()
+        .sim()
+        .snapshot_bytes();
+    let budget = 12 * empty;
+    let run = |budget: usize| {
+        let mut timeline = Timeline::new(settings(false)).unwrap();
+        timeline.set_snapshot_every(1);
+        timeline.set_snapshot_budget(budget);
+        for i in 0..60u32 {
+            timeline
+                .execute(write(1 + i % 3, &format!("k{i}"), "v"))
+                .unwrap();
+            for _ in 0..20 {
+                timeline.step();
+            }
+        }
+        timeline
+    };
+    let unbounded = run(MAX_SNAPSHOT_BYTES).snapshots().0;
+    assert!(
+        unbounded > 64,
+        "{unbounded} snapshots without a byte budget"
+    );
+    let timeline = run(budget);
+    let (kept, bytes) = timeline.snapshots();
+    assert!(
+        (2..=12).contains(&kept),
+        "{kept} snapshots kept under {budget} bytes (an empty run: {empty})"
+    );
+    assert!(bytes <= budget, "{bytes} bytes over the budget of {budget}");
+    assert!(
+        bytes >= kept * empty,
+        "{kept} snapshots said to hold {bytes} bytes, less than {kept} empty runs ({empty} each)"
+    );
+}
+
 #[test]
 fn script_in_a_key_is_only_text() {
     let mut timeline = Timeline::new(settings(false)).unwrap();
