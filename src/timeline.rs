@@ -939,6 +939,16 @@ impl Timeline {
     /// whose early history was forgotten, that runs past one day or 30 million events, or
     /// holds more than 20,000 commands.
     pub fn session(&self, lesson: Option<LessonPlace>) -> Result<Session, Error> {
+        self.session_within(lesson, MAX_REPLAY_EVENTS)
+    }
+
+    /// The same, refusing a run that has gone past `max_events` events (tests use a small
+    /// bound, as [`Self::from_session_within`] does: the real one takes seconds to reach).
+    pub fn session_within(
+        &self,
+        lesson: Option<LessonPlace>,
+        max_events: u64,
+    ) -> Result<Session, Error> {
         if self.forgotten > 0 {
             return Err(Error::CannotSave(format!(
                 "it is longer than a session can hold ({MAX_COMMANDS} commands), and its first \
@@ -953,9 +963,9 @@ impl Timeline {
                 self.end()
             )));
         }
-        if self.end_events > MAX_REPLAY_EVENTS {
+        if self.end_events > max_events {
             return Err(Error::CannotSave(format!(
-                "it has run {} events, and a session may replay at most {MAX_REPLAY_EVENTS}",
+                "it has run {} events, and a session may replay at most {max_events}",
                 self.end_events
             )));
         }

@@ -1026,6 +1026,19 @@ fn a_session_too_long_to_replay_is_refused() {
     }
     let loaded = Timeline::from_session_within(&session, needed).unwrap();
     assert_eq!(loaded.sim().events(), needed);
+    // Saving has the same bound, on the furthest the run went (not the moment shown): a run
+    // of exactly that many events is saved, one more is refused.
+    timeline.seek(1_000).unwrap();
+    assert!(timeline.session_within(None, needed).is_ok());
+    match timeline.session_within(None, needed - 1) {
+        Err(Error::CannotSave(problem)) => {
+            assert!(
+                problem.contains(&format!("it has run {needed} events")),
+                "{problem}"
+            )
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
 }
 
 /// A run longer than a session can hold forgets its earliest commands (and the history before
@@ -1245,4 +1258,22 @@ fn a_session_replays_in_slices_and_is_refused_by_the_work_it_takes() {
         assert!(refused.contains(&says), "{refused}");
         assert_eq!(replay.progress() < 0.5, early, "{refused}");
     }
+}
+
+/// A replay is done at the session's end, not when it has run out of events: a run in which
+/// nothing was ever due (no command given, no timer set) loads with the end it reached.
+#[test]
+fn a_run_where_nothing_happened_loads_with_its_end() {
+    let mut timeline = Timeline::new(Settings {
+        nodes: 3,
+        ..Settings::default()
+    })
+    .unwrap();
+    timeline.run_until(100_000);
+    assert_eq!(timeline.sim().events(), 0);
+    timeline.seek(50).unwrap();
+    let session = timeline.session(None).unwrap();
+    let loaded = Timeline::from_session(&session).unwrap();
+    assert_eq!(loaded.end(), 100_000);
+    assert_eq!(loaded.sim().now(), 50);
 }
