@@ -1277,3 +1277,47 @@ fn a_run_where_nothing_happened_loads_with_its_end() {
     assert_eq!(loaded.end(), 100_000);
     assert_eq!(loaded.sim().now(), 50);
 }
+
+/// A replay is done once every event due by the session's end is handled, not when its clock
+/// reaches the end: here 380 messages arrive in the run's last millisecond, and the replay's
+/// first slice of 256 events stops among them. The loaded run has handled them all: it can
+/// show its last event.
+#[test]
+fn a_replay_handles_every_event_of_the_session_s_last_millisecond() {
+    let mut timeline = Timeline::new(Settings {
+        nodes: 20,
+        latency: Latency::Constant { ms: 100 },
+        clock_skew_ms: vec![0; 20],
+        ..Settings::default()
+    })
+    .unwrap();
+    for node in 1..=20 {
+        timeline
+            .execute(write(node, "k", &node.to_string()))
+            .unwrap();
+    }
+    timeline.run_until(100);
+    let total = timeline.sim().events();
+    let before_last_ms = {
+        let mut t = Timeline::new(timeline.start().clone()).unwrap();
+        for node in 1..=20 {
+            t.execute(write(node, "k", &node.to_string())).unwrap();
+        }
+        t.run_until(99);
+        t.sim().events()
+    };
+    assert!(
+        before_last_ms < 256 && total > 256,
+        "{before_last_ms} events before the last millisecond, {total} in all"
+    );
+    timeline.seek(0).unwrap();
+    let loaded = Timeline::from_session(&timeline.session(None).unwrap()).unwrap();
+    assert_eq!(loaded.end(), 100);
+    let mut loaded = loaded;
+    loaded.seek_event(total).unwrap();
+    assert_eq!(loaded.sim().events(), total);
+    assert_eq!(fingerprint(loaded.sim()), {
+        timeline.seek(100).unwrap();
+        fingerprint(timeline.sim())
+    });
+}
