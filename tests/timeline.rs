@@ -1321,3 +1321,33 @@ fn a_replay_handles_every_event_of_the_session_s_last_millisecond() {
         fingerprint(timeline.sim())
     });
 }
+
+/// A session's moment between two events of one millisecond loads from a snapshot before it,
+/// never from one taken later in that millisecond: here 4,032 messages arrive at 100 ms, the
+/// replay takes a snapshot after the 4,000th of them, and the moment is after the 200th.
+#[test]
+fn a_moment_early_in_a_busy_millisecond_loads_from_a_snapshot_before_it() {
+    let mut timeline = Timeline::new(Settings {
+        nodes: 64,
+        latency: Latency::Constant { ms: 100 },
+        clock_skew_ms: vec![0; 64],
+        ..Settings::default()
+    })
+    .unwrap();
+    for node in 1..=64 {
+        timeline
+            .execute(write(node, "k", &node.to_string()))
+            .unwrap();
+    }
+    timeline.run_until(100);
+    assert_eq!(timeline.sim().events(), 64 * 63, "every message at 100 ms");
+    timeline.seek_event(200).unwrap();
+    let loaded = Timeline::from_session(&timeline.session(None).unwrap()).unwrap();
+    assert_eq!(
+        loaded.snapshots().0,
+        2,
+        "the start, and one after 4,000 events"
+    );
+    assert_eq!((loaded.sim().now(), loaded.sim().events()), (100, 200));
+    assert_eq!(fingerprint(loaded.sim()), fingerprint(timeline.sim()));
+}
