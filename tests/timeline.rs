@@ -1351,3 +1351,32 @@ fn a_moment_early_in_a_busy_millisecond_loads_from_a_snapshot_before_it() {
     assert_eq!((loaded.sim().now(), loaded.sim().events()), (100, 200));
     assert_eq!(fingerprint(loaded.sim()), fingerprint(timeline.sim()));
 }
+
+/// A session's moment in a quiet stretch loads from a snapshot taken before it, never from one
+/// whose clock had already run past it: here the run's 4,000th event is its last before a
+/// quiet stretch up to a write at 5 s, so the replay's snapshot after 4,000 events shows 5 s;
+/// the moment, at 2 s, has handled those same 4,000 events.
+#[test]
+fn a_moment_in_a_quiet_stretch_loads_from_a_snapshot_before_it() {
+    let mut timeline = Timeline::new(Settings {
+        nodes: 41,
+        latency: Latency::Constant { ms: 100 },
+        clock_skew_ms: vec![0; 41],
+        ..Settings::default()
+    })
+    .unwrap();
+    for i in 0..100 {
+        timeline
+            .execute(write(1 + i % 41, "k", &i.to_string()))
+            .unwrap();
+    }
+    timeline.run_until(5_000);
+    assert_eq!(timeline.sim().events(), 4_000, "every message at 100 ms");
+    timeline.execute(write(1, "k", "later")).unwrap();
+    timeline.run_until(6_000);
+    timeline.seek(2_000).unwrap();
+    assert_eq!(timeline.sim().events(), 4_000);
+    let loaded = Timeline::from_session(&timeline.session(None).unwrap()).unwrap();
+    assert_eq!((loaded.sim().now(), loaded.sim().events()), (2_000, 4_000));
+    assert_eq!(fingerprint(loaded.sim()), fingerprint(timeline.sim()));
+}
