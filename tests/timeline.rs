@@ -1278,31 +1278,35 @@ fn a_run_where_nothing_happened_loads_with_its_end() {
     assert_eq!(loaded.sim().now(), 50);
 }
 
+/// A run of `nodes` nodes on links of a constant 100 ms, given `writes` writes at 0 ms, from
+/// node 1 on in turn: every message sent arrives at 100 ms, many events in one millisecond.
+fn writes_at_once(nodes: u32, writes: u32) -> Timeline {
+    let mut timeline = Timeline::new(Settings {
+        nodes,
+        latency: Latency::Constant { ms: 100 },
+        clock_skew_ms: vec![0; nodes as usize],
+        ..Settings::default()
+    })
+    .unwrap();
+    for i in 0..writes {
+        timeline
+            .execute(write(1 + i % nodes, "k", &i.to_string()))
+            .unwrap();
+    }
+    timeline
+}
+
 /// A replay is done once every event due by the session's end is handled, not when its clock
 /// reaches the end: here 380 messages arrive in the run's last millisecond, and the replay's
 /// first slice of 256 events stops among them. The loaded run has handled them all: it can
 /// show its last event.
 #[test]
 fn a_replay_handles_every_event_of_the_session_s_last_millisecond() {
-    let mut timeline = Timeline::new(Settings {
-        nodes: 20,
-        latency: Latency::Constant { ms: 100 },
-        clock_skew_ms: vec![0; 20],
-        ..Settings::default()
-    })
-    .unwrap();
-    for node in 1..=20 {
-        timeline
-            .execute(write(node, "k", &node.to_string()))
-            .unwrap();
-    }
+    let mut timeline = writes_at_once(20, 20);
     timeline.run_until(100);
     let total = timeline.sim().events();
     let before_last_ms = {
-        let mut t = Timeline::new(timeline.start().clone()).unwrap();
-        for node in 1..=20 {
-            t.execute(write(node, "k", &node.to_string())).unwrap();
-        }
+        let mut t = writes_at_once(20, 20);
         t.run_until(99);
         t.sim().events()
     };
@@ -1311,9 +1315,8 @@ fn a_replay_handles_every_event_of_the_session_s_last_millisecond() {
         "{before_last_ms} events before the last millisecond, {total} in all"
     );
     timeline.seek(0).unwrap();
-    let loaded = Timeline::from_session(&timeline.session(None).unwrap()).unwrap();
+    let mut loaded = Timeline::from_session(&timeline.session(None).unwrap()).unwrap();
     assert_eq!(loaded.end(), 100);
-    let mut loaded = loaded;
     loaded.seek_event(total).unwrap();
     assert_eq!(loaded.sim().events(), total);
     assert_eq!(fingerprint(loaded.sim()), {
@@ -1327,18 +1330,7 @@ fn a_replay_handles_every_event_of_the_session_s_last_millisecond() {
 /// replay takes a snapshot after the 4,000th of them, and the moment is after the 200th.
 #[test]
 fn a_moment_early_in_a_busy_millisecond_loads_from_a_snapshot_before_it() {
-    let mut timeline = Timeline::new(Settings {
-        nodes: 64,
-        latency: Latency::Constant { ms: 100 },
-        clock_skew_ms: vec![0; 64],
-        ..Settings::default()
-    })
-    .unwrap();
-    for node in 1..=64 {
-        timeline
-            .execute(write(node, "k", &node.to_string()))
-            .unwrap();
-    }
+    let mut timeline = writes_at_once(64, 64);
     timeline.run_until(100);
     assert_eq!(timeline.sim().events(), 64 * 63, "every message at 100 ms");
     timeline.seek_event(200).unwrap();
@@ -1358,18 +1350,7 @@ fn a_moment_early_in_a_busy_millisecond_loads_from_a_snapshot_before_it() {
 /// the moment, at 2 s, has handled those same 4,000 events.
 #[test]
 fn a_moment_in_a_quiet_stretch_loads_from_a_snapshot_before_it() {
-    let mut timeline = Timeline::new(Settings {
-        nodes: 41,
-        latency: Latency::Constant { ms: 100 },
-        clock_skew_ms: vec![0; 41],
-        ..Settings::default()
-    })
-    .unwrap();
-    for i in 0..100 {
-        timeline
-            .execute(write(1 + i % 41, "k", &i.to_string()))
-            .unwrap();
-    }
+    let mut timeline = writes_at_once(41, 100);
     timeline.run_until(5_000);
     assert_eq!(timeline.sim().events(), 4_000, "every message at 100 ms");
     timeline.execute(write(1, "k", "later")).unwrap();
