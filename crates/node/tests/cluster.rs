@@ -11,7 +11,7 @@ use converge_node::config::{NodeConfig, settings_from};
 use converge_node::{RunningNode, start};
 mod common;
 
-use common::{get_json, post_json};
+use common::{GIVE_UP, client, get_json, post_json};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
@@ -63,10 +63,7 @@ impl Cluster {
             nodes,
             addrs,
             configs,
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap(),
+            http: client(GIVE_UP),
         }
     }
 
@@ -634,10 +631,7 @@ async fn a_hung_peer_fills_its_queue_not_the_clients_wait() {
     config.limits.batch = 1;
     config.limits.peer_timeout = Duration::from_millis(300);
     let node = start(config, listener).await.unwrap();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let http = client(GIVE_UP);
     let started = Instant::now();
     for i in 0..40 {
         let r = http
@@ -761,10 +755,7 @@ async fn a_flood_of_requests_gets_429_and_the_node_keeps_serving() {
     // The peer: a listener that never answers, so node 1 believes it up until a timeout.
     let [listener, _peer_listener] = listeners;
     let node = start(config, listener).await.unwrap();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+    let http = client(GIVE_UP);
     let mut burst = Vec::new();
     for i in 0..12 {
         let http = http.clone();

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{get_json, post_json};
+use common::{GIVE_UP, client, get_json, post_json};
 use serde_json::json;
 
 fn free_port() -> u16 {
@@ -70,7 +70,7 @@ async fn a_node_killed_with_sigkill_comes_back_with_what_it_acknowledged() {
             .spawn()
             .unwrap()
     };
-    let http = reqwest::Client::new();
+    let http = client(GIVE_UP);
     let url = |path: &str| format!("http://127.0.0.1:{port}{path}");
     let mut node = start();
     until_up(&http, port, &mut node).await;
@@ -118,7 +118,7 @@ async fn ctrl_c_stops_a_cluster_cleanly() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = client(GIVE_UP);
     for i in 0..3 {
         until_up(&http, base + i, &mut cluster).await;
     }
@@ -211,7 +211,7 @@ async fn the_compose_files_commands_start_a_working_cluster() {
                 .unwrap(),
         );
     }
-    let http = reqwest::Client::new();
+    let http = client(GIVE_UP);
     for (i, child) in children.iter_mut().enumerate() {
         until_up(&http, ports[i], child).await;
     }

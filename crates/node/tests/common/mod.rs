@@ -1,6 +1,16 @@
 //! What the node's integration tests share.
 
+use std::time::Duration;
+
 use serde_json::Value;
+
+/// How long a test's request waits for its answer before it fails (rather than hang the suite).
+pub const GIVE_UP: Duration = Duration::from_secs(10);
+
+/// An HTTP client whose requests give up after `after`.
+pub fn client(after: Duration) -> reqwest::Client {
+    reqwest::Client::builder().timeout(after).build().unwrap()
+}
 
 /// GET `url`, its body as JSON.
 pub async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> Value {
@@ -31,11 +41,7 @@ async fn status_of(url: &reqwest::Url) -> String {
     let mut status = url.clone();
     status.set_path("/status");
     status.set_query(None);
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(2))
-        .build()
-        .unwrap();
-    match http.get(status).send().await {
+    match client(Duration::from_secs(2)).get(status).send().await {
         Ok(r) => r.text().await.unwrap_or_default(),
         Err(e) => format!("none ({e})"),
     }
